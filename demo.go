@@ -1,0 +1,116 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"strings"
+	"time"
+)
+
+const (
+	demoOwner    = "+15550001111"
+	demoStranger = "+15559998888"
+)
+
+// runDemo runs the real gateway, in dry run, against a simulated MF920V on
+// loopback, with SMS typed on stdin.
+func runDemo(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
+	fs := newFlagSet("demo", "demo [flags]", stderr)
+	pin := fs.String("pin", "", "require this PIN before every command, as -pin does")
+	personality := fs.String("personality", "mf920v", "simulated firmware: mf920v, mc801a, mc888 or datacard")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	sim, err := NewSim(*personality, "demo-password")
+	if err != nil {
+		return err
+	}
+	sim.RebootTime = 5 * time.Second
+	if err := sim.Start("127.0.0.1:0"); err != nil {
+		return err
+	}
+	defer sim.Close()
+
+	log := slog.New(slog.NewTextHandler(stdout, &slog.HandlerOptions{
+		ReplaceAttr: func(groups []string, a slog.Attr) slog.Attr {
+			if a.Key == slog.TimeKey && len(groups) == 0 {
+				return slog.Attr{} // the demo is read live; times are noise
+			}
+			return a
+		},
+	}))
+	modem, err := NewModem(ModemConfig{URL: sim.URL, Password: "demo-password", Timeout: 3 * time.Second, Logger: log})
+	if err != nil {
+		return err
+	}
+	modem.statusEvery = 100 * time.Millisecond
+	codes, err := parseIRCodes([]string{"hifi-power=samsung32:0x2c2c1e", "tv-power=nec:0x0408"})
+	if err != nil {
+		return err
+	}
+	actions := &Actions{
+		modem: modem, dryRun: true, host: procHost{}, log: log,
+		checkHost: strings.TrimPrefix(sim.URL, "http://"),
+		ir:        &IR{codes: codes, tx: nopTX{}, toggle: map[string]bool{}},
+		reboot:    refuseReboot{},
+	}
+	gw, err := NewGateway(GatewayConfig{
+		Allow: []phoneKey{normalizeNumber(demoOwner, "")}, PIN: *pin, MaxAge: 30 * time.Minute,
+		RebootInterval: 10 * time.Minute, PollInterval: time.Second, StepTimeout: 30 * time.Second,
+	}, modem, actions, &logLED{log: log}, log)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, `smsgate demo: a simulated %s on %s, the real gateway in dry run.
+Type an SMS and press Enter. It comes from the owner (%s) unless it starts
+with "stranger:" (%s). Try: help, status, ping, reboot, modem reconnect,
+ir hifi-power, modem reboot. Also: /no-data, /data, /modem-off, /modem-on, /quit.
+`, *personality, sim.URL, demoOwner, demoStranger)
+	if *pin != "" {
+		fmt.Fprintf(stdout, "Commands need the PIN first: '%s status'.\n", *pin)
+	}
+	ctx := context.Background()
+	gw.Step(ctx)
+	sc := bufio.NewScanner(stdin)
+	for sc.Scan() {
+		line := strings.TrimSpace(sc.Text())
+		switch line {
+		case "":
+			continue
+		case "/quit":
+			return nil
+		case "/no-data":
+			sim.SetLink("ppp_disconnected", "0")
+		case "/data":
+			sim.SetLink("ppp_connected", "4")
+		case "/modem-off":
+			sim.SetFaults(func(f *SimFaults) { f.Unreachable = true })
+		case "/modem-on":
+			sim.SetFaults(func(f *SimFaults) { f.Unreachable = false })
+		default:
+			from := demoOwner
+			if rest, ok := strings.CutPrefix(line, "stranger:"); ok {
+				from, line = demoStranger, strings.TrimSpace(rest)
+			}
+			if sim.Deliver(from, line, time.Now()) == 0 {
+				fmt.Fprintln(stdout, "(the simulated inbox is full: the SMS was lost, as on a real modem)")
+			}
+		}
+		sent := len(sim.Record().Sent)
+		gw.Step(ctx)
+		for _, s := range sim.Record().Sent[sent:] {
+			fmt.Fprintf(stdout, "  -> SMS to %s: %s\n", s.Number, s.Text)
+		}
+	}
+	return sc.Err()
+}
+
+// refuseReboot guards the demo: its actions run in dry run, so this is
+// never called; if it were, it must not reboot the machine running the
+// demo.
+type refuseReboot struct{}
+
+func (refuseReboot) Reboot() error { return fmt.Errorf("the demo never reboots") }

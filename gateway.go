@@ -1,0 +1,449 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// health is what the status LED shows.
+type health int
+
+const (
+	healthStarting    health = iota
+	healthOK                 // modem reachable, logged in, data connected
+	healthNoData             // modem reachable, no mobile data or no signal
+	healthUnreachable        // modem does not answer
+	healthLogin              // login refused or held
+	healthBusy               // a command is being executed
+)
+
+func (h health) String() string {
+	return [...]string{"starting", "ok", "no-data", "modem-unreachable", "login-refused", "busy"}[h]
+}
+
+// indicator shows the gateway's health; the LED is one.
+type indicator interface {
+	Show(health)
+}
+
+// GatewayConfig is the policy of the gateway.
+type GatewayConfig struct {
+	Allow        []phoneKey
+	CountryCode  string
+	PIN          string
+	Rate         int           // commands per number per hour
+	MaxAge       time.Duration // older commands are not executed
+	MarkRead     bool          // mark commands read instead of deleting them
+	KeepInbox    bool          // never delete strangers' messages to make room
+	PollInterval time.Duration
+	// FullEvery forces a full inbox read every so many polls, in case the
+	// unread counters missed a change.
+	FullEvery int
+	// RebootInterval is the least time between two reboots, counted from
+	// boot too: a Pi that just booted is not rebooted again.
+	RebootInterval time.Duration
+	// StepTimeout bounds one poll iteration, so that a modem that never
+	// answers cannot stall the loop (and trip the watchdog).
+	StepTimeout time.Duration
+}
+
+const (
+	pinFailLimit   = 5
+	pinFailWindow  = time.Hour
+	pinLockout     = time.Hour
+	inboxReserve   = 10 // free slots kept for incoming commands
+	fullNoticeGap  = 24 * time.Hour
+	plausibleEpoch = 2024
+)
+
+// Gateway polls the modem and turns SMS into actions.
+type Gateway struct {
+	cfg     GatewayConfig
+	allow   map[phoneKey]bool
+	modem   gatewayModem
+	actions *Actions
+	led     indicator
+	log     *slog.Logger
+	now     func() time.Time
+
+	lastBeat atomic.Int64 // unix nanoseconds of the last completed iteration
+
+	mu     sync.Mutex // guards health, read by the LED and status
+	health health
+	shown  health // the last state logged: bursts come and go without a line
+
+	// The rest belongs to the loop goroutine.
+	lastUnread  string
+	polls       int
+	watermark   int64          // every id up to here was decided...
+	waiting     map[int64]bool // ...except these, still to be decided
+	executed    map[phoneKey][]time.Time
+	pinFails    map[phoneKey][]time.Time
+	lockedUntil map[phoneKey]time.Time
+	lastReboot  time.Time
+	lastNotice  time.Time
+}
+
+// NewGateway checks the configuration and returns a gateway.
+func NewGateway(cfg GatewayConfig, modem gatewayModem, actions *Actions, led indicator, log *slog.Logger) (*Gateway, error) {
+	if len(cfg.Allow) == 0 {
+		return nil, errors.New("no -allow numbers: smsgate would obey nobody; give the owner's number")
+	}
+	allow := map[phoneKey]bool{}
+	for _, k := range cfg.Allow {
+		if !k.international() {
+			return nil, fmt.Errorf("-allow %q: give it in international form (+216...) or set -country-code", strings.TrimLeft(string(k), "#@"))
+		}
+		allow[k] = true
+	}
+	if cfg.Rate <= 0 {
+		cfg.Rate = 10
+	}
+	if cfg.PollInterval <= 0 {
+		cfg.PollInterval = 5 * time.Second
+	}
+	if cfg.StepTimeout <= 0 {
+		cfg.StepTimeout = 3 * time.Minute
+	}
+	if cfg.FullEvery <= 0 {
+		cfg.FullEvery = 12
+	}
+	g := &Gateway{
+		cfg: cfg, allow: allow, modem: modem, actions: actions, led: led, log: log, now: time.Now,
+		waiting: map[int64]bool{}, executed: map[phoneKey][]time.Time{}, pinFails: map[phoneKey][]time.Time{},
+		lockedUntil: map[phoneKey]time.Time{},
+	}
+	actions.pinSet = cfg.PIN != ""
+	return g, nil
+}
+
+// LastBeat is when the loop last completed an iteration.
+func (g *Gateway) LastBeat() time.Time { return time.Unix(0, g.lastBeat.Load()) }
+
+// Health is the state the LED shows.
+func (g *Gateway) Health() health {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.health
+}
+
+func (g *Gateway) setHealth(h health) {
+	g.mu.Lock()
+	g.health = h
+	changed := h != healthBusy && h != g.shown
+	if changed {
+		g.shown = h
+	}
+	g.mu.Unlock()
+	if changed {
+		g.log.Info("state", "state", h.String(), "led", ledDescriptions[h])
+	}
+	if g.led != nil {
+		g.led.Show(h)
+	}
+}
+
+// Run polls until ctx ends.
+func (g *Gateway) Run(ctx context.Context) error {
+	g.lastBeat.Store(g.now().UnixNano())
+	t := time.NewTicker(g.cfg.PollInterval)
+	defer t.Stop()
+	for {
+		stepCtx, cancel := context.WithTimeout(ctx, g.cfg.StepTimeout)
+		g.Step(stepCtx)
+		cancel()
+		g.lastBeat.Store(g.now().UnixNano())
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+		}
+	}
+}
+
+// Step is one poll: a cheap read, and the full inbox when it may have
+// changed.
+func (g *Gateway) Step(ctx context.Context) {
+	st, err := g.modem.Poll(ctx)
+	if err != nil {
+		var le *LoginError
+		if errors.As(err, &le) {
+			g.setHealth(healthLogin)
+		} else {
+			g.setHealth(healthUnreachable)
+		}
+		g.log.Debug("poll failed", "err", err)
+		return
+	}
+	link := healthNoData
+	if st.Connected {
+		link = healthOK
+	}
+	g.setHealth(link)
+	g.polls++
+	full := g.polls == 1 || st.Unread != g.lastUnread || len(g.waiting) > 0 || g.polls%g.cfg.FullEvery == 0
+	if !full {
+		return
+	}
+	msgs, err := g.modem.Inbox(ctx)
+	if err != nil {
+		g.log.Warn("inbox read failed", "err", err)
+		return
+	}
+	// After a pass that removed messages the counters may come back to the
+	// same value with a new message in; the next poll reads the list again.
+	if g.handle(ctx, msgs) {
+		g.lastUnread = ""
+		g.setHealth(link) // the bursts of the commands run are over
+	} else {
+		g.lastUnread = st.Unread
+	}
+	if !g.cfg.KeepInbox {
+		g.makeRoom(ctx, msgs)
+	}
+}
+
+// decision is what happened to one SMS, logged as one line.
+type decision struct {
+	verdict string // executed, failed, rejected, ignored, stale, duplicate, incomplete, deferred
+	command string
+	reason  string
+}
+
+// handle decides on every message not decided before, oldest first, and
+// reports whether it touched the inbox.
+func (g *Gateway) handle(ctx context.Context, msgs []SMS) (touched bool) {
+	present := map[int64]bool{}
+	batch := map[string]bool{} // commands executed in this batch
+	maxID := g.watermark
+	for _, m := range msgs {
+		present[m.ID] = true
+		maxID = max(maxID, m.ID)
+		if m.ID <= g.watermark && !g.waiting[m.ID] {
+			continue
+		}
+		if !m.Complete {
+			if !g.waiting[m.ID] {
+				g.logSMS(m, decision{verdict: "incomplete", reason: "parts missing; left untouched until complete"})
+			}
+			g.waiting[m.ID] = true
+			continue
+		}
+		d := g.decide(ctx, m, batch)
+		touched = touched || d.verdict != "ignored"
+		if d.verdict == "deferred" {
+			g.waiting[m.ID] = true
+		} else {
+			delete(g.waiting, m.ID)
+		}
+	}
+	for id := range g.waiting {
+		if !present[id] {
+			delete(g.waiting, id)
+		}
+	}
+	g.watermark = maxID
+	return touched
+}
+
+func (g *Gateway) logSMS(m SMS, d decision) {
+	attrs := []any{"id", m.ID, "from", m.From, "decision", d.verdict, "command", d.command, "reason", d.reason}
+	if d.verdict == "ignored" || d.verdict == "incomplete" {
+		// Left for the owner: keep the whole text in the log.
+		attrs = append(attrs, "text", m.Text, "date", m.RawDate)
+	}
+	if m.Problem != "" {
+		attrs = append(attrs, "problem", m.Problem)
+	}
+	g.log.Info("sms", attrs...)
+}
+
+// decide handles one complete message and logs exactly one line for it.
+func (g *Gateway) decide(ctx context.Context, m SMS, batch map[string]bool) decision {
+	d, reply, after := g.judge(ctx, m, batch)
+	g.logSMS(m, d)
+	if reply != "" {
+		if err := g.modem.Send(ctx, m.From, fitOneSMS(reply)); err != nil {
+			g.log.Warn("reply failed", "id", m.ID, "to", m.From, "err", err)
+		}
+	}
+	if after != nil {
+		if err := after(); err != nil {
+			g.log.Error("action failed after reply", "id", m.ID, "command", d.command, "err", err)
+		}
+	}
+	return d
+}
+
+// judge applies the policy to one message and, when it is an order to
+// follow, removes it from the modem and runs it.
+func (g *Gateway) judge(ctx context.Context, m SMS, batch map[string]bool) (decision, string, func() error) {
+	now := g.now()
+	from := normalizeNumber(m.From, g.cfg.CountryCode)
+	if !g.allow[from] {
+		return decision{verdict: "ignored", reason: "sender not in -allow; left in the inbox"}, "", nil
+	}
+	if g.cfg.MarkRead && m.Read {
+		return decision{verdict: "ignored", reason: "already read (-mark-read)"}, "", nil
+	}
+	if until := g.lockedUntil[from]; now.Before(until) {
+		return decision{verdict: "ignored", reason: "sender locked out after wrong PINs until " + until.Format(time.RFC3339)}, "", nil
+	}
+	text := m.Text
+	if g.cfg.PIN != "" {
+		rest, ok := stripPIN(text, g.cfg.PIN)
+		if !ok {
+			fails := append(recent(g.pinFails[from], now, pinFailWindow), now)
+			g.pinFails[from] = fails
+			reply := fmt.Sprintf("wrong PIN (%d more and this number is ignored for 1h)", pinFailLimit-len(fails))
+			reason := "wrong PIN"
+			if len(fails) >= pinFailLimit {
+				g.lockedUntil[from] = now.Add(pinLockout)
+				delete(g.pinFails, from)
+				reply, reason = "", "wrong PIN; number ignored for 1h"
+				g.log.Warn("sender locked out after wrong PINs", "from", m.From, "until", now.Add(pinLockout).Format(time.RFC3339))
+			}
+			return g.consume(ctx, m, decision{verdict: "rejected", reason: reason}, reply)
+		}
+		text = rest
+	}
+	cmd, ok := parseCommand(text)
+	if !ok {
+		return g.consume(ctx, m, decision{verdict: "rejected", reason: "unknown command"}, "unknown command; send 'help'")
+	}
+	d := decision{command: cmd.String()}
+	if age, ok := g.age(m, now); ok && g.cfg.MaxAge > 0 && age > g.cfg.MaxAge {
+		d.verdict, d.reason = "stale", fmt.Sprintf("sent %s ago, -max-age %s", age.Round(time.Minute), g.cfg.MaxAge)
+		return g.consume(ctx, m, d, fmt.Sprintf("not executed: '%s' is %s old (max %s)", cmd.Name, shortDuration(age), shortDuration(g.cfg.MaxAge)))
+	}
+	if batch[cmd.String()] {
+		d.verdict, d.reason = "duplicate", "same command already executed in this batch"
+		return g.consume(ctx, m, d, "")
+	}
+	if n := len(recent(g.executed[from], now, time.Hour)); n >= g.cfg.Rate {
+		d.verdict, d.reason = "rejected", fmt.Sprintf("rate limit: %d commands in the last hour", n)
+		return g.consume(ctx, m, d, "")
+	}
+	if cmd.Name == "reboot" {
+		if why := g.rebootTooSoon(now); why != "" {
+			d.verdict, d.reason = "rejected", why
+			return g.consume(ctx, m, d, "reboot refused: "+why)
+		}
+	}
+	// Off the modem before anything runs, so that no restart can find the
+	// command again.
+	if err := g.remove(ctx, m); err != nil {
+		d.verdict, d.reason = "deferred", "modem did not confirm removal: "+err.Error()
+		return d, "", nil
+	}
+	batch[cmd.String()] = true
+	g.executed[from] = append(recent(g.executed[from], now, time.Hour), now)
+	if cmd.Name == "reboot" {
+		g.lastReboot = now
+	}
+	g.setHealth(healthBusy)
+	reply, after, err := g.actions.Run(ctx, cmd)
+	d.verdict, d.reason = "executed", "authorised"
+	if g.cfg.PIN != "" {
+		d.reason = "authorised, PIN ok"
+	}
+	if err != nil {
+		d.verdict, d.reason = "failed", err.Error()
+	}
+	return d, reply, after
+}
+
+// consume removes a message addressed to smsgate that will not run, and
+// answers it; if the modem will not remove it, it is looked at again later.
+func (g *Gateway) consume(ctx context.Context, m SMS, d decision, reply string) (decision, string, func() error) {
+	if err := g.remove(ctx, m); err != nil {
+		d.reason += "; removal deferred: " + err.Error()
+		d.verdict = "deferred"
+		return d, "", nil
+	}
+	return d, reply, nil
+}
+
+func (g *Gateway) remove(ctx context.Context, m SMS) error {
+	if g.cfg.MarkRead {
+		return g.modem.MarkRead(ctx, m.ID)
+	}
+	return g.modem.Delete(ctx, m.ID)
+}
+
+// age is how old m is, when both the Pi's clock and the SMS date can be
+// trusted.
+func (g *Gateway) age(m SMS, now time.Time) (time.Duration, bool) {
+	if now.Year() < plausibleEpoch || m.Time.IsZero() || m.Time.Year() < plausibleEpoch || m.Time.After(now.Add(24*time.Hour)) {
+		return 0, false
+	}
+	return max(now.Sub(m.Time), 0), true
+}
+
+func (g *Gateway) rebootTooSoon(now time.Time) string {
+	if !g.lastReboot.IsZero() && now.Sub(g.lastReboot) < g.cfg.RebootInterval {
+		return fmt.Sprintf("last reboot %s ago (at most one per %s)", shortDuration(now.Sub(g.lastReboot)), shortDuration(g.cfg.RebootInterval))
+	}
+	// A dry run reboots nothing, so the time since boot does not matter.
+	if up, err := g.actions.host.Uptime(); err == nil && up < g.cfg.RebootInterval && !g.actions.dryRun {
+		return fmt.Sprintf("the Pi booted %s ago (at most one reboot per %s)", shortDuration(up), shortDuration(g.cfg.RebootInterval))
+	}
+	return ""
+}
+
+// recent keeps the times within window of now.
+func recent(ts []time.Time, now time.Time, window time.Duration) []time.Time {
+	out := ts[:0]
+	for _, t := range ts {
+		if now.Sub(t) < window {
+			out = append(out, t)
+		}
+	}
+	return out
+}
+
+// makeRoom deletes the oldest messages left for the owner when the modem's
+// memory is nearly full: a full inbox stops commands from arriving.
+func (g *Gateway) makeRoom(ctx context.Context, msgs []SMS) {
+	c, err := g.modem.Capacity(ctx)
+	if err != nil || c.Total <= 0 || c.Used < c.Total-inboxReserve {
+		return
+	}
+	need := c.Used - (c.Total - 2*inboxReserve)
+	var victims []SMS
+	for _, m := range msgs {
+		if len(victims) == need {
+			break
+		}
+		// Only what was decided and left: never a command still waiting.
+		if m.Store == "device" && m.Complete && !g.waiting[m.ID] && m.ID <= g.watermark {
+			victims = append(victims, m)
+		}
+	}
+	if len(victims) == 0 {
+		return
+	}
+	ids := make([]int64, len(victims))
+	for i, m := range victims {
+		ids[i] = m.ID
+		g.log.Info("inbox full: deleting", "id", m.ID, "from", m.From, "date", m.RawDate, "text", m.Text)
+	}
+	if err := g.modem.Delete(ctx, ids...); err != nil {
+		g.log.Warn("inbox full and the modem refused to delete", "err", err)
+		return
+	}
+	g.log.Warn("inbox was full", "deleted", len(ids), "total", c.Total, "used", c.Used)
+	if now := g.now(); g.lastNotice.IsZero() || now.Sub(g.lastNotice) > fullNoticeGap {
+		g.lastNotice = now
+		owner := string(g.cfg.Allow[0])
+		if err := g.modem.Send(ctx, owner, fmt.Sprintf("smsgate: modem inbox was full; deleted %d oldest messages (kept in the log)", len(ids))); err != nil {
+			g.log.Warn("inbox-full notice failed", "err", err)
+		}
+	}
+}

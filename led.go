@@ -1,0 +1,280 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"periph.io/x/conn/v3/gpio"
+	"periph.io/x/conn/v3/gpio/gpioreg"
+	"periph.io/x/host/v3"
+	"periph.io/x/host/v3/gpioioctl"
+)
+
+// ledStep is one part of a blink pattern.
+type ledStep struct {
+	on bool
+	d  time.Duration
+}
+
+// ledPatterns are what a person reads at a glance; README has the table.
+var ledPatterns = map[health][]ledStep{
+	healthStarting:    {{false, time.Second}},
+	healthOK:          {{true, time.Second}},
+	healthNoData:      {{true, time.Second}, {false, time.Second}},
+	healthUnreachable: {{true, 100 * time.Millisecond}, {false, 100 * time.Millisecond}},
+	healthLogin: {{true, 150 * time.Millisecond}, {false, 150 * time.Millisecond},
+		{true, 150 * time.Millisecond}, {false, 1050 * time.Millisecond}},
+	healthBusy: {{true, 50 * time.Millisecond}, {false, 50 * time.Millisecond}, {true, 50 * time.Millisecond},
+		{false, 50 * time.Millisecond}, {true, 50 * time.Millisecond}, {false, 50 * time.Millisecond},
+		{true, 50 * time.Millisecond}, {false, 50 * time.Millisecond}, {true, 50 * time.Millisecond}, {false, 50 * time.Millisecond}},
+}
+
+// burstLength is how long the "command running" burst plays before the LED
+// returns to the state underneath.
+var burstLength = patternLength(ledPatterns[healthBusy])
+
+func patternLength(p []ledStep) time.Duration {
+	var t time.Duration
+	for _, s := range p {
+		t += s.d
+	}
+	return t
+}
+
+// ledLevel is whether pattern h lights the LED at elapsed time into it.
+func ledLevel(h health, elapsed time.Duration) bool {
+	p := ledPatterns[h]
+	t := elapsed % patternLength(p)
+	for _, s := range p {
+		if t < s.d {
+			return s.on
+		}
+		t -= s.d
+	}
+	return false
+}
+
+// ledOutput is the light itself.
+type ledOutput interface {
+	Set(on bool) error
+	Close() error
+}
+
+// LED plays the pattern of the gateway's health on an output.
+type LED struct {
+	out  ledOutput
+	tick time.Duration
+	now  func() time.Time
+
+	mu    sync.Mutex
+	state health // what plays now
+	base  health // what plays after a burst
+	since time.Time
+}
+
+// NewLED drives out; call Run to make it blink.
+func NewLED(out ledOutput) *LED {
+	return &LED{out: out, tick: 10 * time.Millisecond, now: time.Now, since: time.Now()}
+}
+
+// Show switches the pattern; it takes effect within one tick. A burst
+// (healthBusy) plays once, then the LED returns to the last other state.
+func (l *LED) Show(h health) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if h == healthBusy {
+		l.state, l.since = healthBusy, l.now()
+		return
+	}
+	if l.base == h {
+		return
+	}
+	l.base = h
+	if l.state != healthBusy {
+		l.state, l.since = h, l.now()
+	}
+}
+
+// level is what the LED shows now.
+func (l *LED) level() bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	elapsed := l.now().Sub(l.since)
+	if l.state == healthBusy && elapsed >= burstLength {
+		l.state, l.since = l.base, l.now()
+		elapsed = 0
+	}
+	return ledLevel(l.state, elapsed)
+}
+
+// Run drives the output until ctx ends, then turns the LED off and gives
+// it back.
+func (l *LED) Run(ctx context.Context) error {
+	t := time.NewTicker(l.tick)
+	defer t.Stop()
+	last, first := false, true
+	for {
+		if on := l.level(); on != last || first {
+			if err := l.out.Set(on); err != nil {
+				return fmt.Errorf("led: %w", err)
+			}
+			last, first = on, false
+		}
+		select {
+		case <-ctx.Done():
+			l.out.Set(false)
+			return l.out.Close()
+		case <-t.C:
+		}
+	}
+}
+
+// gpioLED is an LED on a GPIO pin, through a resistor to ground (or to 3.3 V
+// with -led-active-low).
+type gpioLED struct {
+	pin       gpio.PinOut
+	activeLow bool
+}
+
+func (l gpioLED) Set(on bool) error {
+	return l.pin.Out(gpio.Level(on != l.activeLow))
+}
+
+func (l gpioLED) Close() error {
+	return l.Set(false)
+}
+
+// ledsDir is where Linux lists LEDs; tests point it elsewhere.
+var ledsDir = "/sys/class/leds"
+
+// sysfsLED is an onboard LED (the Pi's ACT or PWR), taken from its kernel
+// trigger for smsgate's use and given back on exit.
+type sysfsLED struct {
+	dir     string
+	trigger string // to restore
+	on      string // max_brightness
+}
+
+func openSysfsLED(dir string) (*sysfsLED, error) {
+	b, err := os.ReadFile(filepath.Join(dir, "trigger"))
+	if err != nil {
+		return nil, fmt.Errorf("led %s: %w", dir, err)
+	}
+	trigger := "none"
+	for _, f := range strings.Fields(string(b)) {
+		if strings.HasPrefix(f, "[") && strings.HasSuffix(f, "]") {
+			trigger = strings.Trim(f, "[]")
+		}
+	}
+	maxB, err := os.ReadFile(filepath.Join(dir, "max_brightness"))
+	on := strings.TrimSpace(string(maxB))
+	if err != nil || on == "" || on == "0" {
+		on = "1"
+	}
+	if err := os.WriteFile(filepath.Join(dir, "trigger"), []byte("none"), 0); err != nil {
+		return nil, fmt.Errorf("led %s: take over from trigger %q: %w", dir, trigger, err)
+	}
+	return &sysfsLED{dir: dir, trigger: trigger, on: on}, nil
+}
+
+func (l *sysfsLED) Set(on bool) error {
+	v := "0"
+	if on {
+		v = l.on
+	}
+	return os.WriteFile(filepath.Join(l.dir, "brightness"), []byte(v), 0)
+}
+
+func (l *sysfsLED) Close() error {
+	l.Set(false)
+	if err := os.WriteFile(filepath.Join(l.dir, "trigger"), []byte(l.trigger), 0); err != nil {
+		return fmt.Errorf("led %s: give back trigger %q: %w", l.dir, l.trigger, err)
+	}
+	return nil
+}
+
+// onboardAliases are the Pi's LED names across kernel versions.
+var onboardAliases = map[string][]string{
+	"act": {"ACT", "led0"},
+	"pwr": {"PWR", "led1"},
+}
+
+// openLEDOutput resolves -led: an onboard LED name, a periph pin name
+// (GPIO17, P1_11), or CHIP:LINE for any GPIO character device line
+// (gpiochip0:17).
+func openLEDOutput(name string, activeLow bool) (ledOutput, error) {
+	candidates := append([]string{name}, onboardAliases[strings.ToLower(name)]...)
+	for _, c := range candidates {
+		dir := filepath.Join(ledsDir, c)
+		if _, err := os.Stat(filepath.Join(dir, "brightness")); err == nil {
+			return openSysfsLED(dir)
+		}
+	}
+	pin, err := openPin(name)
+	if err != nil {
+		return nil, fmt.Errorf("-led %s: %w", name, err)
+	}
+	l := gpioLED{pin: pin, activeLow: activeLow}
+	if err := l.Set(false); err != nil {
+		return nil, fmt.Errorf("-led %s: %w", name, err)
+	}
+	return l, nil
+}
+
+var hostInit = sync.OnceValue(func() error {
+	_, err := host.Init()
+	return err
+})
+
+// openPin finds a GPIO pin through periph.
+func openPin(name string) (gpio.PinIO, error) {
+	if err := hostInit(); err != nil {
+		return nil, fmt.Errorf("periph init: %w", err)
+	}
+	if chip, line, ok := strings.Cut(name, ":"); ok {
+		n, err := strconv.Atoi(line)
+		if err != nil {
+			return nil, fmt.Errorf("line %q: want a number", line)
+		}
+		for _, c := range gpioioctl.Chips {
+			if c.Name() == chip || c.Label() == chip || filepath.Base(c.Path()) == chip {
+				if p := c.ByNumber(n); p != nil {
+					return p, nil
+				}
+				return nil, fmt.Errorf("%s has no line %d", chip, n)
+			}
+		}
+		return nil, fmt.Errorf("no GPIO chip %q: %w", chip, os.ErrNotExist)
+	}
+	if p := gpioreg.ByName(name); p != nil {
+		return p, nil
+	}
+	return nil, fmt.Errorf("no GPIO pin %q: %w", name, os.ErrNotExist)
+}
+
+// logLED stands in for the LED in dry-run and demo: the gateway's state
+// lines say what the LED shows; this adds the bursts.
+type logLED struct{ log *slog.Logger }
+
+func (l *logLED) Show(h health) {
+	if h == healthBusy {
+		l.log.Info("action", "action", "led", "detail", ledDescriptions[h], "dry_run", true)
+	}
+}
+
+var ledDescriptions = map[health]string{
+	healthStarting:    "off (starting)",
+	healthOK:          "steady on (all fine)",
+	healthNoData:      "slow blink (modem up, no mobile data or signal)",
+	healthUnreachable: "fast blink (modem unreachable)",
+	healthLogin:       "double blink (modem login refused or held)",
+	healthBusy:        "short burst (running a command)",
+}
+

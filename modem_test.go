@@ -1,0 +1,477 @@
+package main
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"errors"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+type fakeClock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func newFakeClock() *fakeClock {
+	return &fakeClock{t: time.Date(2026, 3, 14, 12, 0, 0, 0, time.UTC)}
+}
+
+func (c *fakeClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+func (c *fakeClock) Advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.t = c.t.Add(d)
+}
+
+// startSim starts a simulator on loopback and a client for it.
+func startSim(t testing.TB, personality, simPassword, clientPassword string) (*Sim, *Modem, *fakeClock) {
+	t.Helper()
+	clk := newFakeClock()
+	sim, err := NewSim(personality, simPassword)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sim.now = clk.Now
+	if err := sim.Start("127.0.0.1:0"); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { sim.Close() })
+	m, err := NewModem(ModemConfig{URL: sim.URL, Password: clientPassword, Timeout: 2 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m.now = clk.Now
+	m.statusEvery = time.Millisecond
+	return sim, m, clk
+}
+
+func TestClientAgainstEveryPersonality(t *testing.T) {
+	for _, p := range []string{"mf920v", "mc801a", "mc888", "datacard"} {
+		t.Run(p, func(t *testing.T) {
+			sim, m, clk := startSim(t, p, "s3cret", "s3cret")
+			ctx := context.Background()
+			long := strings.Repeat("Длинное сообщение. ", 8)
+			idShort := sim.Deliver("+21612345678", "status", clk.Now().Add(-time.Minute))
+			idLong := sim.Deliver("+21612345678", long, clk.Now())
+			idSIM := sim.DeliverSIM("TELKOMSEL", "Balance 5$", clk.Now())
+			idPart := sim.DeliverIncomplete("+3312345678", strings.Repeat("part ", 60), clk.Now())
+
+			msgs, err := m.Inbox(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(msgs) != 4 {
+				t.Fatalf("got %d messages, want 4: %+v", len(msgs), msgs)
+			}
+			byID := map[int64]SMS{}
+			for _, s := range msgs {
+				byID[s.ID] = s
+			}
+			if s := byID[idShort]; s.Text != "status" || s.From != "+21612345678" || s.Read || !s.Complete || s.Store != "device" {
+				t.Errorf("short message: %+v", s)
+			}
+			if s := byID[idShort]; !s.Time.Equal(clk.Now().Add(-time.Minute)) {
+				t.Errorf("short message time %v", s.Time)
+			}
+			if s := byID[idLong]; s.Text != long || !s.Complete {
+				t.Errorf("merged long message: %+v", s)
+			}
+			if s := byID[idSIM]; s.Store != "sim" || s.From != "TELKOMSEL" {
+				t.Errorf("sim message: %+v", s)
+			}
+			if s := byID[idPart]; s.Complete {
+				t.Errorf("incomplete message reported complete: %+v", s)
+			}
+
+			if err := m.MarkRead(ctx, idLong); err != nil {
+				t.Fatal(err)
+			}
+			if err := m.Delete(ctx, idShort); err != nil {
+				t.Fatal(err)
+			}
+			if got := sim.Inbox(); len(got) != 3 || contains(got, idShort) {
+				t.Errorf("after delete the inbox is %v", got)
+			}
+			if err := m.Send(ctx, "+21612345678", "pong 😀"); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := m.Reconnect(ctx); err != nil {
+				t.Fatal(err)
+			}
+			st, err := m.Status(ctx)
+			if err != nil || st["network_type"] != "LTE" || st["ppp_status"] != "ppp_connected" {
+				t.Errorf("status %v, %v", st, err)
+			}
+			c, err := m.Capacity(ctx)
+			if err != nil || c.Total != 100 || c.Used != 2 {
+				t.Errorf("capacity %+v, %v", c, err)
+			}
+			if err := m.Reboot(ctx); err != nil {
+				t.Fatal(err)
+			}
+			rec := sim.Record()
+			if len(rec.Sent) != 1 || rec.Sent[0].Text != "pong 😀" || rec.Sent[0].Encoding != "UNICODE" {
+				t.Errorf("sent %+v", rec.Sent)
+			}
+			if rec.Sent[0].SMSTime != "26;03;14;12;00;00;+0" {
+				t.Errorf("sms_time %q", rec.Sent[0].SMSTime)
+			}
+			if rec.Reboots != 1 || rec.Connects != 1 || rec.Disconnects != 1 || len(rec.MarkedRead) != 1 {
+				t.Errorf("record %+v", rec)
+			}
+			wantLogins := 1
+			if p == "datacard" {
+				wantLogins = 0
+			}
+			if len(rec.Logins) != wantLogins {
+				t.Errorf("%d logins, want %d", len(rec.Logins), wantLogins)
+			}
+			// The modem is rebooting: every request is an error, not a hang.
+			if _, err := m.Poll(ctx); err == nil {
+				t.Error("poll of a rebooting modem succeeded")
+			}
+			clk.Advance(sim.RebootTime + time.Second)
+			if _, err := m.Poll(ctx); err != nil {
+				t.Errorf("poll after the modem came back: %v", err)
+			}
+		})
+	}
+}
+
+func contains(ids []int64, id int64) bool {
+	for _, x := range ids {
+		if x == id {
+			return true
+		}
+	}
+	return false
+}
+
+func TestSimBlankWithoutRefererOrSession(t *testing.T) {
+	sim, _, _ := startSim(t, "mf920v", "pw", "pw")
+	sim.Deliver("+1555", "hi", time.Now())
+	get := func(q string, referer bool) string {
+		req, _ := http.NewRequest("GET", sim.URL+"/goform/goform_get_cmd_process?"+q, nil)
+		if referer {
+			req.Header.Set("Referer", sim.URL+"/index.html")
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return string(b)
+	}
+	if got := get("cmd=sms_data_total&page=0&data_per_page=10&mem_store=1&tags=10", true); got != `{"sms_data_total":""}` {
+		t.Errorf("list without session: %s", got)
+	}
+	if got := get("cmd=loginfo,wa_inner_version&multi_data=1", false); got != `{"loginfo":"","wa_inner_version":""}` {
+		t.Errorf("keys without referer: %s", got)
+	}
+	if got := get("cmd=psw_fail_num_str&multi_data=1", true); got != `{"psw_fail_num_str":"5"}` {
+		t.Errorf("pre-login key: %s", got)
+	}
+}
+
+func TestSessionExpiryReloginOnce(t *testing.T) {
+	for _, p := range []string{"mf920v", "mc801a"} {
+		t.Run(p, func(t *testing.T) {
+			sim, m, _ := startSim(t, p, "pw", "pw")
+			id := sim.Deliver("+1555", "hi", time.Now())
+			ctx := context.Background()
+			if _, err := m.Inbox(ctx); err != nil {
+				t.Fatal(err)
+			}
+			sim.ExpireSessions()
+			// Expired between list and delete: the delete logs in again.
+			if err := m.Delete(ctx, id); err != nil {
+				t.Fatal(err)
+			}
+			sim.ExpireSessions()
+			if _, err := m.Inbox(ctx); err != nil {
+				t.Fatal(err)
+			}
+			if n := len(sim.Record().Logins); n != 3 {
+				t.Errorf("%d logins, want 3", n)
+			}
+		})
+	}
+}
+
+// TestWrongPasswordNeverLocksOutOwner polls a modem with the wrong password
+// for many lock periods: each period costs one attempt at most, and the
+// client stops while the owner still has two.
+func TestWrongPasswordNeverLocksOutOwner(t *testing.T) {
+	for _, p := range []string{"mf920v", "mc801a"} {
+		t.Run(p, func(t *testing.T) {
+			sim, m, clk := startSim(t, p, "right", "wrong")
+			sim.LockTime = 300 * time.Second
+			ctx := context.Background()
+			var perPeriod []int
+			for period := 0; period < 8; period++ {
+				before := len(sim.Record().Logins)
+				for poll := 0; poll < 60; poll++ { // a poll every 5 s
+					_, err := m.Poll(ctx)
+					var le *LoginError
+					if !errors.As(err, &le) {
+						t.Fatalf("poll with a wrong password: %v, want a LoginError", err)
+					}
+					clk.Advance(5 * time.Second)
+				}
+				perPeriod = append(perPeriod, len(sim.Record().Logins)-before)
+				left, _ := m.Keys(ctx, "psw_fail_num_str")
+				if left["psw_fail_num_str"] < "2" {
+					t.Fatalf("period %d: only %s attempts left to the owner", period, left["psw_fail_num_str"])
+				}
+			}
+			for i, n := range perPeriod {
+				if n > 1 {
+					t.Errorf("lock period %d cost %d attempts", i, n)
+				}
+			}
+			if total := len(sim.Record().Logins); total != 3 {
+				t.Errorf("%d attempts in all, want 3 (5 -> 2 left): %v", total, perPeriod)
+			}
+			if h := m.LoginHold(); h == nil || h.AttemptsLeft != 2 {
+				t.Errorf("login hold %v", h)
+			}
+		})
+	}
+}
+
+func TestSimLocksAfterFiveWrongPasswords(t *testing.T) {
+	sim, _, clk := startSim(t, "mf920v", "right", "")
+	sim.LockTime = 300 * time.Second
+	post := func(pw string) string {
+		req, _ := http.NewRequest("POST", sim.URL+"/goform/goform_set_cmd_process",
+			strings.NewReader("isTest=false&goformId=LOGIN&password="+base64.StdEncoding.EncodeToString([]byte(pw))))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		req.Header.Set("Referer", sim.URL+"/index.html")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return string(b)
+	}
+	for i := 0; i < 5; i++ {
+		if got := post("wrong"); got != `{"result":"3"}` {
+			t.Fatalf("wrong password %d: %s", i, got)
+		}
+	}
+	if got := post("right"); got != `{"result":"1"}` {
+		t.Fatalf("right password while locked: %s", got)
+	}
+	// A client sees no attempts left and does not try.
+	m, _ := NewModem(ModemConfig{URL: sim.URL, Password: "right"})
+	m.now = clk.Now
+	var le *LoginError
+	if err := m.Login(context.Background()); !errors.As(err, &le) || le.AttemptsLeft != 0 {
+		t.Fatalf("login while locked: %v", err)
+	}
+	if n := len(sim.Record().Logins); n != 6 {
+		t.Fatalf("%d login attempts reached the modem, want 6", n)
+	}
+	clk.Advance(sim.LockTime + time.Second)
+	if got := post("right"); got != `{"result":"0"}` {
+		t.Fatalf("right password after the lock: %s", got)
+	}
+}
+
+func TestLoginPasswordVariants(t *testing.T) {
+	tests := []struct{ pw, ld, model, want, scheme string }{
+		{"admin", "", "MF920VV1.0.0", "YWRtaW4=", "base64"},
+		{"admin", "", "MF286D", upperSHA256("YWRtaW4="), "sha256(base64)"},
+	}
+	for _, tt := range tests {
+		got, scheme := loginPassword(tt.pw, tt.ld, tt.model)
+		if scheme != tt.scheme {
+			t.Errorf("scheme %s, want %s", scheme, tt.scheme)
+		}
+		if got != tt.want {
+			t.Errorf("loginPassword = %s, want %s", got, tt.want)
+		}
+		if len(got) == 0 {
+			t.Error("empty password field")
+		}
+	}
+	// Salted: SHA256(SHA256(pw) + LD), both upper-hex; computed independently.
+	got, _ := loginPassword("admin", "ABCD", "MC801A")
+	inner := "8C6976E5B5410415BDE908BD4DEE15DFB167A9C873FC4BB8A81F6F2AB448A918"
+	if want := upperSHA256(inner + "ABCD"); got != want {
+		t.Errorf("salted = %s, want %s", got, want)
+	}
+}
+
+// TestADTokenKnownVector checks the token against the vector published in
+// shared/zte-goform.md.
+func upperSHA256(s string) string {
+	sum := sha256.Sum256([]byte(s))
+	return strings.ToUpper(hex.EncodeToString(sum[:]))
+}
+
+func TestADTokenKnownVector(t *testing.T) {
+	if got := adToken("md5", "BD_MF79RUV1.0.0B02", "", "AB12CD34"); got != "02bb862c133c79826efbe952c8a57c34" {
+		t.Errorf("AD = %s", got)
+	}
+}
+
+func TestCapturedAnswers(t *testing.T) {
+	tests := []struct {
+		name, body string
+		check      func(map[string]any, error) bool
+	}{
+		{"list", `{"messages":[{"id":"164","number":"+358124534","content":"00540065007300740069","tag":"1","date":"22,09,17,18,33,25,+12","draft_group_id":"","received_all_concat_sms":"1","concat_sms_total":"0","concat_sms_received":"0","sms_class":"4"}]}`,
+			func(v map[string]any, err error) bool {
+				if err != nil {
+					return false
+				}
+				rec := v["messages"].([]any)[0].(map[string]any)
+				s, ok := decodeRecord(rec, "device")
+				return ok && s.ID == 164 && s.Text == "Testi" && s.From == "+358124534" && !s.Read && s.Complete &&
+					s.Time.Format(time.RFC3339) == "2022-09-17T18:33:25+03:00"
+			}},
+		{"blank list", `{"sms_data_total":""}`, func(v map[string]any, err error) bool { _, ok := v["messages"]; return err == nil && !ok }},
+		{"doubled quotes", `{"sms_unread_num":""31321"","loginfo":"ok"}`, func(v map[string]any, err error) bool { return err == nil && v["sms_unread_num"] == "31321" }},
+		{"control characters", "{\"network_provider\":\"Tele\x01Com\",\"x\":\"a\tb\"}", func(v map[string]any, err error) bool { return err == nil && v["network_provider"] == "Tele Com" }},
+		{"html", `<html><body>login</body></html>`, func(v map[string]any, err error) bool { return err != nil }},
+		{"empty", ``, func(v map[string]any, err error) bool { return err != nil }},
+		{"truncated", `{"messages":[{"id":"`, func(v map[string]any, err error) bool { return err != nil }},
+		{"hex number", `{"messages":[{"id":"7","number":"00420061006C0061006E00630065000D","content":"0041","tag":"0","date":"","received_all_concat_sms":"1"}]}`,
+			func(v map[string]any, err error) bool {
+				s, ok := decodeRecord(v["messages"].([]any)[0].(map[string]any), "device")
+				return ok && s.From == "Balance" && s.Read && s.Time.IsZero() && s.Problem != ""
+			}},
+	}
+	for _, tt := range tests {
+		v, err := parseLenientJSON([]byte(tt.body))
+		if !tt.check(v, err) {
+			t.Errorf("%s: %v, %v", tt.name, v, err)
+		}
+	}
+}
+
+func TestDefectsAreErrorsNotHangs(t *testing.T) {
+	ctx := context.Background()
+	t.Run("hex numbers and malformed JSON", func(t *testing.T) {
+		sim, m, _ := startSim(t, "mc801a", "pw", "pw")
+		sim.SetFaults(func(f *SimFaults) { f.HexNumbers, f.Malformed = true, true })
+		sim.Deliver("+21612345678", "reboot", time.Now())
+		msgs, err := m.Inbox(ctx)
+		if err != nil || len(msgs) != 1 || msgs[0].From != "+21612345678" || msgs[0].Text != "reboot" {
+			t.Fatalf("%+v, %v", msgs, err)
+		}
+	})
+	t.Run("html", func(t *testing.T) {
+		sim, m, _ := startSim(t, "mf920v", "pw", "pw")
+		sim.SetFaults(func(f *SimFaults) { f.HTML = true })
+		if _, err := m.Inbox(ctx); err == nil || !strings.Contains(err.Error(), "HTML") {
+			t.Fatalf("err = %v", err)
+		}
+	})
+	t.Run("dropped answers", func(t *testing.T) {
+		sim, m, _ := startSim(t, "mf920v", "pw", "pw")
+		sim.SetFaults(func(f *SimFaults) { f.DropEvery = 1 })
+		if _, err := m.Inbox(ctx); err == nil {
+			t.Fatal("a cut-off answer was accepted")
+		}
+	})
+	t.Run("slow", func(t *testing.T) {
+		sim, m, _ := startSim(t, "mf920v", "pw", "pw")
+		m.http.Timeout = 200 * time.Millisecond
+		sim.SetFaults(func(f *SimFaults) { f.Slow = 2 * time.Second })
+		start := time.Now()
+		if _, err := m.Poll(ctx); err == nil {
+			t.Fatal("a slow answer did not time out")
+		}
+		if d := time.Since(start); d > 1500*time.Millisecond {
+			t.Errorf("timeout took %s", d)
+		}
+	})
+	for _, mode := range []string{"failure", "empty"} {
+		t.Run("action "+mode, func(t *testing.T) {
+			sim, m, _ := startSim(t, "mf920v", "pw", "pw")
+			id := sim.Deliver("+1555", "x", time.Now())
+			sim.SetFaults(func(f *SimFaults) { f.FailActions = map[string]string{"DELETE_SMS": mode} })
+			if err := m.Delete(ctx, id); !errors.Is(err, errRefused) {
+				t.Fatalf("delete refused as %s: %v", mode, err)
+			}
+			if len(sim.Inbox()) != 1 {
+				t.Fatal("message gone after a refused delete")
+			}
+		})
+	}
+	t.Run("unreachable", func(t *testing.T) {
+		ln, _ := net.Listen("tcp", "127.0.0.1:0")
+		addr := ln.Addr().String()
+		ln.Close()
+		m, _ := NewModem(ModemConfig{URL: "http://" + addr, Password: "pw", Timeout: time.Second})
+		if _, err := m.Poll(ctx); err == nil {
+			t.Fatal("poll of a closed port succeeded")
+		}
+	})
+	t.Run("huge answer", func(t *testing.T) {
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			w.Write([]byte(`{"messages":[`))
+			chunk := []byte(strings.Repeat(`{"id":"1","content":"0041"},`, 1000))
+			for i := 0; i < 50<<20/len(chunk); i++ {
+				if _, err := w.Write(chunk); err != nil {
+					return
+				}
+			}
+		}))
+		defer srv.Close()
+		m, _ := NewModem(ModemConfig{URL: srv.URL, Password: "pw", Timeout: 5 * time.Second})
+		if _, err := m.Inbox(ctx); err == nil || !strings.Contains(err.Error(), "larger than") {
+			t.Fatalf("50 MB answer: %v", err)
+		}
+	})
+}
+
+func TestModemURLValidation(t *testing.T) {
+	for _, u := range []string{"", "192.168.0.1", "ftp://x", "http://"} {
+		if _, err := NewModem(ModemConfig{URL: u}); err == nil {
+			t.Errorf("NewModem(%q) accepted", u)
+		}
+	}
+}
+
+func FuzzParseLenientJSON(f *testing.F) {
+	for _, s := range []string{`{"a":"b"}`, `{"a":""1""}`, "{\"a\":\"\x01\"}", `<html>`, `{"messages":[{"id":"1"}]}`} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		v, err := parseLenientJSON(b)
+		if err == nil && v == nil && string(b) != "null" {
+			// json "null" decodes to a nil map; anything else must yield a map.
+			if strings.TrimSpace(string(b)) != "null" {
+				t.Fatalf("nil map without error for %q", b)
+			}
+		}
+		if err == nil {
+			if list, ok := v["messages"].([]any); ok {
+				for _, item := range list {
+					if rec, ok := item.(map[string]any); ok {
+						decodeRecord(rec, "device")
+					}
+				}
+			}
+		}
+	})
+}
