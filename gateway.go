@@ -120,6 +120,9 @@ func NewGateway(cfg GatewayConfig, modem gatewayModem, actions *Actions, led ind
 		lockedUntil: map[phoneKey]time.Time{},
 	}
 	actions.pinSet = cfg.PIN != ""
+	// Alive from the start: the supervisor must not see a stall before the
+	// first poll has had its chance.
+	g.lastBeat.Store(g.now().UnixNano())
 	return g, nil
 }
 
@@ -151,7 +154,6 @@ func (g *Gateway) setHealth(h health) {
 
 // Run polls until ctx ends.
 func (g *Gateway) Run(ctx context.Context) error {
-	g.lastBeat.Store(g.now().UnixNano())
 	t := time.NewTicker(g.cfg.PollInterval)
 	defer t.Stop()
 	for {

@@ -277,4 +277,3 @@ var ledDescriptions = map[health]string{
 	healthLogin:       "double blink (modem login refused or held)",
 	healthBusy:        "short burst (running a command)",
 }
-

@@ -23,9 +23,10 @@ import (
 
 func main() {
 	if err := run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr); err != nil {
-		if !errors.Is(err, flag.ErrHelp) {
-			fmt.Fprintln(os.Stderr, "smsgate:", err)
+		if errors.Is(err, flag.ErrHelp) {
+			os.Exit(0)
 		}
+		fmt.Fprintln(os.Stderr, "smsgate:", err)
 		os.Exit(1)
 	}
 }
@@ -189,6 +190,10 @@ func (c *daemonConfig) stepTimeout() time.Duration {
 func runDaemon(args []string, stdout, stderr io.Writer) error {
 	var c daemonConfig
 	fs := newFlagSet("run", "[run] [flags]", stderr)
+	fs.Usage = func() {
+		fmt.Fprint(stderr, usage+"\nFlags of run:\n")
+		fs.PrintDefaults()
+	}
 	c.register(fs)
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -482,6 +487,27 @@ func runSim(args []string, stdout, stderr io.Writer) error {
 	fmt.Fprintf(stdout, "simulated %s serving on %s\n", *personality, sim.URL)
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
-	<-ctx.Done()
-	return sim.Close()
+	// Say what the client does, as it happens: a person watching, or the
+	// VM test reading the guest's console, sees the order of events.
+	var seen SimRecord
+	t := time.NewTicker(100 * time.Millisecond)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return sim.Close()
+		case <-t.C:
+		}
+		r := sim.Record()
+		for _, id := range r.Deleted[len(seen.Deleted):] {
+			fmt.Fprintf(stdout, "sim: deleted sms %d\n", id)
+		}
+		for _, m := range r.Sent[len(seen.Sent):] {
+			fmt.Fprintf(stdout, "sim: sent to %s: %s\n", m.Number, m.Text)
+		}
+		if r.Reboots > seen.Reboots {
+			fmt.Fprintln(stdout, "sim: modem rebooting")
+		}
+		seen = r
+	}
 }

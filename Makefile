@@ -1,0 +1,62 @@
+# smsgate: `make demo` to try it, `make test` for everything CI runs.
+
+GO       ?= go
+FUZZTIME ?= 5s
+LDFLAGS  := -s -w
+CROSS    := CGO_ENABLED=0 GOOS=linux
+FUZZ     := FuzzDecodeContent FuzzDecodeNumber FuzzParseSMSDate FuzzContentRoundTrip \
+            FuzzParseLenientJSON FuzzParseCommand FuzzParseIRCode
+
+# skip prints one loud line for a test the machine cannot run; under CI
+# (which installs everything) a skip is a failure.
+skip = echo "*** SKIPPED: $(1): $(2) is missing; install it with: apt-get install $(3)"; \
+	if [ -n "$$CI" ]; then echo "*** CI must not skip tests"; exit 1; fi
+
+.PHONY: all build arm arm64 vet unit fuzz smoke vmtest test demo bench clean
+
+all: build
+
+build:
+	$(GO) build -o smsgate .
+
+# 32-bit: Raspberry Pi OS 32-bit, buildroot. 64-bit: gokrazy, Pi OS 64-bit.
+arm:
+	$(CROSS) GOARCH=arm GOARM=7 $(GO) build -trimpath -ldflags "$(LDFLAGS)" -o smsgate-linux-arm .
+
+arm64:
+	$(CROSS) GOARCH=arm64 $(GO) build -trimpath -ldflags "$(LDFLAGS)" -o smsgate-linux-arm64 .
+
+vet:
+	$(GO) vet ./...
+	$(GO) vet -tags smoke,vmtest ./...
+	@test -z "$$(gofmt -l .)" || { echo "gofmt would change:"; gofmt -l .; exit 1; }
+
+unit:
+	$(GO) test -race -count=1 ./...
+
+fuzz:
+	@for t in $(FUZZ); do \
+		echo "fuzz $$t for $(FUZZTIME)"; \
+		$(GO) test -run '^$$' -fuzz "^$$t$$" -fuzztime $(FUZZTIME) . || exit 1; \
+	done
+
+smoke: arm arm64
+	@if command -v qemu-arm-static >/dev/null && command -v qemu-aarch64-static >/dev/null; then \
+		SMSGATE_BIN_DIR=$(CURDIR) $(GO) test -tags smoke -run TestCrossBinaries -count=1 -v . ; \
+	else $(call skip,ARM binaries under qemu user emulation,qemu-arm-static,qemu-user-static); fi
+
+vmtest:
+	@if command -v qemu-system-aarch64 >/dev/null; then \
+		$(GO) test -tags vmtest -run TestVM -count=1 -v -timeout 15m . ; \
+	else $(call skip,VM tests on a real arm64 kernel,qemu-system-aarch64,qemu-system-arm); fi
+
+test: vet unit fuzz smoke vmtest
+
+bench:
+	$(GO) test -run '^$$' -bench . -benchmem .
+
+demo: build
+	./smsgate demo
+
+clean:
+	rm -f smsgate smsgate-linux-arm smsgate-linux-arm64

@@ -1,0 +1,168 @@
+package main
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"periph.io/x/conn/v3/gpio"
+	"periph.io/x/conn/v3/gpio/gpiotest"
+)
+
+func TestLEDPatterns(t *testing.T) {
+	ms := time.Millisecond
+	tests := []struct {
+		h       health
+		at      time.Duration
+		want    bool
+		meaning string
+	}{
+		{healthOK, 0, true, "steady on"},
+		{healthOK, 12345 * ms, true, "steady on"},
+		{healthNoData, 500 * ms, true, "slow blink: 1 s on"},
+		{healthNoData, 1500 * ms, false, "slow blink: 1 s off"},
+		{healthNoData, 2500 * ms, true, "slow blink repeats"},
+		{healthUnreachable, 50 * ms, true, "fast blink: 100 ms on"},
+		{healthUnreachable, 150 * ms, false, "fast blink: 100 ms off"},
+		{healthLogin, 100 * ms, true, "double blink: first"},
+		{healthLogin, 200 * ms, false, "double blink: gap"},
+		{healthLogin, 350 * ms, true, "double blink: second"},
+		{healthLogin, 1000 * ms, false, "double blink: pause"},
+		{healthBusy, 25 * ms, true, "burst"},
+		{healthBusy, 75 * ms, false, "burst"},
+		{healthStarting, 0, false, "off while starting"},
+	}
+	for _, tt := range tests {
+		if got := ledLevel(tt.h, tt.at); got != tt.want {
+			t.Errorf("%v at %v = %v, want %v (%s)", tt.h, tt.at, got, tt.want, tt.meaning)
+		}
+	}
+	if patternLength(ledPatterns[healthLogin]) != 1500*ms || burstLength != 500*ms {
+		t.Error("pattern lengths changed: update README's LED table")
+	}
+}
+
+// recordingPin is periph's fake pin, with every level written kept.
+type recordingPin struct {
+	gpiotest.Pin
+	mu     sync.Mutex
+	levels []gpio.Level
+}
+
+func (p *recordingPin) Out(l gpio.Level) error {
+	p.mu.Lock()
+	p.levels = append(p.levels, l)
+	p.mu.Unlock()
+	return p.Pin.Out(l)
+}
+
+func (p *recordingPin) history() []gpio.Level {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return append([]gpio.Level(nil), p.levels...)
+}
+
+func TestLEDOnFakePin(t *testing.T) {
+	clk := newFakeClock()
+	pin := &recordingPin{Pin: gpiotest.Pin{N: "GPIO17", Num: 17}}
+	led := NewLED(gpioLED{pin: pin})
+	led.now = clk.Now
+	led.since = clk.Now()
+	led.Show(healthOK)
+	if !led.level() {
+		t.Fatal("ok: LED off")
+	}
+	led.Show(healthBusy)
+	var burst []bool
+	for i := 0; i < 10; i++ {
+		burst = append(burst, led.level())
+		clk.Advance(50 * time.Millisecond)
+	}
+	want := []bool{true, false, true, false, true, false, true, false, true, false}
+	for i := range want {
+		if burst[i] != want[i] {
+			t.Fatalf("burst %v", burst)
+		}
+	}
+	// A state change during the burst shows once the burst is over.
+	led.Show(healthBusy)
+	led.Show(healthUnreachable)
+	clk.Advance(burstLength)
+	on := led.level()
+	clk.Advance(100 * time.Millisecond)
+	if !on || led.level() {
+		t.Error("after the burst: not the fast blink")
+	}
+
+	ctx, cancel := context.WithCancel(context.Background())
+	led.tick = time.Millisecond
+	led.Show(healthOK)
+	done := make(chan error)
+	go func() { done <- led.Run(ctx) }()
+	for deadline := time.Now().Add(5 * time.Second); pin.Read() != gpio.High; {
+		if time.Now().After(deadline) {
+			t.Fatal("pin never went high")
+		}
+		time.Sleep(time.Millisecond)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if pin.Read() != gpio.Low {
+		t.Error("LED left on after exit")
+	}
+	if h := pin.history(); len(h) < 2 {
+		t.Errorf("levels %v", h)
+	}
+}
+
+func TestLEDActiveLow(t *testing.T) {
+	pin := &gpiotest.Pin{N: "GPIO17"}
+	l := gpioLED{pin: pin, activeLow: true}
+	l.Set(true)
+	if pin.Read() != gpio.Low {
+		t.Error("active-low LED on: pin not low")
+	}
+	l.Close()
+	if pin.Read() != gpio.High {
+		t.Error("active-low LED off: pin not high")
+	}
+}
+
+func TestOnboardLEDTakenAndGivenBack(t *testing.T) {
+	dir := t.TempDir()
+	act := filepath.Join(dir, "led0")
+	os.Mkdir(act, 0o755)
+	os.WriteFile(filepath.Join(act, "trigger"), []byte("none [mmc0] timer heartbeat\n"), 0o644)
+	os.WriteFile(filepath.Join(act, "max_brightness"), []byte("255\n"), 0o644)
+	os.WriteFile(filepath.Join(act, "brightness"), []byte("0\n"), 0o644)
+	old := ledsDir
+	ledsDir = dir
+	defer func() { ledsDir = old }()
+
+	out, err := openLEDOutput("ACT", false) // the Pi's name; this kernel calls it led0
+	if err != nil {
+		t.Fatal(err)
+	}
+	read := func(f string) string {
+		b, _ := os.ReadFile(filepath.Join(act, f))
+		return string(b)
+	}
+	if read("trigger") != "none" {
+		t.Errorf("trigger %q, want none while smsgate drives it", read("trigger"))
+	}
+	out.Set(true)
+	if read("brightness") != "255" {
+		t.Errorf("brightness %q", read("brightness"))
+	}
+	if err := out.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if read("trigger") != "mmc0" || read("brightness") != "0" {
+		t.Errorf("after exit: trigger %q brightness %q", read("trigger"), read("brightness"))
+	}
+}

@@ -1,0 +1,232 @@
+//go:build vmtest
+
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	// The kernel the VM boots: gokrazy's arm64 build, pinned in go.mod.
+	_ "github.com/gokrazy/kernel.arm64"
+)
+
+// The VM suite boots the arm64 smsgate on a real Linux kernel under
+// qemu-system-aarch64 -M virt, with a real i6300esb watchdog, a real pl061
+// GPIO chip and a real reboot(2). `make vmtest` runs it.
+
+func kernelImage(t *testing.T) string {
+	t.Helper()
+	out, err := exec.Command("go", "mod", "download", "-json", "github.com/gokrazy/kernel.arm64").Output()
+	if err != nil {
+		t.Fatalf("go mod download github.com/gokrazy/kernel.arm64: %v", err)
+	}
+	var m struct{ Dir, Version string }
+	if err := json.Unmarshal(out, &m); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("kernel: github.com/gokrazy/kernel.arm64 %s", m.Version)
+	return filepath.Join(m.Dir, "vmlinuz")
+}
+
+// cpioWriter writes the "newc" format the kernel unpacks as initramfs.
+type cpioWriter struct {
+	w   io.Writer
+	ino int
+	err error
+}
+
+func (c *cpioWriter) entry(name string, mode uint32, rdevMajor, rdevMinor int, data []byte) {
+	if c.err != nil {
+		return
+	}
+	c.ino++
+	hdr := fmt.Sprintf("070701%08X%08X%08X%08X%08X%08X%08X%08X%08X%08X%08X%08X%08X",
+		c.ino, mode, 0, 0, 1, 0, len(data), 0, 0, rdevMajor, rdevMinor, len(name)+1, 0)
+	buf := append([]byte(hdr), name...)
+	buf = append(buf, 0)
+	for len(buf)%4 != 0 {
+		buf = append(buf, 0)
+	}
+	buf = append(buf, data...)
+	for len(buf)%4 != 0 {
+		buf = append(buf, 0)
+	}
+	_, c.err = c.w.Write(buf)
+}
+
+func writeInitramfs(t *testing.T, path string, files map[string]string) {
+	t.Helper()
+	var b bytes.Buffer
+	c := &cpioWriter{w: &b}
+	for _, d := range []string{"dev", "proc", "sys", "tmp"} {
+		c.entry(d, 0o040755, 0, 0, nil)
+	}
+	// The kernel opens /dev/console for init before anything is mounted.
+	c.entry("dev/console", 0o020600, 5, 1, nil)
+	for name, src := range files {
+		data, err := os.ReadFile(src)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.entry(name, 0o100755, 0, 0, data)
+	}
+	c.entry("TRAILER!!!", 0, 0, 0, nil)
+	if c.err != nil {
+		t.Fatal(c.err)
+	}
+	if err := os.WriteFile(path, b.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+type consoleLine struct {
+	at   time.Time
+	text string
+}
+
+// boot runs one scenario and returns the console lines and when qemu
+// exited.
+func boot(t *testing.T, qemu, kernel, initrd, scenario string) ([]consoleLine, time.Time) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, qemu, "-M", "virt", "-cpu", "cortex-a53", "-m", "512", "-smp", "1",
+		"-nographic", "-no-reboot", "-nic", "none", "-device", "i6300esb",
+		"-kernel", kernel, "-initrd", initrd,
+		"-append", "console=ttyAMA0 panic=-1 smsgate.scenario="+scenario)
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd.Stderr = cmd.Stdout
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	var (
+		mu    sync.Mutex
+		lines []consoleLine
+	)
+	sc := bufio.NewScanner(out)
+	for sc.Scan() {
+		mu.Lock()
+		lines = append(lines, consoleLine{time.Now(), strings.TrimRight(sc.Text(), "\r")})
+		mu.Unlock()
+	}
+	err = cmd.Wait()
+	exited := time.Now()
+	var log strings.Builder
+	for _, l := range lines {
+		log.WriteString(l.text + "\n")
+	}
+	if ctx.Err() != nil {
+		t.Fatalf("qemu did not exit within 5 minutes; console:\n%s", log.String())
+	}
+	if err != nil {
+		t.Fatalf("qemu: %v; console:\n%s", err, log.String())
+	}
+	t.Logf("scenario %s console:\n%s", scenario, log.String())
+	return lines, exited
+}
+
+// find returns the index of the first line matching re at or after from,
+// or -1.
+func find(lines []consoleLine, from int, re string) int {
+	r := regexp.MustCompile(re)
+	for i := max(from, 0); i < len(lines); i++ {
+		if r.MatchString(lines[i].text) {
+			return i
+		}
+	}
+	return -1
+}
+
+func TestVM(t *testing.T) {
+	qemu := requireTool(t, "qemu-system-aarch64", "qemu-system-arm")
+	kernel := kernelImage(t)
+	dir := t.TempDir()
+	initrd := filepath.Join(dir, "initrd.cpio")
+	writeInitramfs(t, initrd, map[string]string{
+		"init":    crossBuild(t, "./testdata/vminit", "arm64", "init"),
+		"smsgate": crossBuild(t, ".", "arm64", "smsgate"),
+	})
+
+	mustSee := func(t *testing.T, lines []consoleLine, from int, re string) int {
+		t.Helper()
+		i := find(lines, from, re)
+		if i < 0 {
+			t.Fatalf("console never showed %q after line %d", re, from)
+		}
+		return i
+	}
+	mustNotSee := func(t *testing.T, lines []consoleLine, re string) {
+		t.Helper()
+		if i := find(lines, 0, re); i >= 0 {
+			t.Fatalf("console showed %q: %s", re, lines[i].text)
+		}
+	}
+	scenarios := map[string]func(t *testing.T, lines []consoleLine, exited time.Time){
+		// 1. An authorised reboot SMS: deleted, answered, then reboot(2).
+		"reboot": func(t *testing.T, lines []consoleLine, _ time.Time) {
+			del := mustSee(t, lines, 0, `sim: deleted sms \d+`)
+			reply := mustSee(t, lines, del, `sim: sent to \+15550001111: rebooting the Pi now`)
+			action := mustSee(t, lines, reply, `msg=action action=reboot .*dry_run=false`)
+			mustSee(t, lines, action, `reboot: Restarting system`)
+			mustNotSee(t, lines, `VMINIT: FAIL|Kernel panic`)
+		},
+		// 2. smsgate stalled: the i6300esb resets the machine.
+		"stall": func(t *testing.T, lines []consoleLine, exited time.Time) {
+			stop := mustSee(t, lines, 0, `VMINIT: stopped smsgate`)
+			mustNotSee(t, lines, `reboot: Restarting system|reboot: Power down|VMINIT: FAIL|Kernel panic`)
+			took := exited.Sub(lines[stop].at)
+			// The i6300esb counts two stages of the timeout before it resets.
+			t.Logf("watchdog reset %s after smsgate stalled (timeout 5s)", took.Round(100*time.Millisecond))
+			if took > 2*5*time.Second+30*time.Second {
+				t.Errorf("reset took %s", took)
+			}
+		},
+		// 3. A healthy smsgate for three watchdog periods: no reset.
+		"healthy": func(t *testing.T, lines []consoleLine, _ time.Time) {
+			armed := mustSee(t, lines, 0, `hardware watchdog armed.*timeout=5s`)
+			ok := mustSee(t, lines, armed, `VMINIT: healthy for three watchdog periods`)
+			mustSee(t, lines, ok, `reboot: Power down`)
+			mustNotSee(t, lines, `VMINIT: FAIL|Kernel panic`)
+		},
+		// 4. A clean SIGTERM: magic close, no reset afterwards.
+		"sigterm": func(t *testing.T, lines []consoleLine, _ time.Time) {
+			disarmed := mustSee(t, lines, 0, `watchdog disarmed \(magic close\)`)
+			exited := mustSee(t, lines, disarmed, `VMINIT: smsgate exited cleanly`)
+			alive := mustSee(t, lines, exited, `VMINIT: alive three watchdog periods after the clean stop`)
+			mustSee(t, lines, alive, `reboot: Power down`)
+			mustNotSee(t, lines, `VMINIT: FAIL|Kernel panic`)
+		},
+		// 5. The status LED on the pl061, read back through the kernel.
+		"led": func(t *testing.T, lines []consoleLine, _ time.Time) {
+			on := mustSee(t, lines, 0, `VMINIT: gpio ok: gpio-\d+ .*smsgate.* out hi`)
+			blink := mustSee(t, lines, on, `VMINIT: gpio unreachable samples hi=(\d+) lo=(\d+)`)
+			m := regexp.MustCompile(`hi=(\d+) lo=(\d+)`).FindStringSubmatch(lines[blink].text)
+			if m[1] == "0" || m[2] == "0" {
+				t.Errorf("fast blink not seen on the line: %s", lines[blink].text)
+			}
+			mustSee(t, lines, blink, `VMINIT: gpio after exit: (line 0 not requested|.* out lo)`)
+			mustNotSee(t, lines, `VMINIT: FAIL|Kernel panic`)
+		},
+	}
+	for name, check := range scenarios {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			lines, exited := boot(t, qemu, kernel, initrd, name)
+			check(t, lines, exited)
+		})
+	}
+}

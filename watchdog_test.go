@@ -1,0 +1,145 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+)
+
+type fakeWatchdog struct {
+	mu                    sync.Mutex
+	pings                 int
+	disarmed, closedArmed bool
+}
+
+func (w *fakeWatchdog) Ping() error   { w.mu.Lock(); w.pings++; w.mu.Unlock(); return nil }
+func (w *fakeWatchdog) Disarm() error { w.disarmed = true; return nil }
+func (w *fakeWatchdog) Close() error  { w.closedArmed = true; return nil }
+func (w *fakeWatchdog) count() int    { w.mu.Lock(); defer w.mu.Unlock(); return w.pings }
+
+// beat is a loop heartbeat the test moves by hand.
+type beat struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (b *beat) get() time.Time  { b.mu.Lock(); defer b.mu.Unlock(); return b.t }
+func (b *beat) set(t time.Time) { b.mu.Lock(); b.t = t; b.mu.Unlock() }
+
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(5 * time.Second); !cond(); time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+	}
+}
+
+func TestSupervisorFeedsOnlyALiveLoop(t *testing.T) {
+	clk := newFakeClock()
+	b := &beat{t: clk.Now()}
+	dev := &fakeWatchdog{}
+	s := &Supervisor{dev: dev, every: time.Millisecond, budget: time.Minute, lastBeat: b.get,
+		log: slog.New(slog.DiscardHandler), now: clk.Now}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error)
+	go func() { done <- s.Run(ctx) }()
+	waitFor(t, "pings", func() bool { return dev.count() > 3 })
+
+	// The loop stalls past its budget: feeding stops.
+	clk.Advance(2 * time.Minute)
+	time.Sleep(20 * time.Millisecond)
+	stalledAt := dev.count()
+	time.Sleep(50 * time.Millisecond)
+	if dev.count() != stalledAt {
+		t.Fatal("fed a stalled loop's watchdog")
+	}
+	// The loop completes an iteration again: feeding resumes.
+	b.set(clk.Now())
+	waitFor(t, "pings again", func() bool { return dev.count() > stalledAt })
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if !dev.disarmed || dev.closedArmed {
+		t.Error("clean stop did not disarm")
+	}
+}
+
+func TestSupervisorNowayoutKeepsArmed(t *testing.T) {
+	clk := newFakeClock()
+	dev := &fakeWatchdog{}
+	s := &Supervisor{dev: dev, every: time.Millisecond, budget: time.Minute, lastBeat: clk.Now, nowayout: true,
+		log: slog.New(slog.DiscardHandler), now: clk.Now}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	s.Run(ctx)
+	if dev.disarmed || !dev.closedArmed {
+		t.Error("-watchdog-nowayout disarmed")
+	}
+}
+
+func TestSelfSupervisionExitsOnStall(t *testing.T) {
+	clk := newFakeClock()
+	b := &beat{t: clk.Now()}
+	s := &Supervisor{budget: 4 * time.Millisecond, lastBeat: b.get, log: slog.New(slog.DiscardHandler), now: clk.Now}
+	done := make(chan error)
+	go func() { done <- s.Run(context.Background()) }()
+	select {
+	case err := <-done:
+		t.Fatalf("exited while alive: %v", err)
+	case <-time.After(20 * time.Millisecond):
+	}
+	clk.Advance(time.Second)
+	if err := <-done; !errors.Is(err, errStalled) {
+		t.Fatalf("err = %v, want errStalled", err)
+	}
+}
+
+// A modem that never answers is not a stall: every iteration ends within
+// its step timeout, so the loop keeps beating.
+func TestDeadModemIsNotAStall(t *testing.T) {
+	h := newHarness(t, "mf920v", func(c *GatewayConfig) {
+		c.PollInterval = time.Millisecond
+		c.StepTimeout = 50 * time.Millisecond
+	})
+	h.sim.SetFaults(func(f *SimFaults) { f.Slow = time.Hour })
+	h.gw.now = time.Now
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go h.gw.Run(ctx)
+	start := time.Now()
+	waitFor(t, "three iterations", func() bool { return h.gw.LastBeat().After(start.Add(120 * time.Millisecond)) })
+}
+
+func TestOpenWatchdogErrors(t *testing.T) {
+	if _, err := OpenWatchdog(filepath.Join(t.TempDir(), "watchdog")); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("missing device: %v", err)
+	}
+	// A file that is not a watchdog: opening works, the ioctls fail.
+	f := filepath.Join(t.TempDir(), "notawatchdog")
+	os.WriteFile(f, nil, 0o644)
+	w, err := OpenWatchdog(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.SetTimeout(15 * time.Second); err == nil {
+		t.Error("SetTimeout on a plain file succeeded")
+	}
+	if err := w.Ping(); err == nil {
+		t.Error("Ping on a plain file succeeded")
+	}
+	w.Close()
+	log := slog.New(slog.DiscardHandler)
+	if wd, _ := openSupervisedWatchdog(f, 15*time.Second, log); wd != nil {
+		t.Error("a plain file was taken for a watchdog")
+	}
+	if wd, _ := openSupervisedWatchdog("", 15*time.Second, log); wd != nil {
+		t.Error("empty -watchdog opened something")
+	}
+}
