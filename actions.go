@@ -98,9 +98,10 @@ type gatewayModem interface {
 	LoginHold() *LoginError
 }
 
-// rebooter reboots the Pi.
+// rebooter reboots the Pi. ctx ends when smsgate is told to stop, which
+// is how an orderly reboot by init shows itself.
 type rebooter interface {
-	Reboot() error
+	Reboot(ctx context.Context) error
 }
 
 // irSender fires named infrared codes.
@@ -145,7 +146,7 @@ func (a *Actions) Run(ctx context.Context, cmd Command) (reply string, after fun
 			if a.dryRun {
 				return nil
 			}
-			return a.reboot.Reboot()
+			return a.reboot.Reboot(ctx)
 		}, nil
 	case "modem reboot":
 		return "rebooting the modem now; back in about a minute", func() error {
@@ -332,8 +333,10 @@ type systemRebooter struct {
 }
 
 // Reboot reboots. In init mode it asks PID 1 for an orderly reboot and falls
-// back to reboot(2) if the machine is still up after the grace period.
-func (r *systemRebooter) Reboot() error {
+// back to reboot(2) if the machine is still up after the grace period; if
+// init stops smsgate meanwhile, the reboot is under way and nothing more is
+// done.
+func (r *systemRebooter) Reboot(ctx context.Context) error {
 	mode, sig := r.mode, syscall.SIGTERM
 	if mode != "syscall" {
 		detected, dsig := detectInit()
@@ -355,7 +358,12 @@ func (r *systemRebooter) Reboot() error {
 		if err := syscall.Kill(1, sig); err != nil {
 			r.log.Error("init did not take the signal; rebooting directly", "err", err)
 		} else {
-			time.Sleep(r.grace)
+			select {
+			case <-ctx.Done():
+				r.log.Info("init is stopping smsgate: reboot under way")
+				return nil
+			case <-time.After(r.grace):
+			}
 			r.log.Error("still running after asking init; rebooting directly", "grace", r.grace)
 		}
 	}

@@ -113,4 +113,4 @@ ir hifi-power, modem reboot. Also: /no-data, /data, /modem-off, /modem-on, /quit
 // demo.
 type refuseReboot struct{}
 
-func (refuseReboot) Reboot() error { return fmt.Errorf("the demo never reboots") }
+func (refuseReboot) Reboot(context.Context) error { return fmt.Errorf("the demo never reboots") }

@@ -25,7 +25,7 @@ type countingRebooter struct {
 	n  int
 }
 
-func (r *countingRebooter) Reboot() error {
+func (r *countingRebooter) Reboot(context.Context) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.n++
@@ -637,4 +637,28 @@ func FuzzParseCommand(f *testing.F) {
 			t.Fatalf("parseCommand(%q) = %+v", s, c)
 		}
 	})
+}
+
+func TestModemRebootCommand(t *testing.T) {
+	h := newHarness(t, "mf920v", nil)
+	h.modem.http.Timeout = 300 * time.Millisecond
+	h.sim.RebootTime = time.Minute
+	id := h.send(owner, "modem reboot")
+	h.step()
+	if h.decision(id) != "executed" || h.sim.Record().Reboots != 1 {
+		t.Fatal("modem not rebooted")
+	}
+	if r := h.replies(); len(r) != 1 || !strings.Contains(r[0], "rebooting the modem") {
+		t.Errorf("replies %q: the answer must go out before the modem goes", r)
+	}
+	h.step()
+	if h.led.last() != healthUnreachable {
+		t.Errorf("led %v while the modem reboots", h.led.last())
+	}
+	h.clk.Advance(2 * time.Minute)
+	next := h.send(owner, "ping")
+	h.step()
+	if h.decision(next) != "executed" || h.led.last() != healthOK {
+		t.Fatal("did not resume after the modem came back")
+	}
 }

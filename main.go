@@ -155,6 +155,7 @@ type daemonConfig struct {
 	wdNowayout     bool
 	rebootMode     string
 	rebootInterval time.Duration
+	rebootGrace    time.Duration
 }
 
 func (c *daemonConfig) register(fs *flag.FlagSet) {
@@ -179,12 +180,13 @@ func (c *daemonConfig) register(fs *flag.FlagSet) {
 	fs.BoolVar(&c.wdNowayout, "watchdog-nowayout", false, "leave the watchdog armed when smsgate stops")
 	fs.StringVar(&c.rebootMode, "reboot-mode", "auto", "auto, init (ask PID 1) or syscall (reboot(2) directly)")
 	fs.DurationVar(&c.rebootInterval, "reboot-interval", 10*time.Minute, "least time between reboots, counted from boot too")
+	fs.DurationVar(&c.rebootGrace, "reboot-grace", 30*time.Second, "with -reboot-mode init: how long init may take before reboot(2) is used")
 }
 
 // stepTimeout bounds one poll iteration: a few list pages, a delete with its
 // confirmation, a reply and its send confirmation, a reconnect.
 func (c *daemonConfig) stepTimeout() time.Duration {
-	return 8*c.modem.timeout + 60*time.Second + 30*time.Second + 30*time.Second
+	return 8*c.modem.timeout + 60*time.Second + 30*time.Second + c.rebootGrace
 }
 
 func runDaemon(args []string, stdout, stderr io.Writer) error {
@@ -277,7 +279,7 @@ func (c *daemonConfig) serve(ctx context.Context, log *slog.Logger) error {
 
 	actions := &Actions{
 		modem: modem, ir: ir, dryRun: c.dryRun, checkHost: c.checkHost, host: procHost{}, log: log,
-		reboot: &systemRebooter{mode: c.rebootMode, release: release, grace: 30 * time.Second, log: log},
+		reboot: &systemRebooter{mode: c.rebootMode, release: release, grace: c.rebootGrace, log: log},
 	}
 	gw, err := NewGateway(GatewayConfig{
 		Allow: allow, CountryCode: c.countryCode, PIN: c.pin, Rate: c.rate, MaxAge: c.maxAge,

@@ -475,3 +475,40 @@ func FuzzParseLenientJSON(f *testing.F) {
 		}
 	})
 }
+
+// TestIdlePollIsOneSmallRead: an idle gateway costs the modem one request
+// per poll, and reads the inbox only when the counters move.
+func TestIdlePollIsOneSmallRead(t *testing.T) {
+	h := newHarness(t, "mf920v", nil)
+	h.step() // logs in, reads the inbox once
+	before := h.sim.Record().Requests
+	for i := 0; i < 10; i++ {
+		h.step()
+	}
+	if n := h.sim.Record().Requests - before; n != 10 {
+		t.Errorf("10 idle polls made %d requests", n)
+	}
+	h.send("+3360000000", "hello")
+	before = h.sim.Record().Requests
+	h.step()
+	// The poll, then the list of device memory and of the SIM, then the
+	// capacity check.
+	if n := h.sim.Record().Requests - before; n != 4 {
+		t.Errorf("a poll with a new message made %d requests, want 4", n)
+	}
+}
+
+func TestLoginMultiUser(t *testing.T) {
+	sim, _, clk := startSim(t, "mc888", "pw", "pw")
+	for _, tt := range []struct {
+		user string
+		ok   bool
+	}{{"admin", true}, {"root", false}} {
+		m, _ := NewModem(ModemConfig{URL: sim.URL, User: tt.user, Password: "pw"})
+		m.now = clk.Now
+		err := m.Login(context.Background())
+		if (err == nil) != tt.ok {
+			t.Errorf("user %s: %v", tt.user, err)
+		}
+	}
+}

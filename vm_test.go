@@ -184,6 +184,21 @@ func TestVM(t *testing.T) {
 			mustSee(t, lines, action, `reboot: Restarting system`)
 			mustNotSee(t, lines, `VMINIT: FAIL|Kernel panic`)
 		},
+		// 1b. -reboot-mode auto under an init that reboots on SIGTERM.
+		"reboot-init": func(t *testing.T, lines []consoleLine, _ time.Time) {
+			reply := mustSee(t, lines, 0, `sim: sent to \+15550001111: rebooting the Pi now`)
+			ask := mustSee(t, lines, reply, `msg="asking init to reboot" pid=1 signal=terminated`)
+			got := mustSee(t, lines, ask, `VMINIT: init got SIGTERM`)
+			mustSee(t, lines, got, `reboot: Restarting system`)
+			mustNotSee(t, lines, `rebooting directly|VMINIT: FAIL|Kernel panic`)
+		},
+		// 1c. -reboot-mode init when init does nothing: reboot(2) after the grace.
+		"reboot-init-ignored": func(t *testing.T, lines []consoleLine, _ time.Time) {
+			ask := mustSee(t, lines, 0, `msg="asking init to reboot"`)
+			direct := mustSee(t, lines, ask, `still running after asking init; rebooting directly`)
+			mustSee(t, lines, direct, `reboot: Restarting system`)
+			mustNotSee(t, lines, `VMINIT: FAIL|Kernel panic`)
+		},
 		// 2. smsgate stalled: the i6300esb resets the machine.
 		"stall": func(t *testing.T, lines []consoleLine, exited time.Time) {
 			stop := mustSee(t, lines, 0, `VMINIT: stopped smsgate`)

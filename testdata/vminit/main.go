@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"os/signal"
 	"strings"
 	"syscall"
 	"time"
@@ -151,6 +152,42 @@ func run(scenario string) error {
 			return err
 		}
 		gw, err := startGateway()
+		if err != nil {
+			return err
+		}
+		err = <-gw.done
+		return fmt.Errorf("smsgate returned (%v) instead of rebooting", err)
+
+	case "reboot-init":
+		// Like gokrazy's or busybox's init: SIGTERM to PID 1 means reboot.
+		term := make(chan os.Signal, 1)
+		signal.Notify(term, syscall.SIGTERM)
+		if _, err := startSim("reboot"); err != nil {
+			return err
+		}
+		gw, err := startGateway("-reboot-mode", "auto")
+		if err != nil {
+			return err
+		}
+		select {
+		case <-term:
+		case err := <-gw.done:
+			return fmt.Errorf("smsgate returned (%v) without asking init", err)
+		}
+		say("init got SIGTERM: stopping services, then rebooting")
+		gw.cmd.Process.Signal(syscall.SIGTERM)
+		<-gw.done
+		unix.Sync()
+		return unix.Reboot(unix.LINUX_REBOOT_CMD_RESTART)
+
+	case "reboot-init-ignored":
+		// An init that never reboots: smsgate must do it itself. (Without
+		// this, the Go runtime would end PID 1 on SIGTERM.)
+		signal.Ignore(syscall.SIGTERM)
+		if _, err := startSim("reboot"); err != nil {
+			return err
+		}
+		gw, err := startGateway("-reboot-mode", "init", "-reboot-grace", "3s")
 		if err != nil {
 			return err
 		}

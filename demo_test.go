@@ -1,0 +1,84 @@
+package main
+
+import (
+	"bytes"
+	"regexp"
+	"strings"
+	"testing"
+)
+
+// TestDemo types what a newcomer would into `smsgate demo` and checks that
+// every decision, every reply and the LED state are shown.
+func TestDemo(t *testing.T) {
+	in := strings.Join([]string{"help", "status", "reboot", "stranger: reboot", "modem reconnect", "/no-data", "ping", "/quit", "ping"}, "\n")
+	var out, errOut bytes.Buffer
+	if err := run([]string{"demo"}, strings.NewReader(in), &out, &errOut); err != nil {
+		t.Fatalf("demo: %v\n%s", err, errOut.String())
+	}
+	s := out.String()
+	for _, want := range []string{
+		`decision=executed command=help`,
+		`-> SMS to +15550001111: smsgate: status | ping | reboot | modem reboot | modem reconnect | ir NAME [N] (hifi-power,tv-power) | help`,
+		`decision=executed command=status`,
+		`-> SMS to +15550001111: LTE 4/5 -95dBm SimTel, data up 100.64.12.34`,
+		`msg=action action=reboot detail="" dry_run=true`,
+		`-> SMS to +15550001111: rebooting the Pi now`,
+		`from=+15559998888 decision=ignored command="" reason="sender not in -allow; left in the inbox" text=reboot`,
+		`-> SMS to +15550001111: modem reconnected: ppp_connected`,
+		`led="steady on (all fine)"`,
+		`led="slow blink (modem up, no mobile data or signal)"`,
+	} {
+		if !strings.Contains(s, want) {
+			t.Errorf("demo output lacks %q", want)
+		}
+	}
+	if n := len(regexp.MustCompile(`-> SMS to \+15559998888`).FindAllString(s, -1)); n != 0 {
+		t.Error("the demo answered the stranger")
+	}
+	if n := strings.Count(s, "command=ping"); n != 1 {
+		t.Errorf("%d pings handled, want 1 (input after /quit is not read)", n)
+	}
+}
+
+func TestDemoWithPIN(t *testing.T) {
+	var out bytes.Buffer
+	if err := run([]string{"demo", "-pin", "4711"}, strings.NewReader("status\n4711 ping\n"), &out, &out); err != nil {
+		t.Fatal(err)
+	}
+	s := out.String()
+	if !strings.Contains(s, "decision=rejected command=\"\" reason=\"wrong PIN\"") || !strings.Contains(s, "decision=executed command=ping") {
+		t.Errorf("demo with PIN:\n%s", s)
+	}
+}
+
+func TestHelpAndUsage(t *testing.T) {
+	for _, args := range [][]string{{"help"}, {"-h"}, {"run", "-h"}, {"list", "-h"}, {"send", "-h"}, {"ir-print", "-h"}, {"sim", "-h"}} {
+		var out bytes.Buffer
+		err := run(args, strings.NewReader(""), &out, &out)
+		if err != nil && !strings.Contains(err.Error(), "help requested") {
+			t.Errorf("%v: %v", args, err)
+		}
+		if !strings.Contains(out.String(), "smsgate") || len(out.String()) < 100 {
+			t.Errorf("%v printed:\n%s", args, out.String())
+		}
+	}
+	var out bytes.Buffer
+	if err := run([]string{"frobnicate"}, nil, &out, &out); err == nil {
+		t.Error("unknown command accepted")
+	}
+	if err := run([]string{"run", "-dry-run", "-watchdog", ""}, nil, &out, &out); err == nil || !strings.Contains(err.Error(), "-allow") {
+		t.Errorf("daemon started without -allow: %v", err)
+	}
+}
+
+func TestIRPrint(t *testing.T) {
+	var out bytes.Buffer
+	if err := run([]string{"ir-print", "-frames", "2", "nec:0x0408"}, nil, &out, &out); err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
+	// carrier, 67 frame durations, the gap, 3 repeat durations.
+	if len(lines) != 1+67+1+3 || lines[0] != "carrier 38000" || lines[1] != "pulse 9000" || lines[len(lines)-2] != "space 2250" {
+		t.Errorf("ir-print:\n%s", out.String())
+	}
+}
