@@ -112,7 +112,7 @@ func NewGateway(cfg GatewayConfig, modem gatewayModem, actions *Actions, led ind
 		cfg.StepTimeout = 3 * time.Minute
 	}
 	if cfg.FullEvery <= 0 {
-		cfg.FullEvery = 12
+		cfg.FullEvery = 60
 	}
 	g := &Gateway{
 		cfg: cfg, allow: allow, modem: modem, actions: actions, led: led, log: log, now: time.Now,

@@ -215,7 +215,7 @@ func TestStrangerIsNeverObeyedNorAnswered(t *testing.T) {
 	h := newHarness(t, "mf920v", nil)
 	id := h.send("+21699999999", "reboot")
 	alpha := h.send("TELKOMSEL", "reboot")
-	for i := 0; i < 15; i++ { // past a forced full read
+	for i := 0; i < 65; i++ { // past a forced full read
 		h.step()
 	}
 	if h.decision(id) != "ignored" || h.decision(alpha) != "ignored" {

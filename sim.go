@@ -198,6 +198,14 @@ func (s *Sim) Record() SimRecord {
 	return r
 }
 
+// ResetRecord forgets what the client did, so that a long benchmark measures
+// the client's memory, not the simulator's record.
+func (s *Sim) ResetRecord() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.rec = SimRecord{Requests: s.rec.Requests}
+}
+
 // ExpireSessions logs every client out, as a modem does after idling.
 func (s *Sim) ExpireSessions() {
 	s.mu.Lock()
