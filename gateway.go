@@ -173,6 +173,9 @@ func (g *Gateway) Run(ctx context.Context) error {
 // changed.
 func (g *Gateway) Step(ctx context.Context) {
 	st, err := g.modem.Poll(ctx)
+	if ctx.Err() != nil {
+		return // stopping: the modem is not to blame
+	}
 	if err != nil {
 		var le *LoginError
 		if errors.As(err, &le) {
