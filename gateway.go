@@ -54,12 +54,15 @@ type GatewayConfig struct {
 }
 
 const (
-	pinFailLimit   = 5
-	pinFailWindow  = time.Hour
-	pinLockout     = time.Hour
-	inboxReserve   = 10 // free slots kept for incoming commands
-	fullNoticeGap  = 24 * time.Hour
-	plausibleEpoch = 2024
+	pinFailLimit  = 5
+	pinFailWindow = time.Hour
+	pinLockout    = time.Hour
+	inboxReserve  = 10 // free slots kept for incoming commands
+	// incompleteEvery is how often (in polls) a long SMS missing parts is
+	// looked at again when nothing else changed.
+	incompleteEvery = 6
+	fullNoticeGap   = 24 * time.Hour
+	plausibleEpoch  = 2024
 )
 
 // Gateway polls the modem and turns SMS into actions.
@@ -79,10 +82,14 @@ type Gateway struct {
 	shown  health // the last state logged: bursts come and go without a line
 
 	// The rest belongs to the loop goroutine.
-	lastUnread  string
-	polls       int
-	watermark   int64          // every id up to here was decided...
-	waiting     map[int64]bool // ...except these, still to be decided
+	lastUnread string
+	polls      int
+	watermark  int64 // every id up to here was decided...
+	// ...except these, still to be decided: true for a command whose
+	// removal the modem refused (tried again next poll), false for an
+	// incomplete message (looked at every few polls: some firmware never
+	// completes one).
+	waiting     map[int64]bool
 	executed    map[phoneKey][]time.Time
 	pinFails    map[phoneKey][]time.Time
 	lockedUntil map[phoneKey]time.Time
@@ -192,7 +199,11 @@ func (g *Gateway) Step(ctx context.Context) {
 	}
 	g.setHealth(link)
 	g.polls++
-	full := g.polls == 1 || st.Unread != g.lastUnread || len(g.waiting) > 0 || g.polls%g.cfg.FullEvery == 0
+	full := g.polls == 1 || st.Unread != g.lastUnread || g.polls%g.cfg.FullEvery == 0 ||
+		(len(g.waiting) > 0 && g.polls%incompleteEvery == 0)
+	for _, deferred := range g.waiting {
+		full = full || deferred
+	}
 	if !full {
 		return
 	}
@@ -230,14 +241,14 @@ func (g *Gateway) handle(ctx context.Context, msgs []SMS) (touched bool) {
 	for _, m := range msgs {
 		present[m.ID] = true
 		maxID = max(maxID, m.ID)
-		if m.ID <= g.watermark && !g.waiting[m.ID] {
+		if _, waiting := g.waiting[m.ID]; m.ID <= g.watermark && !waiting {
 			continue
 		}
 		if !m.Complete {
-			if !g.waiting[m.ID] {
+			if _, seen := g.waiting[m.ID]; !seen {
 				g.logSMS(m, decision{verdict: "incomplete", reason: "parts missing; left untouched until complete"})
 			}
-			g.waiting[m.ID] = true
+			g.waiting[m.ID] = false
 			continue
 		}
 		d := g.decide(ctx, m, batch)
@@ -427,7 +438,7 @@ func (g *Gateway) makeRoom(ctx context.Context, msgs []SMS) {
 			break
 		}
 		// Only what was decided and left: never a command still waiting.
-		if m.Store == "device" && m.Complete && !g.waiting[m.ID] && m.ID <= g.watermark {
+		if _, waiting := g.waiting[m.ID]; m.Store == "device" && m.Complete && !waiting && m.ID <= g.watermark {
 			victims = append(victims, m)
 		}
 	}

@@ -386,8 +386,21 @@ func TestIncompleteLeftUntouchedUntilComplete(t *testing.T) {
 	if lines := h.smsLines()[id]; len(lines) != 1 || lines[0]["decision"] != "incomplete" {
 		t.Fatalf("incomplete logged as %v", lines)
 	}
+	// While it waits, a poll with nothing new stays one request, and the
+	// message is looked at again every few polls.
+	before := h.sim.Record().Requests
+	for i := 0; i < incompleteEvery-1; i++ {
+		h.step()
+	}
+	// One small read per poll, and at most one full read (two lists and
+	// the capacity) in fewer than incompleteEvery polls.
+	if n := h.sim.Record().Requests - before; n > incompleteEvery-1+3 {
+		t.Errorf("%d requests in %d polls while an incomplete SMS waits", n, incompleteEvery-1)
+	}
 	h.sim.CompleteMessage(id)
-	h.step()
+	for i := 0; i < incompleteEvery && len(h.smsLines()[id]) < 2; i++ {
+		h.step()
+	}
 	if lines := h.smsLines()[id]; len(lines) != 2 || lines[1]["decision"] != "executed" {
 		t.Fatalf("completed message: %v", lines)
 	}

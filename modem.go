@@ -123,6 +123,9 @@ type Modem struct {
 	versions  map[string]string // wa_inner_version, cr_version, hardware_version
 	adHash    string            // "" undetected, "none", "md5", "sha256"
 	loginHold *LoginError
+	// rejected counts refused logins since the last success, for firmware
+	// that does not say how many attempts are left.
+	rejected int
 }
 
 // NewModem returns a client for the modem at cfg.URL. It does not contact the
@@ -169,7 +172,7 @@ func NewModem(cfg ModemConfig) (*Modem, error) {
 func (m *Modem) LoginHold() *LoginError {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	if m.loginHold != nil && m.now().After(m.loginHold.RetryAfter) && !m.loginHold.RetryAfter.IsZero() {
+	if m.loginHold != nil && !m.loginHold.RetryAfter.IsZero() && m.now().After(m.loginHold.RetryAfter) {
 		return nil
 	}
 	return m.loginHold
@@ -254,9 +257,10 @@ func (m *Modem) withSession(ctx context.Context, op func() error) error {
 		return err
 	}
 	if errors.Is(err, errRefused) {
-		// A refused action is a session problem only if the session is gone.
-		info, ierr := m.readKeys(ctx, "loginfo")
-		if ierr == nil && info["loginfo"] == "ok" {
+		// A refused action is a session problem only if the session is gone,
+		// which keys that need a session tell: they come back blank. (Not
+		// loginfo: datacard sticks never say "ok" there.)
+		if _, ierr := m.readKeys(ctx, "sms_unread_num", "ppp_status"); !errors.Is(ierr, errBlank) {
 			return err
 		}
 	}
@@ -562,7 +566,11 @@ func loginPassword(password, ld, model string) (value, scheme string) {
 const defaultLockPeriod = 300 * time.Second
 
 // reservedAttempts are never spent automatically: they are the owner's.
-const reservedAttempts = 2
+// maxAttempts is what the firmware allows before it locks the login.
+const (
+	reservedAttempts = 2
+	maxAttempts      = 5
+)
 
 // Login logs in now unless a refusal holds it.
 func (m *Modem) Login(ctx context.Context) error {
@@ -606,6 +614,13 @@ func (m *Modem) login(ctx context.Context) error {
 	if left >= 0 && left <= reservedAttempts {
 		return hold(fmt.Sprintf("only %d attempts left, kept for the owner", left), lock, true)
 	}
+	if left < 0 && m.rejected >= maxAttempts-reservedAttempts {
+		// The modem does not count for us: stop before what would be the
+		// owner's last two attempts, until smsgate is restarted.
+		m.loginHold = &LoginError{Reason: fmt.Sprintf("%d refused logins and the modem does not say how many attempts are left; restart smsgate after fixing -password", m.rejected), AttemptsLeft: -1}
+		m.log.Error("MODEM LOGIN HELD", "reason", m.loginHold.Reason)
+		return m.loginHold
+	}
 	ldv, err := m.getJSON(ctx, url.Values{"cmd": {"LD"}})
 	if err != nil {
 		return fmt.Errorf("login: %w", err)
@@ -624,17 +639,19 @@ func (m *Modem) login(ctx context.Context) error {
 	}
 	switch res {
 	case "0", "4":
-		m.loginHold = nil
+		m.loginHold, m.rejected = nil, 0
 		m.log.Info("modem login", "scheme", scheme, "user", m.user)
 		return nil
 	case "2":
 		return hold("another user is logged in to the modem's web UI", time.Minute, false)
 	case "3":
+		m.rejected++
 		if left > 0 {
 			left--
 		}
 		return hold("wrong password", lock, true)
 	}
+	m.rejected++
 	if left > 0 {
 		left--
 	}

@@ -161,21 +161,30 @@ func contains(ids []int64, id int64) bool {
 	return false
 }
 
+// rawRequest talks to the simulator the way a careless client would.
+func rawRequest(t *testing.T, method, url, form string, referer bool) string {
+	t.Helper()
+	req, _ := http.NewRequest(method, url, strings.NewReader(form))
+	if form != "" {
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	}
+	if referer {
+		req.Header.Set("Referer", url[:strings.Index(url, "/goform")]+"/index.html")
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return string(b)
+}
+
 func TestSimBlankWithoutRefererOrSession(t *testing.T) {
 	sim, _, _ := startSim(t, "mf920v", "pw", "pw")
 	sim.Deliver("+1555", "hi", time.Now())
 	get := func(q string, referer bool) string {
-		req, _ := http.NewRequest("GET", sim.URL+"/goform/goform_get_cmd_process?"+q, nil)
-		if referer {
-			req.Header.Set("Referer", sim.URL+"/index.html")
-		}
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		b, _ := io.ReadAll(resp.Body)
-		return string(b)
+		return rawRequest(t, "GET", sim.URL+"/goform/goform_get_cmd_process?"+q, "", referer)
 	}
 	if got := get("cmd=sms_data_total&page=0&data_per_page=10&mem_store=1&tags=10", true); got != `{"sms_data_total":""}` {
 		t.Errorf("list without session: %s", got)
@@ -254,21 +263,40 @@ func TestWrongPasswordNeverLocksOutOwner(t *testing.T) {
 	}
 }
 
+// TestUncountedAttemptsStopAtThree: firmware that does not report attempts
+// left still never gets more than 5-2 automatic tries.
+func TestUncountedAttemptsStopAtThree(t *testing.T) {
+	sim, m, clk := startSim(t, "mf920v", "right", "wrong")
+	sim.SetFaults(func(f *SimFaults) { f.HideAttempts = true })
+	for i := 0; i < 10*60; i++ { // ten lock periods of polls
+		m.Poll(context.Background())
+		clk.Advance(5 * time.Second)
+	}
+	if n := len(sim.Record().Logins); n != 3 {
+		t.Errorf("%d login attempts, want 3", n)
+	}
+}
+
+// TestDatacardRefusalIsNotALogin: a stick without a login that refuses an
+// action must not be sent a password.
+func TestDatacardRefusalIsNotALogin(t *testing.T) {
+	sim, m, _ := startSim(t, "datacard", "pw", "pw")
+	id := sim.Deliver("+1555", "x", time.Now())
+	sim.SetFaults(func(f *SimFaults) { f.FailActions = map[string]string{"DELETE_SMS": "failure"} })
+	if err := m.Delete(context.Background(), id); !errors.Is(err, errRefused) {
+		t.Fatalf("err = %v", err)
+	}
+	if n := len(sim.Record().Logins); n != 0 {
+		t.Errorf("%d logins on a datacard", n)
+	}
+}
+
 func TestSimLocksAfterFiveWrongPasswords(t *testing.T) {
 	sim, _, clk := startSim(t, "mf920v", "right", "")
 	sim.LockTime = 300 * time.Second
 	post := func(pw string) string {
-		req, _ := http.NewRequest("POST", sim.URL+"/goform/goform_set_cmd_process",
-			strings.NewReader("isTest=false&goformId=LOGIN&password="+base64.StdEncoding.EncodeToString([]byte(pw))))
-		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-		req.Header.Set("Referer", sim.URL+"/index.html")
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		b, _ := io.ReadAll(resp.Body)
-		return string(b)
+		return rawRequest(t, "POST", sim.URL+"/goform/goform_set_cmd_process",
+			"isTest=false&goformId=LOGIN&password="+base64.StdEncoding.EncodeToString([]byte(pw)), true)
 	}
 	for i := 0; i < 5; i++ {
 		if got := post("wrong"); got != `{"result":"3"}` {

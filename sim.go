@@ -43,6 +43,9 @@ type SimFaults struct {
 	DropEvery   int               // every Nth request is cut off half-way
 	FailActions map[string]string // goformId -> "failure" or "empty"
 	Unreachable bool              // connections are dropped
+	// HideAttempts leaves psw_fail_num_str blank, as firmware that does
+	// not count for the client.
+	HideAttempts bool
 	// ExpireAfterList ends every session right after an inbox listing, so
 	// that the next action meets an expired session.
 	ExpireAfterList bool
@@ -484,6 +487,9 @@ func (s *Sim) key(k string, authed bool) string {
 		}
 		return ""
 	case "psw_fail_num_str":
+		if s.faults.HideAttempts {
+			return ""
+		}
 		if s.now().Before(s.lockedUntil) {
 			return "0"
 		}

@@ -114,9 +114,9 @@ type Supervisor struct {
 // Run feeds until ctx ends, then disarms (unless nowayout). With no device
 // it returns errStalled when the loop stalls.
 func (s *Supervisor) Run(ctx context.Context) error {
-	every := s.every
+	every := max(s.every, 100*time.Millisecond)
 	if s.dev == nil {
-		every = min(s.budget/4, time.Second)
+		every = max(min(s.budget/4, time.Second), time.Millisecond)
 	}
 	t := time.NewTicker(every)
 	defer t.Stop()
