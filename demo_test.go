@@ -2,9 +2,13 @@ package main
 
 import (
 	"bytes"
+	"context"
+	"fmt"
+	"log/slog"
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 )
 
 // TestDemo types what a newcomer would into `smsgate demo` and checks that
@@ -80,5 +84,48 @@ func TestIRPrint(t *testing.T) {
 	// carrier, 67 frame durations, the gap, 3 repeat durations.
 	if len(lines) != 1+67+1+3 || lines[0] != "carrier 38000" || lines[1] != "pulse 9000" || lines[len(lines)-2] != "space 2250" {
 		t.Errorf("ir-print:\n%s", out.String())
+	}
+}
+
+// TestBrokenHardwareDoesNotStopTheGateway: a wrong -led or a missing IR
+// device is logged, and the daemon still serves SMS.
+func TestBrokenHardwareDoesNotStopTheGateway(t *testing.T) {
+	sim, _, _ := startSim(t, "mf920v", "pw", "pw")
+	id := sim.Deliver(owner, "ir power", time.Now())
+	c := daemonConfig{
+		modem: modemFlags{url: sim.URL, password: "pw", timeout: time.Second},
+		allow: listFlag{owner}, rate: 10, maxAge: time.Hour, poll: 10 * time.Millisecond,
+		logFormat: "text", led: "NO_SUCH_PIN", ir: "/nonexistent/lirc0", irCodes: repeatFlag{"power=nec:0x0408"},
+		rebootMode: "syscall", rebootInterval: time.Minute, rebootGrace: time.Second,
+	}
+	var logs lockedBuffer
+	log := slog.New(slog.NewTextHandler(&logs, nil))
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error)
+	go func() { done <- c.serve(ctx, log) }()
+	for deadline := time.Now().Add(10 * time.Second); len(sim.Record().Sent) == 0; time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("no reply; log:\n%s", logs.String())
+		}
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	s := logs.String()
+	for _, want := range []string{"status LED unavailable", "IR transmitter unavailable", fmt.Sprintf("id=%d", id)} {
+		if !strings.Contains(s, want) {
+			t.Errorf("log lacks %q", want)
+		}
+	}
+	if r := sim.Record().Sent[0].Text; !strings.Contains(r, "ir failed: ir power: transmitter unavailable") {
+		t.Errorf("reply %q", r)
+	}
+}
+
+func TestTestBinaryNeverReboots(t *testing.T) {
+	r := &systemRebooter{mode: "syscall", log: slog.New(slog.DiscardHandler)}
+	if err := r.Reboot(context.Background()); err == nil || !strings.Contains(err.Error(), "go test") {
+		t.Fatalf("Reboot under go test: %v", err)
 	}
 }

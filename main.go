@@ -244,16 +244,18 @@ func (c *daemonConfig) serve(ctx context.Context, log *slog.Logger) error {
 	if c.dryRun {
 		ind = &logLED{log: log}
 	} else if c.led != "" {
-		out, err := openLEDOutput(c.led, c.ledActiveLow)
-		if err != nil {
-			return err
+		// A broken LED must not cost the owner the SMS gateway: it is said
+		// loudly, and smsgate runs without it.
+		if out, err := openLEDOutput(c.led, c.ledActiveLow); err != nil {
+			log.Error("status LED unavailable; running without it", "err", err)
+		} else {
+			led := NewLED(out)
+			ind = led
+			ledCtx, ledStop := context.WithCancel(context.Background())
+			ledDone := make(chan error, 1)
+			go func() { ledDone <- led.Run(ledCtx) }()
+			releasePins = append(releasePins, func() error { ledStop(); return <-ledDone })
 		}
-		led := NewLED(out)
-		ind = led
-		ledCtx, ledStop := context.WithCancel(context.Background())
-		ledDone := make(chan error, 1)
-		go func() { ledDone <- led.Run(ledCtx) }()
-		releasePins = append(releasePins, func() error { ledStop(); return <-ledDone })
 	}
 	var ir irSender
 	if len(codes) > 0 || c.ir != "" {
@@ -262,7 +264,8 @@ func (c *daemonConfig) serve(ctx context.Context, log *slog.Logger) error {
 		}
 		tx, err := openIRTransmitter(c.ir, c.dryRun)
 		if err != nil {
-			return err
+			log.Error("IR transmitter unavailable; ir commands will say so", "err", err)
+			tx = brokenTX{err}
 		}
 		releasePins = append(releasePins, tx.Close)
 		ir = &IR{codes: codes, tx: tx, toggle: map[string]bool{}}
@@ -336,6 +339,15 @@ func openIRTransmitter(name string, dryRun bool) (irTransmitter, error) {
 	}
 	return &gpioTX{pin: sp}, nil
 }
+
+// brokenTX stands in for a transmitter that could not be opened, so that
+// an ir command answers why instead of nothing.
+type brokenTX struct{ err error }
+
+func (b brokenTX) Transmit(int, int, []uint32) error {
+	return fmt.Errorf("transmitter unavailable: %w", b.err)
+}
+func (brokenTX) Close() error { return nil }
 
 // nopTX is the transmitter of a dry run: the action line says what would
 // have been sent.
@@ -465,7 +477,7 @@ func runIRPrint(args []string, stdout, stderr io.Writer) error {
 func runSim(args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("sim", "sim [flags]", stderr)
 	listen := fs.String("listen", "127.0.0.1:8080", "loopback `address` to serve on")
-	personality := fs.String("personality", "mf920v", "firmware: mf920v, mc801a, mc888 or datacard")
+	personality := fs.String("personality", "mf920v", "firmware: mf920v, mc801a, mc888, mf286d, mf297d or datacard")
 	password := fs.String("password", "admin", "the simulated web UI password")
 	var deliver repeatFlag
 	fs.Var(&deliver, "deliver", "`NUMBER=TEXT` to put in the inbox at start; repeatable")

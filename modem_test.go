@@ -60,7 +60,7 @@ func startSim(t testing.TB, personality, simPassword, clientPassword string) (*S
 }
 
 func TestClientAgainstEveryPersonality(t *testing.T) {
-	for _, p := range []string{"mf920v", "mc801a", "mc888", "datacard"} {
+	for _, p := range []string{"mf920v", "mc801a", "mc888", "mf286d", "mf297d", "datacard"} {
 		t.Run(p, func(t *testing.T) {
 			sim, m, clk := startSim(t, p, "s3cret", "s3cret")
 			ctx := context.Background()
@@ -523,6 +523,32 @@ func TestIdlePollIsOneSmallRead(t *testing.T) {
 	// capacity check.
 	if n := h.sim.Record().Requests - before; n != 4 {
 		t.Errorf("a poll with a new message made %d requests, want 4", n)
+	}
+}
+
+// TestRequestsAreSerialised: however many goroutines use the client, the
+// modem sees one request at a time.
+func TestRequestsAreSerialised(t *testing.T) {
+	sim, m, _ := startSim(t, "mc801a", "pw", "pw")
+	sim.SetFaults(func(f *SimFaults) { f.Slow = 5 * time.Millisecond })
+	for i := 0; i < 5; i++ {
+		sim.Deliver("+1555", "x", time.Now())
+	}
+	var wg sync.WaitGroup
+	for i := 0; i < 8; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			ctx := context.Background()
+			m.Poll(ctx)
+			m.Inbox(ctx)
+			m.Send(ctx, "+1555", "hi")
+			m.Capacity(ctx)
+		}()
+	}
+	wg.Wait()
+	if r := sim.Record(); r.MaxInFlight != 1 || len(r.Sent) != 8 {
+		t.Errorf("%d requests in flight at once (want 1), %d sent", r.MaxInFlight, len(r.Sent))
 	}
 }
 

@@ -31,6 +31,8 @@ var simPersonalities = map[string]simPersonality{
 	"mf920v":   {name: "mf920v", model: "MF920VV1.0.0", inner: "BD_MF920VV1.0.0B03"},
 	"mc801a":   {name: "mc801a", model: "MC801A", inner: "BD_MC801AV1.0.0B08", salted: true, cookie: "stok", ad: "md5", emptyRefuse: true},
 	"mc888":    {name: "mc888", model: "MC888", inner: "BD_MC888V1.0.0B05", salted: true, cookie: "stok", ad: "sha256"},
+	"mf286d":   {name: "mf286d", model: "MF286D", inner: "BD_MF286DV1.0.0B04", cookie: "stok"},
+	"mf297d":   {name: "mf297d", model: "MF297D", inner: "BD_MF297DV1.0.0B02", salted: true, cookie: "zsidn", ad: "sha256"},
 	"datacard": {name: "datacard", model: "MF833V", inner: "BD_MF833VV1.0.0B02", noLogin: true},
 }
 
@@ -74,6 +76,7 @@ type SimRecord struct {
 	Disconnects int
 	Requests    int
 	Dropped     int // deliveries lost to a full inbox
+	MaxInFlight int // the most requests the client had open at once
 }
 
 type simMsg struct {
@@ -117,6 +120,7 @@ type Sim struct {
 	signal      string
 	rebootUntil time.Time
 	rec         SimRecord
+	inFlight    int
 
 	srv *http.Server
 	URL string
@@ -289,10 +293,17 @@ var simPreLoginKeys = map[string]bool{
 func (s *Sim) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
 	s.rec.Requests++
+	s.inFlight++
+	s.rec.MaxInFlight = max(s.rec.MaxInFlight, s.inFlight)
 	f := s.faults
 	n := s.rec.Requests
 	rebooting := s.now().Before(s.rebootUntil)
 	s.mu.Unlock()
+	defer func() {
+		s.mu.Lock()
+		s.inFlight--
+		s.mu.Unlock()
+	}()
 
 	if f.Slow > 0 {
 		select {
