@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -84,8 +85,12 @@ type Gateway struct {
 	// The rest belongs to the loop goroutine.
 	lastUnread string
 	polls      int
-	watermark  int64 // every id up to here was decided...
-	// ...except these, still to be decided: true for a command whose
+	// decided holds the messages already decided that are still in the
+	// inbox (those left for the owner), by id, with a fingerprint: the
+	// modem's database may give a deleted message's id to a new one, so an
+	// id alone does not say "seen". Bounded by the inbox.
+	decided map[int64]string
+	// waiting holds messages still to be decided: true for a command whose
 	// removal the modem refused (tried again next poll), false for an
 	// incomplete message (looked at every few polls: some firmware never
 	// completes one).
@@ -123,7 +128,7 @@ func NewGateway(cfg GatewayConfig, modem gatewayModem, actions *Actions, led ind
 	}
 	g := &Gateway{
 		cfg: cfg, allow: allow, modem: modem, actions: actions, led: led, log: log, now: time.Now,
-		waiting: map[int64]bool{}, executed: map[phoneKey][]time.Time{}, pinFails: map[phoneKey][]time.Time{},
+		decided: map[int64]string{}, waiting: map[int64]bool{}, executed: map[phoneKey][]time.Time{}, pinFails: map[phoneKey][]time.Time{},
 		lockedUntil: map[phoneKey]time.Time{},
 	}
 	actions.pinSet = cfg.PIN != ""
@@ -237,13 +242,13 @@ type decision struct {
 func (g *Gateway) handle(ctx context.Context, msgs []SMS) (touched bool) {
 	present := map[int64]bool{}
 	batch := map[string]bool{} // commands executed in this batch
-	maxID := g.watermark
 	for _, m := range msgs {
 		present[m.ID] = true
-		maxID = max(maxID, m.ID)
-		if _, waiting := g.waiting[m.ID]; m.ID <= g.watermark && !waiting {
+		fp := fingerprint(m)
+		if g.decided[m.ID] == fp {
 			continue
 		}
+		delete(g.decided, m.ID) // an id the modem gave to a new message
 		if !m.Complete {
 			if _, seen := g.waiting[m.ID]; !seen {
 				g.logSMS(m, decision{verdict: "incomplete", reason: "parts missing; left untouched until complete"})
@@ -255,17 +260,27 @@ func (g *Gateway) handle(ctx context.Context, msgs []SMS) (touched bool) {
 		touched = touched || d.verdict != "ignored"
 		if d.verdict == "deferred" {
 			g.waiting[m.ID] = true
-		} else {
-			delete(g.waiting, m.ID)
+			continue
 		}
+		delete(g.waiting, m.ID)
+		g.decided[m.ID] = fp
 	}
 	for id := range g.waiting {
 		if !present[id] {
 			delete(g.waiting, id)
 		}
 	}
-	g.watermark = maxID
+	for id := range g.decided {
+		if !present[id] {
+			delete(g.decided, id)
+		}
+	}
 	return touched
+}
+
+// fingerprint tells a message from a later one under the same id.
+func fingerprint(m SMS) string {
+	return m.RawDate + "|" + m.From + "|" + strconv.Itoa(len(m.Text))
 }
 
 func (g *Gateway) logSMS(m SMS, d decision) {
@@ -437,8 +452,9 @@ func (g *Gateway) makeRoom(ctx context.Context, msgs []SMS) {
 		if len(victims) == need {
 			break
 		}
-		// Only what was decided and left: never a command still waiting.
-		if _, waiting := g.waiting[m.ID]; m.Store == "device" && m.Complete && !waiting && m.ID <= g.watermark {
+		// Only what was decided and left for the owner: never a command
+		// still waiting.
+		if _, decided := g.decided[m.ID]; decided && m.Store == "device" {
 			victims = append(victims, m)
 		}
 	}

@@ -580,6 +580,9 @@ func TestFloodKeepsStateFlat(t *testing.T) {
 	if n := len(h.gw.waiting) + len(h.gw.executed) + len(h.gw.pinFails) + len(h.gw.lockedUntil); n > 1 {
 		t.Errorf("gateway state grew to %d entries", n)
 	}
+	if n := len(h.gw.decided); n > h.sim.Capacity {
+		t.Errorf("%d decided messages remembered, more than the inbox holds", n)
+	}
 	last := h.send(owner, "ping")
 	h.step()
 	h.step()
@@ -673,5 +676,29 @@ func TestModemRebootCommand(t *testing.T) {
 	h.step()
 	if h.decision(next) != "executed" || h.led.last() != healthOK {
 		t.Fatal("did not resume after the modem came back")
+	}
+}
+
+// TestReusedIDIsANewMessage: after smsgate deletes the newest message, a
+// modem may hand its id to the next one; that one must still be read.
+func TestReusedIDIsANewMessage(t *testing.T) {
+	h := newHarness(t, "mf920v", nil)
+	stranger := h.send("+3360000000", "hello")
+	first := h.send(owner, "ping")
+	h.step()
+	h.sim.ReuseIDs()
+	h.clk.Advance(time.Minute)
+	second := h.send(owner, "status")
+	if second != first {
+		t.Fatalf("the simulator gave id %d, want the reused %d", second, first)
+	}
+	h.step()
+	h.step()
+	lines := h.smsLines()[first]
+	if len(lines) != 2 || lines[1]["command"] != "status" || lines[1]["decision"] != "executed" {
+		t.Fatalf("reused id %d: %v", first, lines)
+	}
+	if h.decision(stranger) != "ignored" {
+		t.Error("the stranger's message was looked at twice")
 	}
 }

@@ -255,6 +255,17 @@ func (s *Sim) deliver(from, text string, at time.Time, incomplete bool, mem stri
 	return m.id
 }
 
+// ReuseIDs makes the next message take the lowest free id, as a modem whose
+// database reuses the ids of deleted rows.
+func (s *Sim) ReuseIDs() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.nextID = 100
+	for _, m := range s.msgs {
+		s.nextID = max(s.nextID, m.id)
+	}
+}
+
 // CompleteMessage delivers the missing parts of an incomplete message.
 func (s *Sim) CompleteMessage(id int64) {
 	s.mu.Lock()
