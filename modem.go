@@ -228,18 +228,30 @@ func (m *Modem) getJSON(ctx context.Context, q url.Values) (map[string]any, erro
 	return v, nil
 }
 
-// readKeys reads status keys (multi_data=1) without logging in.
+// preLoginKeys are answered without a session (with the Referer).
+var preLoginKeys = map[string]bool{
+	"loginfo": true, "LD": true, "RD": true, "wa_inner_version": true, "cr_version": true,
+	"psw_fail_num_str": true, "login_lock_time": true, "modem_main_state": true, "hardware_version": true,
+}
+
+// readKeys reads status keys (multi_data=1) without logging in. The answer
+// is blank, "no session", when every key that needs a session came back
+// empty (or every key, when none needs one).
 func (m *Modem) readKeys(ctx context.Context, keys ...string) (map[string]string, error) {
 	v, err := m.getJSON(ctx, url.Values{"cmd": {strings.Join(keys, ",")}, "multi_data": {"1"}})
 	if err != nil {
 		return nil, err
+	}
+	needSession := false
+	for _, k := range keys {
+		needSession = needSession || !preLoginKeys[k]
 	}
 	out := make(map[string]string, len(keys))
 	blank := true
 	for _, k := range keys {
 		s, _ := v[k].(string)
 		out[k] = strings.TrimSpace(s)
-		if out[k] != "" {
+		if out[k] != "" && (!needSession || !preLoginKeys[k]) {
 			blank = false
 		}
 	}

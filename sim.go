@@ -296,11 +296,6 @@ func simDate(t time.Time) string {
 		t.Hour(), t.Minute(), t.Second(), off/900)
 }
 
-var simPreLoginKeys = map[string]bool{
-	"loginfo": true, "LD": true, "RD": true, "wa_inner_version": true, "cr_version": true,
-	"psw_fail_num_str": true, "login_lock_time": true, "modem_main_state": true, "hardware_version": true,
-}
-
 func (s *Sim) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
 	s.rec.Requests++
@@ -437,7 +432,7 @@ func (s *Sim) get(r *http.Request) string {
 		var pairs []string
 		for _, k := range strings.Split(cmd, ",") {
 			v := ""
-			if referer && (ok || simPreLoginKeys[k]) {
+			if referer && (ok || preLoginKeys[k]) {
 				v = s.key(k, ok)
 			}
 			pairs = append(pairs, k, v)
