@@ -141,7 +141,11 @@ func (a *Actions) Run(ctx context.Context, cmd Command) (reply string, after fun
 	case "status":
 		return a.status(ctx), nil, nil
 	case "reboot":
-		return "rebooting the Pi now", func() error {
+		reply := "rebooting the Pi now"
+		if a.dryRun {
+			reply += " (dry run: not really)"
+		}
+		return reply, func() error {
 			a.logAction("reboot", "", a.dryRun)
 			if a.dryRun {
 				return nil
