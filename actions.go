@@ -12,6 +12,7 @@ import (
 	"strings"
 	"syscall"
 	"time"
+	"unicode"
 
 	"golang.org/x/sys/unix"
 )
@@ -76,7 +77,10 @@ func parseCommand(text string) (Command, bool) {
 // the rest.
 func stripPIN(text, pin string) (string, bool) {
 	text = strings.TrimSpace(text)
-	word, rest, _ := strings.Cut(text, " ")
+	word, rest := text, ""
+	if i := strings.IndexFunc(text, unicode.IsSpace); i >= 0 {
+		word, rest = text[:i], strings.TrimSpace(text[i:])
+	}
 	if subtle.ConstantTimeCompare([]byte(word), []byte(pin)) != 1 {
 		return "", false
 	}

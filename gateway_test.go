@@ -268,8 +268,23 @@ func TestPIN(t *testing.T) {
 	if h.reboots.count() != 0 {
 		t.Fatal("rebooted on a wrong PIN")
 	}
-	if stripped, okPIN := stripPIN("4711", "4711"); !okPIN || stripped != "" {
-		t.Error("PIN alone")
+	for _, tt := range []struct {
+		text, rest string
+		ok         bool
+	}{
+		{"4711", "", true},
+		{"4711 status", "status", true},
+		{"4711\nstatus", "status", true},
+		{"  4711\t ir power 2", "ir power 2", true},
+		{"4711status", "", false},
+		{"471 status", "", false},
+		{"47111 status", "", false},
+		{"status 4711", "", false},
+	} {
+		rest, ok := stripPIN(tt.text, "4711")
+		if ok != tt.ok || rest != tt.rest {
+			t.Errorf("stripPIN(%q) = %q, %v; want %q, %v", tt.text, rest, ok, tt.rest, tt.ok)
+		}
 	}
 }
 
