@@ -15,6 +15,7 @@ import (
 	"os/signal"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -270,14 +271,14 @@ func (c *daemonConfig) serve(ctx context.Context, log *slog.Logger) error {
 		releasePins = append(releasePins, tx.Close)
 		ir = &IR{codes: codes, tx: tx, toggle: map[string]bool{}}
 	}
-	release := func() {
+	// Called by the rebooter before a reboot, and on exit: once is enough.
+	release := sync.OnceFunc(func() {
 		for _, r := range releasePins {
 			if err := r(); err != nil {
 				log.Warn("releasing pins", "err", err)
 			}
 		}
-		releasePins = nil
-	}
+	})
 	defer release()
 
 	actions := &Actions{
