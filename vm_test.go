@@ -228,6 +228,14 @@ func TestVM(t *testing.T) {
 			mustSee(t, lines, alive, `reboot: Power down`)
 			mustNotSee(t, lines, `VMINIT: FAIL|Kernel panic`)
 		},
+		// 4b. The watchdog held by init (as on gokrazy): smsgate says so once
+		// and supervises itself.
+		"busy": func(t *testing.T, lines []consoleLine, _ time.Time) {
+			busy := mustSee(t, lines, 0, `hardware watchdog not used; self-supervision only" err=".*watchdog device busy`)
+			ok := mustSee(t, lines, busy, `state=ok`)
+			mustSee(t, lines, ok, `VMINIT: init kept the watchdog; smsgate ran beside it`)
+			mustNotSee(t, lines, `hardware watchdog armed|VMINIT: FAIL|Kernel panic`)
+		},
 		// 5. The status LED on the pl061, read back through the kernel.
 		"led": func(t *testing.T, lines []consoleLine, _ time.Time) {
 			on := mustSee(t, lines, 0, `VMINIT: gpio ok: gpio-\d+ .*smsgate.* out hi`)

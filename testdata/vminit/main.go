@@ -229,6 +229,43 @@ func run(scenario string) error {
 		say("alive three watchdog periods after the clean stop")
 		return nil
 
+	case "busy":
+		// Hold the watchdog as gokrazy's init does, pinging it every second.
+		wd, err := os.OpenFile("/dev/watchdog", os.O_WRONLY, 0)
+		if err != nil {
+			return err
+		}
+		stop := make(chan struct{})
+		go func() {
+			for {
+				select {
+				case <-stop:
+					return
+				case <-time.After(time.Second):
+					unix.IoctlWatchdogKeepalive(int(wd.Fd()))
+				}
+			}
+		}()
+		if _, err := startSim(); err != nil {
+			return err
+		}
+		gw, err := startGateway()
+		if err != nil {
+			return err
+		}
+		if err := gw.waitFor("state=ok", 60*time.Second); err != nil {
+			return err
+		}
+		gw.cmd.Process.Signal(syscall.SIGTERM)
+		if err := <-gw.done; err != nil {
+			return fmt.Errorf("smsgate exited after SIGTERM: %v", err)
+		}
+		close(stop)
+		wd.Write([]byte("V"))
+		wd.Close()
+		say("init kept the watchdog; smsgate ran beside it")
+		return nil
+
 	case "led":
 		sim, err := startSim()
 		if err != nil {
