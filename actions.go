@@ -99,7 +99,6 @@ type gatewayModem interface {
 	Status(ctx context.Context) (map[string]string, error)
 	Reboot(ctx context.Context) error
 	Reconnect(ctx context.Context) (string, error)
-	LoginHold() *LoginError
 }
 
 // rebooter reboots the Pi. ctx ends when smsgate is told to stop, which

@@ -87,10 +87,7 @@ func (m SMS) MarshalJSON() ([]byte, error) {
 // changed, and what the LED should show.
 type PollState struct {
 	Unread    string // dev+sim unread counters and the received flag, joined
-	PPP       string
-	Signal    string
-	Network   string
-	Connected bool
+	Connected bool   // mobile data up, with signal
 }
 
 // Capacity is the device memory's SMS storage use.
@@ -166,16 +163,6 @@ func NewModem(cfg ModemConfig) (*Modem, error) {
 		now:         time.Now,
 		statusEvery: time.Second,
 	}, nil
-}
-
-// LoginHold reports why smsgate is currently not logging in, or nil.
-func (m *Modem) LoginHold() *LoginError {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if m.loginHold != nil && !m.loginHold.RetryAfter.IsZero() && m.now().After(m.loginHold.RetryAfter) {
-		return nil
-	}
-	return m.loginHold
 }
 
 // roundTrip sends one request and returns the bounded body.
@@ -303,9 +290,6 @@ func (m *Modem) Poll(ctx context.Context) (PollState, error) {
 	}
 	return PollState{
 		Unread:    k["sms_unread_num"] + "/" + k["sms_dev_unread_num"] + "/" + k["sms_sim_unread_num"] + "/" + k["sms_received_flag"],
-		PPP:       k["ppp_status"],
-		Signal:    k["signalbar"],
-		Network:   k["network_type"],
 		Connected: k["ppp_status"] == "ppp_connected" && k["signalbar"] != "0" && k["network_type"] != "no_service",
 	}, nil
 }

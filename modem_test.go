@@ -262,8 +262,9 @@ func TestWrongPasswordNeverLocksOutOwner(t *testing.T) {
 			if total := len(sim.Record().Logins); total != 3 {
 				t.Errorf("%d attempts in all, want 3 (5 -> 2 left): %v", total, perPeriod)
 			}
-			if h := m.LoginHold(); h == nil || h.AttemptsLeft != 2 {
-				t.Errorf("login hold %v", h)
+			_, err := m.Poll(ctx)
+			if le := (*LoginError)(nil); !errors.As(err, &le) || le.AttemptsLeft != 2 {
+				t.Errorf("login hold %v", err)
 			}
 		})
 	}
