@@ -196,7 +196,7 @@ func (a *Actions) help() string {
 	if a.pinSet {
 		s = "PIN first, e.g. 'PIN status'. " + s
 	}
-	return fitOneSMS(s)
+	return s
 }
 
 func (a *Actions) status(ctx context.Context) string {
@@ -222,7 +222,7 @@ func (a *Actions) status(ctx context.Context) string {
 	if a.checkHost != "" {
 		b.WriteString(" | " + checkReachability(ctx, a.checkHost))
 	}
-	return fitOneSMS(b.String())
+	return b.String()
 }
 
 // checkReachability resolves and connects to hostport: the two things that
@@ -385,22 +385,26 @@ func (r *systemRebooter) Reboot(ctx context.Context) error {
 	return nil
 }
 
-// detectInit picks how to reboot the running system: gokrazy's and busybox's
-// init reboot on SIGTERM, systemd on SIGINT; without a known init (or when
-// smsgate is itself PID 1) only reboot(2) is left.
+// detectInit picks how to reboot the running system from what PID 1 is.
 func detectInit() (string, syscall.Signal) {
-	if os.Getpid() == 1 {
-		return "syscall", 0
-	}
-	if _, err := os.Stat("/run/systemd/system"); err == nil {
-		return "init", syscall.SIGINT
-	}
+	_, err := os.Stat("/run/systemd/system")
+	systemd := err == nil
+	_, err = os.Stat("/gokrazy")
+	gokrazy := err == nil
 	exe, _ := os.Readlink("/proc/1/exe")
+	return initReboot(os.Getpid(), exe, systemd, gokrazy)
+}
+
+// initReboot: gokrazy's and busybox's init reboot on SIGTERM, systemd on
+// SIGINT; without a known init (or when smsgate is itself PID 1) only
+// reboot(2) is left.
+func initReboot(pid int, initExe string, systemd, gokrazy bool) (string, syscall.Signal) {
 	switch {
-	case strings.Contains(exe, "gokrazy"), strings.HasSuffix(exe, "busybox"), strings.HasSuffix(exe, "/init"):
-		return "init", syscall.SIGTERM
-	}
-	if _, err := os.Stat("/gokrazy"); err == nil {
+	case pid == 1:
+		return "syscall", 0
+	case systemd:
+		return "init", syscall.SIGINT
+	case gokrazy, strings.Contains(initExe, "gokrazy"), strings.HasSuffix(initExe, "busybox"), strings.HasSuffix(initExe, "/init"):
 		return "init", syscall.SIGTERM
 	}
 	return "syscall", 0

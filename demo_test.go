@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"regexp"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -127,5 +128,30 @@ func TestTestBinaryNeverReboots(t *testing.T) {
 	r := &systemRebooter{mode: "syscall", log: slog.New(slog.DiscardHandler)}
 	if err := r.Reboot(context.Background()); err == nil || !strings.Contains(err.Error(), "go test") {
 		t.Fatalf("Reboot under go test: %v", err)
+	}
+}
+
+func TestInitReboot(t *testing.T) {
+	tests := []struct {
+		pid     int
+		exe     string
+		systemd bool
+		gokrazy bool
+		mode    string
+		sig     syscall.Signal
+	}{
+		{1, "/init", false, false, "syscall", 0}, // smsgate is PID 1
+		{42, "/lib/systemd/systemd", true, false, "init", syscall.SIGINT},
+		{42, "/gokrazy/init", false, true, "init", syscall.SIGTERM},
+		{42, "/bin/busybox", false, false, "init", syscall.SIGTERM}, // buildroot
+		{42, "/init", false, false, "init", syscall.SIGTERM},
+		{42, "/sbin/runit", false, false, "syscall", 0},
+		{42, "", false, false, "syscall", 0},
+	}
+	for _, tt := range tests {
+		mode, sig := initReboot(tt.pid, tt.exe, tt.systemd, tt.gokrazy)
+		if mode != tt.mode || sig != tt.sig {
+			t.Errorf("initReboot(%d, %q, %v, %v) = %s, %v; want %s, %v", tt.pid, tt.exe, tt.systemd, tt.gokrazy, mode, sig, tt.mode, tt.sig)
+		}
 	}
 }

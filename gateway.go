@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"strconv"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"time"
 )
@@ -78,11 +77,8 @@ type Gateway struct {
 
 	lastBeat atomic.Int64 // unix nanoseconds of the last completed iteration
 
-	mu     sync.Mutex // guards health, read by the LED and status
-	health health
-	shown  health // the last state logged: bursts come and go without a line
-
 	// The rest belongs to the loop goroutine.
+	shown      health // the last state logged: bursts come and go without a line
 	lastUnread string
 	polls      int
 	// decided holds the messages already decided that are still in the
@@ -141,22 +137,9 @@ func NewGateway(cfg GatewayConfig, modem gatewayModem, actions *Actions, led ind
 // LastBeat is when the loop last completed an iteration.
 func (g *Gateway) LastBeat() time.Time { return time.Unix(0, g.lastBeat.Load()) }
 
-// Health is the state the LED shows.
-func (g *Gateway) Health() health {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	return g.health
-}
-
 func (g *Gateway) setHealth(h health) {
-	g.mu.Lock()
-	g.health = h
-	changed := h != healthBusy && h != g.shown
-	if changed {
+	if h != healthBusy && h != g.shown {
 		g.shown = h
-	}
-	g.mu.Unlock()
-	if changed {
 		g.log.Info("state", "state", h.String(), "led", ledDescriptions[h])
 	}
 	if g.led != nil {

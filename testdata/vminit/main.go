@@ -145,13 +145,20 @@ func startGateway(extra ...string) (*proc, error) {
 	return start("smsgate", args...)
 }
 
+// startBoth starts the simulator (with deliver in its inbox) and then
+// smsgate with extra flags.
+func startBoth(deliver []string, extra ...string) (sim, gw *proc, err error) {
+	if sim, err = startSim(deliver...); err != nil {
+		return nil, nil, err
+	}
+	gw, err = startGateway(extra...)
+	return sim, gw, err
+}
+
 func run(scenario string) error {
 	switch scenario {
 	case "reboot":
-		if _, err := startSim("reboot"); err != nil {
-			return err
-		}
-		gw, err := startGateway()
+		_, gw, err := startBoth([]string{"reboot"})
 		if err != nil {
 			return err
 		}
@@ -162,10 +169,7 @@ func run(scenario string) error {
 		// Like gokrazy's or busybox's init: SIGTERM to PID 1 means reboot.
 		term := make(chan os.Signal, 1)
 		signal.Notify(term, syscall.SIGTERM)
-		if _, err := startSim("reboot"); err != nil {
-			return err
-		}
-		gw, err := startGateway("-reboot-mode", "auto")
+		_, gw, err := startBoth([]string{"reboot"}, "-reboot-mode", "auto")
 		if err != nil {
 			return err
 		}
@@ -184,10 +188,7 @@ func run(scenario string) error {
 		// An init that never reboots: smsgate must do it itself. (Without
 		// this, the Go runtime would end PID 1 on SIGTERM.)
 		signal.Ignore(syscall.SIGTERM)
-		if _, err := startSim("reboot"); err != nil {
-			return err
-		}
-		gw, err := startGateway("-reboot-mode", "init", "-reboot-grace", "3s")
+		_, gw, err := startBoth([]string{"reboot"}, "-reboot-mode", "init", "-reboot-grace", "3s")
 		if err != nil {
 			return err
 		}
@@ -195,10 +196,7 @@ func run(scenario string) error {
 		return fmt.Errorf("smsgate returned (%v) instead of rebooting", err)
 
 	case "stall", "healthy", "sigterm":
-		if _, err := startSim(); err != nil {
-			return err
-		}
-		gw, err := startGateway()
+		_, gw, err := startBoth(nil)
 		if err != nil {
 			return err
 		}
@@ -246,10 +244,7 @@ func run(scenario string) error {
 				}
 			}
 		}()
-		if _, err := startSim(); err != nil {
-			return err
-		}
-		gw, err := startGateway()
+		_, gw, err := startBoth(nil)
 		if err != nil {
 			return err
 		}
@@ -267,11 +262,7 @@ func run(scenario string) error {
 		return nil
 
 	case "led":
-		sim, err := startSim()
-		if err != nil {
-			return err
-		}
-		gw, err := startGateway("-watchdog", "", "-led", "gpiochip0:0")
+		sim, gw, err := startBoth(nil, "-watchdog", "", "-led", "gpiochip0:0")
 		if err != nil {
 			return err
 		}
