@@ -10,11 +10,8 @@ import (
 	"os"
 	"strconv"
 	"strings"
-	"syscall"
 	"time"
 	"unicode"
-
-	"golang.org/x/sys/unix"
 )
 
 // Command is one SMS command, from the fixed table below. SMS text never
@@ -123,7 +120,9 @@ type Actions struct {
 	pinSet    bool
 	host      hostInfo
 	log       *slog.Logger
-	started   time.Time
+	// release gives back the LED and IR pins before a reboot, so that
+	// they are not left driven while the machine goes down.
+	release func()
 }
 
 // hostInfo reads the Pi's vital signs; a seam for tests.
@@ -152,6 +151,9 @@ func (a *Actions) Run(ctx context.Context, cmd Command) (reply string, after fun
 			a.logAction("reboot", "", a.dryRun)
 			if a.dryRun {
 				return nil
+			}
+			if a.release != nil {
+				a.release()
 			}
 			return a.reboot.Reboot(ctx)
 		}, nil
@@ -328,84 +330,4 @@ func lanAddress() string {
 		}
 	}
 	return ""
-}
-
-// systemRebooter reboots the machine smsgate runs on.
-type systemRebooter struct {
-	mode string // auto, init, syscall
-	// release stops the LED and IR pins so they are not left driven.
-	release func()
-	grace   time.Duration
-	log     *slog.Logger
-}
-
-// Reboot reboots. In init mode it asks PID 1 for an orderly reboot and falls
-// back to reboot(2) if the machine is still up after the grace period; if
-// init stops smsgate meanwhile, the reboot is under way and nothing more is
-// done.
-func (r *systemRebooter) Reboot(ctx context.Context) error {
-	if strings.HasSuffix(os.Args[0], ".test") {
-		// A test binary never reboots the machine running the tests.
-		return errors.New("reboot refused: running under go test")
-	}
-	mode, sig := r.mode, syscall.SIGTERM
-	if mode != "syscall" {
-		detected, dsig := detectInit()
-		if mode == "auto" {
-			mode = detected
-		}
-		if dsig != 0 {
-			sig = dsig
-		}
-	}
-	if os.Getpid() == 1 {
-		mode = "syscall" // nobody else to ask
-	}
-	if r.release != nil {
-		r.release()
-	}
-	if mode == "init" {
-		r.log.Info("asking init to reboot", "pid", 1, "signal", sig.String())
-		if err := syscall.Kill(1, sig); err != nil {
-			r.log.Error("init did not take the signal; rebooting directly", "err", err)
-		} else {
-			select {
-			case <-ctx.Done():
-				r.log.Info("init is stopping smsgate: reboot under way")
-				return nil
-			case <-time.After(r.grace):
-			}
-			r.log.Error("still running after asking init; rebooting directly", "grace", r.grace)
-		}
-	}
-	unix.Sync()
-	if err := unix.Reboot(unix.LINUX_REBOOT_CMD_RESTART); err != nil {
-		return fmt.Errorf("reboot(2): %w", err)
-	}
-	return nil
-}
-
-// detectInit picks how to reboot the running system from what PID 1 is.
-func detectInit() (string, syscall.Signal) {
-	_, err := os.Stat("/run/systemd/system")
-	systemd := err == nil
-	_, err = os.Stat("/gokrazy")
-	gokrazy := err == nil
-	exe, _ := os.Readlink("/proc/1/exe")
-	return initReboot(os.Getpid(), exe, systemd, gokrazy)
-}
-
-// initReboot: gokrazy's and busybox's init reboot on SIGTERM, systemd on
-// SIGINT; without a known init (or when smsgate is itself PID 1) only
-// reboot(2) is left.
-func initReboot(pid int, initExe string, systemd, gokrazy bool) (string, syscall.Signal) {
-	switch {
-	case pid == 1:
-		return "syscall", 0
-	case systemd:
-		return "init", syscall.SIGINT
-	case gokrazy, strings.Contains(initExe, "gokrazy"), strings.HasSuffix(initExe, "busybox"), strings.HasSuffix(initExe, "/init"):
-		return "init", syscall.SIGTERM
-	}
-	return "syscall", 0
 }

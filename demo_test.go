@@ -93,17 +93,14 @@ func TestIRPrint(t *testing.T) {
 func TestBrokenHardwareDoesNotStopTheGateway(t *testing.T) {
 	sim, _, _ := startSim(t, "mf920v", "pw", "pw")
 	id := sim.Deliver(owner, "ir power", time.Now())
-	c := daemonConfig{
-		modem: modemFlags{url: sim.URL, password: "pw", timeout: time.Second},
-		allow: listFlag{owner}, rate: 10, maxAge: time.Hour, poll: 10 * time.Millisecond,
-		logFormat: "text", led: "NO_SUCH_PIN", ir: "/nonexistent/lirc0", irCodes: repeatFlag{"power=nec:0x0408"},
-		rebootMode: "syscall", rebootInterval: time.Minute, rebootGrace: time.Second,
-	}
+	cfg := validFlags(t, "-modem", sim.URL, "-password", "pw", "-timeout", "1s", "-allow", owner,
+		"-poll", "10ms", "-led", "NO_SUCH_PIN", "-ir", "/nonexistent/lirc0", "-ir-code", "power=nec:0x0408",
+		"-watchdog", "", "-reboot-mode", "syscall")
 	var logs lockedBuffer
 	log := slog.New(slog.NewTextHandler(&logs, nil))
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error)
-	go func() { done <- c.serve(ctx, log) }()
+	go func() { done <- testApp(nil, nil).serve(ctx, cfg, log) }()
 	for deadline := time.Now().Add(10 * time.Second); len(sim.Record().Sent) == 0; time.Sleep(10 * time.Millisecond) {
 		if time.Now().After(deadline) {
 			t.Fatalf("no reply; log:\n%s", logs.String())
@@ -121,13 +118,6 @@ func TestBrokenHardwareDoesNotStopTheGateway(t *testing.T) {
 	}
 	if r := sim.Record().Sent[0].Text; !strings.Contains(r, "ir failed: ir power: transmitter unavailable") {
 		t.Errorf("reply %q", r)
-	}
-}
-
-func TestTestBinaryNeverReboots(t *testing.T) {
-	r := &systemRebooter{mode: "syscall", log: slog.New(slog.DiscardHandler)}
-	if err := r.Reboot(context.Background()); err == nil || !strings.Contains(err.Error(), "go test") {
-		t.Fatalf("Reboot under go test: %v", err)
 	}
 }
 

@@ -11,25 +11,66 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"os"
 	"os/signal"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"time"
-
-	"periph.io/x/conn/v3/gpio/gpiostream"
 )
 
 func main() {
-	if err := run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			os.Exit(0)
-		}
+	a := &app{stdin: os.Stdin, stdout: os.Stdout, stderr: os.Stderr, newRebooter: newSystemRebooter}
+	err := a.run(os.Args[1:])
+	if err != nil && !errors.Is(err, flag.ErrHelp) {
 		fmt.Fprintln(os.Stderr, "smsgate:", err)
-		os.Exit(1)
 	}
+	os.Exit(exitCode(err))
+}
+
+// exitStatusConfig is gokrazy's "do not restart me": the same flags would
+// fail the same way every second. systemd's RestartPreventExitStatus= can
+// say the same.
+const exitStatusConfig = 125
+
+// configError is a mistake in the flags or the command line: no restart
+// can mend it.
+type configError struct{ err error }
+
+func (e configError) Error() string { return e.err.Error() }
+func (e configError) Unwrap() error { return e.err }
+
+// badConfig marks err as a configuration error; nil stays nil.
+func badConfig(err error) error {
+	if err == nil {
+		return nil
+	}
+	return configError{err}
+}
+
+// exitCode is the process status for what run returned: 0 for success
+// and -h, 125 for a configuration error, 1 for a runtime failure (a
+// stalled loop, an unreachable modem in a one-shot command), which a
+// supervisor answers with a restart.
+func exitCode(err error) int {
+	switch {
+	case err == nil, errors.Is(err, flag.ErrHelp):
+		return 0
+	}
+	if _, ok := errors.AsType[configError](err); ok {
+		return exitStatusConfig
+	}
+	return 1
+}
+
+// app is smsgate as one process sees it: its standard streams, and what
+// reboots the machine. main gives the real rebooter; tests give one that
+// cannot reboot anything.
+type app struct {
+	stdin          io.Reader
+	stdout, stderr io.Writer
+	newRebooter    func(rebootConfig, *slog.Logger) rebooter
 }
 
 const usage = `smsgate: SMS remote control for a Raspberry Pi beside a ZTE 4G hotspot.
@@ -48,14 +89,15 @@ Usage:
 'smsgate CMD -h' lists the flags of CMD.
 `
 
-func run(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
+func (a *app) run(args []string) error {
 	cmd := "run"
 	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
 		cmd, args = args[0], args[1:]
 	}
+	stdin, stdout, stderr := a.stdin, a.stdout, a.stderr
 	switch cmd {
 	case "run":
-		return runDaemon(args, stdout, stderr)
+		return a.runDaemon(args)
 	case "status", "list", "send", "delete", "modem-reboot":
 		return runOneShot(cmd, args, stdout, stderr)
 	case "demo":
@@ -69,7 +111,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 		return nil
 	}
 	fmt.Fprint(stderr, usage)
-	return fmt.Errorf("unknown command %q", cmd)
+	return badConfig(fmt.Errorf("unknown command %q", cmd))
 }
 
 // listFlag collects a repeatable, comma-separable flag.
@@ -120,6 +162,11 @@ func newFlagSet(name, synopsis string, stderr io.Writer) *flag.FlagSet {
 		fs.PrintDefaults()
 	}
 	return fs
+}
+
+// parseFlags parses args into fs; a flag mistake is a configuration error.
+func parseFlags(fs *flag.FlagSet, args []string) error {
+	return badConfig(fs.Parse(args))
 }
 
 func newLogger(w io.Writer, format string, level slog.Level) (*slog.Logger, error) {
@@ -190,125 +237,196 @@ func (c *daemonConfig) stepTimeout() time.Duration {
 	return 8*c.modem.timeout + 60*time.Second + 30*time.Second + c.rebootGrace
 }
 
-func runDaemon(args []string, stdout, stderr io.Writer) error {
+func (a *app) runDaemon(args []string) error {
 	var c daemonConfig
-	fs := newFlagSet("run", "[run] [flags]", stderr)
+	fs := newFlagSet("run", "[run] [flags]", a.stderr)
 	fs.Usage = func() {
-		fmt.Fprint(stderr, usage+"\nFlags of run:\n")
+		fmt.Fprint(a.stderr, usage+"\nFlags of run:\n")
 		fs.PrintDefaults()
 	}
 	c.register(fs)
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	if fs.NArg() > 0 {
-		return fmt.Errorf("unexpected arguments %q", fs.Args())
+		return badConfig(fmt.Errorf("unexpected arguments %q", fs.Args()))
 	}
-	log, err := newLogger(stdout, c.logFormat, slog.LevelInfo)
+	cfg, err := c.validate(os.Getenv)
 	if err != nil {
-		return err
+		return badConfig(err)
+	}
+	log, err := newLogger(a.stdout, cfg.logFormat, slog.LevelInfo)
+	if err != nil {
+		return badConfig(err)
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
-	return c.serve(ctx, log)
+	return a.serve(ctx, cfg, log)
 }
 
-// serve wires the parts together and runs until ctx ends or the loop
-// stalls.
-func (c *daemonConfig) serve(ctx context.Context, log *slog.Logger) error {
-	if c.pin == "" {
-		c.pin = os.Getenv("SMSGATE_PIN")
+// validConfig is a daemonConfig that validate accepted: from here on only
+// the hardware and the run itself can fail.
+type validConfig struct {
+	modem            ModemConfig
+	passwordFromFlag bool // said at start: SMSGATE_PASSWORD keeps it out of ps
+	gateway          GatewayConfig
+	allow            string // as given, for the start line
+	logFormat        string
+	dryRun           bool
+	checkHost        string
+	led              string
+	ledActiveLow     bool
+	ir               string
+	irCodes          map[string]irCode
+	watchdog         watchdogConfig
+	reboot           rebootConfig
+}
+
+// watchdogConfig is how the -watchdog flags say to use the hardware
+// watchdog.
+type watchdogConfig struct {
+	path     string // empty: not used
+	timeout  time.Duration
+	nowayout bool // leave it armed on exit
+}
+
+// validate checks every flag before anything is opened, and says every
+// mistake at once: the owner fixing config.json sees them all after one
+// try. getenv supplies SMSGATE_PASSWORD and SMSGATE_PIN. It opens, reads
+// and changes nothing.
+func (c *daemonConfig) validate(getenv func(string) string) (validConfig, error) {
+	var errs []error
+	bad := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
+
+	v := validConfig{
+		allow: c.allow.String(), logFormat: c.logFormat, dryRun: c.dryRun, checkHost: c.checkHost,
+		led: c.led, ledActiveLow: c.ledActiveLow, ir: c.ir,
+		watchdog: watchdogConfig{path: c.watchdog, timeout: c.wdTimeout, nowayout: c.wdNowayout},
+		reboot:   rebootConfig{mode: c.rebootMode, grace: c.rebootGrace},
+	}
+	v.modem = ModemConfig{URL: c.modem.url, User: c.modem.user, Password: c.modem.password, Timeout: c.modem.timeout}
+	if v.modem.Password == "" {
+		v.modem.Password = getenv("SMSGATE_PASSWORD")
+	} else {
+		v.passwordFromFlag = getenv("SMSGATE_PASSWORD") == ""
+	}
+	if _, err := NewModem(v.modem); err != nil {
+		errs = append(errs, fmt.Errorf("-modem: %w", err))
+	}
+	if c.modem.timeout <= 0 {
+		bad("-timeout %s: want more than 0", c.modem.timeout)
+	}
+
+	cc := strings.TrimPrefix(c.countryCode, "+")
+	if cc != "" && (len(cc) > 3 || strings.Trim(cc, "0123456789") != "") {
+		bad("-country-code %q: want the calling code, 1 to 3 digits (216)", c.countryCode)
 	}
 	var allow []phoneKey
 	for _, a := range c.allow {
-		allow = append(allow, normalizeNumber(a, c.countryCode))
+		k := normalizeNumber(a, cc)
+		if !k.international() {
+			bad("-allow %q: give it in international form (+216...) or set -country-code", a)
+		}
+		allow = append(allow, k)
 	}
-	modem, err := c.modem.client(log)
-	if err != nil {
-		return err
+	if len(c.allow) == 0 {
+		bad("no -allow numbers: smsgate would obey nobody; give the owner's number")
+	}
+	pin := c.pin
+	if pin == "" {
+		pin = getenv("SMSGATE_PIN")
+	}
+	if c.rate < 1 {
+		bad("-rate %d: want at least 1 command per hour", c.rate)
+	}
+	if c.maxAge <= 0 {
+		bad("-max-age %s: want more than 0", c.maxAge)
+	}
+	if c.poll <= 0 {
+		bad("-poll %s: want more than 0", c.poll)
+	}
+	if c.rebootInterval < 0 {
+		bad("-reboot-interval %s: want 0 or more", c.rebootInterval)
+	}
+	v.gateway = GatewayConfig{
+		Allow: allow, CountryCode: cc, PIN: pin, Rate: c.rate, MaxAge: c.maxAge,
+		MarkRead: c.markRead, KeepInbox: c.keepInbox, PollInterval: c.poll, RebootInterval: c.rebootInterval,
+		StepTimeout: c.stepTimeout(),
+	}
+
+	if c.checkHost != "" {
+		if host, port, err := net.SplitHostPort(c.checkHost); err != nil || host == "" || port == "" {
+			bad("-check-host %q: want host:port (example.com:443)", c.checkHost)
+		}
+	}
+	if _, err := newLogger(io.Discard, c.logFormat, slog.LevelInfo); err != nil {
+		errs = append(errs, err)
 	}
 	codes, err := parseIRCodes(c.irCodes)
 	if err != nil {
-		return err
+		errs = append(errs, err)
+	}
+	v.irCodes = codes
+	if (c.ir == "") != (len(c.irCodes) == 0) {
+		bad("-ir and -ir-code go together: the transmitter, and the codes it sends")
+	}
+	if c.watchdog != "" && c.wdTimeout < time.Second {
+		bad("-watchdog-timeout %s: want at least 1s (the device counts in seconds)", c.wdTimeout)
 	}
 	switch c.rebootMode {
 	case "auto", "init", "syscall":
 	default:
-		return fmt.Errorf("-reboot-mode %q: want auto, init or syscall", c.rebootMode)
+		bad("-reboot-mode %q: want auto, init or syscall", c.rebootMode)
+	}
+	if c.rebootGrace <= 0 {
+		bad("-reboot-grace %s: want more than 0", c.rebootGrace)
+	}
+	return v, errors.Join(errs...)
+}
+
+// serve opens the hardware, wires the parts together and runs until ctx
+// ends or the loop stalls. Whatever was opened is given back on every way
+// out, a panic included.
+func (a *app) serve(ctx context.Context, cfg validConfig, log *slog.Logger) error {
+	hw := &hardware{log: log}
+	defer hw.Close()
+	hw.open(cfg)
+
+	mc := cfg.modem
+	mc.Logger = log
+	modem, err := NewModem(mc)
+	if err != nil {
+		return badConfig(err)
+	}
+	var ir irSender
+	if hw.ir != nil {
+		ir = &IR{codes: cfg.irCodes, tx: hw.ir, toggle: map[string]bool{}}
+	}
+	actions := &Actions{
+		modem: modem, ir: ir, dryRun: cfg.dryRun, checkHost: cfg.checkHost, host: procHost{}, log: log,
+		reboot: a.newRebooter(cfg.reboot, log), release: hw.releasePins,
+	}
+	gw, err := NewGateway(cfg.gateway, modem, actions, hw.ind, log)
+	if err != nil {
+		return badConfig(err)
+	}
+	if cfg.gateway.PIN == "" {
+		log.Warn("no -pin: anyone who can spoof an allowed sender number can command this machine")
+	}
+	if cfg.passwordFromFlag {
+		log.Info("the modem password came from -password; SMSGATE_PASSWORD keeps it out of ps")
+	}
+	log.Info("smsgate starting", "modem", cfg.modem.URL, "allow", cfg.allow, "dry_run", cfg.dryRun,
+		"mark_read", cfg.gateway.MarkRead, "poll", cfg.gateway.PollInterval, "ir_codes", len(cfg.irCodes), "led", cfg.led)
+
+	sup := &Supervisor{budget: cfg.gateway.PollInterval + cfg.gateway.StepTimeout + 10*time.Second,
+		lastBeat: gw.LastBeat, log: log, now: time.Now}
+	if hw.wd != nil {
+		sup.dev, sup.every = hw.wd, hw.wdTimeout/3
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	errc := make(chan error, 4)
-
-	var ind indicator
-	var releasePins []func() error
-	if c.dryRun {
-		ind = &logLED{log: log}
-	} else if c.led != "" {
-		// A broken LED must not cost the owner the SMS gateway: it is said
-		// loudly, and smsgate runs without it.
-		if out, err := openLEDOutput(c.led, c.ledActiveLow); err != nil {
-			log.Error("status LED unavailable; running without it", "err", err)
-		} else {
-			led := NewLED(out)
-			ind = led
-			ledCtx, ledStop := context.WithCancel(context.Background())
-			ledDone := make(chan error, 1)
-			go func() { ledDone <- led.Run(ledCtx) }()
-			releasePins = append(releasePins, func() error { ledStop(); return <-ledDone })
-		}
-	}
-	var ir irSender
-	if len(codes) > 0 || c.ir != "" {
-		if c.ir == "" || len(codes) == 0 {
-			return errors.New("-ir and -ir-code go together")
-		}
-		tx, err := openIRTransmitter(c.ir, c.dryRun)
-		if err != nil {
-			log.Error("IR transmitter unavailable; ir commands will say so", "err", err)
-			tx = brokenTX{err}
-		}
-		releasePins = append(releasePins, tx.Close)
-		ir = &IR{codes: codes, tx: tx, toggle: map[string]bool{}}
-	}
-	// Called by the rebooter before a reboot, and on exit: once is enough.
-	release := sync.OnceFunc(func() {
-		for _, r := range releasePins {
-			if err := r(); err != nil {
-				log.Warn("releasing pins", "err", err)
-			}
-		}
-	})
-	defer release()
-
-	actions := &Actions{
-		modem: modem, ir: ir, dryRun: c.dryRun, checkHost: c.checkHost, host: procHost{}, log: log,
-		reboot: &systemRebooter{mode: c.rebootMode, release: release, grace: c.rebootGrace, log: log},
-	}
-	gw, err := NewGateway(GatewayConfig{
-		Allow: allow, CountryCode: c.countryCode, PIN: c.pin, Rate: c.rate, MaxAge: c.maxAge,
-		MarkRead: c.markRead, KeepInbox: c.keepInbox, PollInterval: c.poll, RebootInterval: c.rebootInterval,
-		StepTimeout: c.stepTimeout(),
-	}, modem, actions, ind, log)
-	if err != nil {
-		return err
-	}
-	if c.pin == "" {
-		log.Warn("no -pin: anyone who can spoof an allowed sender number can command this machine")
-	}
-	if c.modem.password != "" && os.Getenv("SMSGATE_PASSWORD") == "" {
-		log.Info("the modem password came from -password; SMSGATE_PASSWORD keeps it out of ps")
-	}
-	log.Info("smsgate starting", "modem", c.modem.url, "allow", c.allow.String(), "dry_run", c.dryRun,
-		"mark_read", c.markRead, "poll", c.poll, "ir_codes", len(codes), "led", c.led)
-
-	sup := &Supervisor{budget: c.poll + c.stepTimeout() + 10*time.Second, lastBeat: gw.LastBeat,
-		nowayout: c.wdNowayout, log: log, now: time.Now}
-	if c.dryRun {
-		log.Info("action", "action", "watchdog", "detail", "not opened", "dry_run", true)
-	} else if wd, applied := openSupervisedWatchdog(c.watchdog, c.wdTimeout, log); wd != nil {
-		sup.dev, sup.every = wd, applied/3
-	}
+	errc := make(chan error, 2)
 	go func() { errc <- gw.Run(ctx) }()
 	go func() { errc <- sup.Run(ctx) }()
 	err = <-errc
@@ -320,42 +438,6 @@ func (c *daemonConfig) serve(ctx context.Context, log *slog.Logger) error {
 	log.Info("smsgate stopped", "err", err)
 	return err
 }
-
-// openIRTransmitter opens -ir: a LIRC device path, or a periph pin that can
-// stream.
-func openIRTransmitter(name string, dryRun bool) (irTransmitter, error) {
-	if dryRun {
-		return nopTX{}, nil
-	}
-	if strings.HasPrefix(name, "/") {
-		return openLIRC(name)
-	}
-	p, err := openPin(name)
-	if err != nil {
-		return nil, fmt.Errorf("-ir %s: %w", name, err)
-	}
-	sp, ok := p.(gpiostream.PinOut)
-	if !ok {
-		return nil, fmt.Errorf("-ir %s: this pin cannot stream a carrier; use GPIO0-31 on a Pi, or the gpio-ir-tx overlay and -ir /dev/lirc0", name)
-	}
-	return &gpioTX{pin: sp}, nil
-}
-
-// brokenTX stands in for a transmitter that could not be opened, so that
-// an ir command answers why instead of nothing.
-type brokenTX struct{ err error }
-
-func (b brokenTX) Transmit(int, int, []uint32) error {
-	return fmt.Errorf("transmitter unavailable: %w", b.err)
-}
-func (brokenTX) Close() error { return nil }
-
-// nopTX is the transmitter of a dry run: the action line says what would
-// have been sent.
-type nopTX struct{}
-
-func (nopTX) Transmit(int, int, []uint32) error { return nil }
-func (nopTX) Close() error                      { return nil }
 
 func runOneShot(cmd string, args []string, stdout, stderr io.Writer) error {
 	synopsis := map[string]string{
@@ -369,13 +451,13 @@ func runOneShot(cmd string, args []string, stdout, stderr io.Writer) error {
 	if cmd == "list" {
 		fs.BoolVar(&asJSON, "json", false, "print a JSON array")
 	}
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	log, _ := newLogger(stderr, "text", slog.LevelWarn)
 	m, err := mf.client(log)
 	if err != nil {
-		return err
+		return badConfig(err)
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
@@ -422,7 +504,7 @@ func runOneShot(cmd string, args []string, stdout, stderr io.Writer) error {
 		return nil
 	case "send":
 		if fs.NArg() != 2 {
-			return errors.New("send takes NUMBER and TEXT (quote the text)")
+			return badConfig(errors.New("send takes NUMBER and TEXT (quote the text)"))
 		}
 		if err := m.Send(ctx, fs.Arg(0), fs.Arg(1)); err != nil {
 			return err
@@ -431,13 +513,13 @@ func runOneShot(cmd string, args []string, stdout, stderr io.Writer) error {
 		return nil
 	case "delete":
 		if fs.NArg() == 0 {
-			return errors.New("delete takes one or more message IDs")
+			return badConfig(errors.New("delete takes one or more message IDs"))
 		}
 		var ids []int64
 		for _, a := range fs.Args() {
 			id, err := strconv.ParseInt(a, 10, 64)
 			if err != nil || id < 0 {
-				return fmt.Errorf("message id %q: want a number", a)
+				return badConfig(fmt.Errorf("message id %q: want a number", a))
 			}
 			ids = append(ids, id)
 		}
@@ -457,19 +539,19 @@ func runOneShot(cmd string, args []string, stdout, stderr io.Writer) error {
 func runIRPrint(args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("ir-print", "ir-print [-frames N] CODE", stderr)
 	frames := fs.Int("frames", 1, "frames to print: the first, then the protocol's repeat frames")
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	if fs.NArg() != 1 {
 		fs.Usage()
-		return errors.New("ir-print takes one CODE, e.g. samsung32:0x2c2c1e")
+		return badConfig(errors.New("ir-print takes one CODE, e.g. samsung32:0x2c2c1e"))
 	}
 	c, err := parseIRCode(fs.Arg(0))
 	if err != nil {
-		return err
+		return badConfig(err)
 	}
 	if *frames < 1 || *frames > maxIRCount {
-		return fmt.Errorf("-frames %d: want 1 to %d", *frames, maxIRCount)
+		return badConfig(fmt.Errorf("-frames %d: want 1 to %d", *frames, maxIRCount))
 	}
 	fmt.Fprint(stdout, mode2(c.carrier, c.signal(*frames, false)))
 	return nil
@@ -482,17 +564,17 @@ func runSim(args []string, stdout, stderr io.Writer) error {
 	password := fs.String("password", "admin", "the simulated web UI password")
 	var deliver repeatFlag
 	fs.Var(&deliver, "deliver", "`NUMBER=TEXT` to put in the inbox at start; repeatable")
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	sim, err := NewSim(*personality, *password)
 	if err != nil {
-		return err
+		return badConfig(err)
 	}
 	for _, d := range deliver {
 		from, text, ok := strings.Cut(d, "=")
 		if !ok {
-			return fmt.Errorf("-deliver %q: want NUMBER=TEXT", d)
+			return badConfig(fmt.Errorf("-deliver %q: want NUMBER=TEXT", d))
 		}
 		sim.Deliver(from, text, time.Now())
 	}

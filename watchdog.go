@@ -82,15 +82,16 @@ func (w *Watchdog) Disarm() error {
 	return w.f.Close()
 }
 
-// Close closes the device without disarming it: the board resets unless
-// someone opens and feeds it again in time.
-func (w *Watchdog) Close() error { return w.f.Close() }
+// LeaveArmed closes the device without disarming it: the board resets
+// unless someone opens and feeds it again in time.
+func (w *Watchdog) LeaveArmed() error { return w.f.Close() }
 
-// watchdogDevice is what the supervisor needs of a Watchdog.
+// watchdogDevice is what the supervisor and the hardware's Close need of
+// a Watchdog.
 type watchdogDevice interface {
 	Ping() error
 	Disarm() error
-	Close() error
+	LeaveArmed() error
 }
 
 // errStalled ends smsgate when the poll loop is stuck and no hardware
@@ -106,13 +107,13 @@ type Supervisor struct {
 	every    time.Duration  // feed interval: a third of the timeout
 	budget   time.Duration  // longest an iteration may take
 	lastBeat func() time.Time
-	nowayout bool
 	log      *slog.Logger
 	now      func() time.Time
 }
 
-// Run feeds until ctx ends, then disarms (unless nowayout). With no device
-// it returns errStalled when the loop stalls.
+// Run feeds until ctx ends; stopping the device is for whoever opened it
+// (hardware.Close). With no device it returns errStalled when the loop
+// stalls.
 func (s *Supervisor) Run(ctx context.Context) error {
 	every := max(s.every, 100*time.Millisecond)
 	if s.dev == nil {
@@ -143,25 +144,10 @@ func (s *Supervisor) Run(ctx context.Context) error {
 		}
 		select {
 		case <-ctx.Done():
-			return s.stop()
+			return nil
 		case <-t.C:
 		}
 	}
-}
-
-func (s *Supervisor) stop() error {
-	if s.dev == nil {
-		return nil
-	}
-	if s.nowayout {
-		s.log.Info("watchdog left armed on exit (-watchdog-nowayout)")
-		return s.dev.Close()
-	}
-	if err := s.dev.Disarm(); err != nil {
-		return err
-	}
-	s.log.Info("watchdog disarmed (magic close)")
-	return nil
 }
 
 // openSupervisedWatchdog opens path for the supervisor, or says once why

@@ -12,15 +12,15 @@ import (
 )
 
 type fakeWatchdog struct {
-	mu                    sync.Mutex
-	pings                 int
-	disarmed, closedArmed bool
+	mu                  sync.Mutex
+	pings               int
+	disarmed, leftArmed bool
 }
 
-func (w *fakeWatchdog) Ping() error   { w.mu.Lock(); w.pings++; w.mu.Unlock(); return nil }
-func (w *fakeWatchdog) Disarm() error { w.disarmed = true; return nil }
-func (w *fakeWatchdog) Close() error  { w.closedArmed = true; return nil }
-func (w *fakeWatchdog) count() int    { w.mu.Lock(); defer w.mu.Unlock(); return w.pings }
+func (w *fakeWatchdog) Ping() error       { w.mu.Lock(); w.pings++; w.mu.Unlock(); return nil }
+func (w *fakeWatchdog) Disarm() error     { w.disarmed = true; return nil }
+func (w *fakeWatchdog) LeaveArmed() error { w.leftArmed = true; return nil }
+func (w *fakeWatchdog) count() int        { w.mu.Lock(); defer w.mu.Unlock(); return w.pings }
 
 // beat is a loop heartbeat the test moves by hand.
 type beat struct {
@@ -66,21 +66,8 @@ func TestSupervisorFeedsOnlyALiveLoop(t *testing.T) {
 	if err := <-done; err != nil {
 		t.Fatal(err)
 	}
-	if !dev.disarmed || dev.closedArmed {
-		t.Error("clean stop did not disarm")
-	}
-}
-
-func TestSupervisorNowayoutKeepsArmed(t *testing.T) {
-	clk := newFakeClock()
-	dev := &fakeWatchdog{}
-	s := &Supervisor{dev: dev, every: time.Millisecond, budget: time.Minute, lastBeat: clk.Now, nowayout: true,
-		log: slog.New(slog.DiscardHandler), now: clk.Now}
-	ctx, cancel := context.WithCancel(context.Background())
-	cancel()
-	s.Run(ctx)
-	if dev.disarmed || !dev.closedArmed {
-		t.Error("-watchdog-nowayout disarmed")
+	if dev.disarmed || dev.leftArmed {
+		t.Error("the supervisor stopped a device it does not own")
 	}
 }
 
@@ -134,7 +121,7 @@ func TestOpenWatchdogErrors(t *testing.T) {
 	if err := w.Ping(); err == nil {
 		t.Error("Ping on a plain file succeeded")
 	}
-	w.Close()
+	w.LeaveArmed()
 	log := slog.New(slog.DiscardHandler)
 	if wd, _ := openSupervisedWatchdog(f, 15*time.Second, log); wd != nil {
 		t.Error("a plain file was taken for a watchdog")

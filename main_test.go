@@ -1,0 +1,341 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"flag"
+	"go/ast"
+	"go/parser"
+	"go/token"
+	"io"
+	"log/slog"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// noReboot is what tests give the daemon instead of the machine's
+// rebooter.
+type noReboot struct{}
+
+func (noReboot) Reboot(context.Context) error { return errors.New("tests never reboot") }
+
+func testApp(stdin io.Reader, out io.Writer) *app {
+	if out == nil {
+		out = io.Discard
+	}
+	return &app{stdin: stdin, stdout: out, stderr: out,
+		newRebooter: func(rebootConfig, *slog.Logger) rebooter { return noReboot{} }}
+}
+
+// run runs smsgate as main does, with a rebooter that cannot reboot.
+func run(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
+	a := testApp(stdin, stdout)
+	a.stderr = stderr
+	return a.run(args)
+}
+
+// validFlags parses and validates daemon flags, failing the test on a
+// mistake.
+func validFlags(t *testing.T, args ...string) validConfig {
+	t.Helper()
+	cfg, err := parseDaemonFlags(args, func(string) string { return "" })
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cfg
+}
+
+func parseDaemonFlags(args []string, getenv func(string) string) (validConfig, error) {
+	var c daemonConfig
+	fs := flag.NewFlagSet("run", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	c.register(fs)
+	if err := fs.Parse(args); err != nil {
+		return validConfig{}, err
+	}
+	return c.validate(getenv)
+}
+
+func TestValidate(t *testing.T) {
+	env := map[string]string{}
+	getenv := func(k string) string { return env[k] }
+	ok := []string{"-allow", "+21612345678"}
+	tests := []struct {
+		name  string
+		args  []string
+		env   map[string]string
+		want  []string // substrings of the error; none: valid
+		check func(t *testing.T, c validConfig)
+	}{
+		{name: "defaults with an owner", args: ok, check: func(t *testing.T, c validConfig) {
+			if c.modem.URL != "http://192.168.0.1" || c.watchdog.path != "/dev/watchdog" || c.reboot.mode != "auto" || len(c.gateway.Allow) != 1 {
+				t.Errorf("%+v", c)
+			}
+		}},
+		{name: "no owner", want: []string{"no -allow numbers"}},
+		{name: "national number without country code", args: []string{"-allow", "012345678"}, want: []string{`-allow "012345678": give it in international form`}},
+		{name: "national number with country code", args: []string{"-allow", "012345678", "-country-code", "+216"}, check: func(t *testing.T, c validConfig) {
+			if c.gateway.Allow[0] != "+21612345678" || c.gateway.CountryCode != "216" {
+				t.Errorf("allow %v country %q", c.gateway.Allow, c.gateway.CountryCode)
+			}
+		}},
+		{name: "country code not digits", args: append([]string{"-country-code", "tn"}, ok...), want: []string{"-country-code"}},
+		{name: "bad modem url", args: append([]string{"-modem", "192.168.0.1"}, ok...), want: []string{"-modem"}},
+		{name: "zero timeout", args: append([]string{"-timeout", "0s"}, ok...), want: []string{"-timeout"}},
+		{name: "zero rate", args: append([]string{"-rate", "0"}, ok...), want: []string{"-rate 0"}},
+		{name: "zero poll and max-age", args: append([]string{"-poll", "0s", "-max-age", "0s"}, ok...), want: []string{"-poll", "-max-age"}},
+		{name: "negative reboot interval", args: append([]string{"-reboot-interval", "-1s"}, ok...), want: []string{"-reboot-interval"}},
+		{name: "check-host without port", args: append([]string{"-check-host", "example.com"}, ok...), want: []string{"-check-host"}},
+		{name: "log format", args: append([]string{"-log-format", "xml"}, ok...), want: []string{"-log-format"}},
+		{name: "ir without codes", args: append([]string{"-ir", "/dev/lirc0"}, ok...), want: []string{"-ir and -ir-code go together"}},
+		{name: "codes without ir", args: append([]string{"-ir-code", "tv=nec:0x0408"}, ok...), want: []string{"-ir and -ir-code go together"}},
+		{name: "bad ir code", args: append([]string{"-ir", "/dev/lirc0", "-ir-code", "tv=nope:1"}, ok...), want: []string{"-ir-code tv"}},
+		{name: "ir with codes", args: append([]string{"-ir", "/dev/lirc0", "-ir-code", "tv=nec:0x0408"}, ok...), check: func(t *testing.T, c validConfig) {
+			if len(c.irCodes) != 1 || c.ir != "/dev/lirc0" {
+				t.Errorf("ir %q codes %v", c.ir, c.irCodes)
+			}
+		}},
+		{name: "watchdog timeout under a second", args: append([]string{"-watchdog-timeout", "500ms"}, ok...), want: []string{"-watchdog-timeout"}},
+		{name: "short watchdog timeout without watchdog", args: append([]string{"-watchdog", "", "-watchdog-timeout", "500ms"}, ok...)},
+		{name: "reboot mode", args: append([]string{"-reboot-mode", "kexec"}, ok...), want: []string{"-reboot-mode"}},
+		{name: "reboot grace", args: append([]string{"-reboot-grace", "0s"}, ok...), want: []string{"-reboot-grace"}},
+		{name: "every mistake at once", args: []string{"-rate", "0", "-reboot-mode", "x", "-ir", "/dev/lirc0"},
+			want: []string{"no -allow", "-rate", "-reboot-mode", "-ir and -ir-code"}},
+		{name: "secrets from the environment", args: ok, env: map[string]string{"SMSGATE_PASSWORD": "pw", "SMSGATE_PIN": "4711"},
+			check: func(t *testing.T, c validConfig) {
+				if c.modem.Password != "pw" || c.gateway.PIN != "4711" || c.passwordFromFlag {
+					t.Errorf("password %q pin %q fromFlag %v", c.modem.Password, c.gateway.PIN, c.passwordFromFlag)
+				}
+			}},
+		{name: "flags win over the environment", args: append([]string{"-password", "flagpw", "-pin", "1"}, ok...), env: map[string]string{"SMSGATE_PIN": "4711"},
+			check: func(t *testing.T, c validConfig) {
+				if c.modem.Password != "flagpw" || c.gateway.PIN != "1" || !c.passwordFromFlag {
+					t.Errorf("password %q pin %q fromFlag %v", c.modem.Password, c.gateway.PIN, c.passwordFromFlag)
+				}
+			}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			env = tt.env
+			c, err := parseDaemonFlags(tt.args, getenv)
+			if len(tt.want) == 0 {
+				if err != nil {
+					t.Fatalf("rejected: %v", err)
+				}
+				if tt.check != nil {
+					tt.check(t, c)
+				}
+				return
+			}
+			if err == nil {
+				t.Fatalf("accepted, want %q", tt.want)
+			}
+			for _, w := range tt.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error %q lacks %q", err, w)
+				}
+			}
+		})
+	}
+}
+
+// fakeOnboardLED makes a sysfs LED directory like the Pi's ACT LED (led0
+// on this kernel) and points ledsDir at it. It returns a reader of the
+// LED's files.
+func fakeOnboardLED(t *testing.T) func(file string) string {
+	t.Helper()
+	dir := t.TempDir()
+	act := filepath.Join(dir, "led0")
+	os.Mkdir(act, 0o755)
+	os.WriteFile(filepath.Join(act, "trigger"), []byte("none [mmc0] timer heartbeat\n"), 0o644)
+	os.WriteFile(filepath.Join(act, "max_brightness"), []byte("255\n"), 0o644)
+	os.WriteFile(filepath.Join(act, "brightness"), []byte("0\n"), 0o644)
+	old := ledsDir
+	ledsDir = dir
+	t.Cleanup(func() { ledsDir = old })
+	return func(f string) string {
+		b, _ := os.ReadFile(filepath.Join(act, f))
+		return strings.TrimSpace(string(b))
+	}
+}
+
+// A configuration error must leave the onboard LED to the kernel: with the
+// flags checked before anything is opened, the LED is never taken.
+func TestConfigErrorGivesTheLEDBack(t *testing.T) {
+	for _, args := range [][]string{
+		{"-led=ACT", "-ir=/dev/lirc0"}, // no -ir-code
+		{"-led=ACT", "-reboot-mode=never"},
+		{"-led=ACT", "-ir=/dev/lirc0", "-ir-code=tv=nope:1"},
+	} {
+		read := fakeOnboardLED(t)
+		var out bytes.Buffer
+		err := run(append([]string{"run", "-allow=+21612345678", "-watchdog="}, args...), nil, &out, &out)
+		if code := exitCode(err); code != 125 {
+			t.Errorf("%v: exit %d (%v), want 125", args, code, err)
+		}
+		if got := read("trigger"); got != "none [mmc0] timer heartbeat" {
+			t.Errorf("%v: trigger %q after a configuration error; the kernel's mmc0 is lost", args, got)
+		}
+	}
+}
+
+// The hardware is given back however serve ends: a stop by signal, or a
+// reboot (which releases the pins first, then the stop releases nothing
+// twice).
+func TestHardwareGivenBackOnEveryWayOut(t *testing.T) {
+	read := fakeOnboardLED(t)
+	notWatchdog := filepath.Join(t.TempDir(), "watchdog")
+	os.WriteFile(notWatchdog, nil, 0o644)
+	cfg := validFlags(t, "-allow", owner, "-led", "ACT", "-ir", "/nonexistent/lirc0", "-ir-code", "tv=nec:0x0408",
+		"-watchdog", notWatchdog)
+	var logs lockedBuffer
+	h := &hardware{log: slog.New(slog.NewTextHandler(&logs, nil))}
+	h.open(cfg) // the IR and the watchdog fail after the LED was taken
+	if got := read("trigger"); got != "none" {
+		t.Fatalf("trigger %q while smsgate holds the LED", got)
+	}
+	h.releasePins() // before a reboot
+	if got := read("trigger"); got != "mmc0" {
+		t.Errorf("trigger %q after the pins were released", got)
+	}
+	h.Close()
+	h.Close()
+	if n := strings.Count(logs.String(), "releasing pins"); n != 0 {
+		t.Errorf("released twice:\n%s", logs.String())
+	}
+
+	// Through serve: a stop by signal (ctx) gives the LED back.
+	read = fakeOnboardLED(t)
+	sim, _, _ := startSim(t, "mf920v", "pw", "pw")
+	cfg = validFlags(t, "-modem", sim.URL, "-password", "pw", "-allow", owner, "-poll", "10ms", "-led", "ACT", "-watchdog", "")
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error)
+	go func() { done <- testApp(nil, nil).serve(ctx, cfg, slog.New(slog.DiscardHandler)) }()
+	waitFor(t, "the LED taken", func() bool { return read("trigger") == "none" })
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if got := read("trigger"); got != "mmc0" {
+		t.Errorf("trigger %q after serve returned", got)
+	}
+}
+
+func TestHardwareStopsTheWatchdog(t *testing.T) {
+	for _, nowayout := range []bool{false, true} {
+		dev := &fakeWatchdog{}
+		h := &hardware{log: slog.New(slog.DiscardHandler), wd: dev, nowayout: nowayout}
+		h.Close()
+		h.Close()
+		if dev.disarmed == nowayout || dev.leftArmed != nowayout {
+			t.Errorf("nowayout %v: disarmed %v, left armed %v", nowayout, dev.disarmed, dev.leftArmed)
+		}
+	}
+}
+
+func TestExitCodes(t *testing.T) {
+	tests := []struct {
+		args []string
+		want int
+	}{
+		{[]string{"help"}, 0},
+		{[]string{"-h"}, 0},
+		{[]string{"ir-print", "nec:0x0408"}, 0},
+		{[]string{"frobnicate"}, 125},
+		{[]string{"run", "-no-such-flag"}, 125},
+		{[]string{"run", "-watchdog="}, 125}, // no -allow
+		{[]string{"run", "-allow=+21612345678", "-reboot-mode=x"}, 125},
+		{[]string{"run", "-allow=+21612345678", "stray"}, 125},
+		{[]string{"send", "+21612345678"}, 125},
+		{[]string{"delete", "x"}, 125},
+		{[]string{"ir-print", "nope:1"}, 125},
+		{[]string{"sim", "-personality", "nokia"}, 125},
+		{[]string{"status", "-modem", "ftp://127.0.0.1"}, 125},
+		// Runtime: nothing listens on loopback port 1.
+		{[]string{"status", "-modem", "http://127.0.0.1:1", "-timeout", "2s"}, 1},
+	}
+	for _, tt := range tests {
+		err := run(tt.args, strings.NewReader(""), io.Discard, io.Discard)
+		if got := exitCode(err); got != tt.want {
+			t.Errorf("%v: exit %d (%v), want %d", tt.args, got, err, tt.want)
+		}
+	}
+}
+
+// TestExitStatusOfTheBinary checks what gokrazy and systemd see: the
+// process status of the built command.
+func TestExitStatusOfTheBinary(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the command")
+	}
+	bin := filepath.Join(t.TempDir(), "smsgate")
+	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	tests := []struct {
+		args   []string
+		status int
+		stderr string
+	}{
+		{[]string{"help"}, 0, ""},
+		{[]string{"-watchdog="}, 125, "smsgate: no -allow numbers"},
+		{[]string{"-allow=+21612345678", "-led=ACT", "-ir=/dev/lirc0"}, 125, "-ir and -ir-code go together"},
+		{[]string{"status", "-modem", "http://127.0.0.1:1", "-timeout", "2s"}, 1, "smsgate: "},
+	}
+	for _, tt := range tests {
+		cmd := exec.Command(bin, tt.args...)
+		cmd.Env = append(os.Environ(), "SMSGATE_PASSWORD=", "SMSGATE_PIN=")
+		var stderr bytes.Buffer
+		cmd.Stderr = &stderr
+		err := cmd.Run()
+		status := 0
+		if ee, ok := errors.AsType[*exec.ExitError](err); ok {
+			status = ee.ExitCode()
+		} else if err != nil {
+			t.Fatal(err)
+		}
+		if status != tt.status || !strings.Contains(stderr.String(), tt.stderr) {
+			t.Errorf("smsgate %v: status %d, stderr %q; want %d and %q", tt.args, status, stderr.String(), tt.status, tt.stderr)
+		}
+	}
+}
+
+// TestOnlyMainMakesTheSystemRebooter: the machine's rebooter is made in
+// main alone, which no test calls; everything else, tests included, is
+// handed a rebooter. So no test can reboot the machine running it.
+func TestOnlyMainMakesTheSystemRebooter(t *testing.T) {
+	files, err := filepath.Glob("*.go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	real := map[string]bool{"newSystemRebooter": true, "systemRebooter": true, "rebootNow": true, "signalInit": true}
+	fromMain := 0
+	for _, name := range files {
+		f, err := parser.ParseFile(token.NewFileSet(), name, nil, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if strings.HasPrefix(name, "reboot") && !strings.HasSuffix(name, "_test.go") {
+			continue // where it lives
+		}
+		for _, d := range f.Decls {
+			ast.Inspect(d, func(n ast.Node) bool {
+				if id, ok := n.(*ast.Ident); ok && real[id.Name] {
+					if fn, ok := d.(*ast.FuncDecl); ok && name == "main.go" && fn.Recv == nil && fn.Name.Name == "main" {
+						fromMain++
+					} else {
+						t.Errorf("%s: %s reaches the machine's rebooter", name, id.Name)
+					}
+				}
+				return true
+			})
+		}
+	}
+	if fromMain == 0 {
+		t.Error("main does not make the system rebooter: this test looks for the wrong names")
+	}
+}
