@@ -3,9 +3,14 @@
 GO       ?= go
 FUZZTIME ?= 5s
 LDFLAGS  := -s -w
+# The modem speaks HTTP/1.x: no HTTP/2 in net/http. Release builds for the
+# Pi also leave out the simulator and the demo (nosim). BENCHMARKS.md has
+# what each saves.
+TAGS     := nethttpomithttp2
+RELTAGS  := $(TAGS),nosim
 CROSS    := CGO_ENABLED=0 GOOS=linux
 FUZZ     := FuzzDecodeContent FuzzDecodeNumber FuzzParseSMSDate FuzzContentRoundTrip \
-            FuzzParseLenientJSON FuzzParseCommand FuzzParseIRCode
+            FuzzParseLenientJSON FuzzUndoubleQuotes FuzzParseCommand FuzzParseIRCode
 
 # skip prints one loud line for a test the machine cannot run; under CI
 # (which installs everything) a skip is a failure.
@@ -17,14 +22,14 @@ skip = echo "*** SKIPPED: $(1): $(2) is missing; install it with: apt-get instal
 all: build
 
 build:
-	$(GO) build -o smsgate .
+	$(GO) build -tags $(TAGS) -o smsgate .
 
 # 32-bit: Raspberry Pi OS 32-bit, buildroot. 64-bit: gokrazy, Pi OS 64-bit.
 arm:
-	$(CROSS) GOARCH=arm GOARM=7 $(GO) build -trimpath -ldflags "$(LDFLAGS)" -o smsgate-linux-arm .
+	$(CROSS) GOARCH=arm GOARM=7 $(GO) build -tags $(RELTAGS) -trimpath -ldflags "$(LDFLAGS)" -o smsgate-linux-arm .
 
 arm64:
-	$(CROSS) GOARCH=arm64 $(GO) build -trimpath -ldflags "$(LDFLAGS)" -o smsgate-linux-arm64 .
+	$(CROSS) GOARCH=arm64 $(GO) build -tags $(RELTAGS) -trimpath -ldflags "$(LDFLAGS)" -o smsgate-linux-arm64 .
 
 vet:
 	$(GO) vet ./...

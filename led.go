@@ -11,9 +11,9 @@ import (
 	"sync"
 	"time"
 
+	"periph.io/x/conn/v3/driver/driverreg"
 	"periph.io/x/conn/v3/gpio"
 	"periph.io/x/conn/v3/gpio/gpioreg"
-	"periph.io/x/host/v3"
 	"periph.io/x/host/v3/gpioioctl"
 )
 
@@ -228,8 +228,10 @@ func openLEDOutput(name string, activeLow bool) (ledOutput, error) {
 	return l, nil
 }
 
+// hostInit loads the periph drivers linked in: those of a Pi by default
+// (periph_pi.go), every board periph knows with -tags periph_all.
 var hostInit = sync.OnceValue(func() error {
-	_, err := host.Init()
+	_, err := driverreg.Init()
 	return err
 })
 

@@ -16,7 +16,6 @@ import (
 	"net/http"
 	"net/http/cookiejar"
 	"net/url"
-	"regexp"
 	"sort"
 	"strconv"
 	"strings"
@@ -797,10 +796,37 @@ func (m *Modem) waitPPP(ctx context.Context, want string, limit time.Duration) (
 	}
 }
 
-var (
-	// ""31321"" -> "31321": a defect of some GoAhead builds.
-	doubledQuotes = regexp.MustCompile(`""([^",:{}\[\]]+)""`)
-)
+// undoubleQuotes repairs ""31321"" into "31321", a defect of some GoAhead
+// builds: what the regular expression `""([^",:{}\[\]]+)""` replaced by
+// `"$1"` does, written out because package regexp costs the arm binary
+// about 260 KB (BENCHMARKS.md; FuzzUndoubleQuotes checks they agree).
+func undoubleQuotes(b []byte) []byte {
+	var out []byte
+	done := 0 // b[:done] is in out
+	for i := 0; i+1 < len(b); {
+		if b[i] != '"' || b[i+1] != '"' {
+			i++
+			continue
+		}
+		j := i + 2
+		for j < len(b) && strings.IndexByte(`",:{}[]`, b[j]) < 0 {
+			j++
+		}
+		if j == i+2 || j+1 >= len(b) || b[j] != '"' || b[j+1] != '"' {
+			i++
+			continue
+		}
+		out = append(out, b[done:i]...)
+		out = append(out, '"')
+		out = append(out, b[i+2:j]...)
+		out = append(out, '"')
+		i, done = j+2, j+2
+	}
+	if out == nil {
+		return b
+	}
+	return append(out, b[done:]...)
+}
 
 // parseLenientJSON reads the modem's JSON, repairing its known defects:
 // doubled quotes around values and raw control characters in strings.
@@ -822,7 +848,7 @@ func parseLenientJSON(b []byte) (map[string]any, error) {
 		}
 		return r
 	}, b)
-	fixed = doubledQuotes.ReplaceAll(fixed, []byte(`"$1"`))
+	fixed = undoubleQuotes(fixed)
 	if err := json.Unmarshal(fixed, &v); err != nil {
 		return nil, fmt.Errorf("malformed JSON answer: %w", err)
 	}

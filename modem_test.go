@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/base64"
@@ -10,6 +11,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -572,4 +574,19 @@ func TestLoginMultiUser(t *testing.T) {
 			t.Errorf("user %s: %v", tt.user, err)
 		}
 	}
+}
+
+// FuzzUndoubleQuotes: the hand-written repair does what the regular
+// expression it replaced did.
+func FuzzUndoubleQuotes(f *testing.F) {
+	for _, s := range []string{`{"a":""1""}`, `""""`, `"""abc""`, `""a""b""`, `""a"""`, `{"a":""x:y""}`, `""é""`, "\"\"\xff\"\""} {
+		f.Add([]byte(s))
+	}
+	re := regexp.MustCompile(`""([^",:{}\[\]]+)""`)
+	f.Fuzz(func(t *testing.T, b []byte) {
+		want := re.ReplaceAll(b, []byte(`"$1"`))
+		if got := undoubleQuotes(b); !bytes.Equal(got, want) {
+			t.Fatalf("undoubleQuotes(%q) = %q, the regexp gives %q", b, got, want)
+		}
+	})
 }

@@ -1,0 +1,68 @@
+//go:build !nosim
+
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// runSim serves the simulated modem: for the VM tests, the smoke test and a
+// person trying smsgate without a modem. Release builds (-tags nosim) leave
+// it out.
+func runSim(args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("sim", "sim [flags]", stderr)
+	listen := fs.String("listen", "127.0.0.1:8080", "loopback `address` to serve on")
+	personality := fs.String("personality", "mf920v", "firmware: mf920v, mc801a, mc888, mf286d, mf297d or datacard")
+	password := fs.String("password", "admin", "the simulated web UI password")
+	var deliver repeatFlag
+	fs.Var(&deliver, "deliver", "`NUMBER=TEXT` to put in the inbox at start; repeatable")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	sim, err := NewSim(*personality, *password)
+	if err != nil {
+		return badConfig(err)
+	}
+	for _, d := range deliver {
+		from, text, ok := strings.Cut(d, "=")
+		if !ok {
+			return badConfig(fmt.Errorf("-deliver %q: want NUMBER=TEXT", d))
+		}
+		sim.Deliver(from, text, time.Now())
+	}
+	if err := sim.Start(*listen); err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "simulated %s serving on %s\n", *personality, sim.URL)
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
+	defer stop()
+	// Say what the client does, as it happens: a person watching, or the
+	// VM test reading the guest's console, sees the order of events.
+	var seen SimRecord
+	t := time.NewTicker(100 * time.Millisecond)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return sim.Close()
+		case <-t.C:
+		}
+		r := sim.Record()
+		for _, id := range r.Deleted[len(seen.Deleted):] {
+			fmt.Fprintf(stdout, "sim: deleted sms %d\n", id)
+		}
+		for _, m := range r.Sent[len(seen.Sent):] {
+			fmt.Fprintf(stdout, "sim: sent to %s: %s\n", m.Number, m.Text)
+		}
+		if r.Reboots > seen.Reboots {
+			fmt.Fprintln(stdout, "sim: modem rebooting")
+		}
+		seen = r
+	}
+}
