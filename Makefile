@@ -10,7 +10,8 @@ TAGS     := nethttpomithttp2
 RELTAGS  := $(TAGS),nosim
 CROSS    := CGO_ENABLED=0 GOOS=linux
 FUZZ     := FuzzDecodeContent FuzzDecodeNumber FuzzParseSMSDate FuzzContentRoundTrip \
-            FuzzParseLenientJSON FuzzUndoubleQuotes FuzzParseCommand FuzzParseIRCode
+            FuzzParseLenientJSON FuzzUndoubleQuotes FuzzParseCommand FuzzParseIRCode \
+            FuzzProgramArgv
 
 # skip prints one loud line for a test the machine cannot run; under CI
 # (which installs everything) a skip is a failure.

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"crypto/subtle"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -11,78 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
-	"unicode"
 )
-
-// Command is one SMS command, from the fixed table below. SMS text never
-// reaches a shell: it only selects an entry of this table.
-type Command struct {
-	Name  string // one of commandNames
-	Arg   string // the IR code name
-	Count int    // IR repeats
-}
-
-func (c Command) String() string {
-	if c.Name == "ir" {
-		return fmt.Sprintf("ir %s %d", c.Arg, c.Count)
-	}
-	return c.Name
-}
-
-var commandNames = []string{"help", "status", "ping", "reboot", "modem reboot", "modem reconnect", "ir"}
-
-// maxIRCount bounds "ir NAME COUNT": enough for a volume ramp, not a stuck
-// transmitter.
-const maxIRCount = 20
-
-// parseCommand reads a command from the start of text. Case, extra spaces and
-// anything after the command (a signature) are ignored.
-func parseCommand(text string) (Command, bool) {
-	words := strings.Fields(strings.ToLower(text))
-	if len(words) == 0 {
-		return Command{}, false
-	}
-	switch words[0] {
-	case "help", "?", "status", "ping", "reboot":
-		if words[0] == "?" {
-			return Command{Name: "help"}, true
-		}
-		return Command{Name: words[0]}, true
-	case "modem":
-		if len(words) > 1 && (words[1] == "reboot" || words[1] == "reconnect") {
-			return Command{Name: "modem " + words[1]}, true
-		}
-	case "ir":
-		if len(words) < 2 {
-			return Command{}, false
-		}
-		c := Command{Name: "ir", Arg: words[1], Count: 1}
-		if len(words) > 2 {
-			if n, err := strconv.Atoi(words[2]); err == nil {
-				if n < 1 || n > maxIRCount {
-					return Command{}, false
-				}
-				c.Count = n
-			}
-		}
-		return c, true
-	}
-	return Command{}, false
-}
-
-// stripPIN checks that text starts with pin, in constant time, and returns
-// the rest.
-func stripPIN(text, pin string) (string, bool) {
-	text = strings.TrimSpace(text)
-	word, rest := text, ""
-	if i := strings.IndexFunc(text, unicode.IsSpace); i >= 0 {
-		word, rest = text[:i], strings.TrimSpace(text[i:])
-	}
-	if subtle.ConstantTimeCompare([]byte(word), []byte(pin)) != 1 {
-		return "", false
-	}
-	return rest, true
-}
 
 // gatewayModem is what the gateway needs of the modem; the simulator-backed
 // Modem is one, and tests may use others.
@@ -117,7 +45,8 @@ type Actions struct {
 	ir        irSender // nil without -ir
 	dryRun    bool
 	checkHost string
-	pinSet    bool
+	secret    secretKind // what starts every command, for help
+	programs  []*program // the owner's -cmd programs
 	host      hostInfo
 	log       *slog.Logger
 	// release gives back the LED and IR pins before a reboot, so that
@@ -131,74 +60,64 @@ type hostInfo interface {
 	Summary() string
 }
 
-// Run executes cmd and returns the reply, plus what must happen after the
-// reply is sent (a reboot cannot answer afterwards).
-func (a *Actions) Run(ctx context.Context, cmd Command) (reply string, after func() error, err error) {
-	switch cmd.Name {
-	case "help":
-		return a.help(), nil, nil
-	case "ping":
-		up, _ := a.host.Uptime()
-		return fmt.Sprintf("pong, up %s", shortDuration(up)), nil, nil
-	case "status":
-		return a.status(ctx), nil, nil
-	case "reboot":
-		reply := "rebooting the Pi now"
-		if a.dryRun {
-			reply += " (dry run: not really)"
-		}
-		return reply, func() error {
-			a.logAction("reboot", "", a.dryRun)
-			if a.dryRun {
-				return nil
-			}
-			if a.release != nil {
-				a.release()
-			}
-			return a.reboot.Reboot(ctx)
-		}, nil
-	case "modem reboot":
-		return "rebooting the modem now; back in about a minute", func() error {
-			a.logAction("modem reboot", "", false)
-			return a.modem.Reboot(ctx)
-		}, nil
-	case "modem reconnect":
-		a.logAction("modem reconnect", "", false)
-		ppp, err := a.modem.Reconnect(ctx)
-		if err != nil {
-			return "modem reconnect failed: " + shortErr(err), nil, err
-		}
-		return "modem reconnected: " + ppp, nil, nil
-	case "ir":
-		if a.ir == nil {
-			return "no IR transmitter configured", nil, errors.New("ir: no -ir transmitter")
-		}
-		a.logAction("ir", cmd.String(), a.dryRun)
-		if a.dryRun {
-			return fmt.Sprintf("ir %s sent x%d (dry run)", cmd.Arg, cmd.Count), nil, nil
-		}
-		if err := a.ir.Send(ctx, cmd.Arg, cmd.Count); err != nil {
-			return "ir failed: " + shortErr(err), nil, err
-		}
-		return fmt.Sprintf("ir %s sent x%d", cmd.Arg, cmd.Count), nil, nil
+func (a *Actions) runPing(context.Context, Command) (string, func() error, error) {
+	up, _ := a.host.Uptime()
+	return fmt.Sprintf("pong, up %s", shortDuration(up)), nil, nil
+}
+
+func (a *Actions) runStatus(ctx context.Context, _ Command) (string, func() error, error) {
+	return a.status(ctx), nil, nil
+}
+
+func (a *Actions) runReboot(ctx context.Context, _ Command) (string, func() error, error) {
+	reply := "rebooting the Pi now"
+	if a.dryRun {
+		reply += " (dry run: not really)"
 	}
-	return "", nil, fmt.Errorf("no action for %q", cmd.Name)
+	return reply, func() error {
+		a.logAction("reboot", "", a.dryRun)
+		if a.dryRun {
+			return nil
+		}
+		if a.release != nil {
+			a.release()
+		}
+		return a.reboot.Reboot(ctx)
+	}, nil
+}
+
+func (a *Actions) runModemReboot(ctx context.Context, _ Command) (string, func() error, error) {
+	return "rebooting the modem now; back in about a minute", func() error {
+		a.logAction("modem reboot", "", false)
+		return a.modem.Reboot(ctx)
+	}, nil
+}
+
+func (a *Actions) runModemReconnect(ctx context.Context, _ Command) (string, func() error, error) {
+	a.logAction("modem reconnect", "", false)
+	ppp, err := a.modem.Reconnect(ctx)
+	if err != nil {
+		return "modem reconnect failed: " + shortErr(err), nil, err
+	}
+	return "modem reconnected: " + ppp, nil, nil
+}
+
+func (a *Actions) runIR(ctx context.Context, cmd Command) (string, func() error, error) {
+	if a.ir == nil {
+		return "no IR transmitter configured", nil, errors.New("ir: no -ir transmitter")
+	}
+	a.logAction("ir", cmd.String(), a.dryRun)
+	if a.dryRun {
+		return fmt.Sprintf("ir %s sent x%d (dry run)", cmd.Arg, cmd.Count), nil, nil
+	}
+	if err := a.ir.Send(ctx, cmd.Arg, cmd.Count); err != nil {
+		return "ir failed: " + shortErr(err), nil, err
+	}
+	return fmt.Sprintf("ir %s sent x%d", cmd.Arg, cmd.Count), nil, nil
 }
 
 func (a *Actions) logAction(action, detail string, dryRun bool) {
 	a.log.Info("action", "action", action, "detail", detail, "dry_run", dryRun)
-}
-
-func (a *Actions) help() string {
-	s := "smsgate: status | ping | reboot | modem reboot | modem reconnect"
-	if a.ir != nil {
-		s += " | ir NAME [N] (" + strings.Join(a.ir.Names(), ",") + ")"
-	}
-	s += " | help"
-	if a.pinSet {
-		s = "PIN first, e.g. 'PIN status'. " + s
-	}
-	return s
 }
 
 func (a *Actions) status(ctx context.Context) string {

@@ -127,7 +127,9 @@ func NewGateway(cfg GatewayConfig, modem gatewayModem, actions *Actions, led ind
 		decided: map[int64]string{}, waiting: map[int64]bool{}, executed: map[phoneKey][]time.Time{}, pinFails: map[phoneKey][]time.Time{},
 		lockedUntil: map[phoneKey]time.Time{},
 	}
-	actions.pinSet = cfg.PIN != ""
+	if cfg.PIN != "" {
+		actions.secret = secretPIN
+	}
 	// Alive from the start: the supervisor must not see a stall before the
 	// first poll has had its chance.
 	g.lastBeat.Store(g.now().UnixNano())
@@ -327,7 +329,7 @@ func (g *Gateway) judge(ctx context.Context, m SMS, batch map[string]bool) (deci
 		}
 		text = rest
 	}
-	cmd, ok := parseCommand(text)
+	cmd, ok := g.actions.parse(text)
 	if !ok {
 		return g.consume(ctx, m, decision{verdict: "rejected", reason: "unknown command"}, "unknown command; send 'help'")
 	}
@@ -344,7 +346,7 @@ func (g *Gateway) judge(ctx context.Context, m SMS, batch map[string]bool) (deci
 		d.verdict, d.reason = "rejected", fmt.Sprintf("rate limit: %d commands in the last hour", n)
 		return g.consume(ctx, m, d, "")
 	}
-	if cmd.Name == "reboot" {
+	if cmd.RebootLimited() {
 		if why := g.rebootTooSoon(now); why != "" {
 			d.verdict, d.reason = "rejected", why
 			return g.consume(ctx, m, d, "reboot refused: "+why)
@@ -358,7 +360,7 @@ func (g *Gateway) judge(ctx context.Context, m SMS, batch map[string]bool) (deci
 	}
 	batch[cmd.String()] = true
 	g.executed[from] = append(recent(g.executed[from], now, time.Hour), now)
-	if cmd.Name == "reboot" {
+	if cmd.RebootLimited() {
 		g.lastReboot = now
 	}
 	g.setHealth(healthBusy)

@@ -655,17 +655,21 @@ func FuzzParseCommand(f *testing.F) {
 	for _, s := range []string{"help", "ir power 3", "modem reboot", "1234 status", "\x00"} {
 		f.Add(s)
 	}
+	for _, s := range commandTable {
+		f.Add(s.name + " x 2")
+		f.Add(s.alias)
+	}
 	f.Fuzz(func(t *testing.T, s string) {
 		c, ok := parseCommand(s)
 		if !ok {
 			return
 		}
-		known := false
-		for _, n := range commandNames {
-			known = known || c.Name == n
-		}
-		if !known || (c.Name == "ir" && (c.Count < 1 || c.Count > maxIRCount || c.Arg == "")) {
+		// Only a table entry, and what it parsed reads back the same.
+		if builtinCommand(c.Name) == nil || (c.Name == "ir" && (c.Count < 1 || c.Count > maxIRCount || c.Arg == "")) {
 			t.Fatalf("parseCommand(%q) = %+v", s, c)
+		}
+		if again, ok := parseCommand(c.String()); !ok || again != c {
+			t.Fatalf("parseCommand(%q) = %+v, but its String %q reads as %+v, %v", s, c, c.String(), again, ok)
 		}
 	})
 }

@@ -204,6 +204,8 @@ type daemonConfig struct {
 	rebootMode     string
 	rebootInterval time.Duration
 	rebootGrace    time.Duration
+	programs       repeatFlag
+	cmdTimeout     time.Duration
 }
 
 func (c *daemonConfig) register(fs *flag.FlagSet) {
@@ -217,7 +219,7 @@ func (c *daemonConfig) register(fs *flag.FlagSet) {
 	fs.BoolVar(&c.keepInbox, "keep-inbox", false, "never delete other messages to make room in a full inbox")
 	fs.DurationVar(&c.poll, "poll", 5*time.Second, "poll interval")
 	fs.StringVar(&c.checkHost, "check-host", "", "`host:port` the status report resolves and connects to (e.g. example.com:443); empty: no check")
-	fs.BoolVar(&c.dryRun, "dry-run", false, "log reboot, IR, LED and watchdog actions instead of doing them (modem actions still happen)")
+	fs.BoolVar(&c.dryRun, "dry-run", false, "log reboot, IR, -cmd, LED and watchdog actions instead of doing them (modem actions still happen)")
 	fs.StringVar(&c.logFormat, "log-format", "text", "text or json")
 	fs.StringVar(&c.led, "led", "", "status LED: a GPIO pin (GPIO17, P1_11, gpiochip0:17) or an onboard LED (ACT, PWR, led0)")
 	fs.BoolVar(&c.ledActiveLow, "led-active-low", false, "the LED lights when the pin is low")
@@ -229,12 +231,14 @@ func (c *daemonConfig) register(fs *flag.FlagSet) {
 	fs.StringVar(&c.rebootMode, "reboot-mode", "auto", "auto, init (ask PID 1) or syscall (reboot(2) directly)")
 	fs.DurationVar(&c.rebootInterval, "reboot-interval", 10*time.Minute, "least time between reboots, counted from boot too")
 	fs.DurationVar(&c.rebootGrace, "reboot-grace", 30*time.Second, "with -reboot-mode init: how long init may take before reboot(2) is used")
+	fs.Var(&c.programs, "cmd", "`NAME=PROGRAM [ARG...]`: the SMS NAME runs PROGRAM (absolute path) with exactly these arguments, no shell; repeat per command")
+	fs.DurationVar(&c.cmdTimeout, "cmd-timeout", 30*time.Second, "a -cmd program still running after this is killed with its process group")
 }
 
 // stepTimeout bounds one poll iteration: a few list pages, a delete with its
 // confirmation, a reply and its send confirmation, a reconnect.
 func (c *daemonConfig) stepTimeout() time.Duration {
-	return 8*c.modem.timeout + 60*time.Second + 30*time.Second + c.rebootGrace
+	return 8*c.modem.timeout + 60*time.Second + 30*time.Second + c.rebootGrace + c.cmdTimeout
 }
 
 func (a *app) runDaemon(args []string) error {
@@ -278,6 +282,7 @@ type validConfig struct {
 	ledActiveLow     bool
 	ir               string
 	irCodes          map[string]irCode
+	programs         []*program
 	watchdog         watchdogConfig
 	reboot           rebootConfig
 }
@@ -293,7 +298,7 @@ type watchdogConfig struct {
 // validate checks every flag before anything is opened, and says every
 // mistake at once: the owner fixing config.json sees them all after one
 // try. getenv supplies SMSGATE_PASSWORD and SMSGATE_PIN. It opens, reads
-// and changes nothing.
+// and changes nothing, but looks the -cmd programs up.
 func (c *daemonConfig) validate(getenv func(string) string) (validConfig, error) {
 	var errs []error
 	bad := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
@@ -381,6 +386,10 @@ func (c *daemonConfig) validate(getenv func(string) string) (validConfig, error)
 	if c.rebootGrace <= 0 {
 		bad("-reboot-grace %s: want more than 0", c.rebootGrace)
 	}
+	// A missing program is said now, not on the day the owner needs it.
+	if v.programs, err = parsePrograms(c.programs, c.cmdTimeout); err != nil {
+		errs = append(errs, err)
+	}
 	return v, errors.Join(errs...)
 }
 
@@ -404,7 +413,7 @@ func (a *app) serve(ctx context.Context, cfg validConfig, log *slog.Logger) erro
 	}
 	actions := &Actions{
 		modem: modem, ir: ir, dryRun: cfg.dryRun, checkHost: cfg.checkHost, host: procHost{}, log: log,
-		reboot: a.newRebooter(cfg.reboot, log), release: hw.releasePins,
+		reboot: a.newRebooter(cfg.reboot, log), release: hw.releasePins, programs: cfg.programs,
 	}
 	gw, err := NewGateway(cfg.gateway, modem, actions, hw.ind, log)
 	if err != nil {
@@ -417,7 +426,7 @@ func (a *app) serve(ctx context.Context, cfg validConfig, log *slog.Logger) erro
 		log.Info("the modem password came from -password; SMSGATE_PASSWORD keeps it out of ps")
 	}
 	log.Info("smsgate starting", "modem", cfg.modem.URL, "allow", cfg.allow, "dry_run", cfg.dryRun,
-		"mark_read", cfg.gateway.MarkRead, "poll", cfg.gateway.PollInterval, "ir_codes", len(cfg.irCodes), "led", cfg.led)
+		"mark_read", cfg.gateway.MarkRead, "poll", cfg.gateway.PollInterval, "ir_codes", len(cfg.irCodes), "led", cfg.led, "cmds", len(cfg.programs))
 
 	sup := &Supervisor{budget: cfg.gateway.PollInterval + cfg.gateway.StepTimeout + 10*time.Second,
 		lastBeat: gw.LastBeat, log: log, now: time.Now}

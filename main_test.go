@@ -103,6 +103,8 @@ func TestValidate(t *testing.T) {
 		{name: "short watchdog timeout without watchdog", args: append([]string{"-watchdog", "", "-watchdog-timeout", "500ms"}, ok...)},
 		{name: "reboot mode", args: append([]string{"-reboot-mode", "kexec"}, ok...), want: []string{"-reboot-mode"}},
 		{name: "reboot grace", args: append([]string{"-reboot-grace", "0s"}, ok...), want: []string{"-reboot-grace"}},
+		{name: "missing -cmd program", args: append([]string{"-cmd", "vpn=/nonexistent/restart-vpn"}, ok...), want: []string{"-cmd vpn", "no such file"}},
+		{name: "-cmd program", args: append([]string{"-cmd", "up=/bin/true"}, ok...)},
 		{name: "every mistake at once", args: []string{"-rate", "0", "-reboot-mode", "x", "-ir", "/dev/lirc0"},
 			want: []string{"no -allow", "-rate", "-reboot-mode", "-ir and -ir-code"}},
 		{name: "secrets from the environment", args: ok, env: map[string]string{"SMSGATE_PASSWORD": "pw", "SMSGATE_PIN": "4711"},
