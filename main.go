@@ -82,8 +82,11 @@ Usage:
   smsgate send [flags] NUMBER TEXT
   smsgate delete [flags] ID...
   smsgate modem-reboot [flags]
+  smsgate doctor [flags]       check the modem, the flags and this machine before installing;
+                               -capture FILE writes a redacted capture for a bug report
   smsgate demo                 try the command set against a simulated modem
   smsgate sim [flags]          serve a simulated modem on loopback
+  smsgate sim -replay FILE     serve a modem that answers like a doctor capture
   smsgate ir-print CODE        print an IR code as LIRC mode2 pulse/space lines
 
 'smsgate CMD -h' lists the flags of CMD.
@@ -100,6 +103,8 @@ func (a *app) run(args []string) error {
 		return a.runDaemon(args)
 	case "status", "list", "send", "delete", "modem-reboot":
 		return runOneShot(cmd, args, stdout, stderr)
+	case "doctor":
+		return runDoctor(args, stdout, stderr)
 	case "demo":
 		return runDemo(args, stdin, stdout, stderr)
 	case "sim":

@@ -1,0 +1,515 @@
+package main
+
+import (
+	"bytes"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"regexp"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+	"unicode"
+)
+
+// captureFormat names the capture file layout; replay refuses others.
+const captureFormat = "smsgate-capture/1"
+
+// Capture is what `smsgate doctor -capture FILE` writes: every request the
+// client made and every answer the modem gave, redacted so that it can be
+// attached to a public bug report, and what the client detected. `smsgate
+// sim -replay FILE` serves a modem that answers like it.
+type Capture struct {
+	Format string    `json:"format"`
+	Taken  time.Time `json:"taken"`
+	// Detected is what the client found out about the firmware (login
+	// scheme, AD form, and how each was found).
+	Detected  map[string]string `json:"detected,omitempty"`
+	Exchanges []Exchange        `json:"exchanges"`
+	// Report is doctor's output, scrubbed like the answers.
+	Report []string `json:"report,omitempty"`
+}
+
+// Exchange is one request and the modem's answer.
+type Exchange struct {
+	Seq    int               `json:"seq"`
+	Method string            `json:"method"`
+	Path   string            `json:"path"`
+	Query  map[string]string `json:"query,omitempty"`
+	Form   map[string]string `json:"form,omitempty"`
+	// SentCookies are the names of the cookies the client sent.
+	SentCookies []string `json:"sent_cookies,omitempty"`
+	Status      int      `json:"status,omitempty"`
+	// Header holds Content-Type, Server, Location (path only) and
+	// Set-Cookie (cookie names only).
+	Header map[string]string `json:"header,omitempty"`
+	// Kind is how the answer looked: json, json-repaired (doubled quotes or
+	// raw control characters), empty, html, malformed, cut (the connection
+	// ended early), error (no answer).
+	Kind string `json:"kind"`
+	// Body is the answer with every value outside a list of harmless keys
+	// replaced, when it parsed as JSON; Text is a scrubbed excerpt otherwise.
+	Body   json.RawMessage `json:"body,omitempty"`
+	Text   string          `json:"text,omitempty"`
+	Error  string          `json:"error,omitempty"`
+	Millis int64           `json:"ms"`
+}
+
+// errLoginBudget stops a second login attempt in a doctor run: doctor
+// spends at most one of the owner's attempts.
+var errLoginBudget = errors.New("doctor spends at most one login attempt; a second one was not sent")
+
+// recorder sits between the client and the network. It records exchanges
+// for a capture, and it refuses to send a login after one was refused.
+type recorder struct {
+	next    http.RoundTripper
+	capture bool
+	now     func() time.Time
+
+	mu        sync.Mutex
+	exchanges []Exchange
+	// loginResults are the results of the logins sent, in order.
+	loginResults []string
+	// blocked counts logins not sent because one was already refused.
+	blocked int
+}
+
+func newRecorder(next http.RoundTripper, capture bool) *recorder {
+	if next == nil {
+		next = http.DefaultTransport
+	}
+	return &recorder{next: next, capture: capture, now: time.Now}
+}
+
+func isLoginForm(form url.Values) bool {
+	id := form.Get("goformId")
+	return id == "LOGIN" || id == "LOGIN_MULTI_USER"
+}
+
+func (r *recorder) RoundTrip(req *http.Request) (*http.Response, error) {
+	var form url.Values
+	if req.Body != nil && req.Method == http.MethodPost {
+		b, err := io.ReadAll(io.LimitReader(req.Body, maxBody))
+		req.Body.Close()
+		if err != nil {
+			return nil, err
+		}
+		form, _ = url.ParseQuery(string(b))
+		req.Body = io.NopCloser(bytes.NewReader(b))
+		req.ContentLength = int64(len(b))
+	}
+	login := isLoginForm(form)
+	r.mu.Lock()
+	refused := 0
+	for _, res := range r.loginResults {
+		if res != "0" && res != "4" {
+			refused++
+		}
+	}
+	if login && refused > 0 {
+		r.blocked++
+		r.mu.Unlock()
+		return nil, errLoginBudget
+	}
+	r.mu.Unlock()
+
+	start := r.now()
+	resp, err := r.next.RoundTrip(req)
+	var body []byte
+	var readErr error
+	if err == nil {
+		body, readErr = io.ReadAll(io.LimitReader(resp.Body, maxBody+1))
+		resp.Body.Close()
+		resp.Body = io.NopCloser(bytes.NewReader(body))
+		if readErr != nil {
+			// Hand the client what came, and the error with it, as the
+			// network would.
+			resp.Body = io.NopCloser(io.MultiReader(bytes.NewReader(body), errReader{readErr}))
+		}
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if login {
+		res := "(no answer)"
+		if err == nil && readErr == nil {
+			res = "(unreadable)"
+			if v, perr := parseLenientJSON(body); perr == nil {
+				s, _ := v["result"].(string)
+				res = strings.TrimSpace(s)
+			} else if len(bytes.TrimSpace(body)) == 0 {
+				res = ""
+			}
+		}
+		// An attempt whose answer never came may still have been counted by
+		// the modem: it counts as refused.
+		r.loginResults = append(r.loginResults, res)
+	}
+	if r.capture {
+		r.exchanges = append(r.exchanges, captureExchange(len(r.exchanges)+1, req, form, resp, err, body, readErr, r.now().Sub(start)))
+	}
+	return resp, err
+}
+
+type errReader struct{ err error }
+
+func (e errReader) Read([]byte) (int, error) { return 0, e.err }
+
+// Logins returns the results of the logins sent, and how many were held
+// back.
+func (r *recorder) Logins() (results []string, blocked int) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]string(nil), r.loginResults...), r.blocked
+}
+
+// Exchanges returns the recorded exchanges.
+func (r *recorder) Exchanges() []Exchange {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]Exchange(nil), r.exchanges...)
+}
+
+func captureExchange(seq int, req *http.Request, form url.Values, resp *http.Response, err error, body []byte, readErr error, took time.Duration) Exchange {
+	e := Exchange{Seq: seq, Method: req.Method, Path: req.URL.Path, Millis: took.Milliseconds()}
+	e.Query = redactParams(req.URL.Query())
+	e.Form = redactParams(form)
+	for _, c := range req.Cookies() {
+		e.SentCookies = append(e.SentCookies, scrubText(c.Name))
+	}
+	if err != nil {
+		e.Kind, e.Error = "error", scrubText(err.Error())
+		return e
+	}
+	e.Status = resp.StatusCode
+	e.Header = map[string]string{}
+	for _, h := range []string{"Content-Type", "Server"} {
+		if v := resp.Header.Get(h); v != "" {
+			e.Header[h] = scrubText(v)
+		}
+	}
+	if loc := resp.Header.Get("Location"); loc != "" {
+		if u, err := url.Parse(loc); err == nil {
+			e.Header["Location"] = scrubText(u.Path)
+		} else {
+			e.Header["Location"] = "<redacted>"
+		}
+	}
+	var names []string
+	for _, c := range resp.Cookies() {
+		names = append(names, scrubText(c.Name))
+	}
+	if len(names) > 0 {
+		e.Header["Set-Cookie"] = strings.Join(names, ",")
+	}
+	e.Kind, e.Body, e.Text = redactBody(body)
+	if readErr != nil {
+		e.Kind = "cut"
+		e.Error = scrubText(readErr.Error())
+	}
+	return e
+}
+
+// paramsKept are request parameters whose values say nothing about the
+// owner: what was asked, never who or what was written.
+var paramsKept = map[string]bool{
+	"cmd": true, "multi_data": true, "isTest": true, "page": true, "data_per_page": true, "mem_store": true,
+	"tags": true, "order_by": true, "sms_cmd": true, "goformId": true, "notCallback": true, "encode_type": true,
+	"ID": true, "_": true, "AD": true, "msg_id": true, "tag": true, "sms_time": true,
+}
+
+func redactParams(v url.Values) map[string]string {
+	if len(v) == 0 {
+		return nil
+	}
+	out := make(map[string]string, len(v))
+	for k, vs := range v {
+		val := strings.Join(vs, ",")
+		key := k
+		if !paramsKept[k] && scrubText(k) != k {
+			key = "<redacted key>"
+		}
+		switch {
+		case val == "":
+			out[key] = ""
+		case k == "password":
+			// The shape tells which scheme the client used; the value is
+			// the owner's password, or as good as it.
+			out[key] = "<redacted:" + passwordShape(val) + ">"
+		case k == "Number":
+			out[key] = "<number>"
+		case k == "MessageBody":
+			out[key] = "<text>"
+		case tokenKeys[k]:
+			out[key] = redactValue(k, val)
+		case k == "_" && strings.Trim(val, "0123456789") == "":
+			out[key] = val // the client's cache-buster: a time in ms
+		case paramsKept[k]:
+			out[key] = scrubText(val)
+		default:
+			out[key] = "<redacted>"
+		}
+	}
+	return out
+}
+
+// passwordShape is the form of a LOGIN password field: enough to tell the
+// schemes apart, nothing of the password.
+func passwordShape(v string) string {
+	switch {
+	case len(v) == 64 && isHex(v) && strings.ToUpper(v) == v:
+		return "sha256-upper"
+	case len(v) == 64 && isHex(v):
+		return "sha256-lower"
+	}
+	if _, err := base64.StdEncoding.DecodeString(v); err == nil {
+		return "base64"
+	}
+	return "other"
+}
+
+// answerKept are answer keys whose values are about the firmware and the
+// link, never about the owner. Every other value is replaced.
+var answerKept = map[string]bool{
+	"loginfo": true, "psw_fail_num_str": true, "login_lock_time": true, "wa_inner_version": true,
+	"cr_version": true, "hardware_version": true, "modem_main_state": true, "ppp_status": true,
+	"signalbar": true, "network_type": true, "network_provider": true, "lte_rsrp": true, "lte_rsrq": true,
+	"lte_snr": true, "battery_vol_percent": true, "battery_charging": true, "simcard_roam": true,
+	"sms_received_flag": true, "sms_unread_num": true, "sms_dev_unread_num": true, "sms_sim_unread_num": true,
+	"sms_cmd": true, "sms_cmd_status_result": true, "sms_nv_total": true, "sms_nvused_total": true,
+	"sms_nv_rev_total": true, "sms_nv_send_total": true, "sms_nv_draftbox_total": true, "sms_sim_total": true,
+	"sms_simused_total": true, "sms_sim_rev_total": true, "sms_sim_send_total": true,
+	"sms_sim_draftbox_total": true, "result": true, "id": true, "tag": true, "date": true,
+	"draft_group_id": true, "received_all_concat_sms": true, "concat_sms_total": true,
+	"concat_sms_received": true, "sms_class": true, "sms_mem": true, "WEB_ATTR_IF_SUPPORT_SHA256": true,
+	"HAS_LOGIN": true,
+}
+
+// tokenKeys hold random hex tokens: kept when they are nothing else.
+var tokenKeys = map[string]bool{"LD": true, "RD": true, "AD": true}
+
+// redactBody turns an answer into what a capture may hold.
+func redactBody(b []byte) (kind string, body json.RawMessage, text string) {
+	t := bytes.TrimSpace(b)
+	if len(t) == 0 {
+		return "empty", nil, ""
+	}
+	var v any
+	kind = "json"
+	if err := json.Unmarshal(t, &v); err != nil {
+		m, lerr := parseLenientJSON(t)
+		if lerr != nil {
+			kind = "malformed"
+			if t[0] == '<' {
+				kind = "html"
+			}
+			return kind, nil, scrubUnstructured(string(t))
+		}
+		v, kind = m, "json-repaired"
+	}
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(redactJSON("", v)); err != nil {
+		return "malformed", nil, scrubUnstructured(string(t))
+	}
+	return kind, bytes.TrimSpace(buf.Bytes()), ""
+}
+
+func redactJSON(key string, v any) any {
+	switch x := v.(type) {
+	case map[string]any:
+		out := make(map[string]any, len(x))
+		n := 0
+		for k, vv := range x {
+			name := k
+			if !answerKept[k] && !tokenKeys[k] && scrubText(k) != k {
+				n++
+				name = fmt.Sprintf("<redacted key %d>", n)
+			}
+			out[name] = redactJSON(k, vv)
+		}
+		return out
+	case []any:
+		out := make([]any, len(x))
+		for i := range x {
+			out[i] = redactJSON(key, x[i])
+		}
+		return out
+	case string:
+		return redactValue(key, x)
+	case nil, bool:
+		return x
+	case float64:
+		if answerKept[key] {
+			return x
+		}
+	}
+	return "<redacted>"
+}
+
+func redactValue(key, s string) string {
+	switch {
+	case s == "":
+		return ""
+	case key == "number":
+		if t := strings.TrimSpace(s); len(t) >= 8 && len(t)%4 == 0 && isHex(t) {
+			return "<number:hex>"
+		}
+		return "<number>"
+	case key == "content":
+		return "<text>"
+	case tokenKeys[key]:
+		if len(s) <= 128 && isHex(strings.TrimSpace(s)) {
+			return s
+		}
+		return "<redacted>"
+	case answerKept[key]:
+		return scrubText(s)
+	}
+	return "<redacted>"
+}
+
+var (
+	ipv4Pattern  = regexp.MustCompile(`(^|[^0-9A-Za-z_.])(\d{1,3}(\.\d{1,3}){3})`)
+	ipv6Pattern  = regexp.MustCompile(`(?i)[0-9a-f]{0,4}(:[0-9a-f]{0,4}){2,7}`)
+	digitsRun    = regexp.MustCompile(`\d{5,}`)
+	hexRun       = regexp.MustCompile(`(?i)[0-9a-f]{8,}`)
+	keyedValue   = regexp.MustCompile(`"([A-Za-z0-9_]{1,64})"\s*:\s*(""[^",:{}\[\]]+"{0,2}|"(?:[^"\\]|\\.)*"?|[^,}\]\s]*)`)
+	wordPattern  = regexp.MustCompile(`[^\s{}\[\]",:<>=/;'()]+`)
+	allHexPrefix = regexp.MustCompile(`(?i)^[0-9a-f]{4,}$`)
+)
+
+// scrubText removes from free text what could be an address or a number:
+// IP addresses, runs of 5 or more digits, runs of 8 or more hex digits.
+func scrubText(s string) string {
+	s = ipv4Pattern.ReplaceAllString(s, "$1<ip>")
+	s = ipv6Pattern.ReplaceAllStringFunc(s, func(m string) string {
+		if strings.Count(m, ":") >= 2 && strings.IndexFunc(m, func(r rune) bool { return r != ':' }) >= 0 {
+			return "<ip6>"
+		}
+		return m
+	})
+	s = hexRun.ReplaceAllString(s, "<hex>")
+	s = digitsRun.ReplaceAllString(s, "<num>")
+	return strings.Map(func(r rune) rune {
+		if unicode.IsControl(r) {
+			return ' '
+		}
+		return r
+	}, s)
+}
+
+// maxCapturedText bounds the excerpt of an answer that is not JSON.
+const maxCapturedText = 2048
+
+// scrubUnstructured keeps the shape of an answer that did not parse (HTML,
+// a cut or garbled JSON) and nothing of its data: values after a key are
+// replaced, then every word that holds a digit or looks like hex.
+func scrubUnstructured(s string) string {
+	s = keyedValue.ReplaceAllStringFunc(s, func(m string) string {
+		sub := keyedValue.FindStringSubmatch(m)
+		key, val := sub[1], sub[2]
+		if answerKept[key] || tokenKeys[key] {
+			return m
+		}
+		return strings.TrimSuffix(m, val) + `"<redacted>"`
+	})
+	s = wordPattern.ReplaceAllStringFunc(s, func(w string) string {
+		if w == "<redacted>" || strings.HasPrefix(w, "<") {
+			return w
+		}
+		if strings.IndexFunc(w, unicode.IsDigit) >= 0 || allHexPrefix.MatchString(w) || hexRun.MatchString(w) || len(w) > 40 {
+			return "#"
+		}
+		return w
+	})
+	s = strings.Map(func(r rune) rune {
+		if unicode.IsControl(r) && r != '\n' {
+			return ' '
+		}
+		return r
+	}, s)
+	if len(s) > maxCapturedText {
+		s = strings.ToValidUTF8(s[:maxCapturedText], "") + "…(cut)"
+	}
+	return s
+}
+
+// secretForms are the ways a secret can appear in an answer or a request:
+// as is, and, for numbers and texts, as UTF-16BE hex and as bare digits.
+func secretForms(secrets []string) []string {
+	seen := map[string]bool{}
+	var out []string
+	add := func(s string, min int) {
+		if len(s) >= min && !seen[strings.ToLower(s)] {
+			seen[strings.ToLower(s)] = true
+			out = append(out, s)
+		}
+	}
+	for _, s := range secrets {
+		s = strings.TrimSpace(s)
+		// Short plain strings would hit key names; they are covered by the
+		// structural redaction.
+		add(s, 6)
+		add(base64.StdEncoding.EncodeToString([]byte(s)), 8)
+		add(encodeContent(s), 8)
+		digits := strings.Map(func(r rune) rune {
+			if r >= '0' && r <= '9' {
+				return r
+			}
+			return -1
+		}, s)
+		add(digits, 5)
+		add(encodeContent(digits), 8)
+	}
+	// Longest first, so that a hex form is not half-replaced by a shorter
+	// secret inside it.
+	sort.Slice(out, func(i, j int) bool { return len(out[i]) > len(out[j]) })
+	return out
+}
+
+// redactSecrets replaces every known secret, in any of its forms and in
+// any case, in s.
+func redactSecrets(s string, secrets []string) string {
+	for _, f := range secretForms(secrets) {
+		re := regexp.MustCompile(`(?i)` + regexp.QuoteMeta(f))
+		s = re.ReplaceAllString(s, "<redacted>")
+	}
+	return s
+}
+
+// MarshalCapture renders a capture, with the known secrets (password,
+// numbers and texts doctor saw) removed once more from the whole file.
+func MarshalCapture(c *Capture, secrets []string) ([]byte, error) {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	enc.SetIndent("", "  ")
+	if err := enc.Encode(c); err != nil {
+		return nil, err
+	}
+	out := redactSecrets(buf.String(), secrets)
+	// The replacement must leave valid JSON: a secret is never a JSON
+	// delimiter, but check rather than hand the user a broken file.
+	if !json.Valid([]byte(out)) {
+		return nil, errors.New("capture: redaction broke the JSON")
+	}
+	return []byte(out), nil
+}
+
+// ReadCapture reads a capture file.
+func ReadCapture(b []byte) (*Capture, error) {
+	var c Capture
+	if err := json.Unmarshal(b, &c); err != nil {
+		return nil, fmt.Errorf("capture: %w", err)
+	}
+	if c.Format != captureFormat {
+		return nil, fmt.Errorf("capture: format %q, want %q", c.Format, captureFormat)
+	}
+	return &c, nil
+}
