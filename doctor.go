@@ -100,9 +100,9 @@ func runDoctor(args []string, stdout, stderr io.Writer) error {
 }
 
 type doctor struct {
-	cfg  doctorConfig
-	out  io.Writer
-	host hostEnv
+	cfg     doctorConfig
+	out     io.Writer
+	host    hostEnv
 	rec     *recorder
 	checks  []check
 	secrets []string
