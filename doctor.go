@@ -88,10 +88,10 @@ func runDoctor(args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("doctor", "doctor [flags]", stderr)
 	c.register(fs)
 	if err := fs.Parse(args); err != nil {
-		return err
+		return badConfig(err)
 	}
 	if fs.NArg() > 0 {
-		return fmt.Errorf("unexpected arguments %q", fs.Args())
+		return badConfig(fmt.Errorf("unexpected arguments %q", fs.Args()))
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer stop()

@@ -111,20 +111,21 @@ func (d *doctor) checkIR(ctx context.Context) {
 	}
 	sort.Ints(list)
 	var problems, notes []string
+	// carrierTaker is implemented by the transmitters that can be asked.
+	type carrierTaker interface {
+		TakesCarrier(carrier int) (settable bool, err error)
+	}
 	for _, c := range list {
-		switch t := tx.(type) {
-		case *lircTX:
-			if t.features&lircCanSetCarrier == 0 {
-				notes = append(notes, "the device sets no carrier: it sends its own")
-				continue
-			}
-			if err := t.dev.SetU32(lircSetSendCarrier, uint32(c)); err != nil {
-				problems = append(problems, fmt.Sprintf("carrier %d Hz refused: %v", c, err))
-			}
-		case *gpioTX:
-			if _, err := modulate(c, duty, []uint32{1000}); err != nil {
-				problems = append(problems, err.Error())
-			}
+		ct, ok := tx.(carrierTaker)
+		if !ok {
+			break
+		}
+		settable, err := ct.TakesCarrier(c)
+		if err != nil {
+			problems = append(problems, fmt.Sprintf("carrier %d Hz refused: %v", c, err))
+		} else if !settable {
+			notes = append(notes, "the device sets no carrier: it sends its own")
+			break
 		}
 	}
 	if len(problems) > 0 {

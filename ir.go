@@ -467,6 +467,18 @@ func (t *lircTX) Transmit(carrier, dutyPercent int, d []uint32) error {
 
 func (t *lircTX) Close() error { return t.dev.Close() }
 
+// TakesCarrier asks the device for carrier, as a transmission would, and
+// says whether the device sets a carrier at all (doctor's check).
+func (t *lircTX) TakesCarrier(carrier int) (settable bool, err error) {
+	if t.features&lircCanSetCarrier == 0 {
+		return false, nil
+	}
+	if err := t.dev.SetU32(lircSetSendCarrier, uint32(carrier)); err != nil {
+		return true, fmt.Errorf("LIRC_SET_SEND_CARRIER %d: %w", carrier, err)
+	}
+	return true, nil
+}
+
 // gpioTX keys the carrier on a periph GPIO pin with a DMA-driven bit stream
 // (bcm283x: GPIO0-31, up to 200 kHz sampling): each carrier period is k
 // samples, one of them high, so the duty cycle is 1/k.
@@ -486,6 +498,12 @@ func (t *gpioTX) Transmit(carrier, dutyPercent int, d []uint32) error {
 }
 
 func (t *gpioTX) Close() error { return nil }
+
+// TakesCarrier says whether the pin can stream carrier.
+func (t *gpioTX) TakesCarrier(carrier int) (bool, error) {
+	_, err := modulate(carrier, duty, []uint32{1000})
+	return true, err
+}
 
 // modulate builds the sampled carrier for a pulse/space signal.
 func modulate(carrier, dutyPercent int, d []uint32) (*gpiostream.BitStream, error) {
