@@ -11,7 +11,7 @@ RELTAGS  := $(TAGS),nosim
 CROSS    := CGO_ENABLED=0 GOOS=linux
 FUZZ     := FuzzDecodeContent FuzzDecodeNumber FuzzParseSMSDate FuzzContentRoundTrip \
             FuzzParseLenientJSON FuzzUndoubleQuotes FuzzParseCommand FuzzParseIRCode \
-            FuzzProgramArgv FuzzRedactBody
+            FuzzProgramArgv FuzzRedactBody FuzzTOTPCheck
 
 # skip prints one loud line for a test the machine cannot run; under CI
 # (which installs everything) a skip is a failure.

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"time"
 	"unicode"
 )
 
@@ -255,6 +256,35 @@ const (
 	secretPIN
 	secretTOTP
 )
+
+func (k secretKind) String() string { return [...]string{"none", "PIN", "code"}[k] }
+
+// secret is what must start every command.
+func (c GatewayConfig) secret() secretKind {
+	switch {
+	case c.TOTP != nil:
+		return secretTOTP
+	case c.PIN != "":
+		return secretPIN
+	}
+	return secretNone
+}
+
+var errPINWrong = errors.New("wrong PIN")
+
+// checkSecret checks the PIN or the one-time code that starts m and
+// returns the rest of its text. A code is checked against the SMS's
+// network date and the Pi's clock at now, and is good for one message.
+func (g *Gateway) checkSecret(m SMS, now time.Time) (string, error) {
+	if g.cfg.TOTP != nil {
+		return g.cfg.TOTP.check(m.Text, strconv.FormatInt(m.ID, 10)+"|"+fingerprint(m), m.Time, now)
+	}
+	rest, ok := stripPIN(m.Text, g.cfg.PIN)
+	if !ok {
+		return "", errPINWrong
+	}
+	return rest, nil
+}
 
 // stripPIN checks that text starts with pin, in constant time, and returns
 // the rest.

@@ -37,6 +37,7 @@ type GatewayConfig struct {
 	Allow        []phoneKey
 	CountryCode  string
 	PIN          string
+	TOTP         *totp         // -totp: a one-time code instead of the PIN
 	Rate         int           // commands per number per hour
 	MaxAge       time.Duration // older commands are not executed
 	MarkRead     bool          // mark commands read instead of deleting them
@@ -127,9 +128,7 @@ func NewGateway(cfg GatewayConfig, modem gatewayModem, actions *Actions, led ind
 		decided: map[int64]string{}, waiting: map[int64]bool{}, executed: map[phoneKey][]time.Time{}, pinFails: map[phoneKey][]time.Time{},
 		lockedUntil: map[phoneKey]time.Time{},
 	}
-	if cfg.PIN != "" {
-		actions.secret = secretPIN
-	}
+	actions.secret = cfg.secret()
 	// Alive from the start: the supervisor must not see a stall before the
 	// first poll has had its chance.
 	g.lastBeat.Store(g.now().UnixNano())
@@ -312,17 +311,17 @@ func (g *Gateway) judge(ctx context.Context, m SMS, batch map[string]bool) (deci
 		return decision{verdict: "ignored", reason: "sender locked out after wrong PINs until " + until.Format(time.RFC3339)}, "", nil
 	}
 	text := m.Text
-	if g.cfg.PIN != "" {
-		rest, ok := stripPIN(text, g.cfg.PIN)
-		if !ok {
+	if g.cfg.secret() != secretNone {
+		rest, err := g.checkSecret(m, now)
+		if err != nil {
 			fails := append(recent(g.pinFails[from], now, pinFailWindow), now)
 			g.pinFails[from] = fails
-			reply := fmt.Sprintf("wrong PIN (%d more and this number is ignored for 1h)", pinFailLimit-len(fails))
-			reason := "wrong PIN"
+			reply := fmt.Sprintf("%s (%d more and this number is ignored for 1h)", err, pinFailLimit-len(fails))
+			reason := err.Error()
 			if len(fails) >= pinFailLimit {
 				g.lockedUntil[from] = now.Add(pinLockout)
 				delete(g.pinFails, from)
-				reply, reason = "", "wrong PIN; number ignored for 1h"
+				reply, reason = "", err.Error()+"; number ignored for 1h"
 				g.log.Warn("sender locked out after wrong PINs", "from", m.From, "until", now.Add(pinLockout).Format(time.RFC3339))
 			}
 			return g.consume(ctx, m, decision{verdict: "rejected", reason: reason}, reply)
@@ -366,8 +365,8 @@ func (g *Gateway) judge(ctx context.Context, m SMS, batch map[string]bool) (deci
 	g.setHealth(healthBusy)
 	reply, after, err := g.actions.Run(ctx, cmd)
 	d.verdict, d.reason = "executed", "authorised"
-	if g.cfg.PIN != "" {
-		d.reason = "authorised, PIN ok"
+	if g.cfg.secret() != secretNone {
+		d.reason = "authorised, " + g.cfg.secret().String() + " ok"
 	}
 	if err != nil {
 		d.verdict, d.reason = "failed", err.Error()

@@ -88,6 +88,7 @@ Usage:
   smsgate sim [flags]          serve a simulated modem on loopback
   smsgate sim -replay FILE     serve a modem that answers like a doctor capture
   smsgate ir-print CODE        print an IR code as LIRC mode2 pulse/space lines
+  smsgate totp-new             a fresh -totp secret and its otpauth:// URI for a phone app
 
 'smsgate CMD -h' lists the flags of CMD.
 `
@@ -111,6 +112,8 @@ func (a *app) run(args []string) error {
 		return runSim(args, stdout, stderr)
 	case "ir-print":
 		return runIRPrint(args, stdout, stderr)
+	case "totp-new":
+		return runTOTPNew(args, stdout, stderr)
 	case "help":
 		fmt.Fprint(stdout, usage)
 		return nil
@@ -191,6 +194,7 @@ type daemonConfig struct {
 	allow          listFlag
 	countryCode    string
 	pin            string
+	totp           bool
 	rate           int
 	maxAge         time.Duration
 	markRead       bool
@@ -218,6 +222,7 @@ func (c *daemonConfig) register(fs *flag.FlagSet) {
 	fs.Var(&c.allow, "allow", "phone `number`s allowed to command, international form (+21612345678); repeat or comma-separate. Required")
 	fs.StringVar(&c.countryCode, "country-code", "", "your country calling code (216); lets national numbers (012345678) match")
 	fs.StringVar(&c.pin, "pin", "", "PIN that must start every command (better: env SMSGATE_PIN)")
+	fs.BoolVar(&c.totp, "totp", false, "every command starts with the current 6-digit one-time code instead of a PIN; secret (base32) in env SMSGATE_TOTP; 'smsgate totp-new' makes one")
 	fs.IntVar(&c.rate, "rate", 10, "commands per number per hour")
 	fs.DurationVar(&c.maxAge, "max-age", 30*time.Minute, "commands older than this (by SMS timestamp) are not executed")
 	fs.BoolVar(&c.markRead, "mark-read", false, "mark commands read instead of deleting them; only unread messages are then commands")
@@ -302,8 +307,8 @@ type watchdogConfig struct {
 
 // validate checks every flag before anything is opened, and says every
 // mistake at once: the owner fixing config.json sees them all after one
-// try. getenv supplies SMSGATE_PASSWORD and SMSGATE_PIN. It opens, reads
-// and changes nothing, but looks the -cmd programs up.
+// try. getenv supplies SMSGATE_PASSWORD, SMSGATE_PIN and SMSGATE_TOTP. It
+// opens, reads and changes nothing, but looks the -cmd programs up.
 func (c *daemonConfig) validate(getenv func(string) string) (validConfig, error) {
 	var errs []error
 	bad := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
@@ -346,6 +351,20 @@ func (c *daemonConfig) validate(getenv func(string) string) (validConfig, error)
 	if pin == "" {
 		pin = getenv("SMSGATE_PIN")
 	}
+	var otp *totp
+	if c.totp {
+		key, err := parseTOTPSecret(getenv("SMSGATE_TOTP"))
+		switch {
+		case getenv("SMSGATE_TOTP") == "":
+			bad("-totp: no secret in SMSGATE_TOTP; 'smsgate totp-new' makes one")
+		case err != nil:
+			bad("-totp: %w", err)
+		case pin != "":
+			bad("-totp and a PIN (-pin or SMSGATE_PIN): choose one; the code replaces the PIN")
+		default:
+			otp = newTOTP(key)
+		}
+	}
 	if c.rate < 1 {
 		bad("-rate %d: want at least 1 command per hour", c.rate)
 	}
@@ -359,7 +378,7 @@ func (c *daemonConfig) validate(getenv func(string) string) (validConfig, error)
 		bad("-reboot-interval %s: want 0 or more", c.rebootInterval)
 	}
 	v.gateway = GatewayConfig{
-		Allow: allow, CountryCode: cc, PIN: pin, Rate: c.rate, MaxAge: c.maxAge,
+		Allow: allow, CountryCode: cc, PIN: pin, TOTP: otp, Rate: c.rate, MaxAge: c.maxAge,
 		MarkRead: c.markRead, KeepInbox: c.keepInbox, PollInterval: c.poll, RebootInterval: c.rebootInterval,
 		StepTimeout: c.stepTimeout(),
 	}
@@ -424,7 +443,7 @@ func (a *app) serve(ctx context.Context, cfg validConfig, log *slog.Logger) erro
 	if err != nil {
 		return badConfig(err)
 	}
-	if cfg.gateway.PIN == "" {
+	if cfg.gateway.secret() == secretNone {
 		log.Warn("no -pin: anyone who can spoof an allowed sender number can command this machine")
 	}
 	if cfg.passwordFromFlag {
@@ -568,5 +587,29 @@ func runIRPrint(args []string, stdout, stderr io.Writer) error {
 		return badConfig(fmt.Errorf("-frames %d: want 1 to %d", *frames, maxIRCount))
 	}
 	fmt.Fprint(stdout, mode2(c.carrier, c.signal(*frames, false)))
+	return nil
+}
+
+func runTOTPNew(args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("totp-new", "totp-new [-account NAME]", stderr)
+	host, _ := os.Hostname()
+	if host == "" {
+		host = "pi"
+	}
+	account := fs.String("account", host, "the name the phone app shows under smsgate")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return badConfig(fmt.Errorf("unexpected arguments %q", fs.Args()))
+	}
+	secret := newTOTPSecret()
+	fmt.Fprintf(stdout, `secret: %s
+uri:    %s
+
+Type the secret into an authenticator app (time-based, SHA-1, 6 digits, 30 s),
+or show the URI as a QR code (qrencode -t ansiutf8 'URI'). Then give smsgate
+SMSGATE_TOTP=%s and -totp, and start every command with the code: '123456 status'.
+`, secret, totpURI(secret, *account), secret)
 	return nil
 }

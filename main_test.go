@@ -105,6 +105,21 @@ func TestValidate(t *testing.T) {
 		{name: "reboot grace", args: append([]string{"-reboot-grace", "0s"}, ok...), want: []string{"-reboot-grace"}},
 		{name: "missing -cmd program", args: append([]string{"-cmd", "vpn=/nonexistent/restart-vpn"}, ok...), want: []string{"-cmd vpn", "no such file"}},
 		{name: "-cmd program", args: append([]string{"-cmd", "up=/bin/true"}, ok...)},
+		{name: "-totp without a secret", args: append([]string{"-totp"}, ok...), want: []string{"no secret in SMSGATE_TOTP"}},
+		{name: "-totp with a bad secret", args: append([]string{"-totp"}, ok...), env: map[string]string{"SMSGATE_TOTP": "not-base32!"}, want: []string{"-totp: SMSGATE_TOTP: not base32"}},
+		{name: "-totp and a PIN", args: append([]string{"-totp"}, ok...), env: map[string]string{"SMSGATE_TOTP": "JBSWY3DPEHPK3PXP", "SMSGATE_PIN": "4711"}, want: []string{"choose one"}},
+		{name: "-totp", args: append([]string{"-totp"}, ok...), env: map[string]string{"SMSGATE_TOTP": "jbsw y3dp ehpk 3pxp"},
+			check: func(t *testing.T, c validConfig) {
+				if c.gateway.TOTP == nil || string(c.gateway.TOTP.key) != "Hello!\xde\xad\xbe\xef" || c.gateway.secret() != secretTOTP {
+					t.Errorf("totp %+v", c.gateway.TOTP)
+				}
+			}},
+		{name: "SMSGATE_TOTP without -totp is not used", args: ok, env: map[string]string{"SMSGATE_TOTP": "JBSWY3DPEHPK3PXP"},
+			check: func(t *testing.T, c validConfig) {
+				if c.gateway.TOTP != nil {
+					t.Error("one-time codes without -totp")
+				}
+			}},
 		{name: "every mistake at once", args: []string{"-rate", "0", "-reboot-mode", "x", "-ir", "/dev/lirc0"},
 			want: []string{"no -allow", "-rate", "-reboot-mode", "-ir and -ir-code"}},
 		{name: "secrets from the environment", args: ok, env: map[string]string{"SMSGATE_PASSWORD": "pw", "SMSGATE_PIN": "4711"},
