@@ -44,7 +44,7 @@ type Actions struct {
 	reboot    rebooter
 	ir        irSender // nil without -ir
 	dryRun    bool
-	checkHost string
+	checkHost []string   // -check-host, repeatable
 	secret    secretKind // what starts every command, for help
 	programs  []*program // the owner's -cmd programs
 	host      hostInfo
@@ -52,6 +52,8 @@ type Actions struct {
 	// release gives back the LED and IR pins before a reboot, so that
 	// they are not left driven while the machine goes down.
 	release func()
+	// healNote says what healing did lately, for status.
+	healNote func() string
 }
 
 // hostInfo reads the Pi's vital signs; a seam for tests.
@@ -140,11 +142,18 @@ func (a *Actions) status(ctx context.Context) string {
 		fmt.Fprintf(&b, ", sms %d/%d", c.Used, c.Total)
 	}
 	b.WriteString(" | pi " + a.host.Summary())
-	if a.checkHost != "" {
-		b.WriteString(" | " + checkReachability(ctx, a.checkHost))
+	for _, hp := range a.checkHost {
+		b.WriteString(" | " + checkReachability(ctx, hp))
+	}
+	if a.healNote != nil {
+		if note := a.healNote(); note != "" {
+			b.WriteString(" | " + note)
+		}
 	}
 	return b.String()
 }
+
+func (a *Actions) uptime() (time.Duration, error) { return a.host.Uptime() }
 
 // checkReachability resolves and connects to hostport: the two things that
 // fail when the ISP's DNS or the uplink is down.

@@ -55,7 +55,7 @@ func runDemo(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	}
 	actions := &Actions{
 		modem: modem, dryRun: true, host: procHost{}, log: log,
-		checkHost: strings.TrimPrefix(sim.URL, "http://"),
+		checkHost: []string{strings.TrimPrefix(sim.URL, "http://")},
 		ir:        &IR{codes: codes, tx: nopTX{}, toggle: map[string]bool{}},
 		reboot:    refuseReboot{},
 	}

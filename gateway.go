@@ -21,10 +21,11 @@ const (
 	healthUnreachable        // modem does not answer
 	healthLogin              // login refused or held
 	healthBusy               // a command is being executed
+	healthHealing            // the line is down and smsgate is healing it
 )
 
 func (h health) String() string {
-	return [...]string{"starting", "ok", "no-data", "modem-unreachable", "login-refused", "busy"}[h]
+	return [...]string{"starting", "ok", "no-data", "modem-unreachable", "login-refused", "busy", "healing"}[h]
 }
 
 // indicator shows the gateway's health; the LED is one.
@@ -52,6 +53,14 @@ type GatewayConfig struct {
 	// StepTimeout bounds one poll iteration, so that a modem that never
 	// answers cannot stall the loop (and trip the watchdog).
 	StepTimeout time.Duration
+	// Heal is the self-healing policy; CheckHosts are probed at most once a
+	// minute (DNS and TCP) while data is up.
+	Heal       HealConfig
+	CheckHosts []string
+	// AlertTo are the numbers alerts go to; nil means the first -allow
+	// number, an empty slice nobody. AlertMax bounds alerts per 24 hours.
+	AlertTo  []string
+	AlertMax int
 }
 
 const (
@@ -63,7 +72,10 @@ const (
 	// looked at again when nothing else changed.
 	incompleteEvery = 6
 	fullNoticeGap   = 24 * time.Hour
-	plausibleEpoch  = 2024
+	// strangerFlood messages from strangers within an hour make an alert,
+	// at most once per fullNoticeGap.
+	strangerFlood  = 20
+	plausibleEpoch = 2024
 )
 
 // Gateway polls the modem and turns SMS into actions.
@@ -97,6 +109,16 @@ type Gateway struct {
 	lockedUntil map[phoneKey]time.Time
 	lastReboot  time.Time
 	lastNotice  time.Time
+
+	heal   *Healer
+	alerts *Alerts
+	checks hostChecks
+	// strangers are the times of recent messages from strangers (at most
+	// strangerFlood), for the flood alert.
+	strangers    []time.Time
+	lastFlood    time.Time
+	loginAlerted bool
+	canSend      bool // the last poll saw the SIM ready and registered
 }
 
 // NewGateway checks the configuration and returns a gateway.
@@ -129,6 +151,14 @@ func NewGateway(cfg GatewayConfig, modem gatewayModem, actions *Actions, led ind
 		lockedUntil: map[phoneKey]time.Time{},
 	}
 	actions.secret = cfg.secret()
+	if cfg.AlertTo == nil {
+		cfg.AlertTo = []string{string(cfg.Allow[0])}
+		g.cfg.AlertTo = cfg.AlertTo
+	}
+	g.alerts = NewAlerts(cfg.AlertTo, cfg.AlertMax, log)
+	g.heal = NewHealer(cfg.Heal, gatewayHeal{g}, g.alert, actions.uptime, log)
+	g.checks = hostChecks{hosts: cfg.CheckHosts, every: time.Minute, timeout: 5 * time.Second}
+	actions.healNote = g.heal.Recent
 	// Alive from the start: the supervisor must not see a stall before the
 	// first poll has had its chance.
 	g.lastBeat.Store(g.now().UnixNano())
@@ -139,6 +169,9 @@ func NewGateway(cfg GatewayConfig, modem gatewayModem, actions *Actions, led ind
 func (g *Gateway) LastBeat() time.Time { return time.Unix(0, g.lastBeat.Load()) }
 
 func (g *Gateway) setHealth(h health) {
+	if g.heal != nil && g.heal.Active() && (h == healthOK || h == healthNoData || h == healthUnreachable) {
+		h = healthHealing
+	}
 	if h != healthBusy && h != g.shown {
 		g.shown = h
 		g.log.Info("state", "state", h.String(), "led", ledDescriptions[h])
@@ -176,17 +209,25 @@ func (g *Gateway) Step(ctx context.Context) {
 		var le *LoginError
 		if errors.As(err, &le) {
 			g.setHealth(healthLogin)
+			g.loginHeld(le)
 		} else {
+			// Healing can do nothing about a held login: only a modem
+			// that does not answer is watched.
+			g.canSend = false
+			g.heal.Observe(ctx, g.now(), healObs{})
 			g.setHealth(healthUnreachable)
 		}
 		g.log.Debug("poll failed", "err", err)
 		return
 	}
+	g.loginAlerted = false
 	link := healthNoData
 	if st.Connected {
 		link = healthOK
 	}
 	g.setHealth(link)
+	// After the messages: an owner's command comes first.
+	defer g.tend(ctx, st)
 	g.polls++
 	full := g.polls == 1 || st.Unread != g.lastUnread || g.polls%g.cfg.FullEvery == 0 ||
 		(len(g.waiting) > 0 && g.polls%incompleteEvery == 0)
@@ -302,6 +343,7 @@ func (g *Gateway) judge(ctx context.Context, m SMS, batch map[string]bool) (deci
 	now := g.now()
 	from := normalizeNumber(m.From, g.cfg.CountryCode)
 	if !g.allow[from] {
+		g.stranger(now)
 		return decision{verdict: "ignored", reason: "sender not in -allow; left in the inbox"}, "", nil
 	}
 	if g.cfg.MarkRead && m.Read {
@@ -363,6 +405,7 @@ func (g *Gateway) judge(ctx context.Context, m SMS, batch map[string]bool) (deci
 		g.lastReboot = now
 	}
 	g.setHealth(healthBusy)
+	g.heal.OwnerCommand(cmd.Name, now)
 	reply, after, err := g.actions.Run(ctx, cmd)
 	d.verdict, d.reason = "executed", "authorised"
 	if g.cfg.secret() != secretNone {
@@ -457,9 +500,100 @@ func (g *Gateway) makeRoom(ctx context.Context, msgs []SMS) {
 	g.log.Warn("inbox was full", "deleted", len(ids), "total", c.Total, "used", c.Used)
 	if now := g.now(); g.lastNotice.IsZero() || now.Sub(g.lastNotice) > fullNoticeGap {
 		g.lastNotice = now
-		owner := string(g.cfg.Allow[0])
-		if err := g.modem.Send(ctx, owner, fmt.Sprintf("smsgate: modem inbox was full; deleted %d oldest messages (kept in the log)", len(ids))); err != nil {
-			g.log.Warn("inbox-full notice failed", "err", err)
-		}
+		g.alert(now, fmt.Sprintf("modem inbox was full; deleted %d oldest messages (kept in the log)", len(ids)))
 	}
+}
+
+// StartAlert queues the "smsgate up" alert when it is due.
+func (g *Gateway) StartAlert(cause bootCause, always bool) {
+	up, err := g.actions.uptime()
+	if err != nil {
+		g.log.Warn("uptime unknown; no start alert", "err", err)
+		return
+	}
+	now := g.now()
+	if text, due := startAlert(now, up, cause, always); due {
+		g.alert(now, text)
+	}
+}
+
+// alert queues an alert to the -alert numbers.
+func (g *Gateway) alert(at time.Time, text string) { g.alerts.Add(at, text) }
+
+// tend runs after each poll that reached the modem: the health checks,
+// healing, and the alerts waiting for a modem that can send.
+func (g *Gateway) tend(ctx context.Context, st PollState) {
+	if ctx.Err() != nil {
+		return
+	}
+	now := g.now()
+	o := healObs{Reachable: true, SIMReady: st.SIMReady, Registered: st.Registered, DataUp: st.DataUp}
+	g.canSend = st.SIMReady && st.Registered
+	if o.DataUp {
+		o.ChecksFailed = g.checks.AllFailed(ctx, now)
+	}
+	g.heal.Observe(ctx, now, o)
+	if g.heal.Active() {
+		g.setHealth(healthHealing)
+	}
+	g.flushAlerts(ctx)
+}
+
+func (g *Gateway) flushAlerts(ctx context.Context) {
+	if g.canSend && g.alerts.Pending() > 0 {
+		g.alerts.Flush(ctx, g.now(), func(ctx context.Context, number, text string) error {
+			return g.modem.Send(ctx, number, text)
+		})
+	}
+}
+
+// loginHeld alerts once per hold of the modem login.
+func (g *Gateway) loginHeld(le *LoginError) {
+	if g.loginAlerted {
+		return
+	}
+	g.loginAlerted = true
+	g.alert(g.now(), "modem login held to save your attempts: "+le.Reason)
+}
+
+// stranger counts a message from a stranger and alerts on a flood.
+func (g *Gateway) stranger(now time.Time) {
+	g.strangers = append(recent(g.strangers, now, time.Hour), now)
+	if len(g.strangers) < strangerFlood {
+		return
+	}
+	g.strangers = g.strangers[len(g.strangers)-strangerFlood+1:]
+	if g.lastFlood.IsZero() || now.Sub(g.lastFlood) > fullNoticeGap {
+		g.lastFlood = now
+		g.alert(now, fmt.Sprintf("%d SMS from strangers within an hour; ignored and left in the inbox (see the log)", strangerFlood))
+	}
+}
+
+// gatewayHeal takes healing steps through the gateway's modem and rebooter.
+type gatewayHeal struct{ g *Gateway }
+
+func (h gatewayHeal) Reconnect(ctx context.Context) error {
+	h.g.actions.logAction("modem reconnect", "healing", false)
+	_, err := h.g.modem.Reconnect(ctx)
+	return err
+}
+
+func (h gatewayHeal) RebootModem(ctx context.Context) error {
+	h.g.actions.logAction("modem reboot", "healing", false)
+	return h.g.modem.Reboot(ctx)
+}
+
+func (h gatewayHeal) RebootPi(ctx context.Context) error {
+	now := h.g.now()
+	if why := h.g.rebootTooSoon(now); why != "" {
+		return fmt.Errorf("%w: %s", errHealRefused, why)
+	}
+	h.g.lastReboot = now
+	h.g.flushAlerts(ctx) // nothing is said after a reboot
+	a := h.g.actions
+	a.logAction("reboot", "healing", a.dryRun)
+	if a.dryRun {
+		return nil
+	}
+	return a.reboot.Reboot(ctx)
 }

@@ -34,6 +34,9 @@ var ledPatterns = map[health][]ledStep{
 	healthBusy: {{true, 50 * time.Millisecond}, {false, 50 * time.Millisecond}, {true, 50 * time.Millisecond},
 		{false, 50 * time.Millisecond}, {true, 50 * time.Millisecond}, {false, 50 * time.Millisecond},
 		{true, 50 * time.Millisecond}, {false, 50 * time.Millisecond}, {true, 50 * time.Millisecond}, {false, 50 * time.Millisecond}},
+	// Healing: three flashes, unlike any other state.
+	healthHealing: {{true, 150 * time.Millisecond}, {false, 150 * time.Millisecond}, {true, 150 * time.Millisecond},
+		{false, 150 * time.Millisecond}, {true, 150 * time.Millisecond}, {false, 1250 * time.Millisecond}},
 }
 
 // burstLength is how long the "command running" burst plays before the LED
@@ -278,4 +281,5 @@ var ledDescriptions = map[health]string{
 	healthUnreachable: "fast blink (modem unreachable)",
 	healthLogin:       "double blink (modem login refused or held)",
 	healthBusy:        "short burst (running a command)",
+	healthHealing:     "triple blink (line down; healing it)",
 }

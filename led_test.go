@@ -34,13 +34,23 @@ func TestLEDPatterns(t *testing.T) {
 		{healthBusy, 25 * ms, true, "burst"},
 		{healthBusy, 75 * ms, false, "burst"},
 		{healthStarting, 0, false, "off while starting"},
+		{healthHealing, 50 * ms, true, "triple blink: first"},
+		{healthHealing, 200 * ms, false, "triple blink: gap"},
+		{healthHealing, 350 * ms, true, "triple blink: second"},
+		{healthHealing, 650 * ms, true, "triple blink: third"},
+		{healthHealing, 1500 * ms, false, "triple blink: pause"},
 	}
 	for _, tt := range tests {
 		if got := ledLevel(tt.h, tt.at); got != tt.want {
 			t.Errorf("%v at %v = %v, want %v (%s)", tt.h, tt.at, got, tt.want, tt.meaning)
 		}
 	}
-	if patternLength(ledPatterns[healthLogin]) != 1500*ms || burstLength != 500*ms {
+	for h := healthStarting; h <= healthHealing; h++ {
+		if patternLength(ledPatterns[h]) == 0 || ledDescriptions[h] == "" {
+			t.Errorf("state %v has no LED pattern or description", h)
+		}
+	}
+	if patternLength(ledPatterns[healthLogin]) != 1500*ms || burstLength != 500*ms || patternLength(ledPatterns[healthHealing]) != 2000*ms {
 		t.Error("pattern lengths changed: update README's LED table")
 	}
 }

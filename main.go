@@ -200,7 +200,7 @@ type daemonConfig struct {
 	markRead       bool
 	keepInbox      bool
 	poll           time.Duration
-	checkHost      string
+	checkHost      listFlag
 	dryRun         bool
 	logFormat      string
 	led            string
@@ -215,7 +215,26 @@ type daemonConfig struct {
 	rebootGrace    time.Duration
 	programs       repeatFlag
 	cmdTimeout     time.Duration
+	heal           HealConfig
+	alert          alertFlag
+	alertStart     bool
+	alertMax       int
 }
+
+// alertFlag is -alert: unset means the first -allow number, "" nobody.
+type alertFlag struct {
+	set  bool
+	list listFlag
+}
+
+func (a *alertFlag) String() string {
+	if a == nil {
+		return ""
+	}
+	return a.list.String()
+}
+
+func (a *alertFlag) Set(s string) error { a.set = true; return a.list.Set(s) }
 
 func (c *daemonConfig) register(fs *flag.FlagSet) {
 	c.modem.register(fs)
@@ -228,7 +247,7 @@ func (c *daemonConfig) register(fs *flag.FlagSet) {
 	fs.BoolVar(&c.markRead, "mark-read", false, "mark commands read instead of deleting them; only unread messages are then commands")
 	fs.BoolVar(&c.keepInbox, "keep-inbox", false, "never delete other messages to make room in a full inbox")
 	fs.DurationVar(&c.poll, "poll", 5*time.Second, "poll interval")
-	fs.StringVar(&c.checkHost, "check-host", "", "`host:port` the status report resolves and connects to (e.g. example.com:443); empty: no check")
+	fs.Var(&c.checkHost, "check-host", "`host:port` to resolve and connect to (e.g. example.com:443): in status, and watched by healing at most once a minute; repeatable")
 	fs.BoolVar(&c.dryRun, "dry-run", false, "log reboot, IR, -cmd, LED and watchdog actions instead of doing them (modem actions still happen)")
 	fs.StringVar(&c.logFormat, "log-format", "text", "text or json")
 	fs.StringVar(&c.led, "led", "", "status LED: a GPIO pin (GPIO17, P1_11, gpiochip0:17) or an onboard LED (ACT, PWR, led0)")
@@ -243,6 +262,13 @@ func (c *daemonConfig) register(fs *flag.FlagSet) {
 	fs.DurationVar(&c.rebootGrace, "reboot-grace", 30*time.Second, "with -reboot-mode init: how long init may take before reboot(2) is used")
 	fs.Var(&c.programs, "cmd", "`NAME=PROGRAM [ARG...]`: the SMS NAME runs PROGRAM (absolute path) with exactly these arguments, no shell; repeat per command")
 	fs.DurationVar(&c.cmdTimeout, "cmd-timeout", 30*time.Second, "a -cmd program still running after this is killed with its process group")
+	fs.BoolVar(&c.heal.Enabled, "heal", true, "heal a line that stays down: reconnect data, then reboot the modem (then the Pi, with -heal-reboot-pi)")
+	fs.DurationVar(&c.heal.After, "heal-after", 10*time.Minute, "how long data must stay down, or every -check-host fail, before healing")
+	fs.IntVar(&c.heal.Max, "heal-max", 3, "each healing step at most this many times in 24 hours")
+	fs.BoolVar(&c.heal.RebootPi, "heal-reboot-pi", false, "let healing reboot the Pi as its last step (respects -reboot-interval)")
+	fs.Var(&c.alert, "alert", "phone `number`s alerts go to; repeat or comma-separate; default the first -allow number; \"\" for none")
+	fs.BoolVar(&c.alertStart, "alert-start", false, "send the \"smsgate up\" alert after every start, not only after a boot nobody asked for")
+	fs.IntVar(&c.alertMax, "alert-max", 10, "alerts at most this many in 24 hours; the next says how many were suppressed")
 }
 
 // stepTimeout bounds one poll iteration: a few list pages, a delete with its
@@ -287,7 +313,8 @@ type validConfig struct {
 	allow            string // as given, for the start line
 	logFormat        string
 	dryRun           bool
-	checkHost        string
+	checkHost        []string
+	alertStart       bool
 	led              string
 	ledActiveLow     bool
 	ir               string
@@ -314,7 +341,7 @@ func (c *daemonConfig) validate(getenv func(string) string) (validConfig, error)
 	bad := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
 
 	v := validConfig{
-		allow: c.allow.String(), logFormat: c.logFormat, dryRun: c.dryRun, checkHost: c.checkHost,
+		allow: c.allow.String(), logFormat: c.logFormat, dryRun: c.dryRun, checkHost: c.checkHost, alertStart: c.alertStart,
 		led: c.led, ledActiveLow: c.ledActiveLow, ir: c.ir,
 		watchdog: watchdogConfig{path: c.watchdog, timeout: c.wdTimeout, nowayout: c.wdNowayout},
 		reboot:   rebootConfig{mode: c.rebootMode, grace: c.rebootGrace},
@@ -380,12 +407,32 @@ func (c *daemonConfig) validate(getenv func(string) string) (validConfig, error)
 	v.gateway = GatewayConfig{
 		Allow: allow, CountryCode: cc, PIN: pin, TOTP: otp, Rate: c.rate, MaxAge: c.maxAge,
 		MarkRead: c.markRead, KeepInbox: c.keepInbox, PollInterval: c.poll, RebootInterval: c.rebootInterval,
-		StepTimeout: c.stepTimeout(),
+		StepTimeout: c.stepTimeout(), Heal: c.heal, CheckHosts: c.checkHost, AlertMax: c.alertMax,
+	}
+	if c.heal.After <= 0 {
+		bad("-heal-after %s: want more than 0", c.heal.After)
+	}
+	if c.heal.Max < 1 {
+		bad("-heal-max %d: want at least 1", c.heal.Max)
+	}
+	if c.alertMax < 1 {
+		bad("-alert-max %d: want at least 1", c.alertMax)
+	}
+	if c.alert.set {
+		// "" (no alerts) is an empty list, not nil: nil means the default.
+		v.gateway.AlertTo = []string{}
+		for _, a := range c.alert.list {
+			k := normalizeNumber(a, cc)
+			if !k.international() {
+				bad("-alert %q: give it in international form (+216...) or set -country-code", a)
+			}
+			v.gateway.AlertTo = append(v.gateway.AlertTo, string(k))
+		}
 	}
 
-	if c.checkHost != "" {
-		if host, port, err := net.SplitHostPort(c.checkHost); err != nil || host == "" || port == "" {
-			bad("-check-host %q: want host:port (example.com:443)", c.checkHost)
+	for _, hp := range c.checkHost {
+		if host, port, err := net.SplitHostPort(hp); err != nil || host == "" || port == "" {
+			bad("-check-host %q: want host:port (example.com:443)", hp)
 		}
 	}
 	if _, err := newLogger(io.Discard, c.logFormat, slog.LevelInfo); err != nil {
@@ -443,6 +490,9 @@ func (a *app) serve(ctx context.Context, cfg validConfig, log *slog.Logger) erro
 	if err != nil {
 		return badConfig(err)
 	}
+	cause := bootCause{}
+	cause.watchdogReset, cause.watchdogKnown = watchdogBootStatus("/sys", cfg.watchdog.path)
+	gw.StartAlert(cause, cfg.alertStart)
 	if cfg.gateway.secret() == secretNone {
 		log.Warn("no -pin: anyone who can spoof an allowed sender number can command this machine")
 	}

@@ -87,6 +87,10 @@ func (m SMS) MarshalJSON() ([]byte, error) {
 type PollState struct {
 	Unread    string // dev+sim unread counters and the received flag, joined
 	Connected bool   // mobile data up, with signal
+	// What healing watches, from the same read.
+	SIMReady   bool // modem_main_state: the SIM is in and unlocked
+	Registered bool // on a network with signal: an SMS can go out
+	DataUp     bool // ppp_status says up, in any of its forms
 }
 
 // Capacity is the device memory's SMS storage use.
@@ -283,13 +287,18 @@ func (m *Modem) Keys(ctx context.Context, keys ...string) (map[string]string, er
 // Poll is the cheap read done every poll: unread counters and the data link.
 func (m *Modem) Poll(ctx context.Context) (PollState, error) {
 	k, err := m.Keys(ctx, "sms_unread_num", "sms_dev_unread_num", "sms_sim_unread_num", "sms_received_flag",
-		"ppp_status", "signalbar", "network_type")
+		"ppp_status", "signalbar", "network_type", "modem_main_state")
 	if err != nil {
 		return PollState{}, fmt.Errorf("poll: %w", err)
 	}
+	ppp, state := k["ppp_status"], k["modem_main_state"]
 	return PollState{
 		Unread:    k["sms_unread_num"] + "/" + k["sms_dev_unread_num"] + "/" + k["sms_sim_unread_num"] + "/" + k["sms_received_flag"],
 		Connected: k["ppp_status"] == "ppp_connected" && k["signalbar"] != "0" && k["network_type"] != "no_service",
+		// Blank: firmware that does not say; the other keys will tell.
+		SIMReady:   state == "" || state == "modem_init_complete",
+		Registered: k["network_type"] != "" && k["network_type"] != "no_service" && k["signalbar"] != "0",
+		DataUp:     ppp == "ppp_connected" || ppp == "ipv6_connected" || ppp == "ipv4_ipv6_connected",
 	}, nil
 }
 

@@ -79,6 +79,9 @@ type SimRecord struct {
 	Requests    int
 	Dropped     int // deliveries lost to a full inbox
 	MaxInFlight int // the most requests the client had open at once
+	// Events are the actions and sends in the order they came:
+	// "disconnect", "connect", "modem reboot", "sent NUMBER: TEXT".
+	Events []string
 }
 
 type simMsg struct {
@@ -121,6 +124,7 @@ type Sim struct {
 	pppNext     string
 	signal      string
 	rebootUntil time.Time
+	stuck       string // "": a reconnect brings data up; "reboot": only a modem reboot; "never"
 	rec         SimRecord
 	inFlight    int
 
@@ -195,6 +199,23 @@ func (s *Sim) SetLink(ppp, signal string) {
 	s.ppp, s.pppNext, s.signal = ppp, "", signal
 }
 
+// SetStuck says what brings mobile data back once it is down: "" a
+// reconnect (as by default), "reboot" only a modem reboot, "never" nothing.
+func (s *Sim) SetStuck(mode string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.stuck = mode
+}
+
+// Reboot makes the modem reboot by itself: gone for RebootTime, sessions
+// lost. It is not recorded as the client's doing.
+func (s *Sim) Reboot() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.rebootUntil = s.now().Add(s.RebootTime)
+	clear(s.sessions)
+}
+
 // Record returns a copy of what the client did.
 func (s *Sim) Record() SimRecord {
 	s.mu.Lock()
@@ -204,6 +225,7 @@ func (s *Sim) Record() SimRecord {
 	r.MarkedRead = append([]int64(nil), r.MarkedRead...)
 	r.Sent = append([]SimSent(nil), r.Sent...)
 	r.Logins = append([]SimLogin(nil), r.Logins...)
+	r.Events = append([]string(nil), r.Events...)
 	return r
 }
 
@@ -671,16 +693,29 @@ func (s *Sim) set(w http.ResponseWriter, r *http.Request) string {
 		s.rec.Sent = append(s.rec.Sent, SimSent{Number: q.Get("Number"), Text: text,
 			Encoding: q.Get("encode_type"), SMSTime: q.Get("sms_time"), Form: cloneValues(q)})
 		s.cmdStatus["4"] = "1"
+		s.rec.Events = append(s.rec.Events, "sent "+q.Get("Number")+": "+text)
 	case "REBOOT_DEVICE":
 		s.rec.Reboots++
+		s.rec.Events = append(s.rec.Events, "modem reboot")
 		s.rebootUntil = s.now().Add(s.RebootTime)
 		clear(s.sessions)
+		if s.stuck == "reboot" {
+			s.stuck = ""
+		}
+		if s.stuck == "" && s.signal != "0" {
+			s.ppp, s.pppNext = "ppp_connected", "" // it dials again as it boots
+		}
 	case "DISCONNECT_NETWORK":
 		s.rec.Disconnects++
+		s.rec.Events = append(s.rec.Events, "disconnect")
 		s.ppp, s.pppNext = "ppp_disconnecting", "ppp_disconnected"
 	case "CONNECT_NETWORK":
 		s.rec.Connects++
+		s.rec.Events = append(s.rec.Events, "connect")
 		s.ppp, s.pppNext = "ppp_connecting", "ppp_connected"
+		if s.stuck != "" || s.signal == "0" {
+			s.pppNext = "ppp_disconnected"
+		}
 	default:
 		return `{"result":"failure"}`
 	}

@@ -1,0 +1,151 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// alertQueueSize bounds the alerts waiting for the modem to be able to send:
+// a dead tower for days must not grow memory, and the newest say most.
+const alertQueueSize = 8
+
+// pendingAlert is one alert, and who has yet to get it.
+type pendingAlert struct {
+	text    string
+	to      []string
+	counted bool // against the daily limit, and its text final
+}
+
+// Alerts is the queue of SMS smsgate sends of its own accord. Alerts wait
+// until the modem can send; at most max go out in any 24 hours, and the
+// next one after a gap says how many were suppressed.
+type Alerts struct {
+	to    []string
+	max   int
+	log   *slog.Logger
+	queue []pendingAlert
+	sent  []time.Time // when alerts went out, within 24h
+	// suppressed counts alerts dropped since the last one that went out:
+	// over the daily limit, or pushed out of a full queue.
+	suppressed int
+}
+
+// NewAlerts returns a queue for the numbers in to (none: alerts are only
+// logged) with at most max a day.
+func NewAlerts(to []string, max int, log *slog.Logger) *Alerts {
+	if max <= 0 {
+		max = 10
+	}
+	return &Alerts{to: to, max: max, log: log}
+}
+
+// Add queues an alert about something that happened at at.
+func (a *Alerts) Add(at time.Time, text string) {
+	text = "smsgate " + at.Format("15:04") + ": " + text
+	a.log.Info("alert", "text", text, "to", len(a.to))
+	if len(a.to) == 0 {
+		return
+	}
+	if len(a.queue) == alertQueueSize {
+		a.log.Warn("alert queue full; dropping the oldest", "text", a.queue[0].text)
+		a.queue = a.queue[1:]
+		a.suppressed++
+	}
+	a.queue = append(a.queue, pendingAlert{text: text, to: append([]string(nil), a.to...)})
+}
+
+// Pending is how many alerts wait.
+func (a *Alerts) Pending() int { return len(a.queue) }
+
+// Flush sends what waits, in order, one SMS per alert and number. It stops
+// at the first failure; what was not sent waits for the next flush.
+func (a *Alerts) Flush(ctx context.Context, now time.Time, send func(ctx context.Context, number, text string) error) {
+	for len(a.queue) > 0 {
+		p := &a.queue[0]
+		if !p.counted {
+			a.sent = recent(a.sent, now, 24*time.Hour)
+			if len(a.sent) >= a.max {
+				a.log.Warn("alert suppressed: -alert-max reached", "text", p.text, "max", a.max)
+				a.suppressed++
+				a.queue = a.queue[1:]
+				continue
+			}
+			if a.suppressed > 0 {
+				p.text = fmt.Sprintf("(%d alerts suppressed) %s", a.suppressed, p.text)
+				a.suppressed = 0
+			}
+			p.text = fitOneSMS(p.text)
+			a.sent = append(a.sent, now)
+			p.counted = true
+		}
+		for len(p.to) > 0 {
+			if err := send(ctx, p.to[0], p.text); err != nil {
+				a.log.Warn("alert not sent; will try again", "to", p.to[0], "err", err)
+				return
+			}
+			p.to = p.to[1:]
+		}
+		a.queue = a.queue[1:]
+	}
+}
+
+// freshBoot is how soon after the Pi's boot a start counts as "after a
+// boot" rather than a restart of smsgate alone.
+const freshBoot = 10 * time.Minute
+
+// bootCause is what is known of why the Pi last booted.
+type bootCause struct {
+	watchdogKnown, watchdogReset bool
+	// asked is who asked for the reboot: "command", "healing", or "" when
+	// nobody did or smsgate cannot know (no -state-dir).
+	asked string
+}
+
+func (b bootCause) String() string {
+	switch {
+	case b.watchdogKnown && b.watchdogReset:
+		return "watchdog reset"
+	case b.asked != "":
+		return "reboot by " + b.asked
+	case b.watchdogKnown:
+		return "power or reset, not the watchdog"
+	}
+	return "cause unknown"
+}
+
+// startAlert is the "smsgate up" alert, and whether it is due: after a
+// boot nobody asked for by command, or after every start with always.
+func startAlert(now time.Time, uptime time.Duration, cause bootCause, always bool) (string, bool) {
+	if uptime >= freshBoot {
+		return fmt.Sprintf("up (restarted; the Pi has been up %s)", shortDuration(uptime)), always
+	}
+	text := fmt.Sprintf("up; the Pi booted %s: %s", now.Add(-uptime).Format("15:04"), cause)
+	return text, always || cause.asked != "command"
+}
+
+// watchdogBootStatus reads, without opening the device (opening arms it),
+// whether the watchdog at dev caused the last boot; sysRoot is /sys.
+func watchdogBootStatus(sysRoot, dev string) (reset, known bool) {
+	if dev == "" {
+		return false, false
+	}
+	dir, ok := watchdogSysfs(sysRoot, dev)
+	if !ok {
+		return false, false
+	}
+	b, err := os.ReadFile(filepath.Join(dir, "bootstatus"))
+	if err != nil {
+		return false, false
+	}
+	v, err := strconv.ParseUint(strings.TrimSpace(string(b)), 0, 32)
+	if err != nil {
+		return false, false
+	}
+	return v&wdiofCardReset != 0, true
+}

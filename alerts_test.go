@@ -1,0 +1,201 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// outbox records what an alert flush sends, and can refuse.
+type outbox struct {
+	sent   []string
+	refuse func(number string) bool
+}
+
+func (o *outbox) send(_ context.Context, number, text string) error {
+	if o.refuse != nil && o.refuse(number) {
+		return errors.New("not registered")
+	}
+	o.sent = append(o.sent, number+": "+text)
+	return nil
+}
+
+func TestAlertsWaitAndAreBounded(t *testing.T) {
+	clk := newFakeClock()
+	log := slog.New(slog.DiscardHandler)
+	ctx := context.Background()
+
+	t.Run("wait until the modem can send, in order", func(t *testing.T) {
+		a := NewAlerts([]string{"+1", "+2"}, 10, log)
+		a.Add(clk.Now(), "one")
+		a.Add(clk.Now(), "two")
+		o := &outbox{refuse: func(string) bool { return true }}
+		a.Flush(ctx, clk.Now(), o.send)
+		if len(o.sent) != 0 || a.Pending() != 2 {
+			t.Fatalf("sent %q, %d pending", o.sent, a.Pending())
+		}
+		// The second number fails once: only it is tried again.
+		o.refuse = func(n string) bool { return n == "+2" }
+		a.Flush(ctx, clk.Now(), o.send)
+		o.refuse = nil
+		a.Flush(ctx, clk.Now(), o.send)
+		want := []string{"+1: smsgate 12:00: one", "+2: smsgate 12:00: one", "+1: smsgate 12:00: two", "+2: smsgate 12:00: two"}
+		if fmt.Sprint(o.sent) != fmt.Sprint(want) || a.Pending() != 0 {
+			t.Errorf("sent %q, want %q", o.sent, want)
+		}
+	})
+
+	t.Run("a full queue drops the oldest and says so", func(t *testing.T) {
+		a := NewAlerts([]string{"+1"}, 100, log)
+		for i := 0; i < alertQueueSize+4; i++ {
+			a.Add(clk.Now(), fmt.Sprint("n", i))
+		}
+		o := &outbox{}
+		a.Flush(ctx, clk.Now(), o.send)
+		if len(o.sent) != alertQueueSize || o.sent[0] != "+1: (4 alerts suppressed) smsgate 12:00: n4" || o.sent[1] != "+1: smsgate 12:00: n5" {
+			t.Errorf("sent %q", o.sent)
+		}
+	})
+
+	t.Run("at most -alert-max a day; the next says how many were suppressed", func(t *testing.T) {
+		a := NewAlerts([]string{"+1"}, 3, log)
+		o := &outbox{}
+		for i := 0; i < 5; i++ {
+			a.Add(clk.Now(), fmt.Sprint("n", i))
+			a.Flush(ctx, clk.Now(), o.send)
+			clk.Advance(time.Hour)
+		}
+		clk.Advance(20 * time.Hour) // 24h after the second
+		a.Add(clk.Now(), "next day")
+		a.Flush(ctx, clk.Now(), o.send)
+		want := []string{"+1: smsgate 12:00: n0", "+1: smsgate 13:00: n1", "+1: smsgate 14:00: n2", "+1: (2 alerts suppressed) smsgate 13:00: next day"}
+		if fmt.Sprint(o.sent) != fmt.Sprint(want) {
+			t.Errorf("sent %q, want %q", o.sent, want)
+		}
+	})
+
+	t.Run("one SMS each", func(t *testing.T) {
+		a := NewAlerts([]string{"+1"}, 10, log)
+		a.Add(clk.Now(), strings.Repeat("long reason ", 30))
+		o := &outbox{}
+		a.Flush(ctx, clk.Now(), o.send)
+		if len(o.sent) != 1 || smsParts(strings.TrimPrefix(o.sent[0], "+1: ")) != 1 {
+			t.Errorf("sent %q", o.sent)
+		}
+	})
+
+	t.Run("no numbers: only logged", func(t *testing.T) {
+		a := NewAlerts([]string{}, 10, log)
+		a.Add(clk.Now(), "x")
+		if a.Pending() != 0 {
+			t.Error("queued an alert for nobody")
+		}
+	})
+}
+
+func TestStartAlert(t *testing.T) {
+	now := time.Date(2026, 3, 14, 12, 0, 0, 0, time.UTC)
+	for _, tt := range []struct {
+		uptime time.Duration
+		cause  bootCause
+		always bool
+		text   string
+		due    bool
+	}{
+		{2 * time.Minute, bootCause{watchdogKnown: true, watchdogReset: true}, false, "up; the Pi booted 11:58: watchdog reset", true},
+		{2 * time.Minute, bootCause{watchdogKnown: true}, false, "up; the Pi booted 11:58: power or reset, not the watchdog", true},
+		{2 * time.Minute, bootCause{}, false, "up; the Pi booted 11:58: cause unknown", true},
+		{2 * time.Minute, bootCause{asked: "healing"}, false, "up; the Pi booted 11:58: reboot by healing", true},
+		{2 * time.Minute, bootCause{asked: "command"}, false, "up; the Pi booted 11:58: reboot by command", false},
+		{2 * time.Minute, bootCause{asked: "command"}, true, "up; the Pi booted 11:58: reboot by command", true},
+		{3 * time.Hour, bootCause{}, false, "up (restarted; the Pi has been up 3h00m)", false},
+		{3 * time.Hour, bootCause{}, true, "up (restarted; the Pi has been up 3h00m)", true},
+	} {
+		text, due := startAlert(now, tt.uptime, tt.cause, tt.always)
+		if text != tt.text || due != tt.due {
+			t.Errorf("startAlert(%s, %+v, %v) = %q, %v; want %q, %v", tt.uptime, tt.cause, tt.always, text, due, tt.text, tt.due)
+		}
+	}
+}
+
+func TestWatchdogBootStatus(t *testing.T) {
+	sys := t.TempDir()
+	for name, v := range map[string]string{"watchdog0": "32\n", "watchdog1": "0\n"} {
+		dir := filepath.Join(sys, "class", "watchdog", name)
+		os.MkdirAll(dir, 0o755)
+		os.WriteFile(filepath.Join(dir, "bootstatus"), []byte(v), 0o644)
+	}
+	for _, tt := range []struct {
+		dev          string
+		reset, known bool
+	}{
+		{"/dev/watchdog", true, true},
+		{"/dev/watchdog0", true, true},
+		{"/dev/watchdog1", false, true},
+		{"/dev/watchdog2", false, false},
+		{"", false, false},
+	} {
+		if reset, known := watchdogBootStatus(sys, tt.dev); reset != tt.reset || known != tt.known {
+			t.Errorf("%q: reset %v known %v", tt.dev, reset, known)
+		}
+	}
+}
+
+// TestGatewayAlerts: the inbox made room, a stranger flood, a held login and
+// the start each make one alert, to the -alert numbers, once the modem can
+// send.
+func TestGatewayAlerts(t *testing.T) {
+	t.Run("stranger flood, once a day", func(t *testing.T) {
+		h := newHarness(t, "mf920v", nil)
+		h.sim.Capacity = 200
+		for i := 0; i < 2*strangerFlood; i++ {
+			h.sim.Deliver("+3360000000", fmt.Sprint("spam ", i), h.clk.Now())
+			h.clk.Advance(time.Minute)
+			h.step()
+		}
+		want := []string{owner + ": smsgate 12:20: 20 SMS from strangers within an hour; ignored and left in the inbox (see the log)"}
+		if fmt.Sprint(h.replies()) != fmt.Sprint(want) {
+			t.Errorf("sent %q, want %q", h.replies(), want)
+		}
+	})
+	t.Run("login held, once per hold", func(t *testing.T) {
+		h := newHarness(t, "datacard", func(c *GatewayConfig) { c.AlertTo = []string{"+15550002222"} })
+		h.gw.loginHeld(&LoginError{Reason: "wrong password", AttemptsLeft: 2})
+		h.gw.loginHeld(&LoginError{Reason: "wrong password", AttemptsLeft: 2})
+		h.step()
+		h.step()
+		want := []string{"+15550002222: smsgate 12:00: modem login held to save your attempts: wrong password"}
+		if fmt.Sprint(h.replies()) != fmt.Sprint(want) {
+			t.Errorf("sent %q, want %q", h.replies(), want)
+		}
+	})
+	t.Run("-alert none", func(t *testing.T) {
+		h := newHarness(t, "mf920v", func(c *GatewayConfig) { c.AlertTo = []string{} })
+		h.gw.StartAlert(bootCause{watchdogKnown: true, watchdogReset: true}, true)
+		h.step()
+		if len(h.replies()) != 0 {
+			t.Errorf("sent %q", h.replies())
+		}
+	})
+	t.Run("start, after the modem registers", func(t *testing.T) {
+		h := newHarness(t, "mf920v", nil)
+		h.sim.SetLink("ppp_disconnected", "0")
+		h.gw.StartAlert(bootCause{watchdogKnown: true, watchdogReset: true}, true)
+		h.step()
+		if len(h.replies()) != 0 {
+			t.Fatalf("sent while not registered: %q", h.replies())
+		}
+		h.sim.SetLink("ppp_connected", "4")
+		h.step()
+		want := []string{owner + ": smsgate 12:00: up (restarted; the Pi has been up 3h00m)"}
+		if fmt.Sprint(h.replies()) != fmt.Sprint(want) {
+			t.Errorf("sent %q, want %q", h.replies(), want)
+		}
+	})
+}
