@@ -109,7 +109,11 @@ func openIRTransmitter(name string, dryRun bool) (irTransmitter, error) {
 		return nopTX{}, nil
 	}
 	if strings.HasPrefix(name, "/") {
-		return openLIRC(name)
+		tx, err := openLIRC(name)
+		if err != nil {
+			return nil, err
+		}
+		return tx, nil
 	}
 	p, err := openPin(name)
 	if err != nil {

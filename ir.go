@@ -7,14 +7,12 @@ import (
 	"fmt"
 	"io"
 	"math"
-	"os"
 	"sort"
 	"strconv"
 	"strings"
 	"sync"
 	"time"
 
-	"golang.org/x/sys/unix"
 	"periph.io/x/conn/v3/gpio/gpiostream"
 	"periph.io/x/conn/v3/physic"
 )
@@ -396,34 +394,11 @@ type lircDevice interface {
 	io.WriteCloser
 }
 
-type lircFile struct{ *os.File }
-
-func (f lircFile) Features() (uint32, error) {
-	return unix.IoctlGetUint32(int(f.Fd()), lircGetFeatures)
-}
-
-func (f lircFile) SetU32(req uint, v uint32) error {
-	return unix.IoctlSetPointerInt(int(f.Fd()), req, int(v))
-}
-
 // lircTX transmits through a kernel LIRC device (gpio-ir-tx, pwm-ir-tx):
 // the kernel does the carrier and timing.
 type lircTX struct {
 	dev      lircDevice
 	features uint32
-}
-
-func openLIRC(path string) (*lircTX, error) {
-	f, err := os.OpenFile(path, os.O_RDWR, 0)
-	if err != nil {
-		return nil, fmt.Errorf("open ir device: %w", err)
-	}
-	tx, err := newLIRCTX(lircFile{f})
-	if err != nil {
-		f.Close()
-		return nil, fmt.Errorf("%s: %w", path, err)
-	}
-	return tx, nil
 }
 
 func newLIRCTX(dev lircDevice) (*lircTX, error) {
