@@ -9,6 +9,11 @@ LDFLAGS  := -s -w
 TAGS     := nethttpomithttp2
 RELTAGS  := $(TAGS),nosim
 CROSS    := CGO_ENABLED=0 GOOS=linux
+EXE      := $(shell $(GO) env GOEXE)
+# A release that knows this Go (1.26); run by version, so nothing to install.
+STATICCHECK := $(GO) run honnef.co/go/tools/cmd/staticcheck@v0.8.2
+# Where `go build`, `go test` and `make demo` must keep working.
+OTHER_OS := darwin/amd64 darwin/arm64 windows/amd64
 FUZZ     := FuzzDecodeContent FuzzDecodeNumber FuzzParseSMSDate FuzzContentRoundTrip \
             FuzzParseLenientJSON FuzzUndoubleQuotes FuzzParseCommand FuzzParseIRCode \
             FuzzProgramArgv FuzzRedactBody FuzzTOTPCheck
@@ -18,12 +23,12 @@ FUZZ     := FuzzDecodeContent FuzzDecodeNumber FuzzParseSMSDate FuzzContentRound
 skip = echo "*** SKIPPED: $(1): $(2) is missing; install it with: apt-get install $(3)"; \
 	if [ -n "$$CI" ]; then echo "*** CI must not skip tests"; exit 1; fi
 
-.PHONY: all build arm arm64 vet unit fuzz smoke vmtest test demo bench clean
+.PHONY: all build arm arm64 vet other-os unit fuzz smoke vmtest test demo bench clean
 
 all: build
 
 build:
-	$(GO) build -tags $(TAGS) -o smsgate .
+	$(GO) build -tags $(TAGS) -o smsgate$(EXE) .
 
 # 32-bit: Raspberry Pi OS 32-bit, buildroot. 64-bit: gokrazy, Pi OS 64-bit.
 arm:
@@ -36,6 +41,19 @@ vet:
 	$(GO) vet ./...
 	$(GO) vet -tags smoke,vmtest ./...
 	@test -z "$$(gofmt -l .)" || { echo "gofmt would change:"; gofmt -l .; exit 1; }
+	$(STATICCHECK) ./...
+	$(STATICCHECK) -tags smoke,vmtest ./...
+	$(STATICCHECK) -tags $(RELTAGS) ./...
+
+# macOS and Windows: the command and the tests build and vet (Linux-only
+# parts have _other.go stand-ins).
+other-os:
+	@for p in $(OTHER_OS); do \
+		echo "vet, build and test -c for $$p"; \
+		GOOS=$${p%/*} GOARCH=$${p#*/} $(GO) vet ./... && \
+		GOOS=$${p%/*} GOARCH=$${p#*/} $(GO) build -tags $(TAGS) -o /dev/null . && \
+		GOOS=$${p%/*} GOARCH=$${p#*/} $(GO) test -c -o /dev/null . || exit 1; \
+	done
 
 unit:
 	$(GO) test -race -count=1 ./...
@@ -56,13 +74,13 @@ vmtest:
 		$(GO) test -tags vmtest -run TestVM -count=1 -v -timeout 15m . ; \
 	else $(call skip,VM tests on a real arm64 kernel,qemu-system-aarch64,qemu-system-arm); fi
 
-test: vet unit fuzz smoke vmtest
+test: vet other-os unit fuzz smoke vmtest
 
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem .
 
 demo: build
-	./smsgate demo
+	./smsgate$(EXE) demo
 
 clean:
-	rm -f smsgate smsgate-linux-arm smsgate-linux-arm64
+	rm -f smsgate smsgate.exe smsgate-linux-arm smsgate-linux-arm64

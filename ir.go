@@ -57,8 +57,8 @@ var irProtocols = map[string]irProtocol{
 	"rc6_0":     {carrier: 36000, period: 106667 * time.Microsecond, minFrames: 1, encode: rc6Frame, maxCode: 0xffff},
 }
 
-// bitsLSB appends n bits of v, least significant first, as pulse-distance
-// marks: every bit a pulse, the space telling 0 from 1.
+// pulseDistance appends n bits of v, least significant first, as
+// pulse-distance marks: every bit a pulse, the space telling 0 from 1.
 func pulseDistance(out []float64, v uint32, n int, pulse, zero, one float64) []float64 {
 	for i := 0; i < n; i++ {
 		space := zero

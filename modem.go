@@ -566,7 +566,8 @@ func loginPassword(password, ld, model string) (value, scheme string) {
 	return b64, "base64"
 }
 
-// lockPeriod is how long a login refusal holds further attempts.
+// defaultLockPeriod is how long a login refusal holds further attempts
+// when the modem does not say (login_lock_time).
 const defaultLockPeriod = 300 * time.Second
 
 // reservedAttempts are never spent automatically: they are the owner's.

@@ -356,13 +356,15 @@ func TestLoginPasswordVariants(t *testing.T) {
 	}
 }
 
-// TestADTokenKnownVector checks the token against the vector published in
-// shared/zte-goform.md.
+// upperSHA256 is the firmware's hash, upper-case hex, computed here apart
+// from the client's loginPassword.
 func upperSHA256(s string) string {
 	sum := sha256.Sum256([]byte(s))
 	return strings.ToUpper(hex.EncodeToString(sum[:]))
 }
 
+// TestADTokenKnownVector checks the token against the vector published in
+// shared/zte-goform.md.
 func TestADTokenKnownVector(t *testing.T) {
 	if got := adToken("md5", "BD_MF79RUV1.0.0B02", "", "AB12CD34"); got != "02bb862c133c79826efbe952c8a57c34" {
 		t.Errorf("AD = %s", got)
