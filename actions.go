@@ -129,7 +129,7 @@ func (a *Actions) status(ctx context.Context) string {
 		b.WriteString("modem: " + shortErr(err))
 	} else {
 		fmt.Fprintf(&b, "%s %s/5 %sdBm %s", st["network_type"], st["signalbar"], st["lte_rsrp"], st["network_provider"])
-		if st["ppp_status"] == "ppp_connected" {
+		if dataUp(st["ppp_status"]) {
 			fmt.Fprintf(&b, ", data up %s", st["wan_ipaddr"])
 		} else {
 			fmt.Fprintf(&b, ", data %s", strings.TrimPrefix(st["ppp_status"], "ppp_"))

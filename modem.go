@@ -21,6 +21,7 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unicode/utf8"
 )
 
 // maxBody bounds every answer: the largest honest answer (a page of 100
@@ -31,9 +32,20 @@ var (
 	// errBlank is the modem's way of saying "not authorised": HTTP 200 with
 	// every value empty.
 	errBlank = errors.New("blank answer (no session)")
+	// errSessionPage is the other way some firmware says it: the login
+	// page (HTML) or a redirect to index.html instead of JSON.
+	errSessionPage = errors.New("HTML answer or redirect instead of JSON (no session)")
 	// errRefused is a {"result":"failure"} or empty answer to an action.
 	errRefused = errors.New("modem refused the action")
+	// errInboxBound is an inbox read that outgrew what the modem's
+	// capacity allows: the modem is answering nonsense.
+	errInboxBound = errors.New("inbox larger than the modem can hold")
 )
+
+// noSession says whether err means the session is gone: one re-login.
+func noSession(err error) bool {
+	return errors.Is(err, errBlank) || errors.Is(err, errSessionPage)
+}
 
 // LoginError says why smsgate is not logging in, and until when it will not
 // try again. The LED shows it; the log says it loudly once.
@@ -96,6 +108,60 @@ type PollState struct {
 // Capacity is the device memory's SMS storage use.
 type Capacity struct{ Total, Used int }
 
+// dataUp says whether a ppp_status value means mobile data is up: the
+// dual-stack firmware reports its own values for an up link.
+func dataUp(ppp string) bool {
+	switch ppp {
+	case "ppp_connected", "ipv6_connected", "ipv4_ipv6_connected":
+		return true
+	}
+	return false
+}
+
+// Password schemes of the LOGIN post (see ../shared/zte-goform.md).
+const (
+	schemeBase64       = "base64"
+	schemeSHA256Base64 = "sha256(base64)"
+	schemeSHA256LD     = "sha256+LD"
+	schemeNone         = "none" // firmware without a login
+)
+
+// AD (anti-CSRF token) forms.
+const (
+	adNone        = "none"
+	adMD5         = "md5"
+	adSHA256      = "sha256"      // upper-case hex at both stages, as the web UI computes it
+	adSHA256Lower = "sha256lower" // lower-case hex, as some third-party clients send it
+)
+
+// Detection is what the client found out about the firmware, and how it
+// decided: what `smsgate doctor` prints.
+type Detection struct {
+	Model     string // hardware_version (read once logged in)
+	Firmware  string // wa_inner_version
+	CRVersion string // cr_version
+	// ConfigJS is what /js/config/config.js said: "not served", or the
+	// values found in it.
+	ConfigJS string
+	// Login is the password scheme (schemeBase64, ...), "" while unknown.
+	Login     string
+	LoginFrom string // why that scheme: config.js, the model, LD, or the modem accepting it
+	// LoginForm is how the user name goes along: LOGIN, LOGIN_MULTI_USER,
+	// LOGIN+username or LOGIN+user.
+	LoginForm string
+	// AD is the anti-CSRF form (adNone, adMD5, ...), "" while unknown.
+	AD          string
+	ADFrom      string
+	ADConfirmed bool // an action was accepted with it
+	// AttemptsLeft is psw_fail_num_str as last read, -1 when not reported.
+	AttemptsLeft int
+	// CounterStuck: the modem's count did not go down after a refusal, so
+	// smsgate counts by itself.
+	CounterStuck bool
+	OwnRefusals  int // refused or lost logins since the last success
+	LoggedIn     bool
+}
+
 // ModemConfig configures a Modem.
 type ModemConfig struct {
 	URL      string
@@ -118,14 +184,26 @@ type Modem struct {
 	now      func() time.Time
 	// statusEvery is how often a pending send, delete or reconnect is polled.
 	statusEvery time.Duration
+	// sendSettle is the wait before the first status read after SEND_SMS:
+	// asked at once, the modem reports the previous command's result.
+	sendSettle time.Duration
 
-	mu        sync.Mutex
-	versions  map[string]string // wa_inner_version, cr_version, hardware_version
-	adHash    string            // "" undetected, "none", "md5", "sha256"
-	loginHold *LoginError
-	// rejected counts refused logins since the last success, for firmware
-	// that does not say how many attempts are left.
+	mu         sync.Mutex
+	det        Detection
+	versionsOK bool
+	configRead bool
+	configSays string // the scheme config.js names, "" when it does not
+	noLogin    bool
+	schemeTry  int // index into schemeCandidates of the next attempt
+	// counterCounts: psw_fail_num_str went down after one of our refusals.
+	counterCounts bool
+	leftBefore    int // psw_fail_num_str before the last refused attempt
+	loginHold     *LoginError
+	// rejected counts refused (or lost) logins since the last success, for
+	// firmware that does not say how many attempts are left.
 	rejected int
+	capTotal int  // nv + sim capacity last reported, 0 unknown
+	capTried bool // Inbox asked for the capacity once
 }
 
 // NewModem returns a client for the modem at cfg.URL. It does not contact the
@@ -165,16 +243,28 @@ func NewModem(cfg ModemConfig) (*Modem, error) {
 		log:         cfg.Logger,
 		now:         time.Now,
 		statusEvery: time.Second,
+		sendSettle:  time.Second,
+		det:         Detection{AttemptsLeft: -1},
 	}, nil
 }
 
-// roundTrip sends one request and returns the bounded body.
+// Detected returns what the client has found out about the firmware so far.
+func (m *Modem) Detected() Detection {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	d := m.det
+	d.OwnRefusals = m.rejected
+	return d
+}
+
+// roundTrip sends one request and returns the bounded body. A redirect is
+// the firmware's "log in first".
 func (m *Modem) roundTrip(ctx context.Context, method, path string, form url.Values) ([]byte, error) {
 	var body io.Reader
 	target := m.base + path
-	if method == http.MethodGet {
+	if method == http.MethodGet && form != nil {
 		target += "?" + form.Encode()
-	} else {
+	} else if form != nil {
 		body = strings.NewReader(form.Encode())
 	}
 	req, err := http.NewRequestWithContext(ctx, method, target, body)
@@ -198,30 +288,55 @@ func (m *Modem) roundTrip(ctx context.Context, method, path string, form url.Val
 	if len(b) > maxBody {
 		return nil, fmt.Errorf("answer larger than %d bytes", maxBody)
 	}
+	if resp.StatusCode >= 300 && resp.StatusCode < 400 {
+		return nil, fmt.Errorf("http status %s to %q: %w", resp.Status, resp.Header.Get("Location"), errSessionPage)
+	}
 	if resp.StatusCode != http.StatusOK {
-		return nil, fmt.Errorf("http status %s", resp.Status)
+		return nil, &httpStatusError{resp.Status}
 	}
 	return b, nil
 }
 
-func (m *Modem) getJSON(ctx context.Context, q url.Values) (map[string]any, error) {
-	q.Set("isTest", "false")
-	q.Set("_", strconv.FormatInt(m.now().UnixMilli(), 10))
-	b, err := m.roundTrip(ctx, http.MethodGet, "/goform/goform_get_cmd_process", q)
-	if err != nil {
-		return nil, fmt.Errorf("get %s: %w", q.Get("cmd"), err)
+// httpStatusError is an answer other than 200 OK or a redirect.
+type httpStatusError struct{ status string }
+
+func (e *httpStatusError) Error() string { return "http status " + e.status }
+
+// parseAnswer reads a goform answer; an HTML page means the session is gone.
+func parseAnswer(b []byte) (map[string]any, error) {
+	if t := bytes.TrimSpace(b); len(t) > 0 && t[0] == '<' {
+		return nil, errSessionPage
 	}
-	v, err := parseLenientJSON(b)
+	return parseLenientJSON(b)
+}
+
+func (m *Modem) getJSON(ctx context.Context, q url.Values) (map[string]any, error) {
+	b, err := m.getRaw(ctx, q)
+	if err != nil {
+		return nil, err
+	}
+	v, err := parseAnswer(b)
 	if err != nil {
 		return nil, fmt.Errorf("get %s: %w", q.Get("cmd"), err)
 	}
 	return v, nil
 }
 
+func (m *Modem) getRaw(ctx context.Context, q url.Values) ([]byte, error) {
+	q.Set("isTest", "false")
+	q.Set("_", strconv.FormatInt(m.now().UnixMilli(), 10))
+	b, err := m.roundTrip(ctx, http.MethodGet, "/goform/goform_get_cmd_process", q)
+	if err != nil {
+		return nil, fmt.Errorf("get %s: %w", q.Get("cmd"), err)
+	}
+	return b, nil
+}
+
 // preLoginKeys are answered without a session (with the Referer).
+// network_provider is one: the web UI's timer reads it before login.
 var preLoginKeys = map[string]bool{
 	"loginfo": true, "LD": true, "RD": true, "wa_inner_version": true, "cr_version": true,
-	"psw_fail_num_str": true, "login_lock_time": true, "modem_main_state": true, "hardware_version": true,
+	"psw_fail_num_str": true, "login_lock_time": true, "modem_main_state": true, "network_provider": true,
 }
 
 // readKeys reads status keys (multi_data=1) without logging in. The answer
@@ -230,6 +345,9 @@ var preLoginKeys = map[string]bool{
 func (m *Modem) readKeys(ctx context.Context, keys ...string) (map[string]string, error) {
 	v, err := m.getJSON(ctx, url.Values{"cmd": {strings.Join(keys, ",")}, "multi_data": {"1"}})
 	if err != nil {
+		if errors.Is(err, errSessionPage) {
+			m.det.LoggedIn = false
+		}
 		return nil, err
 	}
 	needSession := false
@@ -246,30 +364,58 @@ func (m *Modem) readKeys(ctx context.Context, keys ...string) (map[string]string
 		}
 	}
 	if blank {
+		if needSession {
+			m.det.LoggedIn = false
+		}
 		return out, fmt.Errorf("get %s: %w", strings.Join(keys, ","), errBlank)
+	}
+	if needSession {
+		m.det.LoggedIn = true
 	}
 	return out, nil
 }
 
-// withSession runs op, and when the modem answers blank, logs in once and
-// runs op once more.
+// sessionKeys need a session on every firmware, and every firmware answers
+// them when there is one (datacard sticks included).
+var sessionKeys = []string{"sms_unread_num", "ppp_status"}
+
+// sessionGone reads keys that need a session: blank means it is gone.
+func (m *Modem) sessionGone(ctx context.Context) bool {
+	_, err := m.readKeys(ctx, sessionKeys...)
+	return noSession(err)
+}
+
+// withSession runs op, and when the modem says the session is gone (blank
+// JSON, the login page, a redirect), logs in once and runs op once more.
 func (m *Modem) withSession(ctx context.Context, op func() error) error {
 	err := op()
-	if !errors.Is(err, errBlank) && !errors.Is(err, errRefused) {
+	if !noSession(err) {
 		return err
 	}
-	if errors.Is(err, errRefused) {
-		// A refused action is a session problem only if the session is gone,
-		// which keys that need a session tell: they come back blank. (Not
-		// loginfo: datacard sticks never say "ok" there.)
-		if _, ierr := m.readKeys(ctx, "sms_unread_num", "ppp_status"); !errors.Is(ierr, errBlank) {
-			return err
-		}
-	}
+	m.det.LoggedIn = false
 	if lerr := m.login(ctx); lerr != nil {
 		return fmt.Errorf("%w (and %w)", err, lerr)
 	}
 	return op()
+}
+
+// EnsureSession logs in unless a session-only read already works: what a
+// one-shot command does first, so that its action is posted once.
+func (m *Modem) EnsureSession(ctx context.Context) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.ensureSession(ctx)
+}
+
+func (m *Modem) ensureSession(ctx context.Context) error {
+	if m.det.LoggedIn {
+		return nil
+	}
+	_, err := m.readKeys(ctx, sessionKeys...)
+	if !noSession(err) {
+		return err
+	}
+	return m.login(ctx)
 }
 
 // Keys reads status keys, logging in when needed.
@@ -294,11 +440,11 @@ func (m *Modem) Poll(ctx context.Context) (PollState, error) {
 	ppp, state := k["ppp_status"], k["modem_main_state"]
 	return PollState{
 		Unread:    k["sms_unread_num"] + "/" + k["sms_dev_unread_num"] + "/" + k["sms_sim_unread_num"] + "/" + k["sms_received_flag"],
-		Connected: k["ppp_status"] == "ppp_connected" && k["signalbar"] != "0" && k["network_type"] != "no_service",
+		Connected: dataUp(ppp) && k["signalbar"] != "0" && k["network_type"] != "no_service",
 		// Blank: firmware that does not say; the other keys will tell.
 		SIMReady:   state == "" || state == "modem_init_complete",
 		Registered: k["network_type"] != "" && k["network_type"] != "no_service" && k["signalbar"] != "0",
-		DataUp:     ppp == "ppp_connected" || ppp == "ipv6_connected" || ppp == "ipv4_ipv6_connected",
+		DataUp:     dataUp(ppp),
 	}, nil
 }
 
@@ -317,39 +463,90 @@ func (m *Modem) Capacity(ctx context.Context) (Capacity, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	var c Capacity
-	err := m.withSession(ctx, func() error {
-		v, err := m.getJSON(ctx, url.Values{"cmd": {"sms_capacity_info"}})
-		if err != nil {
-			return err
-		}
-		total, _ := v["sms_nv_total"].(string)
-		used, _ := v["sms_nvused_total"].(string)
-		if total == "" && used == "" {
-			return fmt.Errorf("sms capacity: %w", errBlank)
-		}
-		c.Total, _ = strconv.Atoi(strings.TrimSpace(total))
-		c.Used, _ = strconv.Atoi(strings.TrimSpace(used))
-		return nil
+	err := m.withSession(ctx, func() (err error) {
+		c, err = m.readCapacity(ctx)
+		return err
 	})
 	return c, err
 }
 
+func (m *Modem) readCapacity(ctx context.Context) (Capacity, error) {
+	v, err := m.getJSON(ctx, url.Values{"cmd": {"sms_capacity_info"}})
+	if err != nil {
+		return Capacity{}, err
+	}
+	get := func(k string) (int, bool) {
+		s, _ := v[k].(string)
+		n, err := strconv.Atoi(strings.TrimSpace(s))
+		return n, err == nil && n >= 0
+	}
+	total, ok := get("sms_nv_total")
+	if !ok {
+		return Capacity{}, fmt.Errorf("sms capacity: %w", errBlank)
+	}
+	c := Capacity{Total: total}
+	if used, ok := get("sms_nvused_total"); ok {
+		c.Used = used
+	} else {
+		// The ufi family does not report it: the web UI adds up the boxes.
+		for _, k := range []string{"sms_nv_rev_total", "sms_nv_send_total", "sms_nv_draftbox_total"} {
+			n, _ := get(k)
+			c.Used += n
+		}
+	}
+	sim, _ := get("sms_sim_total")
+	m.capTotal = total + sim
+	return c, nil
+}
+
 const inboxPage = 100
 
+// inboxBound is how much one inbox read may hold: twice what the modem says
+// it can store (a record can move between pages while listing), at most
+// maxInboxRecords. A modem that reports nothing gets defaultInboxRecords.
+// Each record may take recordBytes of answer; a merged 765-character
+// message takes about 3.3 KB.
+const (
+	defaultInboxRecords = 1000
+	maxInboxRecords     = 5000
+	recordBytes         = 4 << 10
+)
+
+func (m *Modem) inboxBound() (records, bytes int) {
+	records = defaultInboxRecords
+	if m.capTotal > 0 {
+		records = min(max(2*m.capTotal, inboxPage), maxInboxRecords)
+	}
+	return records, 64<<10 + records*recordBytes
+}
+
 // Inbox lists every message in device memory and on the SIM, oldest first.
+// A read that outgrows the modem's capacity stops with errInboxBound.
 func (m *Modem) Inbox(ctx context.Context) ([]SMS, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	if m.capTotal == 0 && !m.capTried {
+		// Once, so that the bound below is the modem's own.
+		m.capTried = true
+		if err := m.withSession(ctx, func() error { _, err := m.readCapacity(ctx); return err }); err != nil {
+			m.log.Debug("capacity unknown, inbox read bounded by default", "err", err)
+		}
+	}
+	maxRecords, maxBytes := m.inboxBound()
 	var all []SMS
+	read := 0
 	for _, store := range []struct{ mem, name string }{{"1", "device"}, {"0", "sim"}} {
-		// A full device holds a few hundred records; more pages than this
-		// means the modem is answering nonsense.
-		for page := 0; page < 20; page++ {
+		for page := 0; ; page++ {
 			var msgs []SMS
+			var size int
 			err := m.withSession(ctx, func() (err error) {
-				msgs, err = m.listPage(ctx, store.mem, store.name, page)
+				msgs, size, err = m.listPage(ctx, store.mem, store.name, page, maxRecords-len(all))
 				return err
 			})
+			read += size
+			if err == nil && read > maxBytes {
+				err = fmt.Errorf("%d bytes read, bound %d: %w", read, maxBytes, errInboxBound)
+			}
 			if err != nil {
 				return nil, fmt.Errorf("list %s sms: %w", store.name, err)
 			}
@@ -359,19 +556,33 @@ func (m *Modem) Inbox(ctx context.Context) ([]SMS, error) {
 			}
 		}
 	}
-	sort.Slice(all, func(i, j int) bool { return all[i].ID < all[j].ID })
-	// A record that moved between pages while listing shows up twice.
-	out := all[:0]
-	for i, s := range all {
-		if i == 0 || s.ID != all[i-1].ID {
-			out = append(out, s)
-		}
-	}
-	return out, nil
+	return dedupeByID(all), nil
 }
 
-func (m *Modem) listPage(ctx context.Context, mem, store string, page int) ([]SMS, error) {
-	v, err := m.getJSON(ctx, url.Values{
+// dedupeByID sorts by id and keeps one record per id: the complete one,
+// then the longest, then the first seen. A firmware without a sorted
+// database lists an id twice; a record that moves between pages too.
+func dedupeByID(all []SMS) []SMS {
+	sort.SliceStable(all, func(i, j int) bool { return all[i].ID < all[j].ID })
+	out := all[:0]
+	for _, s := range all {
+		if n := len(out); n > 0 && out[n-1].ID == s.ID {
+			best := &out[n-1]
+			if (s.Complete && !best.Complete) ||
+				(s.Complete == best.Complete && utf8.RuneCountInString(s.Text) > utf8.RuneCountInString(best.Text)) {
+				*best = s
+			}
+			continue
+		}
+		out = append(out, s)
+	}
+	return out
+}
+
+// listPage reads one page; budget is how many more records the read may
+// hold. It returns the answer's size for the read's byte bound.
+func (m *Modem) listPage(ctx context.Context, mem, store string, page, budget int) ([]SMS, int, error) {
+	b, err := m.getRaw(ctx, url.Values{
 		"cmd":           {"sms_data_total"},
 		"page":          {strconv.Itoa(page)},
 		"data_per_page": {strconv.Itoa(inboxPage)},
@@ -380,13 +591,20 @@ func (m *Modem) listPage(ctx context.Context, mem, store string, page int) ([]SM
 		"order_by":      {"order by id desc"},
 	})
 	if err != nil {
-		return nil, err
+		return nil, 0, err
+	}
+	v, err := parseAnswer(b)
+	if err != nil {
+		return nil, len(b), fmt.Errorf("get sms_data_total: %w", err)
 	}
 	raw, ok := v["messages"]
 	if !ok {
-		return nil, errBlank
+		return nil, len(b), errBlank
 	}
 	list, _ := raw.([]any)
+	if len(list) > budget {
+		return nil, len(b), fmt.Errorf("page %d holds %d records, %d more allowed: %w", page, len(list), budget, errInboxBound)
+	}
 	out := make([]SMS, 0, len(list))
 	for _, item := range list {
 		rec, _ := item.(map[string]any)
@@ -397,7 +615,7 @@ func (m *Modem) listPage(ctx context.Context, mem, store string, page int) ([]SM
 			out = append(out, s)
 		}
 	}
-	return out, nil
+	return out, len(b), nil
 }
 
 // decodeRecord turns one list entry into an SMS. Sent messages, drafts and
@@ -432,12 +650,11 @@ func decodeRecord(rec map[string]any, store string) (SMS, bool) {
 }
 
 // post sends an action, with the anti-CSRF token where the firmware wants
-// one, and reads its {"result": ...}.
+// one, and reads its {"result": ...}. The web UI adds AD to every post
+// but LOGIN (LOGIN_MULTI_USER carries it).
 func (m *Modem) post(ctx context.Context, goformID string, form url.Values) (string, error) {
-	form.Set("isTest", "false")
-	form.Set("goformId", goformID)
-	if goformID != "LOGIN" && goformID != "LOGIN_MULTI_USER" {
-		ad, err := m.adToken(ctx)
+	if goformID != "LOGIN" {
+		ad, err := m.adValue(ctx, goformID != "LOGIN_MULTI_USER")
 		if err != nil {
 			return "", fmt.Errorf("%s: %w", goformID, err)
 		}
@@ -445,6 +662,14 @@ func (m *Modem) post(ctx context.Context, goformID string, form url.Values) (str
 			form.Set("AD", ad)
 		}
 	}
+	return m.postForm(ctx, goformID, form)
+}
+
+// postForm sends form as it is: everything that can fail before the modem
+// sees it has been done.
+func (m *Modem) postForm(ctx context.Context, goformID string, form url.Values) (string, error) {
+	form.Set("isTest", "false")
+	form.Set("goformId", goformID)
 	b, err := m.roundTrip(ctx, http.MethodPost, "/goform/goform_set_cmd_process", form)
 	if err != nil {
 		return "", fmt.Errorf("%s: %w", goformID, err)
@@ -452,7 +677,7 @@ func (m *Modem) post(ctx context.Context, goformID string, form url.Values) (str
 	if len(bytes.TrimSpace(b)) == 0 {
 		return "", fmt.Errorf("%s: empty answer: %w", goformID, errRefused)
 	}
-	v, err := parseLenientJSON(b)
+	v, err := parseAnswer(b)
 	if err != nil {
 		return "", fmt.Errorf("%s: %w", goformID, err)
 	}
@@ -460,30 +685,60 @@ func (m *Modem) post(ctx context.Context, goformID string, form url.Values) (str
 	return strings.TrimSpace(res), nil
 }
 
-// action posts goformID and requires "success". Firmware that wants an AD
-// token may want it as MD5 or SHA256; a refusal under one form is retried
-// once under the other, and the form that works is kept.
+// action posts goformID and requires "success". It logs in first where the
+// modem needs it, so that the action is posted once. A refusal is judged
+// with the session checked first: no session means one re-login; a refusal
+// made while logged in, with an AD form not yet confirmed, means the
+// firmware wants another form, which is learnt and kept. No AD refusal
+// ever leads to a login.
 func (m *Modem) action(ctx context.Context, goformID string, form url.Values) error {
+	if err := m.ensureSession(ctx); err != nil {
+		return fmt.Errorf("%s: %w", goformID, err)
+	}
 	return m.withSession(ctx, func() error {
 		res, err := m.post(ctx, goformID, cloneValues(form))
 		if err == nil && res == "success" {
+			m.confirmAD()
 			return nil
 		}
-		if (m.adHash == "md5" || m.adHash == "sha256") && (err == nil || errors.Is(err, errRefused)) {
-			prev := m.adHash
-			m.adHash = map[string]string{"md5": "sha256", "sha256": "md5"}[prev]
-			res, err = m.post(ctx, goformID, cloneValues(form))
-			if err == nil && res == "success" {
-				m.log.Info("modem wants the other AD token form", "ad", m.adHash)
-				return nil
+		if err != nil && !errors.Is(err, errRefused) {
+			return err
+		}
+		if m.sessionGone(ctx) {
+			return fmt.Errorf("%s: refused: %w", goformID, errBlank)
+		}
+		if !m.det.ADConfirmed {
+			prev := m.det.AD
+			for _, f := range []string{adMD5, adSHA256, adSHA256Lower, adNone} {
+				if f == prev {
+					continue
+				}
+				m.det.AD, m.det.ADFrom = f, "refusal of "+prev+" while logged in"
+				res, err = m.post(ctx, goformID, cloneValues(form))
+				if err == nil && res == "success" {
+					m.confirmAD()
+					m.log.Info("modem wants another AD form", "ad", f, "refused", prev)
+					return nil
+				}
+				if err != nil && !errors.Is(err, errRefused) {
+					m.det.AD = prev
+					return err
+				}
 			}
-			m.adHash = prev
+			m.det.AD, m.det.ADFrom = prev, "unconfirmed"
 		}
 		if err != nil {
 			return err
 		}
 		return fmt.Errorf("%s: result %q: %w", goformID, res, errRefused)
 	})
+}
+
+func (m *Modem) confirmAD() {
+	if m.det.AD != "" && !m.det.ADConfirmed {
+		m.det.ADConfirmed = true
+		m.log.Info("modem AD form", "ad", m.det.AD, "from", m.det.ADFrom)
+	}
 }
 
 func cloneValues(v url.Values) url.Values {
@@ -494,22 +749,40 @@ func cloneValues(v url.Values) url.Values {
 	return out
 }
 
+// noteVersions keeps the versions a pre-login read gave.
+func (m *Modem) noteVersions(k map[string]string) {
+	if k["wa_inner_version"] != "" {
+		m.det.Firmware, m.det.CRVersion, m.versionsOK = k["wa_inner_version"], k["cr_version"], true
+	}
+	if k["hardware_version"] != "" {
+		m.det.Model = k["hardware_version"]
+	}
+}
+
 func (m *Modem) loadVersions(ctx context.Context) error {
-	if m.versions != nil {
+	if m.versionsOK {
 		return nil
 	}
-	k, err := m.readKeys(ctx, "wa_inner_version", "cr_version", "hardware_version")
+	k, err := m.readKeys(ctx, "wa_inner_version", "cr_version")
 	if err != nil && !errors.Is(err, errBlank) {
 		return err
 	}
-	m.versions = k
+	m.noteVersions(k)
 	return nil
 }
 
-// adToken returns the AD value for the next action, or "" where the firmware
-// uses none (it hands out no RD).
-func (m *Modem) adToken(ctx context.Context) (string, error) {
-	if m.adHash == "none" {
+// modelName is what model tables match against: hardware_version needs a
+// session on some firmware, wa_inner_version names the model too.
+func (m *Modem) modelName() string {
+	return strings.ToUpper(m.det.Model + " " + m.det.Firmware)
+}
+
+// adValue returns the AD for the next post, or "" where the firmware uses
+// none. An RD that is blank says "no AD" only in a session: it is checked
+// first, and without one the post is not made (errBlank). needSession is
+// false for LOGIN_MULTI_USER, which is posted without one.
+func (m *Modem) adValue(ctx context.Context, needSession bool) (string, error) {
+	if m.det.AD == adNone {
 		return "", nil
 	}
 	v, err := m.getJSON(ctx, url.Values{"cmd": {"RD"}})
@@ -517,28 +790,42 @@ func (m *Modem) adToken(ctx context.Context) (string, error) {
 		return "", fmt.Errorf("read RD: %w", err)
 	}
 	rd, _ := v["RD"].(string)
+	rd = strings.TrimSpace(rd)
 	if rd == "" {
-		m.adHash = "none"
+		if !needSession {
+			return "", nil
+		}
+		if m.sessionGone(ctx) {
+			return "", fmt.Errorf("RD blank: %w", errBlank)
+		}
+		m.det.AD, m.det.ADFrom, m.det.ADConfirmed = adNone, "RD blank while logged in", true
+		m.log.Info("modem AD form", "ad", adNone, "from", m.det.ADFrom)
 		return "", nil
 	}
 	if err := m.loadVersions(ctx); err != nil {
 		return "", err
 	}
-	if m.adHash == "" {
-		m.adHash = "md5"
+	if m.det.AD == "" || m.det.AD == adNone {
+		m.det.AD, m.det.ADFrom = adMD5, "RD served; MD5 unless the model says SHA256"
 		for _, model := range []string{"MC888", "MC889", "MF297D"} {
-			if strings.Contains(strings.ToUpper(m.versions["wa_inner_version"]+m.versions["hardware_version"]), model) {
-				m.adHash = "sha256"
+			if strings.Contains(m.modelName(), model) {
+				m.det.AD, m.det.ADFrom = adSHA256, "RD served; model "+model+" uses SHA256"
 			}
 		}
 	}
-	return adToken(m.adHash, m.versions["wa_inner_version"], m.versions["cr_version"], rd), nil
+	return adToken(m.det.AD, m.det.Firmware, m.det.CRVersion, rd), nil
 }
 
-// adToken is hash(hash(wa_inner_version + cr_version) + RD), lower-case hex.
-func adToken(hash, inner, cr, rd string) string {
+// adToken is hash(hash(wa_inner_version + cr_version) + RD): lower-case
+// hex for MD5, upper-case hex at both stages for SHA256 (as the web UI's
+// util.js computes it), lower-case for adSHA256Lower.
+func adToken(form, inner, cr, rd string) string {
 	h := func(s string) string {
-		if hash == "sha256" {
+		switch form {
+		case adSHA256:
+			sum := sha256.Sum256([]byte(s))
+			return strings.ToUpper(hex.EncodeToString(sum[:]))
+		case adSHA256Lower:
 			sum := sha256.Sum256([]byte(s))
 			return hex.EncodeToString(sum[:])
 		}
@@ -548,22 +835,200 @@ func adToken(hash, inner, cr, rd string) string {
 	return h(h(inner+cr) + rd)
 }
 
-// loginPassword is the password field for the detected firmware: salted with
-// LD where the modem hands one out, SHA256 of base64 on MF286D, base64
-// otherwise.
-func loginPassword(password, ld, model string) (value, scheme string) {
+// loginPassword is the LOGIN password field under a scheme. With an empty
+// LD the salted scheme falls back to base64, as the firmware does.
+func loginPassword(scheme, password, ld string) string {
 	b64 := base64.StdEncoding.EncodeToString([]byte(password))
 	upperSHA := func(s string) string {
 		sum := sha256.Sum256([]byte(s))
 		return strings.ToUpper(hex.EncodeToString(sum[:]))
 	}
-	switch {
-	case ld != "":
-		return upperSHA(upperSHA(password) + ld), "sha256+LD"
-	case strings.Contains(strings.ToUpper(model), "MF286"):
-		return upperSHA(b64), "sha256(base64)"
+	switch scheme {
+	case schemeSHA256Base64:
+		return upperSHA(b64)
+	case schemeSHA256LD:
+		if ld == "" {
+			return b64
+		}
+		return upperSHA(upperSHA(password) + ld)
 	}
-	return b64, "base64"
+	return b64
+}
+
+// webConfig is what /js/config/config.js says about the login.
+type webConfig struct {
+	SHA256      string // WEB_ATTR_IF_SUPPORT_SHA256 as written, "" when absent
+	SHA256Found bool
+	HasLogin    string // HAS_LOGIN as written ("true", "false", "!0", "!1")
+}
+
+// parseConfigJS reads the two login settings out of the web UI's minified
+// config.js. It never fails: what it cannot read, it does not report.
+// (Written out rather than with package regexp, which costs the arm
+// binary about 260 KB.)
+func parseConfigJS(b []byte) webConfig {
+	var c webConfig
+	c.SHA256, c.SHA256Found = configValue(b, "WEB_ATTR_IF_SUPPORT_SHA256")
+	c.HasLogin, _ = configValue(b, "HAS_LOGIN")
+	return c
+}
+
+// configValue finds `key: value` (the key maybe quoted) in minified
+// JavaScript and returns the value: a quoted string's content, or a bare
+// token such as 2, true or !0.
+func configValue(b []byte, key string) (string, bool) {
+	isIdent := func(c byte) bool {
+		return c == '_' || c == '$' || '0' <= c && c <= '9' || 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z'
+	}
+	skipSpace := func(i int) int {
+		for i < len(b) && (b[i] == ' ' || b[i] == '\t' || b[i] == '\n' || b[i] == '\r') {
+			i++
+		}
+		return i
+	}
+	for from := 0; ; {
+		at := bytes.Index(b[from:], []byte(key))
+		if at < 0 {
+			return "", false
+		}
+		start, i := from+at, from+at+len(key)
+		from = start + 1
+		if start > 0 && isIdent(b[start-1]) || i < len(b) && isIdent(b[i]) {
+			continue // part of a longer name
+		}
+		if i < len(b) && (b[i] == '"' || b[i] == '\'') {
+			i++
+		}
+		if i = skipSpace(i); i >= len(b) || b[i] != ':' {
+			continue
+		}
+		if i = skipSpace(i + 1); i >= len(b) {
+			return "", true
+		}
+		if q := b[i]; q == '"' || q == '\'' {
+			end := bytes.IndexByte(b[i+1:], q)
+			if end < 0 {
+				return "", true
+			}
+			return strings.TrimSpace(string(b[i+1 : i+1+end])), true
+		}
+		j := i
+		if b[j] == '!' {
+			j++
+		}
+		for j < len(b) && (isIdent(b[j]) || b[j] == '.') {
+			j++
+		}
+		return string(b[i:j]), true
+	}
+}
+
+// scheme is the password scheme config.js names, "" when it names none
+// (key blank or unknown value); noLogin when HAS_LOGIN is false.
+func (c webConfig) scheme() (scheme string, noLogin bool) {
+	switch strings.ToLower(c.HasLogin) {
+	case "false", "!1", "0":
+		return schemeNone, true
+	}
+	if !c.SHA256Found {
+		return schemeBase64, false // absent: the web UI's default
+	}
+	switch c.SHA256 {
+	case "0", "false", "!1":
+		return schemeBase64, false
+	case "1":
+		return schemeSHA256Base64, false
+	case "2":
+		return schemeSHA256LD, false
+	}
+	return "", false
+}
+
+// readConfigJS fetches config.js once. A transport failure is not "not
+// served": it is tried again at the next login.
+func (m *Modem) readConfigJS(ctx context.Context) {
+	if m.configRead {
+		return
+	}
+	b, err := m.roundTrip(ctx, http.MethodGet, "/js/config/config.js", nil)
+	var statusErr *httpStatusError
+	httpErr := errors.As(err, &statusErr) || errors.Is(err, errSessionPage)
+	if err != nil && !httpErr {
+		return
+	}
+	m.configRead = true
+	if httpErr || len(bytes.TrimSpace(b)) == 0 || bytes.TrimSpace(b)[0] == '<' {
+		m.det.ConfigJS = "not served"
+		return
+	}
+	c := parseConfigJS(b)
+	var says []string
+	if c.SHA256Found {
+		says = append(says, fmt.Sprintf("WEB_ATTR_IF_SUPPORT_SHA256=%q", c.SHA256))
+	}
+	if c.HasLogin != "" {
+		says = append(says, "HAS_LOGIN="+c.HasLogin)
+	}
+	if says == nil {
+		says = append(says, "served, no login settings")
+	}
+	m.det.ConfigJS = strings.Join(says, " ")
+	m.configSays, m.noLogin = c.scheme()
+	if m.noLogin {
+		m.det.Login, m.det.LoginFrom = schemeNone, "config.js "+m.det.ConfigJS
+	}
+}
+
+// schemeByModel is the password scheme of the models the notes name.
+func schemeByModel(model string) (scheme, name string) {
+	for _, e := range []struct{ model, scheme string }{
+		{"MF286", schemeSHA256Base64},
+		{"MF297D", schemeSHA256LD}, {"MF266", schemeSHA256LD}, {"MC801", schemeSHA256LD},
+		{"MC7010", schemeSHA256LD}, {"MC888", schemeSHA256LD}, {"MC889", schemeSHA256LD},
+		{"MF920V", schemeBase64}, {"MF79RU", schemeBase64}, {"MF823", schemeBase64},
+	} {
+		if strings.Contains(model, e.model) {
+			return e.scheme, e.model
+		}
+	}
+	return "", ""
+}
+
+// How sure a scheme choice is. A refusal under a model's scheme lets the
+// next lock period try another; under a mere hint, another is tried at
+// once, while attempts allow. config.js is never second-guessed.
+const (
+	fromHint = iota
+	fromModel
+	fromConfig
+)
+
+// chooseScheme decides the password scheme: config.js where it names one,
+// else the model, and only when neither tells, whether LD is handed out.
+func chooseScheme(configSays, configDesc, model, ld string) (scheme, from string, sureness int) {
+	if configSays != "" {
+		return configSays, "config.js " + configDesc, fromConfig
+	}
+	if s, name := schemeByModel(model); s != "" {
+		return s, "model " + name, fromModel
+	}
+	if ld != "" {
+		return schemeSHA256LD, "LD handed out (neither config.js nor the model tells)", fromHint
+	}
+	return schemeBase64, "no LD (neither config.js nor the model tells)", fromHint
+}
+
+// loginForm is the goformId and user field for -user on this model.
+func loginForm(user, model string) (goformID, field, name string) {
+	switch {
+	case user == "":
+		return "LOGIN", "", "LOGIN"
+	case strings.Contains(model, "MC801"), strings.Contains(model, "MC7010"):
+		return "LOGIN", "username", "LOGIN+username"
+	case strings.Contains(model, "MC888"):
+		return "LOGIN", "user", "LOGIN+user"
+	}
+	return "LOGIN_MULTI_USER", "user", "LOGIN_MULTI_USER"
 }
 
 // defaultLockPeriod is how long a login refusal holds further attempts
@@ -584,83 +1049,215 @@ func (m *Modem) Login(ctx context.Context) error {
 	return m.login(ctx)
 }
 
+// Probe reads what the modem tells before login (versions, attempts left,
+// config.js) and decides the login scheme, without logging in.
+func (m *Modem) Probe(ctx context.Context) (Detection, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	k, err := m.readKeys(ctx, "loginfo", "psw_fail_num_str", "login_lock_time", "wa_inner_version", "cr_version")
+	if err != nil && !errors.Is(err, errBlank) {
+		return m.det, fmt.Errorf("probe: %w", err)
+	}
+	m.noteVersions(k)
+	m.noteAttempts(k["psw_fail_num_str"])
+	m.readConfigJS(ctx)
+	if m.det.Login == "" || m.det.LoginFrom == "" {
+		ld := ""
+		if !m.noLogin && m.configSays == "" {
+			if v, err := m.getJSON(ctx, url.Values{"cmd": {"LD"}}); err == nil {
+				ld, _ = v["LD"].(string)
+			}
+		}
+		if !m.noLogin {
+			m.det.Login, m.det.LoginFrom, _ = chooseScheme(m.configSays, m.det.ConfigJS, m.modelName(), strings.TrimSpace(ld))
+		}
+	}
+	_, _, m.det.LoginForm = loginForm(m.user, m.modelName())
+	d := m.det
+	d.OwnRefusals = m.rejected
+	return d, nil
+}
+
+// noteAttempts keeps psw_fail_num_str and learns whether the modem counts:
+// a refusal that did not lower it means it does not.
+func (m *Modem) noteAttempts(s string) int {
+	left := -1
+	if n, err := strconv.Atoi(s); err == nil && n >= 0 {
+		left = n
+	}
+	m.det.AttemptsLeft = left
+	if m.leftBefore >= 0 && left >= 0 && m.rejected > 0 {
+		if left < m.leftBefore {
+			m.counterCounts = true
+		} else if !m.counterCounts {
+			m.det.CounterStuck = true
+		}
+	}
+	return left
+}
+
+// attemptsLeft is what smsgate believes is left: the modem's count where
+// it is seen to count, else its own count of refusals (and the smaller of
+// the two while it is not known whether the modem counts).
+func (m *Modem) attemptsLeft(reported int) int {
+	own := maxAttempts - m.rejected
+	switch {
+	case reported < 0 || m.det.CounterStuck:
+		return own
+	case m.counterCounts:
+		return reported
+	}
+	return min(reported, own)
+}
+
+// login logs in, spending at most the attempts the owner can spare: one
+// per lock period, and a second (another password scheme) at once only
+// when the scheme was a guess and attempts allow it.
 func (m *Modem) login(ctx context.Context) error {
 	if h := m.loginHold; h != nil && (h.RetryAfter.IsZero() || m.now().Before(h.RetryAfter)) {
 		return h
 	}
-	k, err := m.readKeys(ctx, "loginfo", "psw_fail_num_str", "login_lock_time", "wa_inner_version", "cr_version", "hardware_version")
-	if err != nil && !errors.Is(err, errBlank) {
-		return fmt.Errorf("login: %w", err)
+	for try := 0; ; try++ {
+		done, err := m.loginAttempt(ctx, try)
+		if done {
+			return err
+		}
 	}
-	m.versions = map[string]string{"wa_inner_version": k["wa_inner_version"], "cr_version": k["cr_version"], "hardware_version": k["hardware_version"]}
+}
+
+// loginAttempt reads the pre-login keys and, where allowed, posts one
+// LOGIN. done is false when another scheme should be tried at once.
+func (m *Modem) loginAttempt(ctx context.Context, try int) (done bool, err error) {
+	k, err := m.readKeys(ctx, "loginfo", "psw_fail_num_str", "login_lock_time", "wa_inner_version", "cr_version")
+	if err != nil && !errors.Is(err, errBlank) {
+		// An HTML page or nothing: this is no goform API to send a
+		// password to.
+		return true, fmt.Errorf("login: %w", err)
+	}
+	m.noteVersions(k)
 	if k["loginfo"] == "ok" {
-		m.loginHold = nil
-		return nil
+		m.loginHold, m.rejected, m.det.LoggedIn = nil, 0, true
+		return true, nil
+	}
+	m.readConfigJS(ctx)
+	if m.noLogin {
+		// The firmware has no login: a blank answer is not a session matter.
+		return true, nil
 	}
 	lock := defaultLockPeriod
 	if s, err := strconv.Atoi(k["login_lock_time"]); err == nil && s > 0 {
 		lock = time.Duration(s) * time.Second
 	}
-	left := -1
-	if n, err := strconv.Atoi(k["psw_fail_num_str"]); err == nil {
-		left = n
-	}
+	reported := m.noteAttempts(k["psw_fail_num_str"])
+	left := m.attemptsLeft(reported)
 	hold := func(reason string, after time.Duration, loud bool) error {
-		m.loginHold = &LoginError{Reason: reason, AttemptsLeft: left, RetryAfter: m.now().Add(after)}
+		m.loginHold = &LoginError{Reason: reason, AttemptsLeft: m.attemptsLeft(reported), RetryAfter: m.now().Add(after)}
+		if after == 0 {
+			m.loginHold.RetryAfter = time.Time{}
+		}
 		if loud {
 			m.log.Error("MODEM LOGIN HELD: fix -password; smsgate will not spend the owner's attempts",
-				"reason", reason, "attempts_left", left, "retry_after", m.loginHold.RetryAfter.Format(time.RFC3339))
+				"reason", reason, "attempts_left", m.loginHold.AttemptsLeft, "retry_after", m.loginHold.RetryAfter.Format(time.RFC3339))
 		}
 		return m.loginHold
 	}
 	if m.password == "" {
-		return hold("the modem asks for a password and none is set (-password or SMSGATE_PASSWORD)", lock, true)
+		return true, hold("the modem asks for a password and none is set (-password or SMSGATE_PASSWORD)", lock, true)
 	}
-	if left >= 0 && left <= reservedAttempts {
-		return hold(fmt.Sprintf("only %d attempts left, kept for the owner", left), lock, true)
-	}
-	if left < 0 && m.rejected >= maxAttempts-reservedAttempts {
+	if left <= reservedAttempts {
+		if reported >= 0 && !m.det.CounterStuck && left == reported {
+			return true, hold(fmt.Sprintf("only %d attempts left, kept for the owner", left), lock, true)
+		}
 		// The modem does not count for us: stop before what would be the
 		// owner's last two attempts, until smsgate is restarted.
-		m.loginHold = &LoginError{Reason: fmt.Sprintf("%d refused logins and the modem does not say how many attempts are left; restart smsgate after fixing -password", m.rejected), AttemptsLeft: -1}
-		m.log.Error("MODEM LOGIN HELD", "reason", m.loginHold.Reason)
-		return m.loginHold
+		return true, hold(fmt.Sprintf("%d refused logins and the modem does not count them; restart smsgate after fixing -password", m.rejected), 0, true)
 	}
-	ldv, err := m.getJSON(ctx, url.Values{"cmd": {"LD"}})
+	ld := ""
+	if v, err := m.getJSON(ctx, url.Values{"cmd": {"LD"}}); err == nil {
+		ld, _ = v["LD"].(string)
+		ld = strings.TrimSpace(ld)
+	} else if !errors.Is(err, errBlank) {
+		return true, fmt.Errorf("login: %w", err)
+	}
+	cands, from, sureness := m.schemeCandidates(ld)
+	scheme := cands[m.schemeTry%len(cands)]
+	id, field, formName := loginForm(m.user, m.modelName())
+	m.det.LoginForm = formName
+	form := url.Values{"password": {loginPassword(scheme, m.password, ld)}}
+	if field != "" {
+		form.Set(field, m.user)
+	}
+	if id == "LOGIN_MULTI_USER" {
+		ad, err := m.adValue(ctx, false)
+		if err != nil {
+			return true, fmt.Errorf("login: %w", err)
+		}
+		if ad != "" {
+			form.Set("AD", ad)
+		}
+	}
+	m.leftBefore = reported
+	res, err := m.postForm(ctx, id, form)
 	if err != nil {
-		return fmt.Errorf("login: %w", err)
-	}
-	ld, _ := ldv["LD"].(string)
-	pw, scheme := loginPassword(m.password, strings.TrimSpace(ld), k["hardware_version"]+" "+k["wa_inner_version"])
-	form := url.Values{"password": {pw}}
-	id := "LOGIN"
-	if m.user != "" {
-		id = "LOGIN_MULTI_USER"
-		form.Set("user", m.user)
-	}
-	res, err := m.post(ctx, id, form)
-	if err != nil {
-		return fmt.Errorf("login: %w", err)
+		var nerr *net.OpError
+		if errors.As(err, &nerr) && nerr.Op == "dial" {
+			return true, fmt.Errorf("login: %w", err) // never reached the modem
+		}
+		// The answer is lost (cut off, empty, HTML, too slow): the modem
+		// may have judged the password all the same. Count it as refused.
+		m.rejected++
+		m.det.LoggedIn = false
+		return true, fmt.Errorf("login answer lost, counted as a refused attempt: %w", hold("login answer lost ("+err.Error()+")", lock, true))
 	}
 	switch res {
 	case "0", "4":
-		m.loginHold, m.rejected = nil, 0
-		m.log.Info("modem login", "scheme", scheme, "user", m.user)
-		return nil
-	case "2":
-		return hold("another user is logged in to the modem's web UI", time.Minute, false)
-	case "3":
-		m.rejected++
-		if left > 0 {
-			left--
+		m.loginHold, m.rejected, m.det.LoggedIn = nil, 0, true
+		if sureness != fromConfig {
+			from = "accepted by the modem (guessed from " + from + ")"
 		}
-		return hold("wrong password", lock, true)
+		m.det.Login, m.det.LoginFrom = scheme, from
+		m.log.Info("modem login", "scheme", scheme, "from", from, "form", formName, "user", m.user)
+		// hardware_version needs a session on some firmware: read it now.
+		if k, err := m.readKeys(ctx, "hardware_version"); err == nil {
+			m.noteVersions(k)
+		}
+		return true, nil
+	case "2":
+		return true, hold("another user is logged in to the modem's web UI", time.Minute, false)
 	}
 	m.rejected++
-	if left > 0 {
-		left--
+	if sureness != fromConfig && len(cands) > 1 {
+		m.schemeTry++
+		if try == 0 && sureness == fromHint {
+			m.log.Warn("modem refused the login; trying another password scheme", "scheme", scheme, "from", from)
+			m.loginHold = &LoginError{Reason: "refused under " + scheme, AttemptsLeft: m.attemptsLeft(reported), RetryAfter: m.now().Add(lock)}
+			return false, nil
+		}
 	}
-	return hold(fmt.Sprintf("modem answered %q", res), lock, true)
+	if res == "3" {
+		return true, hold("wrong password", lock, true)
+	}
+	return true, hold(fmt.Sprintf("modem answered %q", res), lock, true)
+}
+
+// schemeCandidates lists the schemes to try in order: the chosen one, and
+// when it was only a guess, the others.
+func (m *Modem) schemeCandidates(ld string) (cands []string, from string, sureness int) {
+	if m.det.Login != "" && strings.HasPrefix(m.det.LoginFrom, "accepted") {
+		return []string{m.det.Login}, m.det.LoginFrom, fromConfig
+	}
+	scheme, from, sureness := chooseScheme(m.configSays, m.det.ConfigJS, m.modelName(), ld)
+	m.det.Login, m.det.LoginFrom = scheme, from
+	if sureness == fromConfig {
+		return []string{scheme}, from, fromConfig
+	}
+	cands = []string{scheme}
+	for _, s := range []string{schemeSHA256LD, schemeBase64, schemeSHA256Base64} {
+		if s != scheme && (s != schemeSHA256LD || ld != "") {
+			cands = append(cands, s)
+		}
+	}
+	return cands, from, sureness
 }
 
 func idList(ids []int64) string {
@@ -709,6 +1306,13 @@ func (m *Modem) Send(ctx context.Context, number, text string) error {
 	}
 	if err := m.action(ctx, "SEND_SMS", form); err != nil {
 		return fmt.Errorf("send sms to %s: %w", number, err)
+	}
+	// As the web UI does: asked at once, the modem may still report the
+	// previous command's result.
+	select {
+	case <-ctx.Done():
+		return fmt.Errorf("send sms to %s: %w", number, ctx.Err())
+	case <-time.After(m.sendSettle):
 	}
 	if err := m.waitCmdStatus(ctx, "4", 60*time.Second); err != nil {
 		return fmt.Errorf("send sms to %s: %w", number, err)
@@ -759,6 +1363,7 @@ func (m *Modem) Reboot(ctx context.Context) error {
 	if err := m.action(ctx, "REBOOT_DEVICE", url.Values{"notCallback": {"true"}}); err != nil {
 		return fmt.Errorf("reboot modem: %w", err)
 	}
+	m.det.LoggedIn = false
 	return nil
 }
 
@@ -771,16 +1376,17 @@ func (m *Modem) Reconnect(ctx context.Context) (string, error) {
 		return "", fmt.Errorf("reconnect: %w", err)
 	}
 	// The web UI waits up to 10 s for each transition; so do we.
-	if _, err := m.waitPPP(ctx, "ppp_disconnected", 10*time.Second); err != nil {
+	down := func(ppp string) bool { return ppp == "ppp_disconnected" }
+	if _, err := m.waitPPP(ctx, down, "ppp_disconnected", 10*time.Second); err != nil {
 		m.log.Warn("modem did not report disconnected", "err", err)
 	}
 	if err := m.action(ctx, "CONNECT_NETWORK", url.Values{"notCallback": {"true"}}); err != nil {
 		return "", fmt.Errorf("reconnect: %w", err)
 	}
-	return m.waitPPP(ctx, "ppp_connected", 20*time.Second)
+	return m.waitPPP(ctx, dataUp, "data up", 20*time.Second)
 }
 
-func (m *Modem) waitPPP(ctx context.Context, want string, limit time.Duration) (string, error) {
+func (m *Modem) waitPPP(ctx context.Context, want func(string) bool, wantName string, limit time.Duration) (string, error) {
 	deadline := m.now().Add(limit)
 	for {
 		var k map[string]string
@@ -788,15 +1394,15 @@ func (m *Modem) waitPPP(ctx context.Context, want string, limit time.Duration) (
 			k, err = m.readKeys(ctx, "ppp_status")
 			return err
 		})
-		if err == nil && k["ppp_status"] == want {
-			return want, nil
+		if err == nil && want(k["ppp_status"]) {
+			return k["ppp_status"], nil
 		}
 		if m.now().After(deadline) {
 			last := ""
 			if k != nil {
 				last = k["ppp_status"]
 			}
-			return last, fmt.Errorf("ppp_status %q after %s, want %s", last, limit, want)
+			return last, fmt.Errorf("ppp_status %q after %s, want %s", last, limit, wantName)
 		}
 		select {
 		case <-ctx.Done():

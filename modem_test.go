@@ -3,9 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
-	"crypto/sha256"
 	"encoding/base64"
-	"encoding/hex"
 	"errors"
 	"io"
 	"net"
@@ -58,11 +56,12 @@ func startSim(t testing.TB, personality, simPassword, clientPassword string) (*S
 	}
 	m.now = clk.Now
 	m.statusEvery = time.Millisecond
+	m.sendSettle = time.Millisecond
 	return sim, m, clk
 }
 
 func TestClientAgainstEveryPersonality(t *testing.T) {
-	for _, p := range []string{"mf920v", "mc801a", "mc888", "mf286d", "mf297d", "datacard"} {
+	for _, p := range simPersonalityNames() {
 		t.Run(p, func(t *testing.T) {
 			sim, m, clk := startSim(t, p, "s3cret", "s3cret")
 			ctx := context.Background()
@@ -115,7 +114,7 @@ func TestClientAgainstEveryPersonality(t *testing.T) {
 				t.Fatal(err)
 			}
 			st, err := m.Status(ctx)
-			if err != nil || st["network_type"] != "LTE" || st["ppp_status"] != "ppp_connected" {
+			if err != nil || st["network_type"] != "LTE" || st["ppp_status"] != sim.p.connected || !dataUp(st["ppp_status"]) {
 				t.Errorf("status %v, %v", st, err)
 			}
 			c, err := m.Capacity(ctx)
@@ -331,43 +330,56 @@ func TestSimLocksAfterFiveWrongPasswords(t *testing.T) {
 	}
 }
 
-func TestLoginPasswordVariants(t *testing.T) {
-	tests := []struct{ pw, ld, model, want, scheme string }{
-		{"admin", "", "MF920VV1.0.0", "YWRtaW4=", "base64"},
-		{"admin", "", "MF286D", upperSHA256("YWRtaW4="), "sha256(base64)"},
+// Published and independently computed vectors (printf %s ... | sha256sum,
+// md5sum; base64). Both the client and the simulator must give them: they
+// share no code, so agreeing with each other proves nothing by itself.
+const (
+	vecInner = "BD_MF79RUV1.0.0B02"
+	vecRD    = "AB12CD34"
+	// From ../shared/zte-goform.md.
+	vecADMD5 = "02bb862c133c79826efbe952c8a57c34"
+	// UPPER(SHA256(UPPER(SHA256(inner)) + RD)).
+	vecADSHA256 = "E2C54D0A4261A2180922C667D527E2390588057EAF5E20A213B4B5EE891A39D2"
+	// lower(SHA256(lower(SHA256(inner)) + RD)).
+	vecADSHA256Lower = "6d103a1bdf1705e2c72165057aa915e6556053b0b98e664ab5d62b16c2560f96"
+	vecLD            = "0123456789ABCDEF0123456789ABCDEF0123456789ABCDEF0123456789ABCDEF"
+	vecPWBase64      = "YWRtaW4=" // "admin"
+	vecPWSHA256B64   = "38D180985D1B2E7A6014190E2CBD3C967408837188354EC93D27BFD86D09A017"
+	// UPPER(SHA256(UPPER(SHA256("admin")) + LD)).
+	vecPWSHA256LD = "4064A82175D9387C1DE089D2FEB8721356790D5D97686CEE4ED15825514860D7"
+)
+
+func TestLoginPasswordVectors(t *testing.T) {
+	tests := []struct {
+		scheme    string
+		simScheme int
+		ld, want  string
+	}{
+		{schemeBase64, 0, "", vecPWBase64},
+		{schemeSHA256Base64, 1, vecLD, vecPWSHA256B64},
+		{schemeSHA256LD, 2, vecLD, vecPWSHA256LD},
+		{schemeSHA256LD, 2, "", vecPWBase64}, // no salt handed out: base64
 	}
 	for _, tt := range tests {
-		got, scheme := loginPassword(tt.pw, tt.ld, tt.model)
-		if scheme != tt.scheme {
-			t.Errorf("scheme %s, want %s", scheme, tt.scheme)
+		if got := loginPassword(tt.scheme, "admin", tt.ld); got != tt.want {
+			t.Errorf("client %s (LD %q) = %s, want %s", tt.scheme, tt.ld, got, tt.want)
 		}
-		if got != tt.want {
-			t.Errorf("loginPassword = %s, want %s", got, tt.want)
+		if got := simLoginPassword(tt.simScheme, "admin", tt.ld); got != tt.want {
+			t.Errorf("sim scheme %d (LD %q) = %s, want %s", tt.simScheme, tt.ld, got, tt.want)
 		}
-		if len(got) == 0 {
-			t.Error("empty password field")
-		}
-	}
-	// Salted: SHA256(SHA256(pw) + LD), both upper-hex; computed independently.
-	got, _ := loginPassword("admin", "ABCD", "MC801A")
-	inner := "8C6976E5B5410415BDE908BD4DEE15DFB167A9C873FC4BB8A81F6F2AB448A918"
-	if want := upperSHA256(inner + "ABCD"); got != want {
-		t.Errorf("salted = %s, want %s", got, want)
 	}
 }
 
-// upperSHA256 is the firmware's hash, upper-case hex, computed here apart
-// from the client's loginPassword.
-func upperSHA256(s string) string {
-	sum := sha256.Sum256([]byte(s))
-	return strings.ToUpper(hex.EncodeToString(sum[:]))
-}
-
-// TestADTokenKnownVector checks the token against the vector published in
-// shared/zte-goform.md.
-func TestADTokenKnownVector(t *testing.T) {
-	if got := adToken("md5", "BD_MF79RUV1.0.0B02", "", "AB12CD34"); got != "02bb862c133c79826efbe952c8a57c34" {
-		t.Errorf("AD = %s", got)
+func TestADTokenVectors(t *testing.T) {
+	for _, tt := range []struct{ form, want string }{
+		{adMD5, vecADMD5}, {adSHA256, vecADSHA256}, {adSHA256Lower, vecADSHA256Lower},
+	} {
+		if got := adToken(tt.form, vecInner, "", vecRD); got != tt.want {
+			t.Errorf("client AD %s = %s, want %s", tt.form, got, tt.want)
+		}
+		if got := simAD(tt.form, vecInner, "", vecRD); got != tt.want {
+			t.Errorf("sim AD %s = %s, want %s", tt.form, got, tt.want)
+		}
 	}
 }
 

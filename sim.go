@@ -4,7 +4,10 @@ package main
 
 import (
 	"context"
+	"crypto/md5"
 	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
 	"encoding/hex"
 	"fmt"
 	"net"
@@ -15,27 +18,104 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unicode/utf16"
 )
+
+// The simulator is a witness, not a mirror: it implements the firmware side
+// of ../shared/zte-goform.md with its own hashing, password schemes and
+// UTF-16 hex, and calls none of the client's functions for them. Where the
+// two disagree, a test fails; the published vectors in modem_test.go pin
+// both.
 
 // simPersonality is one firmware family as the simulator plays it.
 type simPersonality struct {
-	name        string
-	model       string // hardware_version
-	inner       string // wa_inner_version
-	noLogin     bool   // datacard sticks
-	salted      bool   // LD salt, SHA256
-	cookie      string // session cookie name; "" = session bound to the client IP
-	ad          string // "", "md5", "sha256"
-	emptyRefuse bool   // refuses an action with an empty body instead of {"result":"failure"}
+	name    string
+	model   string // hardware_version (answered only with a session)
+	inner   string // wa_inner_version
+	cr      string // cr_version
+	noLogin bool   // datacard sticks
+	// scheme is the LOGIN password the firmware wants: 0 base64(pw),
+	// 1 upper SHA256(base64(pw)), 2 upper SHA256(upper SHA256(pw) + LD).
+	scheme int
+	// servesLD: the firmware hands out LD (the web UI fetches it in every
+	// mode, so LD is no proof of scheme 2).
+	servesLD bool
+	// configJS is /js/config/config.js, "" when the firmware serves none.
+	configJS string
+	cookie   string // session cookie name; "" = session bound to the client IP
+	// ad is the anti-CSRF form: "" none, "md5", "sha256" (upper hex at both
+	// stages, compared exactly), "sha256lower".
+	ad string
+	// rdNeedsSession: RD comes back blank before login though AD is used.
+	rdNeedsSession bool
+	// userForm is how a user name goes with the password: "LOGIN_MULTI_USER"
+	// (goformId LOGIN_MULTI_USER, field user, with AD), "username" or "user"
+	// (goformId LOGIN with that field). "" = no user names.
+	userForm string
+	// stuckAttempts: psw_fail_num_str stays "5" though the firmware counts
+	// and locks (MC7010, MC888).
+	stuckAttempts bool
+	// noNVUsed: sms_capacity_info without sms_nvused_total (ufi family).
+	noNVUsed bool
+	// dupIDs: a list gives some records twice, a cut-short copy first.
+	dupIDs bool
+	// expiry is what a request without a session gets: "blank" JSON,
+	// "html" (a login page) or "redirect" (302 to /index.html).
+	expiry string
+	// connected is the ppp_status of an up data link: ppp_connected, or a
+	// dual-stack value.
+	connected   string
+	emptyRefuse bool // refuses an action with an empty body instead of {"result":"failure"}
 }
 
+const simConfigJS = `define(function(){var config={WEBUI_TITLE:"4G Mobile Hotspot",HAS_SMS:true,%s,SMS_DATABASE_SORT_SUPPORT:true};return config});`
+
 var simPersonalities = map[string]simPersonality{
-	"mf920v":   {name: "mf920v", model: "MF920VV1.0.0", inner: "BD_MF920VV1.0.0B03"},
-	"mc801a":   {name: "mc801a", model: "MC801A", inner: "BD_MC801AV1.0.0B08", salted: true, cookie: "stok", ad: "md5", emptyRefuse: true},
-	"mc888":    {name: "mc888", model: "MC888", inner: "BD_MC888V1.0.0B05", salted: true, cookie: "stok", ad: "sha256"},
-	"mf286d":   {name: "mf286d", model: "MF286D", inner: "BD_MF286DV1.0.0B04", cookie: "stok"},
-	"mf297d":   {name: "mf297d", model: "MF297D", inner: "BD_MF297DV1.0.0B02", salted: true, cookie: "zsidn", ad: "sha256"},
-	"datacard": {name: "datacard", model: "MF833V", inner: "BD_MF833VV1.0.0B02", noLogin: true},
+	// MF920V, MF79RU-like ufi web UI: base64, no AD, session tied to the IP.
+	"mf920v": {name: "mf920v", model: "MF920VV1.0.0", inner: "BD_MF920VV1.0.0B03", expiry: "blank", connected: "ppp_connected"},
+	// MF286D: SHA256 of base64, MD5 AD, LD served though unused.
+	"mf286d": {name: "mf286d", model: "MF286D", inner: "BD_MF286DV1.0.0B04", scheme: 1, servesLD: true,
+		configJS: fmt.Sprintf(simConfigJS, `HAS_LOGIN:true,WEB_ATTR_IF_SUPPORT_SHA256:1`),
+		cookie:   "stok", ad: "md5", expiry: "blank", connected: "ppp_connected"},
+	// MF297D: salted SHA256, zsidn cookie, upper-case SHA256 AD, LOGIN_MULTI_USER.
+	"mf297d": {name: "mf297d", model: "MF297D", inner: "BD_MF297DV1.0.0B02", scheme: 2, servesLD: true,
+		configJS: fmt.Sprintf(simConfigJS, `HAS_LOGIN:true,WEB_ATTR_IF_SUPPORT_SHA256:"2"`),
+		cookie:   "zsidn", ad: "sha256", userForm: "LOGIN_MULTI_USER", expiry: "blank", connected: "ipv4_ipv6_connected"},
+	// MC801A: config.js answers the key blank; the model (or LD) tells.
+	"mc801a": {name: "mc801a", model: "MC801A", inner: "BD_MC801AV1.0.0B08", scheme: 2, servesLD: true,
+		configJS: fmt.Sprintf(simConfigJS, `HAS_LOGIN:true,WEB_ATTR_IF_SUPPORT_SHA256:""`),
+		cookie:   "stok", ad: "md5", userForm: "username", expiry: "blank", connected: "ppp_connected", emptyRefuse: true},
+	// MC7010: attempt counter stuck at 5, session expiry as a redirect.
+	"mc7010": {name: "mc7010", model: "MC7010", inner: "BD_MC7010V1.0.0B11", scheme: 2, servesLD: true,
+		cookie: "stok", ad: "md5", userForm: "username", stuckAttempts: true, expiry: "redirect", connected: "ipv6_connected"},
+	// MC888: zsidn cookie, upper SHA256 AD with RD blank before login,
+	// LOGIN+user, attempt counter stuck at 5, HTML on session expiry.
+	"mc888": {name: "mc888", model: "MC888", inner: "BD_MC888V1.0.0B05", scheme: 2, servesLD: true,
+		cookie: "zsidn", ad: "sha256", rdNeedsSession: true, userForm: "user", stuckAttempts: true, expiry: "html", connected: "ppp_connected"},
+	// A ufi hotspot (MF79U B03): MD5 AD with a cr_version, capacity without
+	// sms_nvused_total, duplicate ids, HTML on session expiry.
+	"ufi": {name: "ufi", model: "MF79U", inner: "BD_MF79UV1.0.0B03", cr: "CR_MF79U_B03", scheme: 2, servesLD: true,
+		configJS: fmt.Sprintf(simConfigJS, `WEB_ATTR_IF_SUPPORT_SHA256:2,HAS_LOGIN:true`),
+		cookie:   "stok", ad: "md5", noNVUsed: true, dupIDs: true, expiry: "html", connected: "ppp_connected"},
+	// A datacard stick: no login at all.
+	"datacard": {name: "datacard", model: "MF833V", inner: "BD_MF833VV1.0.0B02", noLogin: true,
+		configJS: fmt.Sprintf(simConfigJS, `HAS_LOGIN:false`), expiry: "blank", connected: "ppp_connected"},
+}
+
+// simPersonalityNames lists the personalities, sorted.
+func simPersonalityNames() []string {
+	names := make([]string, 0, len(simPersonalities))
+	for n := range simPersonalities {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return names
+}
+
+// simPreLogin are the keys the firmware answers without a session.
+var simPreLogin = map[string]bool{
+	"loginfo": true, "LD": true, "RD": true, "wa_inner_version": true, "cr_version": true,
+	"psw_fail_num_str": true, "login_lock_time": true, "modem_main_state": true, "network_provider": true,
 }
 
 // SimFaults are defects the simulator can be told to show.
@@ -53,6 +133,13 @@ type SimFaults struct {
 	// ExpireAfterList ends every session right after an inbox listing, so
 	// that the next action meets an expired session.
 	ExpireAfterList bool
+	// LoseLogin loses the answer to every LOGIN after the modem has
+	// judged it: "cut" (connection dropped half-way), "empty", "html", or
+	// "slow" (no answer until the client gives up).
+	LoseLogin string
+	// OverfillPages makes every inbox page hold this many records,
+	// whatever data_per_page asked.
+	OverfillPages int
 }
 
 // SimSent is a message the client sent through the simulator.
@@ -67,12 +154,31 @@ type SimLogin struct {
 	Result string
 }
 
+// SimPost is one action the simulator was asked for.
+type SimPost struct {
+	GoformID string
+	Authed   bool   // a session was there
+	AD       string // "" none, "ok", "bad"
+	Result   string
+}
+
+// SimCmdRead is one read of sms_cmd_status_info.
+type SimCmdRead struct {
+	Cmd string
+	// SinceAction is the real time since the action that set the
+	// command's status.
+	SinceAction time.Duration
+	Result      string
+}
+
 // SimRecord is what the client did to the simulated modem.
 type SimRecord struct {
 	Deleted     []int64
 	MarkedRead  []int64
 	Sent        []SimSent
 	Logins      []SimLogin
+	Posts       []SimPost
+	CmdReads    []SimCmdRead
 	Reboots     int
 	Connects    int
 	Disconnects int
@@ -109,7 +215,10 @@ type Sim struct {
 	// RebootTime is how long the modem is gone after REBOOT_DEVICE.
 	RebootTime time.Duration
 	Capacity   int
-	now        func() time.Time
+	// CmdSettle is how long (real time) after an action
+	// sms_cmd_status_info still reports the previous command's result.
+	CmdSettle time.Duration
+	now       func() time.Time
 
 	mu          sync.Mutex
 	faults      SimFaults
@@ -120,6 +229,8 @@ type Sim struct {
 	lockedUntil time.Time
 	ld, rd      string
 	cmdStatus   map[string]string
+	cmdPrev     map[string]string
+	cmdAt       map[string]time.Time
 	ppp         string
 	pppNext     string
 	signal      string
@@ -137,20 +248,28 @@ type Sim struct {
 func NewSim(personality, password string) (*Sim, error) {
 	p, ok := simPersonalities[personality]
 	if !ok {
-		names := make([]string, 0, len(simPersonalities))
-		for n := range simPersonalities {
-			names = append(names, n)
-		}
-		sort.Strings(names)
-		return nil, fmt.Errorf("sim personality %q: want one of %s", personality, strings.Join(names, ", "))
+		return nil, fmt.Errorf("sim personality %q: want one of %s", personality, strings.Join(simPersonalityNames(), ", "))
+	}
+	return newSim(p, password), nil
+}
+
+// newSim returns a simulator playing p, which need not be a named
+// personality (a replayed capture, a test's variant).
+func newSim(p simPersonality, password string) *Sim {
+	if p.expiry == "" {
+		p.expiry = "blank"
+	}
+	if p.connected == "" {
+		p.connected = "ppp_connected"
 	}
 	return &Sim{
 		p: p, password: password, user: "admin",
 		LockTime: 300 * time.Second, SessionTTL: 5 * time.Minute, RebootTime: 20 * time.Second,
 		Capacity: 100, now: time.Now,
 		nextID: 100, sessions: map[string]time.Time{}, failLeft: 5,
-		cmdStatus: map[string]string{}, ppp: "ppp_connected", signal: "4",
-	}, nil
+		cmdStatus: map[string]string{}, cmdPrev: map[string]string{}, cmdAt: map[string]time.Time{},
+		ppp: "ppp_connected", signal: "4",
+	}
 }
 
 // Start serves on addr, which must be a loopback address.
@@ -193,6 +312,7 @@ func (s *Sim) SetFaults(f func(*SimFaults)) {
 }
 
 // SetLink sets the data connection and signal the modem reports.
+// "ppp_connected" means up, shown as the personality shows an up link.
 func (s *Sim) SetLink(ppp, signal string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -225,6 +345,8 @@ func (s *Sim) Record() SimRecord {
 	r.MarkedRead = append([]int64(nil), r.MarkedRead...)
 	r.Sent = append([]SimSent(nil), r.Sent...)
 	r.Logins = append([]SimLogin(nil), r.Logins...)
+	r.Posts = append([]SimPost(nil), r.Posts...)
+	r.CmdReads = append([]SimCmdRead(nil), r.CmdReads...)
 	r.Events = append([]string(nil), r.Events...)
 	return r
 }
@@ -269,7 +391,7 @@ func (s *Sim) deliver(from, text string, at time.Time, incomplete bool, mem stri
 	}
 	s.nextID++
 	m := &simMsg{id: s.nextID, number: from, text: text, tag: "1", mem: mem, date: simDate(at), incomplete: incomplete}
-	if parts := smsParts(text); parts > 1 {
+	if parts := simParts(text); parts > 1 {
 		m.partsTotal, m.partsRecv = parts, parts
 		if incomplete {
 			m.partsRecv = parts - 1
@@ -320,6 +442,17 @@ func simDate(t time.Time) string {
 		t.Hour(), t.Minute(), t.Second(), off/900)
 }
 
+// simAnswer is what the modem will say to one request.
+type simAnswer struct {
+	status   int
+	location string
+	ctype    string
+	body     string
+	// setCookie is the session cookie a successful login hands out.
+	setCookie *http.Cookie
+	lose      string // "", or how the answer is lost (see SimFaults.LoseLogin)
+}
+
 func (s *Sim) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
 	s.rec.Requests++
@@ -352,22 +485,54 @@ func (s *Sim) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	if f.HTML {
 		w.Header().Set("Content-Type", "text/html")
-		fmt.Fprint(w, "<html><head><title>Login</title></head><body>Please log in</body></html>")
+		fmt.Fprint(w, simLoginPage)
 		return
 	}
 	_ = r.ParseForm()
 	s.mu.Lock()
-	defer s.mu.Unlock()
-	w.Header().Set("Content-Type", "application/json")
+	a := s.answer(r)
+	s.mu.Unlock()
+	switch a.lose {
+	case "cut":
+		drop(w, "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 40\r\n\r\n{\"res")
+		return
+	case "empty":
+		w.Header().Set("Content-Type", "application/json")
+		return
+	case "html":
+		a = simAnswer{ctype: "text/html", body: simLoginPage}
+	case "slow":
+		<-r.Context().Done()
+		return
+	}
+	if a.ctype == "" {
+		a.ctype = "application/json"
+	}
+	w.Header().Set("Content-Type", a.ctype)
+	if a.location != "" {
+		w.Header().Set("Location", a.location)
+	}
+	if a.setCookie != nil {
+		http.SetCookie(w, a.setCookie)
+	}
+	if a.status != 0 {
+		w.WriteHeader(a.status)
+	}
+	fmt.Fprint(w, a.body)
+}
+
+const simLoginPage = "<html><head><title>Login</title></head><body>Please log in</body></html>"
+
+func (s *Sim) answer(r *http.Request) simAnswer {
 	switch {
 	case r.Method == http.MethodGet && r.URL.Path == "/goform/goform_get_cmd_process":
-		fmt.Fprint(w, s.get(r))
+		return s.get(r)
 	case r.Method == http.MethodPost && r.URL.Path == "/goform/goform_set_cmd_process":
-		fmt.Fprint(w, s.set(w, r))
-	default:
-		w.Header().Set("Content-Type", "text/html")
-		fmt.Fprint(w, "<html><body>ZTE</body></html>")
+		return s.set(r)
+	case r.Method == http.MethodGet && r.URL.Path == "/js/config/config.js" && s.p.configJS != "":
+		return simAnswer{ctype: "application/javascript", body: s.p.configJS}
 	}
+	return simAnswer{status: http.StatusNotFound, ctype: "text/html", body: "<html><body>404 ZTE</body></html>"}
 }
 
 // drop cuts the connection after writing partial, as a crashing or
@@ -419,6 +584,21 @@ func (s *Sim) authorised(r *http.Request) bool {
 	return true
 }
 
+// expired is the answer to a request that needs a session and has none.
+func (s *Sim) expired(blank simAnswer) simAnswer {
+	switch s.p.expiry {
+	case "html":
+		return simAnswer{ctype: "text/html", body: simLoginPage}
+	case "redirect":
+		return simAnswer{status: http.StatusFound, location: "/index.html", ctype: "text/html", body: "<html><body>302</body></html>"}
+	}
+	return blank
+}
+
+func (s *Sim) json(pairs ...string) simAnswer {
+	return simAnswer{body: s.jsonObject(pairs...)}
+}
+
 // jsonObject renders string pairs the way the modem does, defects included.
 func (s *Sim) jsonObject(pairs ...string) string {
 	var b strings.Builder
@@ -427,14 +607,10 @@ func (s *Sim) jsonObject(pairs ...string) string {
 		if i > 0 {
 			b.WriteByte(',')
 		}
-		b.WriteString(s.jsonString(pairs[i]) + ":" + s.jsonValue(pairs[i+1]))
+		b.WriteString(strconv.Quote(pairs[i]) + ":" + s.jsonValue(pairs[i+1]))
 	}
 	b.WriteByte('}')
 	return b.String()
-}
-
-func (s *Sim) jsonString(v string) string {
-	return strconv.Quote(v)
 }
 
 func (s *Sim) jsonValue(v string) string {
@@ -447,40 +623,48 @@ func (s *Sim) jsonValue(v string) string {
 	return strconv.Quote(v)
 }
 
-func (s *Sim) get(r *http.Request) string {
+func (s *Sim) get(r *http.Request) simAnswer {
 	q := r.Form
 	cmd := q.Get("cmd")
 	ok := s.authorised(r)
 	referer := s.refererOK(r)
 	if q.Get("multi_data") == "1" {
 		var pairs []string
+		needsSession := false
 		for _, k := range strings.Split(cmd, ",") {
 			v := ""
-			if referer && (ok || preLoginKeys[k]) {
+			if referer && (ok || simPreLogin[k]) {
 				v = s.key(k, ok)
 			}
+			needsSession = needsSession || !simPreLogin[k]
 			pairs = append(pairs, k, v)
 		}
-		return s.jsonObject(pairs...)
+		if referer && !ok && needsSession {
+			return s.expired(s.json(pairs...))
+		}
+		return s.json(pairs...)
 	}
 	switch cmd {
 	case "LD":
 		v := ""
-		if referer && s.p.salted {
-			v = randomHex(32)
+		if referer && s.p.servesLD {
+			v = simRandomHex(32)
 			s.ld = v // the salt for the next LOGIN
 		}
-		return s.jsonObject("LD", v)
+		return s.json("LD", v)
 	case "RD":
 		v := ""
-		if referer && s.p.ad != "" {
-			v = randomHex(4)
+		if referer && s.p.ad != "" && (ok || !s.p.rdNeedsSession) {
+			v = simRandomHex(4)
 			s.rd = v
 		}
-		return s.jsonObject("RD", v)
+		return s.json("RD", v)
 	}
 	if !ok {
-		return s.jsonObject(cmd, "")
+		if referer {
+			return s.expired(s.json(cmd, ""))
+		}
+		return s.json(cmd, "")
 	}
 	switch cmd {
 	case "sms_data_total":
@@ -488,7 +672,7 @@ func (s *Sim) get(r *http.Request) string {
 		if s.faults.ExpireAfterList {
 			clear(s.sessions)
 		}
-		return out
+		return simAnswer{body: out}
 	case "sms_capacity_info":
 		used := 0
 		for _, m := range s.msgs {
@@ -496,19 +680,33 @@ func (s *Sim) get(r *http.Request) string {
 				used++
 			}
 		}
-		return s.jsonObject("sms_nv_total", strconv.Itoa(s.Capacity), "sms_nvused_total", strconv.Itoa(used),
-			"sms_nv_rev_total", strconv.Itoa(used), "sms_sim_total", "30", "sms_simused_total", "0")
+		pairs := []string{"sms_nv_total", strconv.Itoa(s.Capacity)}
+		if !s.p.noNVUsed {
+			pairs = append(pairs, "sms_nvused_total", strconv.Itoa(used))
+		}
+		pairs = append(pairs, "sms_nv_rev_total", strconv.Itoa(used), "sms_nv_send_total", "0",
+			"sms_nv_draftbox_total", "0", "sms_sim_total", "30", "sms_sim_rev_total", "0",
+			"sms_sim_send_total", "0", "sms_sim_draftbox_total", "0")
+		if !s.p.noNVUsed {
+			pairs = append(pairs, "sms_simused_total", "0")
+		}
+		return s.json(pairs...)
 	case "sms_cmd_status_info":
 		c := q.Get("sms_cmd")
 		res := s.cmdStatus[c]
-		if res == "1" {
+		since := time.Since(s.cmdAt[c])
+		if since < s.CmdSettle {
+			// Too early: the modem still reports the previous command.
+			res = s.cmdPrev[c]
+		} else if res == "1" {
 			// Reported as pending once, then done, like a modem that takes
 			// a moment to reach the network.
 			s.cmdStatus[c] = "3"
 		}
-		return s.jsonObject("sms_cmd", c, "sms_cmd_status_result", res)
+		s.rec.CmdReads = append(s.rec.CmdReads, SimCmdRead{Cmd: c, SinceAction: since, Result: res})
+		return s.json("sms_cmd", c, "sms_cmd_status_result", res)
 	}
-	return s.jsonObject(cmd, "")
+	return s.json(cmd, "")
 }
 
 func (s *Sim) key(k string, authed bool) string {
@@ -528,8 +726,11 @@ func (s *Sim) key(k string, authed bool) string {
 		}
 		return ""
 	case "psw_fail_num_str":
-		if s.faults.HideAttempts {
+		if s.faults.HideAttempts || s.p.noLogin {
 			return ""
+		}
+		if s.p.stuckAttempts {
+			return "5"
 		}
 		if s.now().Before(s.lockedUntil) {
 			return "0"
@@ -540,7 +741,7 @@ func (s *Sim) key(k string, authed bool) string {
 	case "wa_inner_version":
 		return s.p.inner
 	case "cr_version":
-		return ""
+		return s.p.cr
 	case "hardware_version":
 		return s.p.model
 	case "modem_main_state":
@@ -557,6 +758,9 @@ func (s *Sim) key(k string, authed bool) string {
 		v := s.ppp
 		if s.pppNext != "" {
 			s.ppp, s.pppNext = s.pppNext, ""
+		}
+		if v == "ppp_connected" {
+			v = s.p.connected
 		}
 		return v
 	case "signalbar":
@@ -590,6 +794,19 @@ func (s *Sim) list(q url.Values) string {
 	if per <= 0 || per > 500 {
 		per = 500
 	}
+	var b strings.Builder
+	b.WriteString(`{"messages":[`)
+	if n := s.faults.OverfillPages; n > 0 {
+		for i := 0; i < n; i++ {
+			if i > 0 {
+				b.WriteByte(',')
+			}
+			id := 1_000_000 + int64(page*n+i)
+			b.WriteString(s.record(&simMsg{id: id, number: "+1555", text: "x", tag: "1", date: "26,03,14,12,00,00,+0"}, false))
+		}
+		b.WriteString(`]}`)
+		return b.String()
+	}
 	tags := q.Get("tags")
 	var sel []*simMsg
 	for i := len(s.msgs) - 1; i >= 0; i-- { // order by id desc
@@ -598,72 +815,100 @@ func (s *Sim) list(q url.Values) string {
 			sel = append(sel, m)
 		}
 	}
-	start := page * per
-	if start > len(sel) {
-		start = len(sel)
-	}
+	start := min(page*per, len(sel))
 	end := min(start+per, len(sel))
-	var b strings.Builder
-	b.WriteString(`{"messages":[`)
 	for i, m := range sel[start:end] {
 		if i > 0 {
 			b.WriteByte(',')
 		}
-		number := m.number
-		if s.faults.HexNumbers {
-			number = encodeContent(number)
+		if s.p.dupIDs {
+			// An unsorted database gives a stale, shorter copy first.
+			b.WriteString(s.record(m, true) + ",")
 		}
-		content := encodeContent(m.text)
-		total, recv, all := "0", "0", "1"
-		if m.partsTotal > 0 {
-			total, recv = strconv.Itoa(m.partsTotal), strconv.Itoa(m.partsRecv)
-		}
-		if m.incomplete {
-			all = "0"
-			// Some firmware holds only the parts it has: here, the first.
-			content = encodeContent(string([]rune(m.text)[:min(len([]rune(m.text)), 67)]))
-		}
-		obj := s.jsonObject("id", strconv.FormatInt(m.id, 10), "number", number, "content", content,
-			"tag", m.tag, "date", m.date, "draft_group_id", "", "received_all_concat_sms", all,
-			"concat_sms_total", total, "concat_sms_received", recv, "sms_class", "4")
-		if s.faults.Malformed {
-			obj = strings.Replace(obj, `"sms_class"`, "\"sms_class\x01\"", 1)
-		}
-		b.WriteString(obj)
+		b.WriteString(s.record(m, false))
 	}
 	b.WriteString(`]}`)
 	return b.String()
 }
 
-func (s *Sim) refuse() string {
-	if s.p.emptyRefuse {
-		return ""
+// record renders one list entry; stale is a cut-short copy of it.
+func (s *Sim) record(m *simMsg, stale bool) string {
+	number := m.number
+	if s.faults.HexNumbers {
+		number = simHexUTF16(number)
 	}
-	return `{"result":"failure"}`
+	text := m.text
+	total, recv, all := "0", "0", "1"
+	if m.partsTotal > 0 {
+		total, recv = strconv.Itoa(m.partsTotal), strconv.Itoa(m.partsRecv)
+	}
+	if m.incomplete {
+		all = "0"
+		// Some firmware holds only the parts it has: here, the first.
+		text = string([]rune(text)[:min(len([]rune(text)), 67)])
+	}
+	if stale {
+		text = string([]rune(text)[:len([]rune(text))/2])
+	}
+	obj := s.jsonObject("id", strconv.FormatInt(m.id, 10), "number", number, "content", simHexUTF16(text),
+		"tag", m.tag, "date", m.date, "draft_group_id", "", "received_all_concat_sms", all,
+		"concat_sms_total", total, "concat_sms_received", recv, "sms_class", "4")
+	if s.faults.Malformed {
+		obj = strings.Replace(obj, `"sms_class"`, "\"sms_class\x01\"", 1)
+	}
+	return obj
 }
 
-func (s *Sim) set(w http.ResponseWriter, r *http.Request) string {
+func (s *Sim) refuse() simAnswer {
+	if s.p.emptyRefuse {
+		return simAnswer{}
+	}
+	return simAnswer{body: `{"result":"failure"}`}
+}
+
+// checkAD consumes the current RD and says whether the form's AD is right.
+func (s *Sim) checkAD(q url.Values) string {
+	if s.p.ad == "" {
+		return ""
+	}
+	rd := s.rd
+	s.rd = "" // one token, one action
+	if rd == "" || q.Get("AD") != simAD(s.p.ad, s.p.inner, s.p.cr, rd) {
+		return "bad"
+	}
+	return "ok"
+}
+
+func (s *Sim) set(r *http.Request) simAnswer {
 	q := r.Form
 	id := q.Get("goformId")
-	if id == "LOGIN" || id == "LOGIN_MULTI_USER" {
-		return s.login(w, r)
+	if id == "LOGIN" || (id == "LOGIN_MULTI_USER" && s.p.userForm == "LOGIN_MULTI_USER") {
+		a := s.login(r)
+		a.lose = s.faults.LoseLogin
+		return a
 	}
-	if !s.authorised(r) {
+	post := SimPost{GoformID: id, Authed: s.authorised(r)}
+	defer func() { s.rec.Posts = append(s.rec.Posts, post) }()
+	if !post.Authed {
+		post.Result = "no session"
+		if s.refererOK(r) {
+			return s.expired(s.refuse())
+		}
 		return s.refuse()
 	}
-	if s.p.ad != "" {
-		want := adToken(s.p.ad, s.p.inner, "", s.rd)
-		if s.rd == "" || q.Get("AD") != want {
-			return s.refuse()
-		}
-		s.rd = "" // one token, one action
+	if post.AD = s.checkAD(q); post.AD == "bad" {
+		post.Result = "bad AD"
+		return s.refuse()
 	}
 	switch s.faults.FailActions[id] {
 	case "failure":
-		return `{"result":"failure"}`
+		post.Result = "failure"
+		return simAnswer{body: `{"result":"failure"}`}
 	case "empty":
-		return ""
+		post.Result = "empty"
+		return simAnswer{}
 	}
+	post.Result = "success"
 	switch id {
 	case "DELETE_SMS":
 		ids := parseIDList(q.Get("msg_id"))
@@ -676,7 +921,7 @@ func (s *Sim) set(w http.ResponseWriter, r *http.Request) string {
 			keep = append(keep, m)
 		}
 		s.msgs = keep
-		s.cmdStatus["6"] = "1"
+		s.startCmd("6")
 	case "SET_MSG_READ":
 		ids := parseIDList(q.Get("msg_id"))
 		for _, m := range s.msgs {
@@ -686,13 +931,18 @@ func (s *Sim) set(w http.ResponseWriter, r *http.Request) string {
 			}
 		}
 	case "SEND_SMS":
-		text, err := decodeContent(q.Get("MessageBody"))
-		if err != nil || q.Get("Number") == "" {
-			return `{"result":"failure"}`
+		text, ok := simUnhexUTF16(q.Get("MessageBody"))
+		if !ok || q.Get("Number") == "" {
+			post.Result = "failure"
+			return simAnswer{body: `{"result":"failure"}`}
+		}
+		form := make(url.Values, len(q))
+		for k, v := range q {
+			form[k] = append([]string(nil), v...)
 		}
 		s.rec.Sent = append(s.rec.Sent, SimSent{Number: q.Get("Number"), Text: text,
-			Encoding: q.Get("encode_type"), SMSTime: q.Get("sms_time"), Form: cloneValues(q)})
-		s.cmdStatus["4"] = "1"
+			Encoding: q.Get("encode_type"), SMSTime: q.Get("sms_time"), Form: form})
+		s.startCmd("4")
 		s.rec.Events = append(s.rec.Events, "sent "+q.Get("Number")+": "+text)
 	case "REBOOT_DEVICE":
 		s.rec.Reboots++
@@ -717,9 +967,18 @@ func (s *Sim) set(w http.ResponseWriter, r *http.Request) string {
 			s.pppNext = "ppp_disconnected"
 		}
 	default:
-		return `{"result":"failure"}`
+		post.Result = "unknown action"
+		return simAnswer{body: `{"result":"failure"}`}
 	}
-	return `{"result":"success"}`
+	return simAnswer{body: `{"result":"success"}`}
+}
+
+// startCmd marks an sms command pending, keeping what it said before for
+// a client that asks too early.
+func (s *Sim) startCmd(c string) {
+	s.cmdPrev[c] = s.cmdStatus[c]
+	s.cmdStatus[c] = "1"
+	s.cmdAt[c] = time.Now()
 }
 
 func parseIDList(s string) map[int64]bool {
@@ -732,13 +991,32 @@ func parseIDList(s string) map[int64]bool {
 	return ids
 }
 
-func (s *Sim) login(w http.ResponseWriter, r *http.Request) string {
-	result := func(res string) string {
+// login judges a LOGIN (or LOGIN_MULTI_USER) post.
+func (s *Sim) login(r *http.Request) simAnswer {
+	q := r.Form
+	result := func(res string) simAnswer {
 		s.rec.Logins = append(s.rec.Logins, SimLogin{At: s.now(), Result: res})
-		return s.jsonObject("result", res)
+		return s.json("result", res)
 	}
 	if !s.refererOK(r) {
-		return s.jsonObject("result", "")
+		return s.json("result", "")
+	}
+	// The user name, in the form this firmware knows; another form is an
+	// unknown field and the login is judged without it.
+	user, hasUser := "", false
+	switch s.p.userForm {
+	case "LOGIN_MULTI_USER":
+		if q.Get("goformId") == "LOGIN_MULTI_USER" {
+			user, hasUser = q.Get("user"), true
+			if s.checkAD(q) != "ok" {
+				// Refused before the password is looked at: no attempt spent.
+				return simAnswer{body: `{"result":"failure"}`}
+			}
+		}
+	case "username", "user":
+		if _, ok := q[s.p.userForm]; ok {
+			user, hasUser = q.Get(s.p.userForm), true
+		}
 	}
 	if s.now().Before(s.lockedUntil) {
 		return result("1")
@@ -746,12 +1024,11 @@ func (s *Sim) login(w http.ResponseWriter, r *http.Request) string {
 	if !s.lockedUntil.IsZero() {
 		s.lockedUntil, s.failLeft = time.Time{}, 5
 	}
-	want, _ := loginPassword(s.password, "", s.p.model)
-	if s.p.salted {
-		want, _ = loginPassword(s.password, s.ld, s.p.model)
+	want := simLoginPassword(s.p.scheme, s.password, s.ld)
+	if s.p.scheme == 2 {
 		s.ld = ""
 	}
-	if r.Form.Get("password") != want || (r.Form.Get("goformId") == "LOGIN_MULTI_USER" && r.Form.Get("user") != s.user) {
+	if q.Get("password") != want || (hasUser && user != s.user) {
 		s.failLeft--
 		if s.failLeft <= 0 {
 			s.failLeft = 0
@@ -760,18 +1037,99 @@ func (s *Sim) login(w http.ResponseWriter, r *http.Request) string {
 		return result("3")
 	}
 	s.failLeft = 5
+	a := result("0")
 	if s.p.cookie != "" {
-		tok := randomHex(16)
-		http.SetCookie(w, &http.Cookie{Name: s.p.cookie, Value: tok, Path: "/"})
+		tok := simRandomHex(16)
 		s.sessions["cookie:"+tok] = s.now()
+		a.setCookie = &http.Cookie{Name: s.p.cookie, Value: tok, Path: "/"}
 	} else {
 		host, _, _ := net.SplitHostPort(r.RemoteAddr)
 		s.sessions["ip:"+host] = s.now()
 	}
-	return result("0")
+	return a
 }
 
-func randomHex(n int) string {
+// The firmware's own arithmetic, written from the notes.
+
+func simUpperSHA256(s string) string {
+	sum := sha256.Sum256([]byte(s))
+	return strings.ToUpper(hex.EncodeToString(sum[:]))
+}
+
+func simLoginPassword(scheme int, pw, ld string) string {
+	b64 := base64.StdEncoding.EncodeToString([]byte(pw))
+	switch scheme {
+	case 1:
+		return simUpperSHA256(b64)
+	case 2:
+		if ld == "" {
+			return b64 // no salt handed out: the firmware falls back to base64
+		}
+		return simUpperSHA256(simUpperSHA256(pw) + ld)
+	}
+	return b64
+}
+
+// simAD is the AD the firmware expects for RD.
+func simAD(form, inner, cr, rd string) string {
+	switch form {
+	case "md5":
+		h := func(s string) string { sum := md5.Sum([]byte(s)); return hex.EncodeToString(sum[:]) }
+		return h(h(inner+cr) + rd)
+	case "sha256":
+		return simUpperSHA256(simUpperSHA256(inner+cr) + rd)
+	case "sha256lower":
+		return strings.ToLower(simUpperSHA256(strings.ToLower(simUpperSHA256(inner+cr)) + rd))
+	}
+	return ""
+}
+
+// simHexUTF16 is text as the modem stores it: UTF-16BE, 4 upper-case hex
+// digits per code unit.
+func simHexUTF16(text string) string {
+	units := utf16.Encode([]rune(text))
+	buf := make([]byte, 0, 2*len(units))
+	for _, u := range units {
+		buf = append(buf, byte(u>>8), byte(u))
+	}
+	return strings.ToUpper(hex.EncodeToString(buf))
+}
+
+// simUnhexUTF16 reads a MessageBody; ok is false for anything but whole
+// UTF-16BE hex units.
+func simUnhexUTF16(h string) (string, bool) {
+	if len(h)%4 != 0 {
+		return "", false
+	}
+	b, err := hex.DecodeString(h)
+	if err != nil {
+		return "", false
+	}
+	units := make([]uint16, len(b)/2)
+	for i := range units {
+		units[i] = uint16(b[2*i])<<8 | uint16(b[2*i+1])
+	}
+	return string(utf16.Decode(units)), true
+}
+
+// simParts is how many SMS parts the network splits text into: 160/153
+// characters when plain ASCII fits GSM-7 (near enough for a fixture),
+// 70/67 UTF-16 units otherwise.
+func simParts(text string) int {
+	n, single, multi := len(text), 160, 153
+	for _, r := range text {
+		if r >= 0x80 || r < 0x20 && r != '\n' && r != '\r' {
+			n, single, multi = len(utf16.Encode([]rune(text))), 70, 67
+			break
+		}
+	}
+	if n <= single {
+		return 1
+	}
+	return (n + multi - 1) / multi
+}
+
+func simRandomHex(n int) string {
 	b := make([]byte, n)
 	rand.Read(b) // never fails: crypto/rand crashes the program instead
 	return strings.ToUpper(hex.EncodeToString(b))
