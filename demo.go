@@ -22,7 +22,7 @@ const (
 func runDemo(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	fs := newFlagSet("demo", "demo [flags]", stderr)
 	pin := fs.String("pin", "", "require this PIN before every command, as -pin does")
-	personality := fs.String("personality", "mf920v", "simulated firmware: mf920v, mc801a, mc888, mf286d, mf297d or datacard")
+	personality := fs.String("personality", "mf920v", "simulated firmware: "+strings.Join(simPersonalityNames(), ", "))
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}

@@ -604,3 +604,77 @@ func FuzzUndoubleQuotes(f *testing.F) {
 		}
 	})
 }
+
+// TestDetection: what the client finds out before login (Probe: no attempt
+// spent) and after working with each personality, and how it decided.
+func TestDetection(t *testing.T) {
+	tests := []struct {
+		personality, login, from, ad string
+		left                         int
+	}{
+		{"mf920v", schemeBase64, "model MF920V", adNone, 5},
+		{"mf286d", schemeSHA256Base64, `config.js WEB_ATTR_IF_SUPPORT_SHA256="1" HAS_LOGIN=true`, adMD5, 5},
+		{"mf297d", schemeSHA256LD, `config.js WEB_ATTR_IF_SUPPORT_SHA256="2" HAS_LOGIN=true`, adSHA256, 5},
+		{"mc801a", schemeSHA256LD, "model MC801", adMD5, 5},
+		{"mc7010", schemeSHA256LD, "model MC7010", adMD5, 5},
+		{"mc888", schemeSHA256LD, "model MC888", adSHA256, 5},
+		{"ufi", schemeSHA256LD, `config.js WEB_ATTR_IF_SUPPORT_SHA256="2" HAS_LOGIN=true`, adMD5, 5},
+		{"datacard", schemeNone, "config.js HAS_LOGIN=false", adNone, -1},
+	}
+	if len(tests) != len(simPersonalities) {
+		t.Fatalf("%d personalities, %d tested", len(simPersonalities), len(tests))
+	}
+	for _, tt := range tests {
+		t.Run(tt.personality, func(t *testing.T) {
+			sim, m, _ := startSim(t, tt.personality, "pw", "pw")
+			ctx := context.Background()
+			d, err := m.Probe(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if d.Login != tt.login || d.LoginFrom != tt.from || d.AttemptsLeft != tt.left || d.Firmware != sim.p.inner {
+				t.Errorf("probe: %+v", d)
+			}
+			if n := len(sim.Record().Logins); n != 0 {
+				t.Errorf("probe made %d login attempts", n)
+			}
+			if err := m.Reboot(ctx); err != nil {
+				t.Fatal(err)
+			}
+			d = m.Detected()
+			if d.Login != tt.login || d.AD != tt.ad || !d.ADConfirmed {
+				t.Errorf("after an action: %+v", d)
+			}
+			if !sim.p.noLogin && d.Model != sim.p.model {
+				t.Errorf("model %q, want %q", d.Model, sim.p.model)
+			}
+		})
+	}
+}
+
+// TestActionPostedOnce: `smsgate send` on AD firmware posted SEND_SMS three
+// times (without a session, then with a SHA256 AD, then with MD5). It logs
+// in first and posts once, whatever the AD form, and an RD that is blank
+// before login (mc888) is not taken for "no AD".
+func TestActionPostedOnce(t *testing.T) {
+	for _, p := range simPersonalityNames() {
+		t.Run(p, func(t *testing.T) {
+			sim, m, _ := startSim(t, p, "pw", "pw")
+			if err := m.Send(context.Background(), "+21612345678", "hello"); err != nil {
+				t.Fatal(err)
+			}
+			var posts []SimPost
+			for _, post := range sim.Record().Posts {
+				if post.GoformID == "SEND_SMS" {
+					posts = append(posts, post)
+				}
+			}
+			if len(posts) != 1 || posts[0].Result != "success" {
+				t.Errorf("SEND_SMS posts: %+v", posts)
+			}
+			if want := map[bool]int{true: 0, false: 1}[sim.p.noLogin]; len(sim.Record().Logins) != want {
+				t.Errorf("%d logins, want %d", len(sim.Record().Logins), want)
+			}
+		})
+	}
+}

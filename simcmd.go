@@ -18,7 +18,7 @@ import (
 func runSim(args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("sim", "sim [flags]", stderr)
 	listen := fs.String("listen", "127.0.0.1:8080", "loopback `address` to serve on")
-	personality := fs.String("personality", "mf920v", "firmware: mf920v, mc801a, mc888, mf286d, mf297d or datacard")
+	personality := fs.String("personality", "mf920v", "firmware: "+strings.Join(simPersonalityNames(), ", "))
 	password := fs.String("password", "admin", "the simulated web UI password")
 	var deliver repeatFlag
 	fs.Var(&deliver, "deliver", "`NUMBER=TEXT` to put in the inbox at start; repeatable")
