@@ -231,8 +231,10 @@ func modemProblem(url string, err error) (detail, fix string) {
 
 // preLoginKeysRead are read first, before anything that could cost a login
 // attempt.
+// hardware_version is not one: some firmware answers it only in a session
+// (blank, or the login page), so it is read after login.
 var preLoginKeysRead = []string{"loginfo", "psw_fail_num_str", "login_lock_time", "wa_inner_version",
-	"cr_version", "hardware_version", "modem_main_state"}
+	"cr_version", "modem_main_state"}
 
 // checkModem checks everything smsgate needs of the modem and returns what
 // the client detected, for the capture.
@@ -261,15 +263,17 @@ func (d *doctor) checkModem(ctx context.Context) map[string]string {
 	} else {
 		d.add(check{"modem", levelOK, fmt.Sprintf("%s answers the goform API (%d ms)", mf.url, time.Since(start).Milliseconds()), ""})
 	}
-	for _, k := range []string{"hardware_version", "wa_inner_version", "cr_version"} {
+	for _, k := range []string{"wa_inner_version", "cr_version"} {
 		det[k] = pre[k]
 	}
-	if pre["hardware_version"] == "" && pre["wa_inner_version"] == "" {
-		d.add(check{"firmware", levelWarn, "the modem does not say its model or firmware",
-			"smsgate detects the firmware from its answers; if it misbehaves, attach doctor -capture FILE to a bug report"})
-	} else {
-		d.add(check{"firmware", levelOK, fmt.Sprintf("hardware_version %s, wa_inner_version %s, cr_version %s",
-			orBlank(pre["hardware_version"]), orBlank(pre["wa_inner_version"]), orBlank(pre["cr_version"])), ""})
+	firmware := func() {
+		if pre["hardware_version"] == "" && pre["wa_inner_version"] == "" {
+			d.add(check{"firmware", levelWarn, "the modem does not say its model or firmware",
+				"smsgate detects the firmware from its answers; if it misbehaves, attach doctor -capture FILE to a bug report"})
+		} else {
+			d.add(check{"firmware", levelOK, fmt.Sprintf("hardware_version %s, wa_inner_version %s, cr_version %s",
+				orBlank(pre["hardware_version"]), orBlank(pre["wa_inner_version"]), orBlank(pre["cr_version"])), ""})
+		}
 	}
 	switch st := pre["modem_main_state"]; st {
 	case "modem_init_complete", "":
@@ -284,11 +288,16 @@ func (d *doctor) checkModem(ctx context.Context) map[string]string {
 	}
 
 	if !d.checkLogin(ctx, m, pre, det) {
+		firmware()
 		for _, n := range []string{"inbox", "capacity", "counters", "data", "signal"} {
 			d.add(check{n, levelSkip, "not checked: no session", ""})
 		}
 		return det
 	}
+	if k, err := m.Keys(ctx, "hardware_version"); err == nil {
+		pre["hardware_version"], det["hardware_version"] = k["hardware_version"], k["hardware_version"]
+	}
+	firmware()
 	d.checkSession(ctx, m)
 	return det
 }
