@@ -106,6 +106,10 @@ type doctor struct {
 	rec     *recorder
 	checks  []check
 	secrets []string
+	// statusEvery, when set, replaces the client's waits between status
+	// reads (tests).
+	statusEvery time.Duration
+	detected    Detection
 }
 
 func newDoctor(c doctorConfig, out io.Writer) *doctor {
@@ -230,9 +234,7 @@ func modemProblem(url string, err error) (detail, fix string) {
 }
 
 // preLoginKeysRead are read first, before anything that could cost a login
-// attempt.
-// hardware_version is not one: some firmware answers it only in a session
-// (blank, or the login page), so it is read after login.
+// attempt. Every firmware answers them without a session.
 var preLoginKeysRead = []string{"loginfo", "psw_fail_num_str", "login_lock_time", "wa_inner_version",
 	"cr_version", "modem_main_state"}
 
@@ -246,34 +248,25 @@ func (d *doctor) checkModem(ctx context.Context) map[string]string {
 		d.add(check{"modem", levelFail, err.Error(), "give the web UI's address: -modem=http://192.168.0.1"})
 		return nil
 	}
+	if d.statusEvery > 0 {
+		m.statusEvery, m.sendSettle = d.statusEvery, d.statusEvery
+	}
 	d.rec.next = m.http.Transport
 	m.http.Transport = d.rec
-	det := map[string]string{}
+	defer func() { d.detected = m.Detected() }()
 
 	start := time.Now()
 	pre, err := m.readKeys(ctx, preLoginKeysRead...)
 	if err != nil && !errors.Is(err, errBlank) {
 		detail, fix := modemProblem(mf.url, err)
 		d.add(check{"modem", levelFail, detail, fix})
-		return det
+		return detectionMap(m.Detected())
 	}
 	if errors.Is(err, errBlank) {
 		d.add(check{"modem", levelWarn, fmt.Sprintf("%s answers, but blank even for the keys every firmware gives before login", mf.url),
 			"run doctor -capture FILE and attach the file to a bug report"})
 	} else {
 		d.add(check{"modem", levelOK, fmt.Sprintf("%s answers the goform API (%d ms)", mf.url, time.Since(start).Milliseconds()), ""})
-	}
-	for _, k := range []string{"wa_inner_version", "cr_version"} {
-		det[k] = pre[k]
-	}
-	firmware := func() {
-		if pre["hardware_version"] == "" && pre["wa_inner_version"] == "" {
-			d.add(check{"firmware", levelWarn, "the modem does not say its model or firmware",
-				"smsgate detects the firmware from its answers; if it misbehaves, attach doctor -capture FILE to a bug report"})
-		} else {
-			d.add(check{"firmware", levelOK, fmt.Sprintf("hardware_version %s, wa_inner_version %s, cr_version %s",
-				orBlank(pre["hardware_version"]), orBlank(pre["wa_inner_version"]), orBlank(pre["cr_version"])), ""})
-		}
 	}
 	switch st := pre["modem_main_state"]; st {
 	case "modem_init_complete", "":
@@ -286,20 +279,55 @@ func (d *doctor) checkModem(ctx context.Context) map[string]string {
 	default:
 		d.add(check{"sim", levelWarn, "modem_main_state " + st, "wait until the web UI shows the modem ready, then run doctor again"})
 	}
+	// config.js and LD cost no attempt: the scheme is decided before the
+	// one login doctor allows itself.
+	if _, err := m.Probe(ctx); err != nil {
+		d.add(check{"scheme", levelWarn, "the login scheme could not be probed: " + err.Error(), ""})
+	}
 
-	if !d.checkLogin(ctx, m, pre, det) {
-		firmware()
-		for _, n := range []string{"inbox", "capacity", "counters", "data", "signal"} {
+	session := d.checkLogin(ctx, m, pre)
+	det := m.Detected()
+	model := det.Model
+	if session && model == "" {
+		if k, err := m.Keys(ctx, "hardware_version"); err == nil {
+			model = k["hardware_version"]
+		}
+	}
+	if model == "" && det.Firmware == "" {
+		d.add(check{"firmware", levelWarn, "the modem does not say its model or firmware",
+			"smsgate detects the firmware from its answers; if it misbehaves, attach doctor -capture FILE to a bug report"})
+	} else {
+		d.add(check{"firmware", levelOK, fmt.Sprintf("hardware_version %s, wa_inner_version %s, cr_version %s",
+			orBlank(model), orBlank(det.Firmware), orBlank(det.CRVersion)), ""})
+	}
+	switch {
+	case det.Login == schemeNone:
+		d.add(check{"scheme", levelOK, "no login (" + det.LoginFrom + ")", ""})
+	case det.Login != "":
+		detail := fmt.Sprintf("password %s (%s), goformId %s", det.Login, det.LoginFrom, orBlank(det.LoginForm))
+		if !strings.HasPrefix(det.LoginFrom, "config.js") {
+			detail += "; config.js: " + orBlank(det.ConfigJS)
+		}
+		d.add(check{"scheme", levelOK, detail, ""})
+	}
+	if !session {
+		for _, n := range []string{"inbox", "capacity", "counters", "data", "signal", "ad"} {
 			d.add(check{n, levelSkip, "not checked: no session", ""})
 		}
-		return det
+		return detectionMap(m.Detected())
 	}
-	if k, err := m.Keys(ctx, "hardware_version"); err == nil {
-		pre["hardware_version"], det["hardware_version"] = k["hardware_version"], k["hardware_version"]
-	}
-	firmware()
 	d.checkSession(ctx, m)
-	return det
+	return detectionMap(m.Detected())
+}
+
+// detectionMap is a Detection as the capture keeps it.
+func detectionMap(det Detection) map[string]string {
+	return map[string]string{
+		"hardware_version": det.Model, "wa_inner_version": det.Firmware, "cr_version": det.CRVersion,
+		"config_js": det.ConfigJS, "login": det.Login, "login_from": det.LoginFrom, "login_form": det.LoginForm,
+		"ad": det.AD, "ad_from": det.ADFrom, "ad_confirmed": strconv.FormatBool(det.ADConfirmed),
+		"counter_stuck": strconv.FormatBool(det.CounterStuck),
+	}
 }
 
 func orBlank(s string) string {
@@ -311,15 +339,17 @@ func orBlank(s string) string {
 
 // checkLogin reads the attempts left first, then logs in at most once, and
 // reports whether a session is there.
-func (d *doctor) checkLogin(ctx context.Context, m *Modem, pre map[string]string, det map[string]string) bool {
+func (d *doctor) checkLogin(ctx context.Context, m *Modem, pre map[string]string) bool {
+	if m.Detected().Login == schemeNone {
+		d.add(check{"login", levelOK, "the firmware has no login", ""})
+		return true
+	}
 	if pre["loginfo"] == "ok" {
-		det["login"] = "already"
 		d.add(check{"login", levelWarn, "already logged in from this address: the password was not tested",
 			"log out of the web UI (or wait 5 minutes), then run doctor again"})
 		return true
 	}
-	if _, err := m.readKeys(ctx, "sms_unread_num", "ppp_status"); err == nil {
-		det["login"] = "none"
+	if _, err := m.readKeys(ctx, sessionKeys...); err == nil {
 		d.add(check{"login", levelOK, "the modem serves the SMS API without a login (datacard firmware)", ""})
 		return true
 	}
@@ -355,28 +385,38 @@ func (d *doctor) checkLogin(ctx context.Context, m *Modem, pre map[string]string
 			refused++
 		}
 	}
-	spent := fmt.Sprintf("this run sent %d login(s), %d refused", len(results), refused)
+	spent := fmt.Sprintf("doctor sent %d login(s), %d refused", len(results), refused)
 	if blocked > 0 {
-		spent += fmt.Sprintf("; %d more held back to keep your attempts", blocked)
+		spent += fmt.Sprintf("; %d more (another password scheme) held back to keep your attempts", blocked)
 	}
 	if after, err := m.readKeys(ctx, "psw_fail_num_str"); err == nil || errors.Is(err, errBlank) {
 		if n, err := strconv.Atoi(after["psw_fail_num_str"]); err == nil {
 			spent += fmt.Sprintf("; %d attempts left now", n)
 			if left >= 0 && refused > 0 && n == left {
-				spent += " (the modem's counter did not go down: it does not count for clients, smsgate counts its own refusals)"
+				spent += " (the modem's count did not go down: it does not count for clients, so smsgate counts its own refusals)"
 			}
 		}
 	}
 	if lerr != nil {
-		det["login"] = "refused"
 		reason := lerr.Error()
 		var le *LoginError
 		if errors.As(lerr, &le) {
 			reason = "login refused: " + le.Reason
 		}
+		if refused > 0 && len(results) > 0 {
+			reason = fmt.Sprintf("login refused: the modem answered %q", results[0])
+			if results[0] == "3" {
+				reason += " (wrong password)"
+			}
+		}
+		det := m.Detected()
 		fix := "set SMSGATE_PASSWORD (or -password) to the web UI's password; check it by logging in at " + d.cfg.modem.url + "/index.html"
 		if d.cfg.modem.user != "" {
 			fix += "; check -user too"
+		}
+		if blocked > 0 || !strings.HasPrefix(det.LoginFrom, "config.js") {
+			fix += "; if the password is right, the firmware may want another password scheme than " + det.Login +
+				": attach doctor -capture FILE to a bug report"
 		}
 		if le != nil && strings.Contains(le.Reason, "another user") {
 			fix = "log out of the web UI in your browser, then run doctor again"
@@ -384,7 +424,6 @@ func (d *doctor) checkLogin(ctx context.Context, m *Modem, pre map[string]string
 		d.add(check{"login", levelFail, reason + "; " + spent, fix})
 		return false
 	}
-	det["login"] = "ok"
 	d.add(check{"login", levelOK, "logged in; " + spent, ""})
 	return true
 }
@@ -439,7 +478,7 @@ func (d *doctor) checkSession(ctx context.Context, m *Modem) {
 		d.add(check{"data", levelWarn, "ppp_status cannot be read: " + err.Error(), "attach doctor -capture FILE to a bug report"})
 		d.add(check{"signal", levelWarn, "signal cannot be read", ""})
 	} else {
-		if doctorLinkUp(k["ppp_status"]) {
+		if dataUp(k["ppp_status"]) {
 			d.add(check{"data", levelOK, "ppp_status " + k["ppp_status"], ""})
 		} else {
 			d.add(check{"data", levelWarn, "ppp_status " + orBlank(k["ppp_status"]) + ": mobile data is down (SMS still work)",
@@ -458,6 +497,14 @@ func (d *doctor) checkSession(ctx context.Context, m *Modem) {
 		}
 	}
 
+	d.sendTestAndAD(ctx, m, msgs)
+}
+
+// sendTestAndAD sends the test SMS when asked, and finds the AD form: an
+// action must be accepted to know it. Without -send-test, the action is
+// re-marking an already read message as read, which changes nothing.
+func (d *doctor) sendTestAndAD(ctx context.Context, m *Modem, msgs []SMS) {
+	how := ""
 	if d.cfg.sendTest != "" {
 		text := "smsgate doctor: test message, " + time.Now().Format("2006-01-02 15:04")
 		start := time.Now()
@@ -467,14 +514,28 @@ func (d *doctor) checkSession(ctx context.Context, m *Modem) {
 		} else {
 			d.add(check{"send", levelOK, fmt.Sprintf("test SMS to %s: the modem reports it sent (%.1f s)", d.cfg.sendTest, time.Since(start).Seconds()), ""})
 		}
+		how = "the test SMS"
+	} else {
+		for _, s := range msgs {
+			if s.Read && s.Complete {
+				if err := m.MarkRead(ctx, s.ID); err != nil {
+					d.add(check{"ad", levelWarn, fmt.Sprintf("re-marking read message %d as read was refused: %v", s.ID, err),
+						"smsgate's actions (delete, send) may be refused the same way: run doctor -send-test NUMBER -capture FILE and attach the file to a bug report"})
+					return
+				}
+				how = fmt.Sprintf("re-marking read message %d as read (changes nothing)", s.ID)
+				break
+			}
+		}
 	}
-}
-
-// doctorLinkUp says whether ppp_status means mobile data is up.
-func doctorLinkUp(ppp string) bool {
-	switch ppp {
-	case "ppp_connected", "ipv6_connected", "ipv4_ipv6_connected":
-		return true
+	det := m.Detected()
+	switch {
+	case how == "":
+		d.add(check{"ad", levelOK, "anti-forgery (AD) form not known yet: the inbox has no read message to re-mark; smsgate learns it from its first action (doctor -send-test NUMBER shows it now)", ""})
+	case det.ADConfirmed:
+		d.add(check{"ad", levelOK, fmt.Sprintf("anti-forgery (AD) form %s (%s), confirmed by %s", det.AD, det.ADFrom, how), ""})
+	default:
+		d.add(check{"ad", levelWarn, fmt.Sprintf("anti-forgery (AD) form %s (%s) not confirmed by %s", orBlank(det.AD), orBlank(det.ADFrom), how),
+			"run doctor -send-test NUMBER -capture FILE and attach the file to a bug report"})
 	}
-	return false
 }
