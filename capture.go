@@ -11,6 +11,7 @@ import (
 	"net/url"
 	"regexp"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -207,6 +208,10 @@ func captureExchange(seq int, req *http.Request, form url.Values, resp *http.Res
 		e.Header["Set-Cookie"] = strings.Join(names, ",")
 	}
 	e.Kind, e.Body, e.Text = redactBody(body)
+	if req.URL.Path == configJSPath && e.Kind != "html" && e.Kind != "empty" && resp.StatusCode == http.StatusOK {
+		// The web UI's settings file: only the login settings are kept.
+		e.Kind, e.Body, e.Text = "config.js", nil, configJSSettings(body)
+	}
 	if readErr != nil {
 		e.Kind = "cut"
 		e.Error = scrubText(readErr.Error())
@@ -453,9 +458,12 @@ func secretForms(secrets []string) []string {
 	}
 	for _, s := range secrets {
 		s = strings.TrimSpace(s)
-		// Short plain strings would hit key names; they are covered by the
-		// structural redaction.
-		add(s, 6)
+		// A plain word ("status") would hit key names: plain forms are
+		// removed only when they carry a number. The structural redaction
+		// covers the rest.
+		if digitsRun.MatchString(s) {
+			add(s, 6)
+		}
 		add(base64.StdEncoding.EncodeToString([]byte(s)), 8)
 		add(encodeContent(s), 8)
 		digits := strings.Map(func(r rune) rune {
@@ -512,4 +520,29 @@ func ReadCapture(b []byte) (*Capture, error) {
 		return nil, fmt.Errorf("capture: format %q, want %q", c.Format, captureFormat)
 	}
 	return &c, nil
+}
+
+const configJSPath = "/js/config/config.js"
+
+// configToken is what a login setting in config.js may be: 2, "2", true, !0.
+var configToken = regexp.MustCompile(`^!?[A-Za-z0-9]{0,8}$`)
+
+// configJSSettings keeps of config.js the settings that decide the login,
+// as the firmware wrote them: WEB_ATTR_IF_SUPPORT_SHA256:"2",HAS_LOGIN:true.
+func configJSSettings(b []byte) string {
+	var out []string
+	for _, key := range []string{"WEB_ATTR_IF_SUPPORT_SHA256", "HAS_LOGIN"} {
+		v, ok := configValue(b, key)
+		if !ok {
+			continue
+		}
+		if !configToken.MatchString(v) {
+			v = "<redacted>"
+		}
+		if _, err := strconv.Atoi(strings.TrimPrefix(v, "!")); err != nil && v != "true" && v != "false" {
+			v = strconv.Quote(v)
+		}
+		out = append(out, key+":"+v)
+	}
+	return strings.Join(out, ",")
 }

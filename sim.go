@@ -66,6 +66,9 @@ type simPersonality struct {
 	// dual-stack value.
 	connected   string
 	emptyRefuse bool // refuses an action with an empty body instead of {"result":"failure"}
+	// keys are answered as they are, before anything computed: a replayed
+	// capture's values of the keys that do not change (replay.go).
+	keys map[string]string
 }
 
 const simConfigJS = `define(function(){var config={WEBUI_TITLE:"4G Mobile Hotspot",HAS_SMS:true,%s,SMS_DATABASE_SORT_SUPPORT:true};return config});`
@@ -718,6 +721,9 @@ func (s *Sim) key(k string, authed bool) string {
 			}
 		}
 		return n
+	}
+	if v, ok := s.p.keys[k]; ok {
+		return v
 	}
 	switch k {
 	case "loginfo":

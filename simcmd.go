@@ -20,14 +20,28 @@ func runSim(args []string, stdout, stderr io.Writer) error {
 	listen := fs.String("listen", "127.0.0.1:8080", "loopback `address` to serve on")
 	personality := fs.String("personality", "mf920v", "firmware: "+strings.Join(simPersonalityNames(), ", "))
 	password := fs.String("password", "admin", "the simulated web UI password")
+	replay := fs.String("replay", "", "answer like the modem of a `FILE` written by doctor -capture (instead of -personality)")
 	var deliver repeatFlag
 	fs.Var(&deliver, "deliver", "`NUMBER=TEXT` to put in the inbox at start; repeatable")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	sim, err := NewSim(*personality, *password)
-	if err != nil {
-		return badConfig(err)
+	var sim *Sim
+	if *replay != "" {
+		r, err := loadReplay(*replay)
+		if err != nil {
+			return badConfig(err)
+		}
+		sim = newReplaySim(r, *password)
+		*personality = "replay of " + *replay
+		for _, n := range r.notes {
+			fmt.Fprintln(stdout, "replay:", n)
+		}
+	} else {
+		var err error
+		if sim, err = NewSim(*personality, *password); err != nil {
+			return badConfig(err)
+		}
 	}
 	for _, d := range deliver {
 		from, text, ok := strings.Cut(d, "=")

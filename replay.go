@@ -1,0 +1,360 @@
+//go:build !nosim
+
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"sort"
+	"strconv"
+	"strings"
+)
+
+// A replay is the simulator playing a personality derived from a doctor
+// capture: its versions, login scheme, AD form, cookie name and quirks, and
+// the values it gave for keys that do not change. It is a simulator, not a
+// table of answers, so the real client can log in, poll, list and send
+// against it: any user's modem becomes a test fixture.
+
+// replaySpec is what a capture tells about the modem that answered it.
+type replaySpec struct {
+	p        simPersonality
+	capacity int
+	ppp      string
+	signal   string
+	msgs     []simMsg
+	faults   SimFaults
+	// notes say where a trait came from, for the person running the replay.
+	notes []string
+}
+
+// dynamicKeys are computed by the simulator from its state (session,
+// inbox, link); a captured value would freeze them.
+var dynamicKeys = map[string]bool{
+	"loginfo": true, "psw_fail_num_str": true, "login_lock_time": true, "LD": true, "RD": true,
+	"sms_unread_num": true, "sms_dev_unread_num": true, "sms_sim_unread_num": true, "ppp_status": true,
+	"wa_inner_version": true, "cr_version": true, "hardware_version": true, "signalbar": true,
+	"network_type": true, "wan_ipaddr": true,
+}
+
+// sessionKeySet are keys no firmware answers without a session: an answer
+// with one of them filled in came from a session.
+var sessionKeySet = map[string]bool{"sms_unread_num": true, "ppp_status": true, "sms_dev_unread_num": true,
+	"sms_sim_unread_num": true, "signalbar": true, "network_type": true}
+
+func loadReplay(path string) (*replaySpec, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("replay: %w", err)
+	}
+	c, err := ReadCapture(b)
+	if err != nil {
+		return nil, fmt.Errorf("replay %s: %w", path, err)
+	}
+	return replayFromCapture(c), nil
+}
+
+func bodyObject(e Exchange) map[string]any {
+	if e.Body == nil {
+		return nil
+	}
+	var v map[string]any
+	if err := json.Unmarshal(e.Body, &v); err != nil {
+		return nil
+	}
+	return v
+}
+
+func isTrue(s string) bool { return s == "true" }
+
+// replayFromCapture derives the personality. What the client detected
+// (and confirmed) comes first; what the exchanges show fills the rest.
+func replayFromCapture(c *Capture) *replaySpec {
+	det := c.Detected
+	r := &replaySpec{p: simPersonality{name: "replay", model: det["hardware_version"], inner: det["wa_inner_version"],
+		cr: det["cr_version"], keys: map[string]string{}}}
+	note := func(format string, a ...any) { r.notes = append(r.notes, fmt.Sprintf(format, a...)) }
+
+	loggedIn := det["login"] == schemeNone
+	rdBlankBefore, rdSeenAfter := false, false
+	leftBeforeRefusal, refused, stuck := "", false, false
+	var loginShape, loginForm string
+	var adShapes []string
+	for _, e := range c.Exchanges {
+		v := bodyObject(e)
+		str := func(k string) (string, bool) {
+			s, ok := v[k].(string)
+			return s, ok
+		}
+		cmd := e.Query["cmd"]
+		switch {
+		case e.Path == configJSPath:
+			if e.Kind == "config.js" {
+				r.p.configJS = fmt.Sprintf(simConfigJS, e.Text)
+				if e.Text == "" {
+					r.p.configJS = fmt.Sprintf(simConfigJS, `WEBUI_SIGN:1`)
+				}
+			}
+		case e.Method == "POST" && (e.Form["goformId"] == "LOGIN" || e.Form["goformId"] == "LOGIN_MULTI_USER"):
+			loginShape = strings.TrimSuffix(strings.TrimPrefix(e.Form["password"], "<redacted:"), ">")
+			switch {
+			case e.Form["goformId"] == "LOGIN_MULTI_USER":
+				loginForm = "LOGIN_MULTI_USER"
+			case hasKey(e.Form, "username"):
+				loginForm = "username"
+			case hasKey(e.Form, "user"):
+				loginForm = "user"
+			}
+			res, _ := str("result")
+			if names := e.Header["Set-Cookie"]; names != "" {
+				r.p.cookie, _, _ = strings.Cut(names, ",")
+			}
+			switch res {
+			case "0", "4":
+				loggedIn = true
+			default:
+				refused = true
+			}
+		case e.Method == "POST":
+			res, _ := str("result")
+			if e.Kind == "empty" {
+				r.p.emptyRefuse = true
+			}
+			if res == "success" {
+				adShapes = append(adShapes, adShape(e.Form["AD"]))
+			}
+		case cmd == "LD":
+			if ld, _ := str("LD"); ld != "" {
+				r.p.servesLD = true
+			}
+		case cmd == "RD":
+			rd, _ := str("RD")
+			if rd == "" && !loggedIn {
+				rdBlankBefore = true
+			}
+			if rd != "" && loggedIn {
+				rdSeenAfter = true
+			}
+		case cmd == "sms_capacity_info" && v != nil:
+			if _, ok := v["sms_nvused_total"]; !ok {
+				r.p.noNVUsed = true
+			}
+			if n, err := strconv.Atoi(fmt.Sprint(v["sms_nv_total"])); err == nil && n > 0 {
+				r.capacity = n
+			}
+		case cmd == "sms_data_total" && v != nil && e.Query["mem_store"] != "":
+			r.addMessages(v, e.Query["mem_store"])
+		case e.Query["multi_data"] == "1" && v != nil:
+			session := false
+			for k := range sessionKeySet {
+				if s, _ := str(k); s != "" {
+					session = true
+				}
+			}
+			for k, val := range v {
+				s, ok := val.(string)
+				if !ok || strings.HasPrefix(k, "<") {
+					continue
+				}
+				switch k {
+				case "psw_fail_num_str":
+					if refused && leftBeforeRefusal != "" && s == leftBeforeRefusal {
+						stuck = true
+					}
+					if !refused {
+						leftBeforeRefusal = s
+					}
+				case "hardware_version", "wa_inner_version", "cr_version":
+					if s != "" {
+						setIfEmpty(&r.p.model, k == "hardware_version", s)
+						setIfEmpty(&r.p.inner, k == "wa_inner_version", s)
+						setIfEmpty(&r.p.cr, k == "cr_version", s)
+					}
+				case "ppp_status":
+					if s != "" {
+						r.ppp = s
+						if dataUp(s) {
+							r.p.connected = s
+						}
+					}
+				case "signalbar":
+					if s != "" {
+						r.signal = s
+					}
+				}
+				if dynamicKeys[k] || (!session && !simPreLogin[k]) {
+					continue
+				}
+				r.p.keys[k] = replayValue(k, s)
+			}
+		}
+		if e.Kind == "html" && e.Path == "/goform/goform_get_cmd_process" {
+			r.p.expiry = "html"
+		}
+		if e.Status == 302 && r.p.expiry == "" {
+			r.p.expiry = "redirect"
+		}
+		if e.Kind == "json-repaired" {
+			r.faults.Malformed = true
+		}
+	}
+	sort.Slice(r.msgs, func(i, j int) bool { return r.msgs[i].id < r.msgs[j].id })
+
+	switch det["login"] {
+	case schemeNone:
+		r.p.noLogin = true
+		note("no login (%s)", det["login_from"])
+	case schemeBase64:
+		r.p.scheme = 0
+	case schemeSHA256Base64:
+		r.p.scheme = 1
+	case schemeSHA256LD:
+		r.p.scheme = 2
+	default:
+		// The client did not say: the shape of the password it sent.
+		switch {
+		case loginShape == "base64":
+			r.p.scheme = 0
+		case strings.HasPrefix(loginShape, "sha256") && r.p.servesLD:
+			r.p.scheme = 2
+		case strings.HasPrefix(loginShape, "sha256"):
+			r.p.scheme = 1
+		case loginShape == "" && !refused:
+			r.p.noLogin = true
+		}
+	}
+	if !r.p.noLogin {
+		how := det["login_from"]
+		if refused && !loggedIn {
+			how += "; the captured login was refused, so the scheme is the client's guess"
+		}
+		note("password scheme %d (%s)", r.p.scheme, how)
+	}
+	r.p.userForm = loginForm
+	r.p.rdNeedsSession = rdBlankBefore && rdSeenAfter
+	r.p.stuckAttempts = isTrue(det["counter_stuck"]) || stuck
+
+	// AD: the form the client confirmed, else the form of the tokens that
+	// were accepted, else the client's unconfirmed guess.
+	ad := ""
+	switch {
+	case isTrue(det["ad_confirmed"]):
+		ad = det["ad"]
+		note("AD %s, confirmed by the client (%s)", ad, det["ad_from"])
+	case len(adShapes) > 0:
+		ad = adShapes[len(adShapes)-1]
+		note("AD %s, from the tokens the modem accepted", orBlank(ad))
+	default:
+		ad = det["ad"]
+		note("AD %s, not confirmed in the capture (%s)", orBlank(ad), orBlank(det["ad_from"]))
+	}
+	if ad == adNone {
+		ad = ""
+	}
+	r.p.ad = ad
+	if r.p.cookie != "" {
+		note("session cookie %s", r.p.cookie)
+	} else if !r.p.noLogin {
+		note("no session cookie: the session is tied to the client's address")
+	}
+	return r
+}
+
+func hasKey(m map[string]string, k string) bool { _, ok := m[k]; return ok }
+
+func setIfEmpty(dst *string, cond bool, v string) {
+	if cond && *dst == "" {
+		*dst = v
+	}
+}
+
+// adShape names the AD form a token was written in.
+func adShape(ad string) string {
+	switch {
+	case ad == "":
+		return adNone
+	case len(ad) == 32:
+		return adMD5
+	case len(ad) == 64 && strings.ToUpper(ad) == ad:
+		return adSHA256
+	case len(ad) == 64:
+		return adSHA256Lower
+	}
+	return adMD5
+}
+
+// replayValue turns a redacted value back into something a client can
+// parse: an address from the documentation range, a placeholder text.
+func replayValue(k, v string) string {
+	if !strings.Contains(v, "<") {
+		return v
+	}
+	if strings.Contains(k, "ip") || strings.Contains(k, "addr") {
+		return "192.0.2.1"
+	}
+	return "redacted"
+}
+
+// addMessages keeps the inbox a capture listed, with made-up senders and
+// texts in place of the redacted ones.
+func (r *replaySpec) addMessages(v map[string]any, mem string) {
+	list, _ := v["messages"].([]any)
+	for _, item := range list {
+		rec, _ := item.(map[string]any)
+		get := func(k string) string { s, _ := rec[k].(string); return s }
+		id, err := strconv.ParseInt(get("id"), 10, 64)
+		if err != nil {
+			continue
+		}
+		dup := false
+		for _, m := range r.msgs {
+			if m.id == id && m.mem == mem {
+				dup = true
+				r.p.dupIDs = true
+			}
+		}
+		if dup {
+			continue
+		}
+		n := len(r.msgs) + 1
+		m := simMsg{id: id, tag: get("tag"), date: get("date"), mem: mem,
+			number: fmt.Sprintf("+1555010%04d", n), text: fmt.Sprintf("replayed message %d", n)}
+		if strings.Contains(get("number"), "hex") {
+			r.faults.HexNumbers = true
+		}
+		total, _ := strconv.Atoi(get("concat_sms_total"))
+		recv, _ := strconv.Atoi(get("concat_sms_received"))
+		if total > 1 {
+			m.partsTotal, m.partsRecv = total, recv
+			m.text = strings.Repeat(fmt.Sprintf("replayed long message %d. ", n), 8*total)
+		}
+		m.incomplete = get("received_all_concat_sms") == "0"
+		r.msgs = append(r.msgs, m)
+	}
+}
+
+// newReplaySim builds the simulator for a replay.
+func newReplaySim(r *replaySpec, password string) *Sim {
+	s := newSim(r.p, password)
+	if r.capacity > 0 {
+		s.Capacity = r.capacity
+	}
+	if r.ppp != "" {
+		ppp := r.ppp
+		if dataUp(ppp) {
+			ppp = "ppp_connected" // the simulator's word for up; the personality says how it shows
+		}
+		s.ppp = ppp
+	}
+	if r.signal != "" {
+		s.signal = r.signal
+	}
+	s.faults = r.faults
+	for _, m := range r.msgs {
+		m := m
+		s.msgs = append(s.msgs, &m)
+		s.nextID = max(s.nextID, m.id)
+	}
+	return s
+}

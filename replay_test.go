@@ -1,0 +1,155 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// captureOf runs doctor -capture against sim and returns the file and what
+// the client detected.
+func captureOf(t *testing.T, sim *Sim, password, user string) (string, Detection, string) {
+	t.Helper()
+	d, out := doctorFor(t, sim.URL, password)
+	d.cfg.modem.user = user
+	d.cfg.sendTest = "+21699887766"
+	d.statusEvery = 10 * time.Millisecond
+	d.cfg.capture = filepath.Join(t.TempDir(), "capture.json")
+	if err := d.run(context.Background()); err != nil {
+		t.Fatalf("doctor: %v\n%s", err, out)
+	}
+	return d.cfg.capture, d.detected, out.String()
+}
+
+func startReplay(t *testing.T, file, password string) (*Sim, *replaySpec) {
+	t.Helper()
+	spec, err := loadReplay(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sim := newReplaySim(spec, password)
+	if err := sim.Start("127.0.0.1:0"); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { sim.Close() })
+	return sim, spec
+}
+
+// Capture from each personality, replay, and run the real client against
+// the replay: it must detect the same firmware, and the replay must play
+// the traits the capture shows.
+func TestCaptureThenReplayEveryPersonality(t *testing.T) {
+	for _, name := range simPersonalityNames() {
+		t.Run(name, func(t *testing.T) {
+			orig := simPersonalities[name]
+			user := ""
+			if orig.userForm != "" {
+				user = "admin"
+			}
+			simA := startDoctorSim(t, name, "s3cret")
+			simA.Deliver("+21612345678", "status", time.Now().Add(-time.Minute))
+			simA.DeliverSIM("TELKOMSEL", "Balance 5$", time.Now())
+			simA.DeliverIncomplete("+3312345678", strings.Repeat("part ", 60), time.Now())
+			file, detA, outA := captureOf(t, simA, "s3cret", user)
+
+			simB, spec := startReplay(t, file, "s3cret")
+			_, detB, outB := captureOf(t, simB, "s3cret", user)
+
+			for _, f := range []struct{ what, a, b string }{
+				{"model", detA.Model, detB.Model},
+				{"firmware", detA.Firmware, detB.Firmware},
+				{"cr_version", detA.CRVersion, detB.CRVersion},
+				{"login scheme", detA.Login, detB.Login},
+				{"login form", detA.LoginForm, detB.LoginForm},
+				{"config.js", detA.ConfigJS, detB.ConfigJS},
+				{"AD form", detA.AD, detB.AD},
+			} {
+				if f.a != f.b {
+					t.Errorf("%s: %q from %s, %q from its replay", f.what, f.a, name, f.b)
+				}
+			}
+			if !detB.ADConfirmed {
+				t.Errorf("the replay's AD form was not confirmed")
+			}
+			// The personality traits the capture shows.
+			got := spec.p
+			for _, f := range []struct {
+				what string
+				a, b any
+			}{
+				{"noLogin", orig.noLogin, got.noLogin},
+				{"cookie", orig.cookie, got.cookie},
+				{"servesLD", orig.servesLD, got.servesLD},
+				{"noNVUsed", orig.noNVUsed, got.noNVUsed},
+				{"dupIDs", orig.dupIDs, got.dupIDs},
+				{"connected", orig.connected, got.connected},
+				{"userForm", orig.userForm, got.userForm},
+				{"ad", orig.ad, got.ad},
+			} {
+				if f.a != f.b {
+					t.Errorf("%s: %v in %s, %v in its replay", f.what, f.a, name, f.b)
+				}
+			}
+			if !orig.noLogin && orig.scheme != got.scheme {
+				t.Errorf("password scheme %d, replayed %d", orig.scheme, got.scheme)
+			}
+			// Same inbox, by the lines doctor printed.
+			for _, check := range []string{"inbox", "capacity", "data", "login", "scheme"} {
+				a, b := line(outA, check), line(outB, check)
+				if check == "capacity" || check == "inbox" {
+					// The test SMS doctor sent is not in the inbox; the
+					// replayed inbox is the one listed.
+					if a != b {
+						t.Errorf("%s:\n  %s\n  %s (replay)", check, a, b)
+					}
+				} else if strings.Fields(a)[0] != strings.Fields(b)[0] {
+					t.Errorf("%s:\n  %s\n  %s (replay)", check, a, b)
+				}
+			}
+			if r := simB.Record(); len(r.Sent) != 1 {
+				t.Errorf("the client sent %d SMS through the replay, want 1", len(r.Sent))
+			}
+		})
+	}
+}
+
+// A replayed modem refuses what the captured one refused: a wrong password
+// is wrong there too, and spends one attempt.
+func TestReplayRefusesAWrongPassword(t *testing.T) {
+	simA := startDoctorSim(t, "mf297d", "s3cret")
+	file, _, _ := captureOf(t, simA, "s3cret", "admin")
+	simB, _ := startReplay(t, file, "s3cret")
+	d, out := doctorFor(t, simB.URL, "wrong")
+	d.cfg.modem.user = "admin"
+	if err := d.run(context.Background()); err == nil {
+		t.Fatalf("wrong password accepted by the replay\n%s", out)
+	}
+	if n := len(simB.Record().Logins); n != 1 {
+		t.Errorf("%d logins against the replay", n)
+	}
+}
+
+func TestReplayCommandLine(t *testing.T) {
+	simA := startDoctorSim(t, "mc801a", "s3cret")
+	file, _, _ := captureOf(t, simA, "s3cret", "admin")
+	var out bytes.Buffer
+	if err := run([]string{"sim", "-replay", filepath.Join(t.TempDir(), "missing.json")}, nil, &out, &out); err == nil {
+		t.Error("sim -replay of a missing file started")
+	}
+	bad := filepath.Join(t.TempDir(), "bad.json")
+	os.WriteFile(bad, []byte(`{"format":"something else"}`), 0o600)
+	if err := run([]string{"sim", "-replay", bad}, nil, &out, &out); err == nil || !strings.Contains(err.Error(), "format") {
+		t.Errorf("sim -replay of another format: %v", err)
+	}
+	spec, err := loadReplay(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if spec.p.model != "MC801A" || spec.p.cookie != "stok" || spec.p.userForm != "username" {
+		t.Errorf("replay of mc801a: %+v", spec.p)
+	}
+}
