@@ -95,13 +95,18 @@ func (a *Actions) runModemReboot(ctx context.Context, _ Command) (string, func()
 	}, nil
 }
 
+// runModemReconnect answers first: a disruptive command runs after the
+// replies, so the outcome goes to the log (and the next status).
 func (a *Actions) runModemReconnect(ctx context.Context, _ Command) (string, func() error, error) {
-	a.logAction("modem reconnect", "", false)
-	ppp, err := a.modem.Reconnect(ctx)
-	if err != nil {
-		return "modem reconnect failed: " + shortErr(err), nil, err
-	}
-	return "modem reconnected: " + ppp, nil, nil
+	return "reconnecting mobile data now", func() error {
+		a.logAction("modem reconnect", "", false)
+		ppp, err := a.modem.Reconnect(ctx)
+		if err != nil {
+			return err
+		}
+		a.log.Info("modem reconnected", "ppp_status", ppp)
+		return nil
+	}, nil
 }
 
 func (a *Actions) runIR(ctx context.Context, cmd Command) (string, func() error, error) {

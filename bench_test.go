@@ -70,7 +70,7 @@ func BenchmarkFloodHeap(b *testing.B) {
 	}
 	b.StopTimer()
 	b.ReportMetric(float64(int64(heap())-int64(start)), "heap-growth-B")
-	b.ReportMetric(float64(len(gw.waiting)+len(gw.executed)), "state-entries")
+	b.ReportMetric(float64(len(gw.waiting)+len(gw.st.Executed)), "state-entries")
 }
 
 // BenchmarkHugeAnswer: what a 50 MB answer costs (B/op stays near the 2 MiB

@@ -63,7 +63,8 @@ func decodeContent(s string) (string, error) {
 			}
 		}
 	}
-	text := string(runes)
+	// Sanitised like any other text: the hex form hides what it holds.
+	text := sanitizeText(string(runes))
 	if len(s)%4 != 0 {
 		text += "\uFFFD"
 	}
@@ -118,8 +119,12 @@ func isHex(s string) bool {
 	return true
 }
 
-// sanitizeText drops control characters (keeping line breaks and tabs) and
-// invalid UTF-8, so that logs and replies never carry terminal escapes.
+// sanitizeText drops what could fool a terminal or a reader of the log:
+// C0 and C1 controls (keeping line breaks and tabs; U+009B is an 8-bit
+// CSI, U+0085 a line break), bidi overrides and isolates (U+202A-U+202E,
+// U+2066-U+2069) and every other format character, line and paragraph
+// separators, and invalid UTF-8. Zero-width (non-)joiners stay: emoji and
+// several scripts need them, and they cannot reorder text.
 func sanitizeText(s string) string {
 	if !utf8.ValidString(s) {
 		s = strings.ToValidUTF8(s, "\uFFFD")
@@ -128,11 +133,44 @@ func sanitizeText(s string) string {
 		if r == '\n' || r == '\t' {
 			return r
 		}
-		if unicode.IsControl(r) {
+		if unsafeRune(r) {
 			return -1
 		}
 		return r
 	}, s)
+}
+
+// unsafeRune is a character sanitizeText drops.
+func unsafeRune(r rune) bool {
+	switch {
+	case r == '\u200C' || r == '\u200D':
+		return false
+	case unicode.IsControl(r), unicode.Is(unicode.Cf, r), unicode.Is(unicode.Zl, r), unicode.Is(unicode.Zp, r):
+		return true
+	}
+	return false
+}
+
+// parseCountryCode reads -country-code as people write it: 216, +216 or
+// 00216. Anything else is refused, never silently ignored: a wrong code
+// would stop national numbers from matching.
+func parseCountryCode(s string) (string, error) {
+	s = strings.TrimSpace(s)
+	if s == "" {
+		return "", nil
+	}
+	d, ok := strings.CutPrefix(s, "+")
+	if !ok {
+		d = strings.TrimPrefix(s, "00")
+	}
+	valid := len(d) >= 1 && len(d) <= 3 && d[0] != '0'
+	for _, c := range d {
+		valid = valid && c >= '0' && c <= '9'
+	}
+	if !valid {
+		return "", fmt.Errorf("-country-code %q: want a country calling code, like 216 or +216", s)
+	}
+	return d, nil
 }
 
 // GSM 03.38 default alphabet and its extension table (each extension

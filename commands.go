@@ -95,7 +95,8 @@ func init() {
 		},
 		{
 			name: "modem reconnect", run: (*Actions).runModemReconnect, disruptive: true,
-			does: "drops and re-dials mobile data", example: "modem reconnected: ppp_connected",
+			does:    "answers, then drops and re-dials mobile data (the outcome goes to the log and the next `status`)",
+			example: "reconnecting mobile data now",
 		},
 		{
 			name: "ir", args: "NAME [COUNT]", parse: parseIRArgs, run: (*Actions).runIR,

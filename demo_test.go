@@ -29,7 +29,7 @@ func TestDemo(t *testing.T) {
 		`msg=action action=reboot detail="" dry_run=true`,
 		`-> SMS to +15550001111: rebooting the Pi now`,
 		`from=+15559998888 decision=ignored command="" reason="sender not in -allow; left in the inbox" text=reboot`,
-		`-> SMS to +15550001111: modem reconnected: ppp_connected`,
+		`-> SMS to +15550001111: reconnecting mobile data now`,
 		`led="steady on (all fine)"`,
 		`led="slow blink (modem up, no mobile data or signal)"`,
 	} {

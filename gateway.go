@@ -2,13 +2,16 @@ package main
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
-	"strconv"
+	"sort"
 	"strings"
 	"sync/atomic"
 	"time"
+	"unicode"
 )
 
 // health is what the status LED shows.
@@ -35,7 +38,8 @@ type indicator interface {
 
 // GatewayConfig is the policy of the gateway.
 type GatewayConfig struct {
-	Allow        []phoneKey
+	Allow []phoneKey
+	// CountryCode lets national numbers match: digits, or "+216" / "00216".
 	CountryCode  string
 	PIN          string
 	TOTP         *totp         // -totp: a one-time code instead of the PIN
@@ -61,6 +65,9 @@ type GatewayConfig struct {
 	// number, an empty slice nobody. AlertMax bounds alerts per 24 hours.
 	AlertTo  []string
 	AlertMax int
+	// StateDir keeps what must outlive a restart (see State); empty keeps
+	// it in memory only.
+	StateDir string
 }
 
 const (
@@ -94,21 +101,19 @@ type Gateway struct {
 	shown      health // the last state logged: bursts come and go without a line
 	lastUnread string
 	polls      int
-	// decided holds the messages already decided that are still in the
-	// inbox (those left for the owner), by id, with a fingerprint: the
-	// modem's database may give a deleted message's id to a new one, so an
-	// id alone does not say "seen". Bounded by the inbox.
-	decided map[int64]string
-	// waiting holds messages still to be decided: true for a command whose
-	// removal the modem refused (tried again next poll), false for an
-	// incomplete message (looked at every few polls: some firmware never
-	// completes one).
-	waiting     map[int64]bool
-	executed    map[phoneKey][]time.Time
-	pinFails    map[phoneKey][]time.Time
-	lockedUntil map[phoneKey]time.Time
-	lastReboot  time.Time
-	lastNotice  time.Time
+	// failing says why the modem cannot be read ("" while it can), so that
+	// an outage is logged when it starts or changes and when it ends, not
+	// once per poll.
+	failing   string
+	failSince time.Time
+
+	st    *State // what must outlive a restart
+	store *stateStore
+	// waiting holds the messages still to be decided, by id: incomplete
+	// ones (looked at every few polls: some firmware never completes one)
+	// and deferred ones (their removal was refused, or they wait for the
+	// next pass; tried every poll). Bounded by the inbox.
+	waiting map[int64]*waitingMsg
 
 	heal   *Healer
 	alerts *Alerts
@@ -121,11 +126,27 @@ type Gateway struct {
 	canSend      bool // the last poll saw the SIM ready and registered
 }
 
+// waitingMsg is a message in the inbox still to be decided.
+type waitingMsg struct {
+	fp         string
+	from       string
+	incomplete bool
+	// ran holds the commands (sender|command) executed while this message
+	// waited: it was in the inbox before they ran, so the same command in
+	// it is a duplicate, whatever its date says.
+	ran map[string]bool
+}
+
 // NewGateway checks the configuration and returns a gateway.
 func NewGateway(cfg GatewayConfig, modem gatewayModem, actions *Actions, led indicator, log *slog.Logger) (*Gateway, error) {
 	if len(cfg.Allow) == 0 {
 		return nil, errors.New("no -allow numbers: smsgate would obey nobody; give the owner's number")
 	}
+	cc, err := parseCountryCode(cfg.CountryCode)
+	if err != nil {
+		return nil, err
+	}
+	cfg.CountryCode = cc
 	allow := map[phoneKey]bool{}
 	for _, k := range cfg.Allow {
 		if !k.international() {
@@ -145,10 +166,10 @@ func NewGateway(cfg GatewayConfig, modem gatewayModem, actions *Actions, led ind
 	if cfg.FullEvery <= 0 {
 		cfg.FullEvery = 60
 	}
+	store, st := openStateStore(cfg.StateDir, log)
 	g := &Gateway{
 		cfg: cfg, allow: allow, modem: modem, actions: actions, led: led, log: log, now: time.Now,
-		decided: map[int64]string{}, waiting: map[int64]bool{}, executed: map[phoneKey][]time.Time{}, pinFails: map[phoneKey][]time.Time{},
-		lockedUntil: map[phoneKey]time.Time{},
+		st: st, store: store, waiting: map[int64]*waitingMsg{},
 	}
 	actions.secret = cfg.secret()
 	if cfg.AlertTo == nil {
@@ -206,18 +227,19 @@ func (g *Gateway) Step(ctx context.Context) {
 		return // stopping: the modem is not to blame
 	}
 	if err != nil {
+		h := healthUnreachable
 		var le *LoginError
 		if errors.As(err, &le) {
-			g.setHealth(healthLogin)
+			h = healthLogin
 			g.loginHeld(le)
 		} else {
 			// Healing can do nothing about a held login: only a modem
 			// that does not answer is watched.
 			g.canSend = false
 			g.heal.Observe(ctx, g.now(), healObs{})
-			g.setHealth(healthUnreachable)
 		}
-		g.log.Debug("poll failed", "err", err)
+		g.setHealth(h)
+		g.outage(h.String(), err)
 		return
 	}
 	g.loginAlerted = false
@@ -228,20 +250,27 @@ func (g *Gateway) Step(ctx context.Context) {
 	g.setHealth(link)
 	// After the messages: an owner's command comes first.
 	defer g.tend(ctx, st)
+	if g.failing != "inbox" {
+		g.recovered()
+	}
 	g.polls++
 	full := g.polls == 1 || st.Unread != g.lastUnread || g.polls%g.cfg.FullEvery == 0 ||
 		(len(g.waiting) > 0 && g.polls%incompleteEvery == 0)
-	for _, deferred := range g.waiting {
-		full = full || deferred
+	for _, w := range g.waiting {
+		full = full || !w.incomplete
 	}
 	if !full {
 		return
 	}
 	msgs, err := g.modem.Inbox(ctx)
 	if err != nil {
-		g.log.Warn("inbox read failed", "err", err)
+		if ctx.Err() == nil {
+			g.outage("inbox", err)
+			g.lastUnread = "" // read it again next poll
+		}
 		return
 	}
+	g.recovered()
 	// After a pass that removed messages the counters may come back to the
 	// same value with a new message in; the next poll reads the list again.
 	if g.handle(ctx, msgs) {
@@ -250,69 +279,424 @@ func (g *Gateway) Step(ctx context.Context) {
 	} else {
 		g.lastUnread = st.Unread
 	}
-	if !g.cfg.KeepInbox {
-		g.makeRoom(ctx, msgs)
+	if !g.cfg.KeepInbox && g.makeRoom(ctx, msgs) {
+		// Room made: new messages may now arrive with the counters back
+		// where they were.
+		g.lastUnread = ""
 	}
+	g.store.Save(g.st)
+}
+
+// outage logs that the modem cannot be read, once per kind of failure.
+func (g *Gateway) outage(kind string, err error) {
+	if g.failing == kind {
+		return
+	}
+	if g.failing == "" {
+		g.failSince = g.now()
+	}
+	g.failing = kind
+	g.log.Warn("modem not answering", "state", kind, "err", err)
+}
+
+func (g *Gateway) recovered() {
+	if g.failing == "" {
+		return
+	}
+	g.log.Warn("modem answering again", "was", g.failing, "after", g.now().Sub(g.failSince).Round(time.Second).String())
+	g.failing = ""
 }
 
 // decision is what happened to one SMS, logged as one line.
 type decision struct {
-	verdict string // executed, failed, rejected, ignored, stale, duplicate, incomplete, deferred
+	verdict string // executed, failed, rejected, ignored, stale, duplicate, incomplete, deferred, gone
 	command string
 	reason  string
 }
 
-// handle decides on every message not decided before, oldest first, and
-// reports whether it touched the inbox.
+// handle decides on every message not decided before, and reports whether
+// it touched the inbox.
 func (g *Gateway) handle(ctx context.Context, msgs []SMS) (touched bool) {
+	now, newest := g.reference(msgs)
+	g.st.prune(now)
 	present := map[int64]bool{}
-	batch := map[string]bool{} // commands executed in this batch
+	var todo []SMS
 	for _, m := range msgs {
 		present[m.ID] = true
 		fp := fingerprint(m)
-		if g.decided[m.ID] == fp {
+		if g.st.Decided[m.ID] == fp {
 			continue
 		}
-		delete(g.decided, m.ID) // an id the modem gave to a new message
+		delete(g.st.Decided, m.ID) // an id the modem gave to a new message
+		if w := g.waiting[m.ID]; w != nil && !w.incomplete && w.fp != fp {
+			g.gone(m.ID, w)
+			delete(g.waiting, m.ID)
+		}
 		if !m.Complete {
-			if _, seen := g.waiting[m.ID]; !seen {
+			if w := g.waiting[m.ID]; w == nil {
 				g.logSMS(m, decision{verdict: "incomplete", reason: "parts missing; left untouched until complete"})
+				g.waiting[m.ID] = &waitingMsg{fp: fp, from: m.From, incomplete: true, ran: map[string]bool{}}
 			}
-			g.waiting[m.ID] = false
 			continue
 		}
-		d := g.decide(ctx, m, batch)
-		touched = touched || d.verdict != "ignored"
-		if d.verdict == "deferred" {
-			g.waiting[m.ID] = true
-			continue
-		}
-		delete(g.waiting, m.ID)
-		g.decided[m.ID] = fp
+		todo = append(todo, m)
 	}
-	for id := range g.waiting {
+	for id, w := range g.waiting {
 		if !present[id] {
+			if !w.incomplete {
+				g.gone(id, w)
+			}
 			delete(g.waiting, id)
 		}
 	}
-	for id := range g.decided {
+	for id := range g.st.Decided {
 		if !present[id] {
-			delete(g.decided, id)
+			delete(g.st.Decided, id)
 		}
 	}
-	return touched
+	if len(todo) == 0 {
+		return false
+	}
+	return g.pass(ctx, todo, now, newest)
 }
 
-// fingerprint tells a message from a later one under the same id.
+// pass decides on todo in four steps, so that nothing runs before
+// everything it consumed is off the modem: plan every decision, remove what
+// the plan consumes in as few confirmed requests as the modem allows,
+// decide again on what was removed (the state changes only now) and send
+// the replies, then run the disruptive action, at most one.
+func (g *Gateway) pass(ctx context.Context, todo []SMS, now, newest time.Time) (touched bool) {
+	plan := g.newPass(g.st.clone(), now, newest, false)
+	planned := make([]verdict, len(todo))
+	var consume []int64
+	for i, m := range todo {
+		planned[i] = plan.judge(m)
+		if planned[i].remove {
+			consume = append(consume, m.ID)
+		}
+	}
+	removed, rmErr := g.removeAll(ctx, consume)
+
+	p := g.newPass(g.st, now, newest, true)
+	type outgoing struct {
+		m    SMS
+		text string
+	}
+	var replies []outgoing
+	var last func() error
+	var lastCmd string
+	for i, m := range todo {
+		v := planned[i]
+		switch {
+		case v.remove && !removed[m.ID]:
+			v = verdict{decision: decision{verdict: "deferred", command: v.command,
+				reason: "modem did not confirm removal: " + errString(rmErr)}}
+		case v.remove:
+			v = p.judge(m)
+		}
+		if v.verdict == "deferred" {
+			g.deferMsg(m, v.decision)
+			continue
+		}
+		delete(g.waiting, m.ID)
+		if v.stranger {
+			g.stranger(now)
+		}
+		if !v.remove || g.cfg.MarkRead {
+			g.st.Decided[m.ID] = fingerprint(m) // still in the inbox
+		}
+		if v.run {
+			g.setHealth(healthBusy)
+			g.heal.OwnerCommand(v.cmd.Name, now)
+			reply, after, err := g.actions.Run(ctx, v.cmd)
+			v.reply = reply
+			if err != nil {
+				v.verdict, v.reason = "failed", err.Error()
+			}
+			if after != nil {
+				last, lastCmd = after, v.command
+			}
+		}
+		g.logSMS(m, v.decision)
+		if v.reply != "" {
+			replies = append(replies, outgoing{m, v.reply})
+		}
+	}
+	// Whatever waits now was in the inbox before these commands ran.
+	for _, w := range g.waiting {
+		for k := range p.ran {
+			w.ran[k] = true
+		}
+	}
+	// Saved before the reboot that would lose it.
+	g.store.Save(g.st)
+	for _, r := range replies {
+		if err := g.modem.Send(ctx, r.m.From, fitOneSMS(r.text)); err != nil {
+			g.log.Warn("reply failed", "id", r.m.ID, "to", r.m.From, "err", err)
+		}
+	}
+	if last != nil {
+		g.setHealth(healthBusy)
+		if err := last(); err != nil {
+			g.log.Error("action failed after reply", "command", lastCmd, "err", err)
+		}
+	}
+	return len(consume) > 0
+}
+
+func errString(err error) string {
+	if err == nil {
+		return "not removed"
+	}
+	return err.Error()
+}
+
+// deferMsg keeps m for a later pass, with one log line however many polls
+// it waits.
+func (g *Gateway) deferMsg(m SMS, d decision) {
+	fp := fingerprint(m)
+	if w := g.waiting[m.ID]; w != nil && !w.incomplete && w.fp == fp {
+		return
+	}
+	ran := map[string]bool{}
+	if w := g.waiting[m.ID]; w != nil {
+		ran = w.ran
+	}
+	g.waiting[m.ID] = &waitingMsg{fp: fp, from: m.From, ran: ran}
+	g.logSMS(m, d)
+}
+
+// gone logs a deferred message that left the inbox before it was decided:
+// the modem removed it without confirming, so it never runs.
+func (g *Gateway) gone(id int64, w *waitingMsg) {
+	g.log.Info("sms", "id", id, "from", w.from, "decision", "gone", "command", "",
+		"reason", "left the inbox before its removal was confirmed; not run")
+}
+
+// removeAll takes the consumed messages off the modem (or marks them
+// read) and returns those it confirmed. One request for all; when the
+// modem refuses it, one per message, so that one record the modem will
+// not remove cannot hold back the others.
+func (g *Gateway) removeAll(ctx context.Context, ids []int64) (map[int64]bool, error) {
+	removed := map[int64]bool{}
+	if len(ids) == 0 {
+		return removed, nil
+	}
+	op := g.modem.Delete
+	if g.cfg.MarkRead {
+		op = g.modem.MarkRead
+	}
+	err := op(ctx, ids...)
+	if err == nil {
+		for _, id := range ids {
+			removed[id] = true
+		}
+		return removed, nil
+	}
+	if len(ids) == 1 || !errors.Is(err, errRefused) {
+		return removed, err
+	}
+	for _, id := range ids {
+		e := op(ctx, id)
+		if e == nil {
+			removed[id] = true
+			continue
+		}
+		err = e
+		if !errors.Is(e, errRefused) {
+			break // the modem is gone, not refusing: try again next poll
+		}
+	}
+	return removed, err
+}
+
+// reference is the time to judge by: the Pi's clock when it is
+// plausible, otherwise the newest SMS date seen, so that a backlog of old
+// commands is still old after a cold boot without network time. newest is
+// the newest plausible SMS date in msgs.
+func (g *Gateway) reference(msgs []SMS) (now, newest time.Time) {
+	pi := g.now()
+	piOK := pi.Year() >= plausibleEpoch
+	for _, m := range msgs {
+		if m.Time.IsZero() || m.Time.Year() < plausibleEpoch || (piOK && m.Time.After(pi.Add(24*time.Hour))) {
+			continue
+		}
+		if m.Time.After(newest) {
+			newest = m.Time
+		}
+	}
+	if newest.After(g.st.NewestSMS) {
+		g.st.NewestSMS = newest
+	}
+	if piOK || g.st.NewestSMS.IsZero() {
+		return pi, newest
+	}
+	return g.st.NewestSMS, newest
+}
+
+// pass is one pass's view while deciding: the state decided against and
+// the commands already run in this pass.
+type pass struct {
+	g   *Gateway
+	st  *State
+	now time.Time
+	// before dates the commands run in this pass: every SMS in the inbox
+	// is dated no later than it.
+	before     time.Time
+	ran        map[string]bool
+	disruptive bool
+	live       bool // false while planning: say nothing
+}
+
+func (g *Gateway) newPass(st *State, now, newest time.Time, live bool) *pass {
+	before := newest
+	if before.IsZero() {
+		before = now
+	}
+	return &pass{g: g, st: st, now: now, before: before, ran: map[string]bool{}, live: live}
+}
+
+// verdict is a decision and what it takes.
+type verdict struct {
+	decision
+	cmd    Command
+	run    bool   // execute cmd
+	remove bool   // consumed: off the modem before anything runs
+	reply  string // to the sender
+	// stranger: the sender is not in -allow (counted for the flood alert)
+	stranger bool
+}
+
+// judge applies the policy to one complete message.
+func (p *pass) judge(m SMS) verdict {
+	g, st, now := p.g, p.st, p.now
+	from := normalizeNumber(m.From, g.cfg.CountryCode)
+	ignored := func(reason string) verdict {
+		return verdict{decision: decision{verdict: "ignored", reason: reason}}
+	}
+	consumed := func(d decision, reply string) verdict {
+		return verdict{decision: d, remove: true, reply: reply}
+	}
+	if !g.allow[from] {
+		v := ignored("sender not in -allow; left in the inbox")
+		v.stranger = true
+		return v
+	}
+	if g.cfg.MarkRead && m.Read {
+		return ignored("already read (-mark-read)")
+	}
+	if until := st.LockedUntil[from]; now.Before(until) {
+		return ignored("sender locked out after wrong PINs until " + until.Format(time.RFC3339))
+	}
+	text := m.Text
+	if g.cfg.secret() != secretNone {
+		rest, err := g.checkSecret(m, now)
+		if err != nil {
+			fails := append(recent(st.PINFails[from], now, pinFailWindow), now)
+			st.PINFails[from] = fails
+			reply := fmt.Sprintf("%s (%d more and this number is ignored for 1h)", err, pinFailLimit-len(fails))
+			reason := err.Error()
+			if len(fails) >= pinFailLimit {
+				st.LockedUntil[from] = now.Add(pinLockout)
+				delete(st.PINFails, from)
+				reply, reason = "", err.Error()+"; number ignored for 1h"
+				if p.live {
+					g.log.Warn("sender locked out after wrong PINs", "from", m.From, "until", now.Add(pinLockout).Format(time.RFC3339))
+				}
+			}
+			return consumed(decision{verdict: "rejected", reason: reason}, reply)
+		}
+		text = rest
+	}
+	cmd, ok := g.actions.parse(text)
+	if !ok {
+		return consumed(decision{verdict: "rejected", reason: "unknown command"}, unknownCommandReply)
+	}
+	d := decision{command: cmd.String()}
+	if age, ok := age(m, now); ok && g.cfg.MaxAge > 0 && age > g.cfg.MaxAge {
+		d.verdict, d.reason = "stale", fmt.Sprintf("sent %s ago, -max-age %s", age.Round(time.Minute), g.cfg.MaxAge)
+		return consumed(d, fmt.Sprintf("not executed: '%s' is %s old (max %s)", cmd.Name, shortDuration(age), shortDuration(g.cfg.MaxAge)))
+	}
+	key := string(from) + "|" + cmd.String()
+	if why := p.duplicate(m, from, cmd, key); why != "" {
+		d.verdict, d.reason = "duplicate", why
+		return consumed(d, "")
+	}
+	window := recent(st.Executed[from], now, time.Hour)
+	if len(window) >= g.cfg.Rate {
+		d.verdict, d.reason = "rejected", fmt.Sprintf("rate limit: %d commands in the last hour", len(window))
+		reply := ""
+		// Said once per episode: each reply would cost an SMS, and a
+		// spoofer could make smsgate text the owner without end.
+		if _, told := st.RateTold[from]; !told {
+			st.RateTold[from] = now
+			reply = fmt.Sprintf("not executed: -rate %d commands an hour reached; next in %s; until then commands are refused silently",
+				g.cfg.Rate, shortDuration(window[0].Add(time.Hour).Sub(now)))
+		}
+		return consumed(d, reply)
+	}
+	if cmd.RebootLimited() {
+		if why := g.rebootTooSoon(st, now); why != "" {
+			d.verdict, d.reason = "rejected", why
+			return consumed(d, "reboot refused: "+why)
+		}
+	}
+	if cmd.Disruptive() && p.disruptive {
+		d.verdict, d.reason = "deferred", "one disruptive command per pass; it is looked at again next poll"
+		return verdict{decision: d}
+	}
+	p.ran[key] = true
+	p.disruptive = p.disruptive || cmd.Disruptive()
+	st.Executed[from] = append(window, now)
+	delete(st.RateTold, from)
+	if cmd.RebootLimited() {
+		st.LastReboot = now
+	}
+	st.Ran = append(st.Ran, ranCommand{From: from, Command: cmd.String(), Before: p.before})
+	d.verdict, d.reason = "executed", "authorised"
+	if g.cfg.secret() != secretNone {
+		d.reason = "authorised, " + g.cfg.secret().String() + " ok"
+	}
+	return verdict{decision: d, cmd: cmd, run: true, remove: true}
+}
+
+// duplicate says why m repeats a command that already ran after m was
+// sent, or "".
+func (p *pass) duplicate(m SMS, from phoneKey, cmd Command, key string) string {
+	if p.ran[key] {
+		return "same command already executed in this pass"
+	}
+	if w := p.g.waiting[m.ID]; w != nil && w.fp == fingerprint(m) && w.ran[key] {
+		return "same command executed while this SMS waited"
+	}
+	if m.Time.IsZero() || m.Time.Year() < plausibleEpoch {
+		return ""
+	}
+	for _, r := range p.st.Ran {
+		if r.From == from && r.Command == cmd.String() && !m.Time.After(r.Before) {
+			return "same command already executed after this SMS was sent"
+		}
+	}
+	return ""
+}
+
+// fingerprint tells a message from a later one under the same id: a
+// modem may give a deleted message's id to the next one, in the same
+// second, from the same sender, with a text of the same length.
 func fingerprint(m SMS) string {
-	return m.RawDate + "|" + m.From + "|" + strconv.Itoa(len(m.Text))
+	h := sha256.New()
+	for _, s := range []string{m.RawDate, m.From, m.Store, m.Text} {
+		h.Write([]byte(s))
+		h.Write([]byte{0})
+	}
+	return hex.EncodeToString(h.Sum(nil)[:12])
 }
 
 func (g *Gateway) logSMS(m SMS, d decision) {
 	attrs := []any{"id", m.ID, "from", m.From, "decision", d.verdict, "command", d.command, "reason", d.reason}
 	if d.verdict == "ignored" || d.verdict == "incomplete" {
 		// Left for the owner: keep the whole text in the log.
-		attrs = append(attrs, "text", m.Text, "date", m.RawDate)
+		attrs = append(attrs, "text", g.logText(m), "date", sanitizeText(m.RawDate))
 	}
 	if m.Problem != "" {
 		attrs = append(attrs, "problem", m.Problem)
@@ -320,133 +704,41 @@ func (g *Gateway) logSMS(m SMS, d decision) {
 	g.log.Info("sms", attrs...)
 }
 
-// decide handles one complete message and logs exactly one line for it.
-func (g *Gateway) decide(ctx context.Context, m SMS, batch map[string]bool) decision {
-	d, reply, after := g.judge(ctx, m, batch)
-	g.logSMS(m, d)
-	if reply != "" {
-		if err := g.modem.Send(ctx, m.From, fitOneSMS(reply)); err != nil {
-			g.log.Warn("reply failed", "id", m.ID, "to", m.From, "err", err)
+// logText is m's text as the log may show it: never the owner's PIN (nor
+// a one-time code).
+func (g *Gateway) logText(m SMS) string {
+	text := sanitizeText(m.Text)
+	if g.cfg.secret() == secretNone {
+		return text
+	}
+	if g.allow[normalizeNumber(m.From, g.cfg.CountryCode)] {
+		// The first word is where a PIN goes, right or mistyped.
+		lead := len(text) - len(strings.TrimLeftFunc(text, unicode.IsSpace))
+		word := len(text)
+		if i := strings.IndexFunc(text[lead:], unicode.IsSpace); i >= 0 {
+			word = lead + i
+		}
+		if word > lead {
+			text = text[:lead] + "****" + text[word:]
 		}
 	}
-	if after != nil {
-		if err := after(); err != nil {
-			g.log.Error("action failed after reply", "id", m.ID, "command", d.command, "err", err)
-		}
+	if g.cfg.PIN != "" {
+		text = strings.ReplaceAll(text, g.cfg.PIN, "****")
 	}
-	return d
+	return text
 }
 
-// judge applies the policy to one message and, when it is an order to
-// follow, removes it from the modem and runs it.
-func (g *Gateway) judge(ctx context.Context, m SMS, batch map[string]bool) (decision, string, func() error) {
-	now := g.now()
-	from := normalizeNumber(m.From, g.cfg.CountryCode)
-	if !g.allow[from] {
-		g.stranger(now)
-		return decision{verdict: "ignored", reason: "sender not in -allow; left in the inbox"}, "", nil
-	}
-	if g.cfg.MarkRead && m.Read {
-		return decision{verdict: "ignored", reason: "already read (-mark-read)"}, "", nil
-	}
-	if until := g.lockedUntil[from]; now.Before(until) {
-		return decision{verdict: "ignored", reason: "sender locked out after wrong PINs until " + until.Format(time.RFC3339)}, "", nil
-	}
-	text := m.Text
-	if g.cfg.secret() != secretNone {
-		rest, err := g.checkSecret(m, now)
-		if err != nil {
-			fails := append(recent(g.pinFails[from], now, pinFailWindow), now)
-			g.pinFails[from] = fails
-			reply := fmt.Sprintf("%s (%d more and this number is ignored for 1h)", err, pinFailLimit-len(fails))
-			reason := err.Error()
-			if len(fails) >= pinFailLimit {
-				g.lockedUntil[from] = now.Add(pinLockout)
-				delete(g.pinFails, from)
-				reply, reason = "", err.Error()+"; number ignored for 1h"
-				g.log.Warn("sender locked out after wrong PINs", "from", m.From, "until", now.Add(pinLockout).Format(time.RFC3339))
-			}
-			return g.consume(ctx, m, decision{verdict: "rejected", reason: reason}, reply)
-		}
-		text = rest
-	}
-	cmd, ok := g.actions.parse(text)
-	if !ok {
-		return g.consume(ctx, m, decision{verdict: "rejected", reason: "unknown command"}, "unknown command; send 'help'")
-	}
-	d := decision{command: cmd.String()}
-	if age, ok := g.age(m, now); ok && g.cfg.MaxAge > 0 && age > g.cfg.MaxAge {
-		d.verdict, d.reason = "stale", fmt.Sprintf("sent %s ago, -max-age %s", age.Round(time.Minute), g.cfg.MaxAge)
-		return g.consume(ctx, m, d, fmt.Sprintf("not executed: '%s' is %s old (max %s)", cmd.Name, shortDuration(age), shortDuration(g.cfg.MaxAge)))
-	}
-	if batch[cmd.String()] {
-		d.verdict, d.reason = "duplicate", "same command already executed in this batch"
-		return g.consume(ctx, m, d, "")
-	}
-	if n := len(recent(g.executed[from], now, time.Hour)); n >= g.cfg.Rate {
-		d.verdict, d.reason = "rejected", fmt.Sprintf("rate limit: %d commands in the last hour", n)
-		return g.consume(ctx, m, d, "")
-	}
-	if cmd.RebootLimited() {
-		if why := g.rebootTooSoon(now); why != "" {
-			d.verdict, d.reason = "rejected", why
-			return g.consume(ctx, m, d, "reboot refused: "+why)
-		}
-	}
-	// Off the modem before anything runs, so that no restart can find the
-	// command again.
-	if err := g.remove(ctx, m); err != nil {
-		d.verdict, d.reason = "deferred", "modem did not confirm removal: "+err.Error()
-		return d, "", nil
-	}
-	batch[cmd.String()] = true
-	g.executed[from] = append(recent(g.executed[from], now, time.Hour), now)
-	if cmd.RebootLimited() {
-		g.lastReboot = now
-	}
-	g.setHealth(healthBusy)
-	g.heal.OwnerCommand(cmd.Name, now)
-	reply, after, err := g.actions.Run(ctx, cmd)
-	d.verdict, d.reason = "executed", "authorised"
-	if g.cfg.secret() != secretNone {
-		d.reason = "authorised, " + g.cfg.secret().String() + " ok"
-	}
-	if err != nil {
-		d.verdict, d.reason = "failed", err.Error()
-	}
-	return d, reply, after
-}
-
-// consume removes a message addressed to smsgate that will not run, and
-// answers it; if the modem will not remove it, it is looked at again later.
-func (g *Gateway) consume(ctx context.Context, m SMS, d decision, reply string) (decision, string, func() error) {
-	if err := g.remove(ctx, m); err != nil {
-		d.reason += "; removal deferred: " + err.Error()
-		d.verdict = "deferred"
-		return d, "", nil
-	}
-	return d, reply, nil
-}
-
-func (g *Gateway) remove(ctx context.Context, m SMS) error {
-	if g.cfg.MarkRead {
-		return g.modem.MarkRead(ctx, m.ID)
-	}
-	return g.modem.Delete(ctx, m.ID)
-}
-
-// age is how old m is, when both the Pi's clock and the SMS date can be
-// trusted.
-func (g *Gateway) age(m SMS, now time.Time) (time.Duration, bool) {
+// age is how old m is at now, when both can be trusted.
+func age(m SMS, now time.Time) (time.Duration, bool) {
 	if now.Year() < plausibleEpoch || m.Time.IsZero() || m.Time.Year() < plausibleEpoch || m.Time.After(now.Add(24*time.Hour)) {
 		return 0, false
 	}
 	return max(now.Sub(m.Time), 0), true
 }
 
-func (g *Gateway) rebootTooSoon(now time.Time) string {
-	if !g.lastReboot.IsZero() && now.Sub(g.lastReboot) < g.cfg.RebootInterval {
-		return fmt.Sprintf("last reboot %s ago (at most one per %s)", shortDuration(now.Sub(g.lastReboot)), shortDuration(g.cfg.RebootInterval))
+func (g *Gateway) rebootTooSoon(st *State, now time.Time) string {
+	if !st.LastReboot.IsZero() && now.Sub(st.LastReboot) < g.cfg.RebootInterval {
+		return fmt.Sprintf("last reboot %s ago (at most one per %s)", shortDuration(max(now.Sub(st.LastReboot), 0)), shortDuration(g.cfg.RebootInterval))
 	}
 	// A dry run reboots nothing, so the time since boot does not matter.
 	if up, err := g.actions.host.Uptime(); err == nil && up < g.cfg.RebootInterval && !g.actions.dryRun {
@@ -455,9 +747,10 @@ func (g *Gateway) rebootTooSoon(now time.Time) string {
 	return ""
 }
 
-// recent keeps the times within window of now.
+// recent returns the times within window of now, in a new slice: the
+// caller's stays as it was.
 func recent(ts []time.Time, now time.Time, window time.Duration) []time.Time {
-	out := ts[:0]
+	var out []time.Time
 	for _, t := range ts {
 		if now.Sub(t) < window {
 			out = append(out, t)
@@ -466,42 +759,57 @@ func recent(ts []time.Time, now time.Time, window time.Duration) []time.Time {
 	return out
 }
 
-// makeRoom deletes the oldest messages left for the owner when the modem's
-// memory is nearly full: a full inbox stops commands from arriving.
-func (g *Gateway) makeRoom(ctx context.Context, msgs []SMS) {
+// makeRoom deletes the oldest messages nobody waits for when the modem's
+// memory is nearly full: a full inbox stops commands from arriving. It
+// reports whether it deleted any.
+func (g *Gateway) makeRoom(ctx context.Context, msgs []SMS) bool {
 	c, err := g.modem.Capacity(ctx)
 	if err != nil || c.Total <= 0 || c.Used < c.Total-inboxReserve {
-		return
+		return false
 	}
 	need := c.Used - (c.Total - 2*inboxReserve)
 	var victims []SMS
 	for _, m := range msgs {
-		if len(victims) == need {
-			break
+		if m.Store != "device" {
+			continue
 		}
-		// Only what was decided and left for the owner: never a command
-		// still waiting.
-		if _, decided := g.decided[m.ID]; decided && m.Store == "device" {
+		// What was decided and left for the owner; and a stranger's long
+		// SMS missing parts, which may never complete (a flood of first
+		// parts would fill the inbox for good). Never a command still
+		// waiting, nor the owner's incomplete one.
+		_, decided := g.st.Decided[m.ID]
+		w := g.waiting[m.ID]
+		stranger := !g.allow[normalizeNumber(m.From, g.cfg.CountryCode)]
+		if decided || (w != nil && w.incomplete && stranger) {
 			victims = append(victims, m)
 		}
 	}
+	// Oldest first; an undated one counts as oldest.
+	sort.SliceStable(victims, func(i, j int) bool { return victims[i].Time.Before(victims[j].Time) })
+	victims = victims[:min(need, len(victims))]
 	if len(victims) == 0 {
-		return
+		return false
 	}
 	ids := make([]int64, len(victims))
 	for i, m := range victims {
 		ids[i] = m.ID
-		g.log.Info("inbox full: deleting", "id", m.ID, "from", m.From, "date", m.RawDate, "text", m.Text)
+		g.log.Info("inbox full: deleting", "id", m.ID, "from", m.From, "date", sanitizeText(m.RawDate),
+			"complete", m.Complete, "text", g.logText(m))
 	}
 	if err := g.modem.Delete(ctx, ids...); err != nil {
 		g.log.Warn("inbox full and the modem refused to delete", "err", err)
-		return
+		return false
+	}
+	for _, id := range ids {
+		delete(g.st.Decided, id)
+		delete(g.waiting, id)
 	}
 	g.log.Warn("inbox was full", "deleted", len(ids), "total", c.Total, "used", c.Used)
-	if now := g.now(); g.lastNotice.IsZero() || now.Sub(g.lastNotice) > fullNoticeGap {
-		g.lastNotice = now
+	if now := g.now(); g.st.LastNotice.IsZero() || now.Sub(g.st.LastNotice) > fullNoticeGap {
+		g.st.LastNotice = now
 		g.alert(now, fmt.Sprintf("modem inbox was full; deleted %d oldest messages (kept in the log)", len(ids)))
 	}
+	return true
 }
 
 // StartAlert queues the "smsgate up" alert when it is due.
@@ -585,11 +893,12 @@ func (h gatewayHeal) RebootModem(ctx context.Context) error {
 
 func (h gatewayHeal) RebootPi(ctx context.Context) error {
 	now := h.g.now()
-	if why := h.g.rebootTooSoon(now); why != "" {
+	if why := h.g.rebootTooSoon(h.g.st, now); why != "" {
 		return fmt.Errorf("%w: %s", errHealRefused, why)
 	}
-	h.g.lastReboot = now
-	h.g.flushAlerts(ctx) // nothing is said after a reboot
+	h.g.st.LastReboot = now
+	h.g.store.Save(h.g.st) // before the reboot that would lose it
+	h.g.flushAlerts(ctx)   // nothing is said after a reboot
 	a := h.g.actions
 	a.logAction("reboot", "healing", a.dryRun)
 	if a.dryRun {

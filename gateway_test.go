@@ -195,7 +195,7 @@ func TestOwnerCommandsExecutedAndAnswered(t *testing.T) {
 			if len(r) != 6 {
 				t.Fatalf("replies %q", r)
 			}
-			checks := []string{"smsgate: status | ping", "pong, up 3h00m", "LTE 4/5 -95dBm SimTel, data up", "ir power sent x3", "modem reconnected: ppp_connected", "unknown command; send 'help'"}
+			checks := []string{"smsgate: status | ping", "pong, up 3h00m", "LTE 4/5 -95dBm SimTel, data up", "ir power sent x3", "reconnecting mobile data now", "unknown command; send 'help'"}
 			for i, c := range checks {
 				if _, text, _ := strings.Cut(r[i], ": "); !strings.HasPrefix(text, c) {
 					t.Errorf("reply %d = %q, want prefix %q", i, r[i], c)
@@ -206,6 +206,9 @@ func TestOwnerCommandsExecutedAndAnswered(t *testing.T) {
 			}
 			if len(h.ir.sent) != 1 || h.ir.sent[0] != "power x3" {
 				t.Errorf("ir %v", h.ir.sent)
+			}
+			if n := h.sim.Record().Connects; n != 1 {
+				t.Errorf("modem reconnected %d times", n)
 			}
 		})
 	}
@@ -592,10 +595,10 @@ func TestFloodKeepsStateFlat(t *testing.T) {
 		h.clk.Advance(5 * time.Second)
 		h.step()
 	}
-	if n := len(h.gw.waiting) + len(h.gw.executed) + len(h.gw.pinFails) + len(h.gw.lockedUntil); n > 1 {
+	if n := len(h.gw.waiting) + len(h.gw.st.Executed) + len(h.gw.st.PINFails) + len(h.gw.st.LockedUntil) + len(h.gw.st.Ran); n > 1 {
 		t.Errorf("gateway state grew to %d entries", n)
 	}
-	if n := len(h.gw.decided); n > h.sim.Capacity {
+	if n := len(h.gw.st.Decided); n > h.sim.Capacity {
 		t.Errorf("%d decided messages remembered, more than the inbox holds", n)
 	}
 	last := h.send(owner, "ping")

@@ -219,6 +219,7 @@ type daemonConfig struct {
 	alert          alertFlag
 	alertStart     bool
 	alertMax       int
+	stateDir       string
 }
 
 // alertFlag is -alert: unset means the first -allow number, "" nobody.
@@ -269,6 +270,7 @@ func (c *daemonConfig) register(fs *flag.FlagSet) {
 	fs.Var(&c.alert, "alert", "phone `number`s alerts go to; repeat or comma-separate; default the first -allow number; \"\" for none")
 	fs.BoolVar(&c.alertStart, "alert-start", false, "send the \"smsgate up\" alert after every start, not only after a boot nobody asked for")
 	fs.IntVar(&c.alertMax, "alert-max", 10, "alerts at most this many in 24 hours; the next says how many were suppressed")
+	fs.StringVar(&c.stateDir, "state-dir", defaultStateDir(), "`directory` keeping PIN lockouts, rate counts, the last reboot and decided messages across restarts; default /perm/smsgate on gokrazy, else empty: memory only")
 }
 
 // stepTimeout bounds one poll iteration: a few list pages, a delete with its
@@ -359,9 +361,9 @@ func (c *daemonConfig) validate(getenv func(string) string) (validConfig, error)
 		bad("-timeout %s: want more than 0", c.modem.timeout)
 	}
 
-	cc := strings.TrimPrefix(c.countryCode, "+")
-	if cc != "" && (len(cc) > 3 || strings.Trim(cc, "0123456789") != "") {
-		bad("-country-code %q: want the calling code, 1 to 3 digits (216)", c.countryCode)
+	cc, err := parseCountryCode(c.countryCode)
+	if err != nil {
+		errs = append(errs, err)
 	}
 	var allow []phoneKey
 	for _, a := range c.allow {
@@ -408,6 +410,7 @@ func (c *daemonConfig) validate(getenv func(string) string) (validConfig, error)
 		Allow: allow, CountryCode: cc, PIN: pin, TOTP: otp, Rate: c.rate, MaxAge: c.maxAge,
 		MarkRead: c.markRead, KeepInbox: c.keepInbox, PollInterval: c.poll, RebootInterval: c.rebootInterval,
 		StepTimeout: c.stepTimeout(), Heal: c.heal, CheckHosts: c.checkHost, AlertMax: c.alertMax,
+		StateDir: c.stateDir,
 	}
 	if c.heal.After <= 0 {
 		bad("-heal-after %s: want more than 0", c.heal.After)
@@ -500,7 +503,8 @@ func (a *app) serve(ctx context.Context, cfg validConfig, log *slog.Logger) erro
 		log.Info("the modem password came from -password; SMSGATE_PASSWORD keeps it out of ps")
 	}
 	log.Info("smsgate starting", "modem", cfg.modem.URL, "allow", cfg.allow, "dry_run", cfg.dryRun,
-		"mark_read", cfg.gateway.MarkRead, "poll", cfg.gateway.PollInterval, "ir_codes", len(cfg.irCodes), "led", cfg.led, "cmds", len(cfg.programs))
+		"mark_read", cfg.gateway.MarkRead, "poll", cfg.gateway.PollInterval, "ir_codes", len(cfg.irCodes), "led", cfg.led, "cmds", len(cfg.programs),
+		"state_dir", cfg.gateway.StateDir)
 
 	sup := &Supervisor{budget: cfg.gateway.PollInterval + cfg.gateway.StepTimeout + 10*time.Second,
 		lastBeat: gw.LastBeat, log: log, now: time.Now}

@@ -129,7 +129,9 @@ type SimFaults struct {
 	Slow        time.Duration     // every answer is this late
 	DropEvery   int               // every Nth request is cut off half-way
 	FailActions map[string]string // goformId -> "failure" or "empty"
-	Unreachable bool              // connections are dropped
+	// FailTimes refuses the next N requests of a goformId, then obeys.
+	FailTimes   map[string]int
+	Unreachable bool // connections are dropped
 	// HideAttempts leaves psw_fail_num_str blank, as firmware that does
 	// not count for the client.
 	HideAttempts bool
@@ -905,6 +907,11 @@ func (s *Sim) set(r *http.Request) simAnswer {
 	if post.AD = s.checkAD(q); post.AD == "bad" {
 		post.Result = "bad AD"
 		return s.refuse()
+	}
+	if s.faults.FailTimes[id] > 0 {
+		s.faults.FailTimes[id]--
+		post.Result = "failure"
+		return simAnswer{body: `{"result":"failure"}`}
 	}
 	switch s.faults.FailActions[id] {
 	case "failure":

@@ -1,0 +1,306 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"time"
+)
+
+// State is what the gateway must remember across a restart of smsgate or of
+// the Pi: forgetting it would hand an attacker fresh PIN guesses, run
+// commands that arrived during a lockout, or run a command twice. Add a
+// field here (exported, with a JSON name) and it is saved and loaded with
+// the rest; keep each field bounded.
+type State struct {
+	// PINFails holds the times of recent wrong PINs, per sender.
+	PINFails map[phoneKey][]time.Time `json:"pin_fails,omitempty"`
+	// LockedUntil is when a sender locked out after wrong PINs is heard
+	// again.
+	LockedUntil map[phoneKey]time.Time `json:"locked_until,omitempty"`
+	// Executed holds when each sender's commands ran, for -rate.
+	Executed map[phoneKey][]time.Time `json:"executed,omitempty"`
+	// RateTold is when a sender was last told about -rate, so that a
+	// refusal is said once, not once per refused SMS.
+	RateTold map[phoneKey]time.Time `json:"rate_told,omitempty"`
+	// Ran is the commands executed recently, for the duplicate rule.
+	Ran []ranCommand `json:"ran,omitempty"`
+	// LastReboot is when a reboot command last ran.
+	LastReboot time.Time `json:"last_reboot,omitzero"`
+	// Decided holds the messages decided and still in the inbox (left for
+	// the owner, or marked read), id -> fingerprint, so that a restart does
+	// not look at them again. Bounded by the inbox.
+	Decided map[int64]string `json:"decided,omitempty"`
+	// NewestSMS is the newest plausible SMS date seen: the clock to judge
+	// age by when the Pi's own clock is not plausible (a cold boot without
+	// network time).
+	NewestSMS time.Time `json:"newest_sms,omitzero"`
+	// LastNotice is when the owner was last told the inbox was full.
+	LastNotice time.Time `json:"last_notice,omitzero"`
+}
+
+// ranCommand is one executed command, for the duplicate rule: an SMS with
+// the same command from the same sender, dated no later than Before, was
+// already in the inbox (or older than something that was) when it ran.
+type ranCommand struct {
+	From    phoneKey  `json:"from"`
+	Command string    `json:"command"`
+	Before  time.Time `json:"before"`
+}
+
+// maxRan bounds State.Ran: at -rate 10 a number runs 10 commands an hour,
+// and a duplicate older than a day is stale anyway.
+const (
+	maxRan      = 100
+	ranKeep     = 24 * time.Hour
+	maxDecided  = 2000
+	maxStateLen = 1 << 20 // a state file larger than this is not ours
+	stateFile   = "state.json"
+)
+
+func newState() *State {
+	return &State{
+		PINFails: map[phoneKey][]time.Time{}, LockedUntil: map[phoneKey]time.Time{},
+		Executed: map[phoneKey][]time.Time{}, RateTold: map[phoneKey]time.Time{}, Decided: map[int64]string{},
+	}
+}
+
+// fill gives every map a value, whatever the file held.
+func (s *State) fill() {
+	if s.PINFails == nil {
+		s.PINFails = map[phoneKey][]time.Time{}
+	}
+	if s.LockedUntil == nil {
+		s.LockedUntil = map[phoneKey]time.Time{}
+	}
+	if s.Executed == nil {
+		s.Executed = map[phoneKey][]time.Time{}
+	}
+	if s.RateTold == nil {
+		s.RateTold = map[phoneKey]time.Time{}
+	}
+	if s.Decided == nil {
+		s.Decided = map[int64]string{}
+	}
+}
+
+// clone is a deep copy, through JSON so that fields added later are copied
+// too.
+func (s *State) clone() *State {
+	b, err := json.Marshal(s)
+	c := newState()
+	if err == nil {
+		_ = json.Unmarshal(b, c)
+	}
+	c.fill()
+	return c
+}
+
+// prune forgets what can no longer matter at now, so the state stays small.
+func (s *State) prune(now time.Time) {
+	for k, ts := range s.PINFails {
+		if s.PINFails[k] = recent(ts, now, pinFailWindow); len(s.PINFails[k]) == 0 {
+			delete(s.PINFails, k)
+		}
+	}
+	for k, until := range s.LockedUntil {
+		if !now.Before(until) {
+			delete(s.LockedUntil, k)
+		}
+	}
+	for k, ts := range s.Executed {
+		if s.Executed[k] = recent(ts, now, time.Hour); len(s.Executed[k]) == 0 {
+			delete(s.Executed, k)
+		}
+	}
+	for k, t := range s.RateTold {
+		if now.Sub(t) >= time.Hour {
+			delete(s.RateTold, k)
+		}
+	}
+	keep := s.Ran[:0:0]
+	for _, r := range s.Ran {
+		if now.Sub(r.Before) < ranKeep {
+			keep = append(keep, r)
+		}
+	}
+	if len(keep) > maxRan {
+		keep = keep[len(keep)-maxRan:]
+	}
+	s.Ran = keep
+	for id := range s.Decided {
+		if len(s.Decided) <= maxDecided {
+			break
+		}
+		delete(s.Decided, id)
+	}
+}
+
+// stateStore keeps State in a directory, or only in memory when dir is
+// empty. A disk that refuses writes is logged, never fatal: the gateway
+// goes on with what it remembers in memory.
+type stateStore struct {
+	dir  string
+	log  *slog.Logger
+	last []byte // what the file holds, to skip writes that change nothing
+	// failing is the last write error logged, so that a read-only or full
+	// disk is said once, not once per poll.
+	failing string
+}
+
+// openStateStore loads the state in dir. A missing or unreadable file
+// costs only what it remembered; it is logged and smsgate starts afresh.
+func openStateStore(dir string, log *slog.Logger) (*stateStore, *State) {
+	s := &stateStore{dir: dir, log: log}
+	st := newState()
+	if dir == "" {
+		log.Info("state: memory only (no -state-dir): PIN lockouts, rate counts and the last reboot are forgotten on restart")
+		return s, st
+	}
+	path := filepath.Join(dir, stateFile)
+	b, err := readBounded(path, maxStateLen)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		log.Info("state: none saved yet; starting afresh", "path", path)
+		return s, st
+	case err != nil:
+		log.Warn("state: cannot read; starting without its memory", "path", path, "err", err)
+		return s, st
+	}
+	if err := json.Unmarshal(b, st); err != nil {
+		log.Warn("state: corrupt; starting without its memory", "path", path, "err", err)
+		return s, newState()
+	}
+	st.fill()
+	s.last = b
+	log.Info("state: loaded", "path", path, "bytes", len(b))
+	return s, st
+}
+
+func readBounded(path string, limit int64) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	b, err := io.ReadAll(io.LimitReader(f, limit+1))
+	if err != nil {
+		return nil, err
+	}
+	if int64(len(b)) > limit {
+		return nil, fmt.Errorf("larger than %d bytes", limit)
+	}
+	return b, nil
+}
+
+// Save writes st if it changed, atomically: a temporary file, synced, then
+// renamed over the old one, and the directory synced. A crash leaves the
+// old file or the new one, never half of one.
+func (s *stateStore) Save(st *State) {
+	if s.dir == "" {
+		return
+	}
+	b, err := json.Marshal(st)
+	if err != nil {
+		s.failed(fmt.Errorf("encode: %w", err))
+		return
+	}
+	if bytes.Equal(b, s.last) {
+		return
+	}
+	if err := writeAtomic(s.dir, stateFile, b); err != nil {
+		s.failed(err)
+		return
+	}
+	s.last = b
+	if s.failing != "" {
+		s.log.Warn("state: saving again", "dir", s.dir)
+		s.failing = ""
+	}
+}
+
+func (s *stateStore) failed(err error) {
+	// Keyed by the root cause (read-only, no space, ...): the temporary
+	// file's name changes with every try.
+	cause := err
+	for u := errors.Unwrap(cause); u != nil; u = errors.Unwrap(cause) {
+		cause = u
+	}
+	if msg := cause.Error(); msg != s.failing {
+		s.failing = msg
+		s.log.Error("state: not saved; remembered in memory only until the disk takes writes", "dir", s.dir, "err", err)
+	}
+}
+
+func writeAtomic(dir, name string, b []byte) (err error) {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return fmt.Errorf("state dir: %w", err)
+	}
+	f, err := os.CreateTemp(dir, "."+name+".*")
+	if err != nil {
+		return fmt.Errorf("state temp file: %w", err)
+	}
+	defer func() {
+		if err != nil {
+			f.Close()
+			os.Remove(f.Name())
+		}
+	}()
+	if _, err := f.Write(b); err != nil {
+		return fmt.Errorf("write %s: %w", f.Name(), err)
+	}
+	if err := f.Sync(); err != nil {
+		return fmt.Errorf("sync %s: %w", f.Name(), err)
+	}
+	if err := f.Close(); err != nil {
+		return fmt.Errorf("close %s: %w", f.Name(), err)
+	}
+	if err := os.Rename(f.Name(), filepath.Join(dir, name)); err != nil {
+		return fmt.Errorf("state file: %w", err)
+	}
+	if d, err := os.Open(dir); err == nil {
+		// The rename is durable once the directory is: without this a power
+		// cut may bring back the old file.
+		d.Sync()
+		d.Close()
+	}
+	return nil
+}
+
+// defaultStateDir is /perm/smsgate on gokrazy (its writable partition),
+// and empty elsewhere: only the owner knows where a writable, persistent
+// directory is on Pi OS or buildroot.
+func defaultStateDir() string {
+	return stateDirFor(dirExists("/gokrazy"), writableDir("/perm"))
+}
+
+func stateDirFor(gokrazy, permWritable bool) string {
+	if gokrazy || permWritable {
+		return "/perm/smsgate"
+	}
+	return ""
+}
+
+func dirExists(path string) bool {
+	fi, err := os.Stat(path)
+	return err == nil && fi.IsDir()
+}
+
+func writableDir(path string) bool {
+	if !dirExists(path) {
+		return false
+	}
+	f, err := os.CreateTemp(path, ".smsgate-probe-*")
+	if err != nil {
+		return false
+	}
+	f.Close()
+	os.Remove(f.Name())
+	return true
+}
