@@ -262,3 +262,45 @@ func TestDoctorCommandLine(t *testing.T) {
 		t.Errorf("doctor without -allow: %v\n%s", err, out.String())
 	}
 }
+
+// Without -send-test, the AD form is found by an action that changes
+// nothing: marking an already read message read.
+func TestDoctorFindsADWithoutSending(t *testing.T) {
+	for _, p := range []string{"mf286d", "mc888", "mf920v"} {
+		t.Run(p, func(t *testing.T) {
+			sim := startDoctorSim(t, p, "s3cret")
+			read := sim.Deliver("+21612345678", "old", time.Now())
+			sim.Deliver("+21612345678", "new", time.Now())
+			sim.mu.Lock()
+			for _, m := range sim.msgs {
+				if m.id == read {
+					m.tag = "0"
+				}
+			}
+			sim.mu.Unlock()
+			d, out := doctorFor(t, sim.URL, "s3cret")
+			if err := d.run(context.Background()); err != nil {
+				t.Fatalf("%v\n%s", err, out)
+			}
+			want := map[string]string{"mf286d": "form md5", "mc888": "form sha256", "mf920v": "form none"}[p]
+			if l := line(out.String(), "ad"); !strings.HasPrefix(l, "ok") || !strings.Contains(l, want) || !strings.Contains(l, "confirmed by re-marking read message") {
+				t.Errorf("ad line %q, want %q confirmed", l, want)
+			}
+			r := sim.Record()
+			if len(r.Sent) != 0 || len(r.Deleted) != 0 {
+				t.Errorf("doctor sent %d and deleted %d", len(r.Sent), len(r.Deleted))
+			}
+			for _, id := range sim.Inbox() {
+				if id != read {
+					sim.mu.Lock()
+					for _, m := range sim.msgs {
+						if m.id == id && m.tag != "1" {
+							t.Errorf("unread message %d was marked read", id)
+						}
+					}
+					sim.mu.Unlock()
+				}
+			}
+		})
+	}
+}

@@ -78,7 +78,9 @@ func replayFromCapture(c *Capture) *replaySpec {
 
 	loggedIn := det["login"] == schemeNone
 	rdBlankBefore, rdSeenAfter := false, false
-	leftBeforeRefusal, refused, stuck := "", false, false
+	// A refusal that did not lower the next psw_fail_num_str read shows a
+	// stuck counter.
+	leftBefore, justRefused, refused, stuck := "", false, false, false
 	var loginShape, loginForm string
 	var adShapes []string
 	for _, e := range c.Exchanges {
@@ -112,9 +114,9 @@ func replayFromCapture(c *Capture) *replaySpec {
 			}
 			switch res {
 			case "0", "4":
-				loggedIn = true
+				loggedIn, justRefused = true, false
 			default:
-				refused = true
+				refused, justRefused = true, true
 			}
 		case e.Method == "POST":
 			res, _ := str("result")
@@ -159,12 +161,10 @@ func replayFromCapture(c *Capture) *replaySpec {
 				}
 				switch k {
 				case "psw_fail_num_str":
-					if refused && leftBeforeRefusal != "" && s == leftBeforeRefusal {
+					if justRefused && leftBefore != "" && s == leftBefore {
 						stuck = true
 					}
-					if !refused {
-						leftBeforeRefusal = s
-					}
+					justRefused, leftBefore = false, s
 				case "hardware_version", "wa_inner_version", "cr_version":
 					if s != "" {
 						setIfEmpty(&r.p.model, k == "hardware_version", s)

@@ -153,3 +153,76 @@ func TestReplayCommandLine(t *testing.T) {
 		t.Errorf("replay of mc801a: %+v", spec.p)
 	}
 }
+
+// What a capture shows of the firmware's quirks, the replay plays.
+func TestReplayQuirks(t *testing.T) {
+	get := func(cmd, body string, kind string) Exchange {
+		e := Exchange{Method: "GET", Path: "/goform/goform_get_cmd_process", Query: map[string]string{"cmd": cmd, "multi_data": "1"}, Status: 200, Kind: kind}
+		if body != "" {
+			e.Body = []byte(body)
+		}
+		return e
+	}
+	login := func(res string) Exchange {
+		return Exchange{Method: "POST", Path: "/goform/goform_set_cmd_process", Status: 200, Kind: "json",
+			Form:   map[string]string{"goformId": "LOGIN", "password": "<redacted:sha256-upper>", "username": "<redacted>"},
+			Header: map[string]string{"Set-Cookie": "zsidn"}, Body: []byte(`{"result":"` + res + `"}`)}
+	}
+	c := &Capture{Format: captureFormat, Detected: map[string]string{"login": schemeSHA256LD, "wa_inner_version": "BD_X"},
+		Exchanges: []Exchange{
+			get("loginfo,psw_fail_num_str", `{"loginfo":"","psw_fail_num_str":"5"}`, "json"),
+			{Method: "GET", Path: "/goform/goform_get_cmd_process", Query: map[string]string{"cmd": "RD"}, Kind: "json", Body: []byte(`{"RD":""}`)},
+			login("3"),
+			get("loginfo,psw_fail_num_str", `{"loginfo":"","psw_fail_num_str":"5"}`, "json"),
+			login("0"),
+			{Method: "GET", Path: "/goform/goform_get_cmd_process", Query: map[string]string{"cmd": "RD"}, Kind: "json", Body: []byte(`{"RD":"AB12CD34"}`)},
+			{Method: "POST", Path: "/goform/goform_set_cmd_process", Form: map[string]string{"goformId": "SET_MSG_READ", "AD": strings.Repeat("ab", 32)}, Kind: "json", Body: []byte(`{"result":"success"}`)},
+			{Method: "POST", Path: "/goform/goform_set_cmd_process", Form: map[string]string{"goformId": "DELETE_SMS"}, Kind: "empty"},
+			get("sms_unread_num,network_provider,sms_received_flag,wan_ipaddr,imei", `{"sms_unread_num":"0","network_provider":"","sms_received_flag":"","wan_ipaddr":"<redacted>","imei":"<redacted>"}`, "json"),
+			get("sms_unread_num", "", "html"),
+			{Method: "GET", Path: "/goform/goform_get_cmd_process", Query: map[string]string{"cmd": "sms_capacity_info"}, Kind: "json-repaired",
+				Body: []byte(`{"sms_nv_total":"50","sms_nv_rev_total":"1"}`)},
+			{Method: "GET", Path: "/goform/goform_get_cmd_process", Query: map[string]string{"cmd": "sms_data_total", "mem_store": "1"}, Kind: "json",
+				Body: []byte(`{"messages":[{"id":"7","number":"<number:hex>","content":"<text>","tag":"0","date":"26,03,14,12,00,00,+4"},{"id":"7","number":"<number:hex>","content":"<text>","tag":"0"}]}`)},
+		}}
+	r := replayFromCapture(c)
+	p := r.p
+	for _, f := range []struct {
+		what string
+		got  any
+		want any
+	}{
+		{"scheme", p.scheme, 2}, {"userForm", p.userForm, "username"}, {"cookie", p.cookie, "zsidn"},
+		{"stuckAttempts", p.stuckAttempts, true}, {"rdNeedsSession", p.rdNeedsSession, true},
+		{"ad", p.ad, adSHA256Lower}, {"emptyRefuse", p.emptyRefuse, true}, {"expiry", p.expiry, "html"},
+		{"noNVUsed", p.noNVUsed, true}, {"capacity", r.capacity, 50}, {"dupIDs", p.dupIDs, true},
+		{"hex numbers", r.faults.HexNumbers, true}, {"malformed", r.faults.Malformed, true},
+		{"blank in session", p.keys["network_provider"], ""}, {"received flag", p.keys["sms_received_flag"], ""},
+		{"address", p.keys["wan_ipaddr"], nil}, {"imei", p.keys["imei"], "redacted"}, {"messages", len(r.msgs), 1},
+	} {
+		if f.want == nil {
+			if _, ok := p.keys["wan_ipaddr"]; ok {
+				t.Errorf("%s: the dynamic wan_ipaddr was frozen", f.what)
+			}
+			continue
+		}
+		if f.got != f.want {
+			t.Errorf("%s: %v, want %v", f.what, f.got, f.want)
+		}
+	}
+	// A counter that goes down is not stuck, though it is back at 5 after
+	// the login that worked.
+	c2 := *c
+	c2.Exchanges = append([]Exchange(nil), c.Exchanges...)
+	c2.Exchanges[3] = get("loginfo,psw_fail_num_str", `{"loginfo":"","psw_fail_num_str":"4"}`, "json")
+	c2.Exchanges = append(c2.Exchanges, get("psw_fail_num_str", `{"psw_fail_num_str":"5"}`, "json"))
+	if r := replayFromCapture(&c2); r.p.stuckAttempts {
+		t.Error("a counting modem replayed as stuck")
+	}
+	// Redirects are the other way firmware says "log in first".
+	c.Exchanges = append(c.Exchanges[:9:9], Exchange{Method: "GET", Path: "/goform/goform_get_cmd_process", Status: 302, Kind: "empty",
+		Header: map[string]string{"Location": "/index.html"}})
+	if r := replayFromCapture(c); r.p.expiry != "redirect" {
+		t.Errorf("expiry %q after a redirect, want redirect", r.p.expiry)
+	}
+}
