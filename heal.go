@@ -64,7 +64,9 @@ func (c *HealConfig) defaults() {
 		c.Max = 3
 	}
 	if c.Stable <= 0 {
-		c.Stable = 2 * time.Minute
+		// Long enough that a flapping link stays down, short enough to
+		// follow a short -heal-after.
+		c.Stable = min(2*time.Minute, c.After/5)
 	}
 	settle := [numHealSteps]time.Duration{time.Minute, 3 * time.Minute, time.Minute}
 	for i := range c.Settle {
@@ -323,8 +325,11 @@ func (h *Healer) up(now time.Time) {
 	h.downSince, h.upSince, h.healing, h.lastStep, h.why, h.fixer = time.Time{}, time.Time{}, false, "", "", ""
 }
 
-// shortMinutes writes an outage as people say it: 14m, 2h05m, 2d3h.
+// shortMinutes writes an outage as people say it: 40s, 14m, 2h05m, 2d3h.
 func shortMinutes(d time.Duration) string {
+	if d < time.Minute {
+		return fmt.Sprintf("%ds", int(d.Round(time.Second)/time.Second))
+	}
 	if d < time.Hour {
 		return fmt.Sprintf("%dm", int(d.Round(time.Minute)/time.Minute))
 	}

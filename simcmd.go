@@ -23,6 +23,7 @@ func runSim(args []string, stdout, stderr io.Writer) error {
 	replay := fs.String("replay", "", "answer like the modem of a `FILE` written by doctor -capture (instead of -personality)")
 	var deliver repeatFlag
 	fs.Var(&deliver, "deliver", "`NUMBER=TEXT` to put in the inbox at start; repeatable")
+	dataDown := fs.Bool("data-down", false, "start with mobile data down (a reconnect brings it up)")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -50,6 +51,9 @@ func runSim(args []string, stdout, stderr io.Writer) error {
 		}
 		sim.Deliver(from, text, time.Now())
 	}
+	if *dataDown {
+		sim.SetLink("ppp_disconnected", "4")
+	}
 	if err := sim.Start(*listen); err != nil {
 		return err
 	}
@@ -76,6 +80,12 @@ func runSim(args []string, stdout, stderr io.Writer) error {
 		}
 		if r.Reboots > seen.Reboots {
 			fmt.Fprintln(stdout, "sim: modem rebooting")
+		}
+		if r.Disconnects > seen.Disconnects {
+			fmt.Fprintln(stdout, "sim: data disconnected")
+		}
+		if r.Connects > seen.Connects {
+			fmt.Fprintln(stdout, "sim: data connected")
 		}
 		seen = r
 	}

@@ -236,6 +236,17 @@ func TestVM(t *testing.T) {
 			mustSee(t, lines, ok, `VMINIT: init kept the watchdog; smsgate ran beside it`)
 			mustNotSee(t, lines, `hardware watchdog armed|VMINIT: FAIL|Kernel panic`)
 		},
+		// 6. Mobile data down at boot: healing reconnects it and sends the
+		// "back" alert.
+		"heal": func(t *testing.T, lines []consoleLine, _ time.Time) {
+			down := mustSee(t, lines, 0, `msg="line down" why="mobile data down"`)
+			mustSee(t, lines, down, `msg=action action="modem reconnect" detail=healing`)
+			conn := mustSee(t, lines, 0, `sim: data connected`)
+			mustSee(t, lines, 0, `sim: sent to \+15550001111: smsgate \d\d:\d\d: mobile data down since \d\d:\d\d; healing`)
+			back := mustSee(t, lines, conn, `sim: sent to \+15550001111: smsgate \d\d:\d\d: back after \d+s down \(mobile data down since \d\d:\d\d\); fixed by reconnect`)
+			mustSee(t, lines, back, `VMINIT: healing reconnected the link`)
+			mustNotSee(t, lines, `VMINIT: FAIL|Kernel panic`)
+		},
 		// 5. The status LED on the pl061, read back through the kernel.
 		"led": func(t *testing.T, lines []consoleLine, _ time.Time) {
 			on := mustSee(t, lines, 0, `VMINIT: gpio ok: gpio-\d+ .*smsgate.* out hi`)

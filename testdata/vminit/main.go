@@ -261,6 +261,27 @@ func run(scenario string) error {
 		say("init kept the watchdog; smsgate ran beside it")
 		return nil
 
+	case "heal":
+		// Mobile data is down at boot: healing reconnects it, and says so.
+		sim, err := start("sim", "sim", "-listen", "127.0.0.1:8080", "-password", "pw", "-data-down")
+		if err != nil {
+			return err
+		}
+		if err := sim.waitFor("serving on", 60*time.Second); err != nil {
+			return err
+		}
+		gw, err := startGateway("-watchdog", "", "-heal-after", "5s")
+		if err != nil {
+			return err
+		}
+		if err := sim.waitFor("fixed by reconnect", 2*time.Minute); err != nil {
+			return err
+		}
+		gw.cmd.Process.Signal(syscall.SIGTERM)
+		<-gw.done
+		say("healing reconnected the link")
+		return nil
+
 	case "led":
 		sim, gw, err := startBoth(nil, "-watchdog", "", "-led", "gpiochip0:0")
 		if err != nil {
