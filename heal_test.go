@@ -3,15 +3,10 @@ package main
 import (
 	"context"
 	"fmt"
-	"net"
-	"os"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
-
-	"golang.org/x/sys/unix"
 )
 
 // healHarness runs the real gateway against the simulator on the fake clock
@@ -216,84 +211,6 @@ func TestHealFlappingLink(t *testing.T) {
 		// Up for good from 39m; the next round would have been at 52m.
 		"41m0s " + to + "12:41: back after 39m down (mobile data down since 12:00); it came back by itself",
 	})
-}
-
-// reservedPort is a loopback port bound but not listening: connections
-// are refused, and no other test can take it, until listen.
-type reservedPort struct {
-	f    *os.File
-	addr string
-}
-
-func reservePort(t *testing.T) *reservedPort {
-	fd, err := unix.Socket(unix.AF_INET, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := unix.Bind(fd, &unix.SockaddrInet4{Addr: [4]byte{127, 0, 0, 1}}); err != nil {
-		t.Fatal(err)
-	}
-	sa, err := unix.Getsockname(fd)
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := &reservedPort{addr: fmt.Sprintf("127.0.0.1:%d", sa.(*unix.SockaddrInet4).Port)}
-	p.f = os.NewFile(uintptr(fd), p.addr)
-	t.Cleanup(func() { p.f.Close() })
-	return p
-}
-
-// listen opens the port and counts the connections it accepts.
-func (p *reservedPort) listen(t *testing.T) *atomic.Int64 {
-	if err := unix.Listen(int(p.f.Fd()), 16); err != nil {
-		t.Fatal(err)
-	}
-	ln, err := net.FileListener(p.f)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { ln.Close() })
-	n := new(atomic.Int64)
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			n.Add(1)
-			c.Close()
-		}
-	}()
-	return n
-}
-
-func TestHealChecksFailingWhileDataUp(t *testing.T) {
-	port := reservePort(t)
-	h := newHealHarness(t, func(c *GatewayConfig) { c.CheckHosts = []string{port.addr} })
-	var opened *atomic.Int64
-	h.run(25*time.Minute, func(time.Duration) {
-		// The uplink comes back with the modem's reboot.
-		if opened == nil && h.sim.Record().Reboots > 0 {
-			opened = port.listen(t)
-		}
-	})
-	h.check([]string{
-		"10m0s disconnect",
-		"10m0s connect",
-		"10m0s " + to + "12:10: check-host failing since 12:00; healing",
-		"10m0s " + to + "12:10: healing: reconnect (1/3 in 24h)",
-		"11m0s modem reboot",
-		"12m0s " + to + "12:11: healing: modem reboot (1/3 in 24h)",
-		"14m0s " + to + "12:14: back after 12m down (check-host failing since 12:00); fixed by modem reboot",
-	})
-	if opened == nil {
-		t.Fatal("never opened")
-	}
-	// Checked once a minute while data is up: from 12m to 25m.
-	time.Sleep(50 * time.Millisecond)
-	if n := opened.Load(); n < 12 || n > 14 {
-		t.Errorf("%d check connections in 13 minutes", n)
-	}
 }
 
 // TestHealDeadTowerTwoDays: no network at all for two days. Each step runs
