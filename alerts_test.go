@@ -164,15 +164,34 @@ func TestGatewayAlerts(t *testing.T) {
 			t.Errorf("sent %q, want %q", h.replies(), want)
 		}
 	})
-	t.Run("login held, once per hold", func(t *testing.T) {
-		h := newHarness(t, "datacard", func(c *GatewayConfig) { c.AlertTo = []string{"+15550002222"} })
-		h.gw.loginHeld(&LoginError{Reason: "wrong password", AttemptsLeft: 2})
-		h.gw.loginHeld(&LoginError{Reason: "wrong password", AttemptsLeft: 2})
-		h.step()
-		h.step()
+	t.Run("login held, once per hold, sent once the login works", func(t *testing.T) {
+		sim, modem, clk := startSim(t, "mf920v", "right", "wrong")
+		log := slog.New(slog.DiscardHandler)
+		actions := &Actions{modem: modem, reboot: &countingRebooter{}, host: fakeHost{time.Hour}, log: log}
+		gw, err := NewGateway(GatewayConfig{Allow: []phoneKey{normalizeNumber(owner, "")}, AlertTo: []string{"+15550002222"}}, modem, actions, nil, log)
+		if err != nil {
+			t.Fatal(err)
+		}
+		gw.now = clk.Now
+		for i := 0; i < 5; i++ {
+			gw.Step(context.Background())
+		}
+		if gw.alerts.Pending() != 1 || len(sim.Record().Sent) != 0 {
+			t.Fatalf("%d alerts pending, %d sent while the login is held", gw.alerts.Pending(), len(sim.Record().Sent))
+		}
+		// The owner sets the modem's password to the one smsgate has.
+		sim.mu.Lock()
+		sim.password = "wrong"
+		sim.mu.Unlock()
+		clk.Advance(6 * time.Minute) // past the lock period
+		gw.Step(context.Background())
+		var sent []string
+		for _, m := range sim.Record().Sent {
+			sent = append(sent, m.Number+": "+m.Text)
+		}
 		want := []string{"+15550002222: smsgate 12:00: modem login held to save your attempts: wrong password"}
-		if fmt.Sprint(h.replies()) != fmt.Sprint(want) {
-			t.Errorf("sent %q, want %q", h.replies(), want)
+		if fmt.Sprint(sent) != fmt.Sprint(want) {
+			t.Errorf("sent %q, want %q", sent, want)
 		}
 	})
 	t.Run("-alert none", func(t *testing.T) {
