@@ -171,6 +171,7 @@ func NewGateway(cfg GatewayConfig, modem gatewayModem, actions *Actions, led ind
 		cfg: cfg, allow: allow, modem: modem, actions: actions, led: led, log: log, now: time.Now,
 		st: st, store: store, waiting: map[int64]*waitingMsg{},
 	}
+	store.now = func() time.Time { return g.now() }
 	actions.secret = cfg.secret()
 	if cfg.AlertTo == nil {
 		cfg.AlertTo = []string{string(cfg.Allow[0])}
@@ -284,7 +285,7 @@ func (g *Gateway) Step(ctx context.Context) {
 		// where they were.
 		g.lastUnread = ""
 	}
-	g.store.Save(g.st)
+	g.store.SaveSoon(g.st)
 }
 
 // outage logs that the modem cannot be read, once per kind of failure.
@@ -428,8 +429,13 @@ func (g *Gateway) pass(ctx context.Context, todo []SMS, now, newest time.Time) (
 			w.ran[k] = true
 		}
 	}
-	// Saved before the reboot that would lose it.
-	g.store.Save(g.st)
+	// Saved before the reboot that would lose it. A pass that consumed
+	// nothing changed only what spares a log line.
+	if len(consume) > 0 {
+		g.store.Save(g.st)
+	} else {
+		g.store.SaveSoon(g.st)
+	}
 	for _, r := range replies {
 		if err := g.modem.Send(ctx, r.m.From, fitOneSMS(r.text)); err != nil {
 			g.log.Warn("reply failed", "id", r.m.ID, "to", r.m.From, "err", err)

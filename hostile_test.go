@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"context"
 	"encoding/json"
 	"fmt"
 	"log/slog"
@@ -431,6 +432,29 @@ func TestStateStaysSmall(t *testing.T) {
 	t.Logf("state file: %d bytes with a full inbox of %d", fi.Size(), h.sim.Capacity)
 }
 
+// TestStateWritesAreRare: a flood of strangers' messages writes the state
+// file about once a minute; a command is written before its reply.
+func TestStateWritesAreRare(t *testing.T) {
+	dir := t.TempDir()
+	h := newHarness(t, "mf920v", func(c *GatewayConfig) { c.StateDir = dir })
+	h.sim.Capacity = 200
+	for i := 0; i < 60; i++ { // 5 minutes of polls, a message each
+		h.sim.Deliver("+3360000000", fmt.Sprintf("flood %d", i), h.clk.Now())
+		h.clk.Advance(5 * time.Second)
+		h.step()
+	}
+	if n := h.gw.store.writes; n > 6 {
+		t.Errorf("%d writes in 5 minutes of flood", n)
+	}
+	before := h.gw.store.writes
+	h.send(owner, "ping")
+	h.step()
+	b, _ := os.ReadFile(filepath.Join(dir, stateFile))
+	if h.gw.store.writes != before+1 || !strings.Contains(string(b), `"executed"`) {
+		t.Errorf("a command was not written at once: %s", b)
+	}
+}
+
 func TestDefaultStateDir(t *testing.T) {
 	for _, tt := range []struct {
 		gokrazy, perm bool
@@ -541,6 +565,25 @@ func TestRefusedRemovalLoggedOnce(t *testing.T) {
 	h.steps(2)
 	if d := h.decisions(id); len(d) != 2 || d[1] != "executed" {
 		t.Fatalf("decisions %v", d)
+	}
+}
+
+// TestDeferredMessageThatLeavesNeverRuns: a command whose removal was not
+// confirmed, and which then leaves the inbox some other way (the owner's
+// web UI, a modem that deleted without saying so), never runs; its second
+// line says so.
+func TestDeferredMessageThatLeavesNeverRuns(t *testing.T) {
+	h := newHarness(t, "mf920v", nil)
+	h.sim.SetFaults(func(f *SimFaults) { f.FailActions = map[string]string{"DELETE_SMS": "failure"} })
+	id := h.send(owner, "reboot")
+	h.steps(2)
+	h.sim.SetFaults(func(f *SimFaults) { f.FailActions = nil })
+	if err := h.modem.Delete(context.Background(), id); err != nil {
+		t.Fatal(err)
+	}
+	h.steps(2)
+	if d := h.decisions(id); len(d) != 2 || d[0] != "deferred" || d[1] != "gone" || h.reboots.count() != 0 {
+		t.Fatalf("decisions %v, reboots %d", d, h.reboots.count())
 	}
 }
 

@@ -62,6 +62,10 @@ const (
 	maxDecided  = 2000
 	maxStateLen = 1 << 20 // a state file larger than this is not ours
 	stateFile   = "state.json"
+	// stateLazy is how often a change that only spares a log line after a
+	// restart (messages decided, the newest SMS date) is written: a flood
+	// must not wear the SD card at every poll.
+	stateLazy = time.Minute
 )
 
 func newState() *State {
@@ -148,7 +152,12 @@ func (s *State) prune(now time.Time) {
 type stateStore struct {
 	dir  string
 	log  *slog.Logger
+	now  func() time.Time
 	last []byte // what the file holds, to skip writes that change nothing
+	// tried is when a write was last tried, for SaveSoon; writes counts
+	// the writes done.
+	tried  time.Time
+	writes int
 	// failing is the last write error logged, so that a read-only or full
 	// disk is said once, not once per poll.
 	failing string
@@ -157,7 +166,7 @@ type stateStore struct {
 // openStateStore loads the state in dir. A missing or unreadable file
 // costs only what it remembered; it is logged and smsgate starts afresh.
 func openStateStore(dir string, log *slog.Logger) (*stateStore, *State) {
-	s := &stateStore{dir: dir, log: log}
+	s := &stateStore{dir: dir, log: log, now: time.Now}
 	st := newState()
 	if dir == "" {
 		log.Info("state: memory only (no -state-dir): PIN lockouts, rate counts and the last reboot are forgotten on restart")
@@ -202,8 +211,18 @@ func readBounded(path string, limit int64) ([]byte, error) {
 // Save writes st if it changed, atomically: a temporary file, synced, then
 // renamed over the old one, and the directory synced. A crash leaves the
 // old file or the new one, never half of one.
-func (s *stateStore) Save(st *State) {
+func (s *stateStore) Save(st *State) { s.save(st, true) }
+
+// SaveSoon saves st unless a write was tried less than stateLazy ago; the
+// next Save or SaveSoon after that writes what changed meanwhile.
+func (s *stateStore) SaveSoon(st *State) { s.save(st, false) }
+
+func (s *stateStore) save(st *State, now bool) {
 	if s.dir == "" {
+		return
+	}
+	t := s.now()
+	if since := t.Sub(s.tried); !now && !s.tried.IsZero() && since >= 0 && since < stateLazy {
 		return
 	}
 	b, err := json.Marshal(st)
@@ -214,6 +233,8 @@ func (s *stateStore) Save(st *State) {
 	if bytes.Equal(b, s.last) {
 		return
 	}
+	s.tried = t
+	s.writes++
 	if err := writeAtomic(s.dir, stateFile, b); err != nil {
 		s.failed(err)
 		return
