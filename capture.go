@@ -383,6 +383,8 @@ var (
 	ipv4Pattern  = regexp.MustCompile(`(^|[^0-9A-Za-z_.])(\d{1,3}(\.\d{1,3}){3})`)
 	ipv6Pattern  = regexp.MustCompile(`(?i)[0-9a-f]{0,4}(:[0-9a-f]{0,4}){2,7}`)
 	digitsRun    = regexp.MustCompile(`\d{5,}`)
+	// spacedNumber is a phone number written with separators: +216 12 345 678.
+	spacedNumber = regexp.MustCompile(`\+?\(?\d[\d \-.()/]{5,}\d`)
 	hexRun       = regexp.MustCompile(`(?i)[0-9a-f]{8,}`)
 	keyedValue   = regexp.MustCompile(`"([A-Za-z0-9_]{1,64})"\s*:\s*(""[^",:{}\[\]]+"{0,2}|"(?:[^"\\]|\\.)*"?|[^,}\]\s]*)`)
 	wordPattern  = regexp.MustCompile(`[^\s{}\[\]",:<>=/;'()]+`)
@@ -400,6 +402,17 @@ func scrubText(s string) string {
 		return m
 	})
 	s = hexRun.ReplaceAllString(s, "<hex>")
+	s = spacedNumber.ReplaceAllStringFunc(s, func(m string) string {
+		if strings.Count(strings.Map(func(r rune) rune {
+			if r >= '0' && r <= '9' {
+				return 'd'
+			}
+			return -1
+		}, m), "d") >= 7 {
+			return "<num>"
+		}
+		return m
+	})
 	s = digitsRun.ReplaceAllString(s, "<num>")
 	return strings.Map(func(r rune) rune {
 		if unicode.IsControl(r) {
@@ -447,7 +460,7 @@ func scrubUnstructured(s string) string {
 
 // secretForms are the ways a secret can appear in an answer or a request:
 // as is, and, for numbers and texts, as UTF-16BE hex and as bare digits.
-func secretForms(secrets []string) []string {
+func secretForms(password string, secrets []string) []string {
 	seen := map[string]bool{}
 	var out []string
 	add := func(s string, min int) {
@@ -455,6 +468,13 @@ func secretForms(secrets []string) []string {
 			seen[strings.ToLower(s)] = true
 			out = append(out, s)
 		}
+	}
+	// The password goes in every form, plain too: it must not survive even
+	// where it would break a key name.
+	if password != "" {
+		add(password, 4)
+		add(base64.StdEncoding.EncodeToString([]byte(password)), 4)
+		add(encodeContent(password), 8)
 	}
 	for _, s := range secrets {
 		s = strings.TrimSpace(s)
@@ -483,8 +503,8 @@ func secretForms(secrets []string) []string {
 
 // redactSecrets replaces every known secret, in any of its forms and in
 // any case, in s.
-func redactSecrets(s string, secrets []string) string {
-	for _, f := range secretForms(secrets) {
+func redactSecrets(s, password string, secrets []string) string {
+	for _, f := range secretForms(password, secrets) {
 		re := regexp.MustCompile(`(?i)` + regexp.QuoteMeta(f))
 		s = re.ReplaceAllString(s, "<redacted>")
 	}
@@ -493,7 +513,7 @@ func redactSecrets(s string, secrets []string) string {
 
 // MarshalCapture renders a capture, with the known secrets (password,
 // numbers and texts doctor saw) removed once more from the whole file.
-func MarshalCapture(c *Capture, secrets []string) ([]byte, error) {
+func MarshalCapture(c *Capture, password string, secrets []string) ([]byte, error) {
 	var buf bytes.Buffer
 	enc := json.NewEncoder(&buf)
 	enc.SetEscapeHTML(false)
@@ -501,7 +521,7 @@ func MarshalCapture(c *Capture, secrets []string) ([]byte, error) {
 	if err := enc.Encode(c); err != nil {
 		return nil, err
 	}
-	out := redactSecrets(buf.String(), secrets)
+	out := redactSecrets(buf.String(), password, secrets)
 	// The replacement must leave valid JSON: a secret is never a JSON
 	// delimiter, but check rather than hand the user a broken file.
 	if !json.Valid([]byte(out)) {

@@ -139,7 +139,7 @@ func (d *doctor) failed() int {
 // run does every check, writes the capture if asked, and returns an error
 // when any check failed.
 func (d *doctor) run(ctx context.Context) error {
-	d.secrets = append(d.secrets, d.cfg.modem.password, d.cfg.sendTest)
+	d.secrets = append(d.secrets, d.cfg.sendTest)
 	d.secrets = append(d.secrets, d.cfg.allow...)
 	d.rec = newRecorder(nil, d.cfg.capture != "")
 	fmt.Fprintf(d.out, "smsgate doctor: modem %s\n", d.cfg.modem.url)
@@ -171,7 +171,7 @@ func (d *doctor) writeCapture(det map[string]string) error {
 			c.Report = append(c.Report, scrubText(l))
 		}
 	}
-	b, err := MarshalCapture(c, d.secrets)
+	b, err := MarshalCapture(c, d.cfg.modem.password, d.secrets)
 	if err != nil {
 		return err
 	}
