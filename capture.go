@@ -380,9 +380,9 @@ func redactValue(key, s string) string {
 }
 
 var (
-	ipv4Pattern  = regexp.MustCompile(`(^|[^0-9A-Za-z_.])(\d{1,3}(\.\d{1,3}){3})`)
-	ipv6Pattern  = regexp.MustCompile(`(?i)[0-9a-f]{0,4}(:[0-9a-f]{0,4}){2,7}`)
-	digitsRun    = regexp.MustCompile(`\d{5,}`)
+	ipv4Pattern = regexp.MustCompile(`(^|[^0-9A-Za-z_.])(\d{1,3}(\.\d{1,3}){3})`)
+	ipv6Pattern = regexp.MustCompile(`(?i)[0-9a-f]{0,4}(:[0-9a-f]{0,4}){2,7}`)
+	digitsRun   = regexp.MustCompile(`\d{5,}`)
 	// spacedNumber is a phone number written with separators: +216 12 345 678.
 	spacedNumber = regexp.MustCompile(`\+?\(?\d[\d \-.()/]{5,}\d`)
 	hexRun       = regexp.MustCompile(`(?i)[0-9a-f]{8,}`)
