@@ -103,9 +103,32 @@ const freshBoot = 10 * time.Minute
 type bootCause struct {
 	watchdogKnown, watchdogReset bool
 	// asked is who asked for the reboot: "command", "healing", or "" when
-	// nobody did or smsgate cannot know (no -state-dir).
+	// nobody did or smsgate cannot know.
 	asked string
+	// stateKnown: a -state-dir says whether smsgate asked for the reboot.
+	stateKnown bool
 }
+
+// askedReboot says who asked for the reboot that started the Pi uptime ago,
+// from the state smsgate saved before it: a reboot asked for in the few
+// minutes before the boot. "" when none, or when the clock cannot tell.
+func askedReboot(st *State, now time.Time, uptime time.Duration) string {
+	if st.LastReboot.IsZero() || now.Year() < plausibleEpoch {
+		return ""
+	}
+	boot := now.Add(-uptime)
+	if st.LastReboot.After(boot) || boot.Sub(st.LastReboot) > rebootTakes {
+		return ""
+	}
+	if st.RebootBy == "" {
+		return "command" // saved before RebootBy was
+	}
+	return st.RebootBy
+}
+
+// rebootTakes is the longest from asking for a reboot to the new boot:
+// init's grace, the shutdown, the firmware.
+const rebootTakes = 10 * time.Minute
 
 func (b bootCause) String() string {
 	switch {
@@ -113,8 +136,12 @@ func (b bootCause) String() string {
 		return "watchdog reset"
 	case b.asked != "":
 		return "reboot by " + b.asked
+	case b.watchdogKnown && b.stateKnown:
+		return "power cut or reset (not the watchdog, not asked for)"
 	case b.watchdogKnown:
 		return "power or reset, not the watchdog"
+	case b.stateKnown:
+		return "not asked for by smsgate"
 	}
 	return "cause unknown"
 }

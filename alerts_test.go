@@ -114,6 +114,8 @@ func TestStartAlert(t *testing.T) {
 		{2 * time.Minute, bootCause{asked: "healing"}, false, "up; the Pi booted 11:58: reboot by healing", true},
 		{2 * time.Minute, bootCause{asked: "command"}, false, "up; the Pi booted 11:58: reboot by command", false},
 		{2 * time.Minute, bootCause{asked: "command"}, true, "up; the Pi booted 11:58: reboot by command", true},
+		{2 * time.Minute, bootCause{watchdogKnown: true, stateKnown: true}, false, "up; the Pi booted 11:58: power cut or reset (not the watchdog, not asked for)", true},
+		{2 * time.Minute, bootCause{stateKnown: true}, false, "up; the Pi booted 11:58: not asked for by smsgate", true},
 		{3 * time.Hour, bootCause{}, false, "up (restarted; the Pi has been up 3h00m)", false},
 		{3 * time.Hour, bootCause{}, true, "up (restarted; the Pi has been up 3h00m)", true},
 	} {
@@ -219,4 +221,46 @@ func TestGatewayAlerts(t *testing.T) {
 			t.Errorf("sent %q, want %q", h.replies(), want)
 		}
 	})
+}
+
+// TestStartAlertKnowsRebootsAskedFor: with -state-dir, a boot that follows
+// the owner's reboot command is not announced; one that follows healing's
+// reboot, or nobody's, is.
+func TestStartAlertKnowsRebootsAskedFor(t *testing.T) {
+	dir := t.TempDir()
+	h := newHarness(t, "mf920v", func(c *GatewayConfig) { c.StateDir = dir })
+	id := h.send(owner, "reboot")
+	h.step()
+	if h.decision(id) != "executed" || h.reboots.count() != 1 || h.gw.st.RebootBy != "command" {
+		t.Fatalf("reboot command: %d reboots, by %q", h.reboots.count(), h.gw.st.RebootBy)
+	}
+	sent := len(h.replies())
+	h.clk.Advance(2 * time.Minute)
+	h.host.uptime = time.Minute // booted a minute after the command
+	h.restart()
+	h.gw.StartAlert(bootCause{watchdogKnown: true}, false)
+	h.step()
+	if len(h.replies()) != sent {
+		t.Fatalf("announced a boot the owner asked for: %q", h.replies()[sent:])
+	}
+
+	// Healing asked for the next one.
+	h.gw.st.LastReboot, h.gw.st.RebootBy = h.clk.Now(), "healing"
+	h.gw.store.Save(h.gw.st)
+	h.clk.Advance(2 * time.Minute)
+	h.restart()
+	h.gw.StartAlert(bootCause{watchdogKnown: true}, false)
+	h.step()
+	// And nobody asked for the one after: a power cut a day later.
+	h.clk.Advance(24 * time.Hour)
+	h.restart()
+	h.gw.StartAlert(bootCause{watchdogKnown: true}, false)
+	h.step()
+	want := []string{
+		owner + ": smsgate 12:04: up; the Pi booted 12:03: reboot by healing",
+		owner + ": smsgate 12:04: up; the Pi booted 12:03: power cut or reset (not the watchdog, not asked for)",
+	}
+	if got := h.replies()[sent:]; fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("sent %q, want %q", got, want)
+	}
 }

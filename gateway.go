@@ -656,7 +656,7 @@ func (p *pass) judge(m SMS) verdict {
 	st.Executed[from] = append(window, now)
 	delete(st.RateTold, from)
 	if cmd.RebootLimited() {
-		st.LastReboot = now
+		st.LastReboot, st.RebootBy = now, "command"
 	}
 	st.Ran = append(st.Ran, ranCommand{From: from, Command: cmd.String(), Before: p.before})
 	d.verdict, d.reason = "executed", "authorised"
@@ -826,6 +826,10 @@ func (g *Gateway) StartAlert(cause bootCause, always bool) {
 		return
 	}
 	now := g.now()
+	if g.store.dir != "" {
+		cause.stateKnown = true
+		cause.asked = askedReboot(g.st, now, up)
+	}
 	if text, due := startAlert(now, up, cause, always); due {
 		g.alert(now, text)
 	}
@@ -902,7 +906,7 @@ func (h gatewayHeal) RebootPi(ctx context.Context) error {
 	if why := h.g.rebootTooSoon(h.g.st, now); why != "" {
 		return fmt.Errorf("%w: %s", errHealRefused, why)
 	}
-	h.g.st.LastReboot = now
+	h.g.st.LastReboot, h.g.st.RebootBy = now, "healing"
 	h.g.store.Save(h.g.st) // before the reboot that would lose it
 	h.g.flushAlerts(ctx)   // nothing is said after a reboot
 	a := h.g.actions

@@ -33,6 +33,9 @@ type State struct {
 	Ran []ranCommand `json:"ran,omitempty"`
 	// LastReboot is when a reboot command last ran.
 	LastReboot time.Time `json:"last_reboot,omitzero"`
+	// RebootBy is who asked for that reboot: "command" or "healing", for
+	// the start alert after it.
+	RebootBy string `json:"reboot_by,omitempty"`
 	// Decided holds the messages decided and still in the inbox (left for
 	// the owner, or marked read), id -> fingerprint, so that a restart does
 	// not look at them again. Bounded by the inbox.
