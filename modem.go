@@ -232,9 +232,14 @@ func NewModem(cfg ModemConfig) (*Modem, error) {
 			Transport: &http.Transport{
 				// Never through a proxy from the environment: the modem is on
 				// the LAN, and its answers must come from it alone.
-				Proxy:                  nil,
-				DialContext:            (&net.Dialer{Timeout: cfg.Timeout}).DialContext,
-				DisableKeepAlives:      true,
+				Proxy:       nil,
+				DialContext: (&net.Dialer{Timeout: cfg.Timeout}).DialContext,
+				// One connection, kept between polls, as the web UI's own
+				// browser does: a new one per request was most of what an
+				// idle poll cost (BENCHMARKS.md). A modem that closes after
+				// each answer (HTTP/1.0) just gets a new one each time.
+				MaxIdleConnsPerHost:    1,
+				IdleConnTimeout:        time.Minute,
 				ResponseHeaderTimeout:  cfg.Timeout,
 				MaxResponseHeaderBytes: 64 << 10,
 			},
@@ -1325,6 +1330,11 @@ func (m *Modem) Send(ctx context.Context, number, text string) error {
 func (m *Modem) waitCmdStatus(ctx context.Context, cmd string, limit time.Duration) error {
 	ctx, cancel := context.WithTimeout(ctx, limit)
 	defer cancel()
+	// The command waits on this (an SMS command runs only once its deletion
+	// is confirmed), and a modem may be done within a fraction of a second:
+	// look again soon, then less often, up to statusEvery. That is a few
+	// more small reads per command, never more than one in flight.
+	wait := m.statusEvery / 16
 	for {
 		var res string
 		err := m.withSession(ctx, func() error {
@@ -1351,8 +1361,9 @@ func (m *Modem) waitCmdStatus(ctx context.Context, cmd string, limit time.Durati
 		select {
 		case <-ctx.Done():
 			return fmt.Errorf("sms command %s not confirmed (last %q): %w", cmd, res, ctx.Err())
-		case <-time.After(m.statusEvery):
+		case <-time.After(wait):
 		}
+		wait = min(2*wait, m.statusEvery)
 	}
 }
 

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/base64"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -12,6 +13,7 @@ import (
 	"regexp"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -674,6 +676,70 @@ func TestActionPostedOnce(t *testing.T) {
 			}
 			if want := map[bool]int{true: 0, false: 1}[sim.p.noLogin]; len(sim.Record().Logins) != want {
 				t.Errorf("%d logins, want %d", len(sim.Record().Logins), want)
+			}
+		})
+	}
+}
+
+// TestConfirmationIsLookedAtSoon: a modem that is done a moment after the
+// action does not cost the command a whole status interval (the command
+// runs only once its deletion is confirmed: BENCHMARKS.md's latency).
+func TestConfirmationIsLookedAtSoon(t *testing.T) {
+	sim, m, _ := startSim(t, "mf920v", "pw", "pw")
+	m.statusEvery = time.Second // the default
+	id := sim.Deliver(owner, "ping", time.Now())
+	start := time.Now()
+	if err := m.Delete(context.Background(), id); err != nil {
+		t.Fatal(err)
+	}
+	if took := time.Since(start); took > 400*time.Millisecond {
+		t.Errorf("delete confirmed after %s; the simulator was done after one look", took)
+	}
+	if got := sim.Inbox(); len(got) != 0 {
+		t.Errorf("inbox after delete: %v", got)
+	}
+}
+
+// TestPollsKeepOneConnection: idle polls reuse one connection (a new one
+// per request was most of an idle poll's CPU, BENCHMARKS.md); a modem that
+// closes after every answer is served all the same.
+func TestPollsKeepOneConnection(t *testing.T) {
+	for _, keepAlive := range []bool{true, false} {
+		t.Run(fmt.Sprintf("server keep-alive %v", keepAlive), func(t *testing.T) {
+			sim, err := NewSim("mf920v", "pw")
+			if err != nil {
+				t.Fatal(err)
+			}
+			var conns atomic.Int32
+			srv := httptest.NewUnstartedServer(sim)
+			srv.Config.ConnState = func(_ net.Conn, s http.ConnState) {
+				if s == http.StateNew {
+					conns.Add(1)
+				}
+			}
+			srv.Config.SetKeepAlivesEnabled(keepAlive)
+			srv.Start()
+			defer srv.Close()
+			m, err := NewModem(ModemConfig{URL: srv.URL, Password: "pw", Timeout: 2 * time.Second})
+			if err != nil {
+				t.Fatal(err)
+			}
+			ctx := context.Background()
+			if _, err := m.Poll(ctx); err != nil { // logs in
+				t.Fatal(err)
+			}
+			before := conns.Load()
+			for i := 0; i < 10; i++ {
+				if _, err := m.Poll(ctx); err != nil {
+					t.Fatalf("poll %d: %v", i, err)
+				}
+			}
+			got := conns.Load() - before
+			if keepAlive && got != 0 {
+				t.Errorf("10 polls opened %d new connections; want them on the one kept", got)
+			}
+			if !keepAlive && got != 10 {
+				t.Errorf("10 polls to a server that closes opened %d connections, want 10", got)
 			}
 		})
 	}

@@ -3,9 +3,11 @@
 package main
 
 import (
+	"bufio"
 	"context"
 	"fmt"
 	"io"
+	"os"
 	"os/signal"
 	"strings"
 	"syscall"
@@ -24,6 +26,8 @@ func runSim(args []string, stdout, stderr io.Writer) error {
 	var deliver repeatFlag
 	fs.Var(&deliver, "deliver", "`NUMBER=TEXT` to put in the inbox at start; repeatable")
 	dataDown := fs.Bool("data-down", false, "start with mobile data down (a reconnect brings it up)")
+	capacity := fs.Int("capacity", 100, "how many SMS the simulated device memory holds")
+	fromStdin := fs.Bool("deliver-stdin", false, "put each NUMBER=TEXT line read from stdin in the inbox as it arrives (make bench's soak)")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -44,6 +48,10 @@ func runSim(args []string, stdout, stderr io.Writer) error {
 			return badConfig(err)
 		}
 	}
+	if *capacity < 1 {
+		return badConfig(fmt.Errorf("-capacity %d: want at least 1", *capacity))
+	}
+	sim.Capacity = *capacity
 	for _, d := range deliver {
 		from, text, ok := strings.Cut(d, "=")
 		if !ok {
@@ -56,6 +64,16 @@ func runSim(args []string, stdout, stderr io.Writer) error {
 	}
 	if err := sim.Start(*listen); err != nil {
 		return err
+	}
+	if *fromStdin {
+		go func() {
+			sc := bufio.NewScanner(os.Stdin)
+			for sc.Scan() {
+				if from, text, ok := strings.Cut(sc.Text(), "="); ok {
+					sim.Deliver(from, text, time.Now())
+				}
+			}
+		}()
 	}
 	fmt.Fprintf(stdout, "simulated %s serving on %s\n", *personality, sim.URL)
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)

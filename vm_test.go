@@ -99,7 +99,12 @@ type consoleLine struct {
 // boot runs one scenario and returns the console lines and when qemu
 // exited.
 func boot(t *testing.T, qemu, kernel, initrd, scenario string) ([]consoleLine, time.Time) {
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	return bootWithin(t, 5*time.Minute, qemu, kernel, initrd, scenario)
+}
+
+// bootWithin is boot for a scenario that may take up to limit.
+func bootWithin(t *testing.T, limit time.Duration, qemu, kernel, initrd, scenario string) ([]consoleLine, time.Time) {
+	ctx, cancel := context.WithTimeout(context.Background(), limit)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, qemu, "-M", "virt", "-cpu", "cortex-a53", "-m", "512", "-smp", "1",
 		"-nographic", "-no-reboot", "-nic", "none", "-device", "i6300esb",
@@ -130,7 +135,7 @@ func boot(t *testing.T, qemu, kernel, initrd, scenario string) ([]consoleLine, t
 		log.WriteString(l.text + "\n")
 	}
 	if ctx.Err() != nil {
-		t.Fatalf("qemu did not exit within 5 minutes; console:\n%s", log.String())
+		t.Fatalf("qemu did not exit within %s; console:\n%s", limit, log.String())
 	}
 	if err != nil {
 		t.Fatalf("qemu: %v; console:\n%s", err, log.String())

@@ -86,7 +86,11 @@ type proc struct {
 }
 
 func start(name string, args ...string) (*proc, error) {
-	cmd := exec.Command("/smsgate", args...)
+	return startCmd(name, exec.Command("/smsgate", args...))
+}
+
+// startCmd starts cmd as start does, for a caller that sets it up further.
+func startCmd(name string, cmd *exec.Cmd) (*proc, error) {
 	out, err := cmd.StdoutPipe()
 	if err != nil {
 		return nil, err
@@ -281,6 +285,9 @@ func run(scenario string) error {
 		<-gw.done
 		say("healing reconnected the link")
 		return nil
+
+	case "rss-idle", "soak":
+		return benchRSS(scenario)
 
 	case "led":
 		sim, gw, err := startBoth(nil, "-watchdog", "", "-led", "gpiochip0:0")
