@@ -200,6 +200,13 @@ func replayFromCapture(c *Capture) *replaySpec {
 		}
 	}
 	sort.Slice(r.msgs, func(i, j int) bool { return r.msgs[i].id < r.msgs[j].id })
+	for i := range r.msgs {
+		m := &r.msgs[i]
+		m.number, m.text = fmt.Sprintf("+1555010%04d", i+1), fmt.Sprintf("replayed message %d", i+1)
+		if m.partsTotal > 1 {
+			m.text = strings.Repeat(fmt.Sprintf("replayed long message %d. ", i+1), 8*m.partsTotal)
+		}
+	}
 
 	switch det["login"] {
 	case schemeNone:
@@ -317,9 +324,8 @@ func (r *replaySpec) addMessages(v map[string]any, mem string) {
 		if dup {
 			continue
 		}
-		n := len(r.msgs) + 1
-		m := simMsg{id: id, tag: get("tag"), date: get("date"), mem: mem,
-			number: fmt.Sprintf("+1555010%04d", n), text: fmt.Sprintf("replayed message %d", n)}
+		// Senders and texts are made up once the inbox is in id order.
+		m := simMsg{id: id, tag: get("tag"), date: get("date"), mem: mem}
 		if strings.Contains(get("number"), "hex") {
 			r.faults.HexNumbers = true
 		}
@@ -327,7 +333,6 @@ func (r *replaySpec) addMessages(v map[string]any, mem string) {
 		recv, _ := strconv.Atoi(get("concat_sms_received"))
 		if total > 1 {
 			m.partsTotal, m.partsRecv = total, recv
-			m.text = strings.Repeat(fmt.Sprintf("replayed long message %d. ", n), 8*total)
 		}
 		m.incomplete = get("received_all_concat_sms") == "0"
 		r.msgs = append(r.msgs, m)

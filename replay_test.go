@@ -226,3 +226,42 @@ func TestReplayQuirks(t *testing.T) {
 		t.Errorf("expiry %q after a redirect, want redirect", r.p.expiry)
 	}
 }
+
+// A modem with defects (senders as hex, doubled quotes and control
+// characters) is replayed with them, and the client still reads its inbox.
+func TestReplayOfADefectiveModem(t *testing.T) {
+	simA := startDoctorSim(t, "mf920v", "s3cret")
+	simA.SetFaults(func(f *SimFaults) { f.HexNumbers, f.Malformed = true, true })
+	simA.Deliver("+21612345678", "status", time.Now())
+	simA.Deliver("+21612345679", "ping", time.Now())
+	file, _, _ := captureOf(t, simA, "s3cret", "")
+	simB, spec := startReplay(t, file, "s3cret")
+	if !spec.faults.HexNumbers || !spec.faults.Malformed {
+		t.Errorf("replay faults %+v, want hex numbers and malformed JSON", spec.faults)
+	}
+	m, err := NewModem(ModemConfig{URL: simB.URL, Password: "s3cret", Timeout: 2 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	msgs, err := m.Inbox(context.Background())
+	if err != nil || len(msgs) != 2 || msgs[0].From != "+15550100001" || msgs[0].Text != "replayed message 1" {
+		t.Errorf("inbox of the replay: %+v, %v", msgs, err)
+	}
+}
+
+// A dead modem still gives a capture: the error, scrubbed.
+func TestCaptureOfADeadModem(t *testing.T) {
+	d, out := doctorFor(t, "http://127.0.0.1:1", "s3cret")
+	d.cfg.capture = filepath.Join(t.TempDir(), "capture.json")
+	if err := d.run(context.Background()); err == nil {
+		t.Fatalf("doctor passed\n%s", out)
+	}
+	b, err := os.ReadFile(d.cfg.capture)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := ReadCapture(b)
+	if err != nil || len(c.Exchanges) != 1 || c.Exchanges[0].Kind != "error" || strings.Contains(string(b), "127.0.0.1") {
+		t.Errorf("capture of a dead modem: %v\n%s", err, b)
+	}
+}
