@@ -70,8 +70,10 @@ const maxIRCount = 20
 // unknownCommandReply is the answer to an SMS that names no command.
 const unknownCommandReply = "unknown command; send 'help'"
 
-// commandTable is in the order help lists the commands. It is filled in
-// init because help's entry lists the table.
+// commandTable is in the order help lists the commands. Adding a command
+// is one entry here and one test of what it does: the parser, help,
+// FuzzParseCommand and README's row (TestREADMECommandTable prints it) come
+// from the entry. It is filled in init because help's entry lists the table.
 var commandTable []commandSpec
 
 func init() {
