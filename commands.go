@@ -277,10 +277,11 @@ var errPINWrong = errors.New("wrong PIN")
 
 // checkSecret checks the PIN or the one-time code that starts m and
 // returns the rest of its text. A code is checked against the SMS's
-// network date and the Pi's clock at now, and is good for one message.
-func (g *Gateway) checkSecret(m SMS, now time.Time) (string, error) {
+// network date and the Pi's clock at now, and is good for one message:
+// st remembers which.
+func (g *Gateway) checkSecret(st *State, m SMS, now time.Time) (string, error) {
 	if g.cfg.TOTP != nil {
-		return g.cfg.TOTP.check(m.Text, strconv.FormatInt(m.ID, 10)+"|"+fingerprint(m), m.Time, now)
+		return g.cfg.TOTP.check(m.Text, strconv.FormatInt(m.ID, 10)+"|"+fingerprint(m), m.Time, now, st.TOTPUsed)
 	}
 	rest, ok := stripPIN(m.Text, g.cfg.PIN)
 	if !ok {

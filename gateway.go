@@ -596,7 +596,7 @@ func (p *pass) judge(m SMS) verdict {
 	}
 	text := m.Text
 	if g.cfg.secret() != secretNone {
-		rest, err := g.checkSecret(m, now)
+		rest, err := g.checkSecret(st, m, now)
 		if err != nil {
 			fails := append(recent(st.PINFails[from], now, pinFailWindow), now)
 			st.PINFails[from] = fails

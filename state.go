@@ -46,6 +46,10 @@ type State struct {
 	NewestSMS time.Time `json:"newest_sms,omitzero"`
 	// LastNotice is when the owner was last told the inbox was full.
 	LastNotice time.Time `json:"last_notice,omitzero"`
+	// TOTPUsed maps the time steps of the one-time codes accepted lately
+	// (-totp) to the message that used each, so that a replayed SMS is
+	// refused after a restart too. At most totpRemember entries.
+	TOTPUsed map[int64]string `json:"totp_used,omitempty"`
 }
 
 // ranCommand is one executed command, for the duplicate rule: an SMS with
@@ -75,6 +79,7 @@ func newState() *State {
 	return &State{
 		PINFails: map[phoneKey][]time.Time{}, LockedUntil: map[phoneKey]time.Time{},
 		Executed: map[phoneKey][]time.Time{}, RateTold: map[phoneKey]time.Time{}, Decided: map[int64]string{},
+		TOTPUsed: map[int64]string{},
 	}
 }
 
@@ -94,6 +99,9 @@ func (s *State) fill() {
 	}
 	if s.Decided == nil {
 		s.Decided = map[int64]string{}
+	}
+	if s.TOTPUsed == nil {
+		s.TOTPUsed = map[int64]string{}
 	}
 }
 

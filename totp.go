@@ -11,7 +11,6 @@ import (
 	"fmt"
 	"net/url"
 	"strings"
-	"sync"
 	"time"
 )
 
@@ -40,19 +39,9 @@ var (
 // totp checks the one-time code that starts every command under -totp.
 type totp struct {
 	key []byte
-
-	mu sync.Mutex
-	// used maps the steps whose codes were accepted to the message that
-	// used each: the same message looked at again (its removal was
-	// deferred) is still good, another message with that code is a
-	// replay.
-	used   map[int64]string
-	newest int64 // the newest step accepted
 }
 
-func newTOTP(key []byte) *totp {
-	return &totp{key: key, used: map[int64]string{}}
-}
+func newTOTP(key []byte) *totp { return &totp{key: key} }
 
 // parseTOTPSecret reads a base32 secret as authenticator apps show it:
 // any case, with or without padding, spaces or dashes.
@@ -98,7 +87,13 @@ func totpStep(t time.Time) int64 { return t.Unix() / int64(totpPeriod/time.Secon
 // clock at now. It returns the rest of the text. Either clock may be
 // implausible (an SMS without a date, a Pi booted without network time):
 // a code is good if it is within one step of a plausible one.
-func (t *totp) check(text, msg string, sent, now time.Time) (string, error) {
+//
+// used maps the steps whose codes were accepted to the message that used
+// each: the same message looked at again (its removal deferred, or decided
+// twice in a pass) is still good, another message with that code is a
+// replay. check records an accepted code there and forgets steps older
+// than totpRemember before the newest; a code from before them is refused.
+func (t *totp) check(text, msg string, sent, now time.Time, used map[int64]string) (string, error) {
 	code, rest := firstWord(text)
 	if len(code) == 3 {
 		// Apps show "123 456"; some owners type the space.
@@ -126,24 +121,23 @@ func (t *totp) check(text, msg string, sent, now time.Time) (string, error) {
 	if !ok {
 		return "", errCodeWrong
 	}
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	if by, used := t.used[step]; used {
+	if by, ok := used[step]; ok {
 		if by != msg {
 			return "", errCodeUsed
 		}
 		return rest, nil
 	}
-	if step <= t.newest-totpRemember {
+	newest := int64(0)
+	for s := range used {
+		newest = max(newest, s)
+	}
+	if step <= newest-totpRemember {
 		return "", errCodeTooOld
 	}
-	t.used[step] = msg
-	if step > t.newest {
-		t.newest = step
-		for s := range t.used {
-			if s <= t.newest-totpRemember {
-				delete(t.used, s)
-			}
+	used[step] = msg
+	for s := range used {
+		if s <= max(newest, step)-totpRemember {
+			delete(used, s)
 		}
 	}
 	return rest, nil

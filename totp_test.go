@@ -89,13 +89,13 @@ func TestTOTPCheck(t *testing.T) {
 		{name: "nothing", text: "", sent: now, pi: now, want: errCodeWrong},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			v := newTOTP(key)
+			v, used := newTOTP(key), map[int64]string{}
 			if tt.usedFirst {
-				if _, err := v.check(tt.text, "first", now, now); err != nil {
+				if _, err := v.check(tt.text, "first", now, now, used); err != nil {
 					t.Fatal(err)
 				}
 			}
-			rest, err := v.check(tt.text, "msg", tt.sent, tt.pi)
+			rest, err := v.check(tt.text, "msg", tt.sent, tt.pi, used)
 			if !errors.Is(err, tt.want) || (err == nil && rest != tt.wantRest) {
 				t.Errorf("check(%q) = %q, %v; want %q, %v", tt.text, rest, err, tt.wantRest, tt.want)
 			}
@@ -108,31 +108,31 @@ func TestTOTPCheck(t *testing.T) {
 // forgotten is refused.
 func TestTOTPOnce(t *testing.T) {
 	key := []byte("12345678901234567890")
-	v := newTOTP(key)
+	v, used := newTOTP(key), map[int64]string{}
 	now := time.Date(2026, 3, 14, 11, 0, 10, 0, time.UTC)
 	c := code(key, now) + " ping"
-	if _, err := v.check(c, "a", now, now); err != nil {
+	if _, err := v.check(c, "a", now, now, used); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := v.check(c, "a", now, now); err != nil {
+	if _, err := v.check(c, "a", now, now, used); err != nil {
 		t.Errorf("the same message again: %v", err)
 	}
-	if _, err := v.check(c, "b", now, now); !errors.Is(err, errCodeUsed) {
+	if _, err := v.check(c, "b", now, now, used); !errors.Is(err, errCodeUsed) {
 		t.Errorf("replay: %v", err)
 	}
 	// An hour of commands, one a minute.
 	for i := 1; i <= 60; i++ {
 		at := now.Add(time.Duration(i) * time.Minute)
-		if _, err := v.check(code(key, at)+" ping", "m"+at.String(), at, at); err != nil {
+		if _, err := v.check(code(key, at)+" ping", "m"+at.String(), at, at, used); err != nil {
 			t.Fatalf("minute %d: %v", i, err)
 		}
 	}
-	if len(v.used) > totpRemember {
-		t.Errorf("%d used codes remembered", len(v.used))
+	if len(used) > totpRemember {
+		t.Errorf("%d used codes remembered", len(used))
 	}
 	// The first code, replayed with a forged old date and a Pi without
 	// a clock: forgotten, but not good again.
-	if _, err := v.check(c, "c", now, time.Time{}); !errors.Is(err, errCodeTooOld) {
+	if _, err := v.check(c, "c", now, time.Time{}, used); !errors.Is(err, errCodeTooOld) {
 		t.Errorf("forgotten code: %v", err)
 	}
 }
@@ -243,7 +243,7 @@ func FuzzTOTPCheck(f *testing.F) {
 	f.Add("123456 reboot")
 	f.Add("\x00\u202e 1 2")
 	f.Fuzz(func(t *testing.T, text string) {
-		rest, err := newTOTP(key).check(text, "m", now, now)
+		rest, err := newTOTP(key).check(text, "m", now, now, map[int64]string{})
 		if err != nil {
 			return
 		}
@@ -252,4 +252,27 @@ func FuzzTOTPCheck(f *testing.F) {
 			t.Fatalf("check(%q) passed with %q, rest %q", text, used, rest)
 		}
 	})
+}
+
+// TestTOTPReplayAfterRestart: with -state-dir, the codes used survive a
+// restart of smsgate: an SMS replayed right after it is still refused.
+func TestTOTPReplayAfterRestart(t *testing.T) {
+	key := []byte("12345678901234567890")
+	h := newHarness(t, "mf920v", func(c *GatewayConfig) { c.TOTP = newTOTP(key); c.StateDir = t.TempDir() })
+	text := code(key, h.clk.Now()) + " ping"
+	first := h.send(owner, text)
+	h.step()
+	if h.decision(first) != "executed" {
+		t.Fatal("right code refused")
+	}
+	h.restart()
+	h.clk.Advance(5 * time.Second)
+	replay := h.send(owner, text)
+	h.step()
+	if h.decision(replay) != "rejected" {
+		t.Fatal("a code used before the restart was accepted again")
+	}
+	if r := h.replies(); len(r) != 2 || !strings.Contains(r[1], "code already used") {
+		t.Errorf("replies %q", r)
+	}
 }
