@@ -59,6 +59,25 @@ func (h *harness) replyCount(substr string) int {
 	return n
 }
 
+// TestOnePassOneDelete: what a pass consumed leaves the modem in one
+// confirmed request.
+func TestOnePassOneDelete(t *testing.T) {
+	h := newHarness(t, "mf920v", nil)
+	for _, text := range []string{"ping", "status", "ping", "what?", "ir power"} {
+		h.send(owner, text)
+	}
+	h.step()
+	n := 0
+	for _, p := range h.sim.Record().Posts {
+		if p.GoformID == "DELETE_SMS" {
+			n++
+		}
+	}
+	if n != 1 || len(h.sim.Inbox()) != 0 {
+		t.Errorf("%d DELETE_SMS for one pass; left %v", n, h.sim.Inbox())
+	}
+}
+
 // TestIdenticalDisruptiveCommandsRunOnce (item 1): three identical
 // "modem reboot" waiting at start reboot the modem once, though the modem
 // is gone for a minute after the first.
