@@ -181,6 +181,11 @@ func NewGateway(cfg GatewayConfig, modem gatewayModem, actions *Actions, led ind
 	g.heal = NewHealer(cfg.Heal, gatewayHeal{g}, g.alert, actions.uptime, log)
 	g.checks = hostChecks{hosts: cfg.CheckHosts, every: time.Minute, timeout: 5 * time.Second}
 	actions.healNote = g.heal.Recent
+	g.heal.Restore(g.st.HealSteps)
+	g.heal.onStep = func() {
+		g.st.HealSteps = g.heal.History(g.now())
+		g.store.Save(g.st)
+	}
 	// Alive from the start: the supervisor must not see a stall before the
 	// first poll has had its chance.
 	g.lastBeat.Store(g.now().UnixNano())

@@ -135,7 +135,10 @@ type Healer struct {
 	fixerSettle time.Duration
 	ownerBusy   bool // the owner's command ran in this poll
 	taken       [numHealSteps][]time.Time
-	recent      string // what healing last did, for status
+	// onStep is called as a step is about to run, with the step already
+	// counted: the gateway saves the count, so that it outlives a reboot.
+	onStep func()
+	recent string // what healing last did, for status
 }
 
 // NewHealer returns a healer; alert may be nil.
@@ -160,6 +163,24 @@ func (h *Healer) Recent() string {
 		return s
 	}
 	return h.recent
+}
+
+// Restore takes back the steps taken in the last 24 hours, as saved.
+func (h *Healer) Restore(steps map[string][]time.Time) {
+	for s := stepReconnect; s < numHealSteps; s++ {
+		h.taken[s] = append([]time.Time(nil), steps[s.String()]...)
+	}
+}
+
+// History is the steps taken in the 24 hours before now, to save.
+func (h *Healer) History(now time.Time) map[string][]time.Time {
+	out := map[string][]time.Time{}
+	for s := stepReconnect; s < numHealSteps; s++ {
+		if ts := h.within(s, now); len(ts) > 0 {
+			out[s.String()] = append([]time.Time(nil), ts...)
+		}
+	}
+	return out
 }
 
 // OwnerCommand tells the healer that the owner's command ran in this poll:
@@ -261,6 +282,11 @@ func (h *Healer) take(ctx context.Context, s healStep, now time.Time) bool {
 		defer cancel()
 	}
 	n := len(h.within(s, now)) + 1
+	// Counted before it runs: a step that reboots must not be forgotten.
+	h.taken[s] = append(h.taken[s], now)
+	if h.onStep != nil {
+		h.onStep()
+	}
 	if s == stepPiReboot {
 		// Said before: nothing is said after a reboot.
 		h.alert(now, fmt.Sprintf("healing: rebooting the Pi (%d/%d in 24h)", n, h.cfg.Max))
@@ -275,10 +301,10 @@ func (h *Healer) take(ctx context.Context, s healStep, now time.Time) bool {
 		err = h.do.RebootPi(ctx)
 	}
 	if errors.Is(err, errHealRefused) {
+		h.taken[s] = h.taken[s][:len(h.taken[s])-1]
 		h.log.Info("healing step skipped", "step", s.String(), "why", err.Error())
 		return false
 	}
-	h.taken[s] = append(h.taken[s], now)
 	h.lastStep = s.String()
 	h.log.Warn("healing step", "step", s.String(), "n", n, "max", h.cfg.Max, "err", err)
 	if err == nil {

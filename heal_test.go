@@ -30,7 +30,12 @@ func (p *healHarness) Reboot(context.Context) error {
 
 func newHealHarness(t *testing.T, mutate func(*GatewayConfig)) *healHarness {
 	t.Helper()
-	h := newHarness(t, "mf920v", func(c *GatewayConfig) {
+	return newHealHarnessOn(t, "mf920v", mutate)
+}
+
+func newHealHarnessOn(t *testing.T, personality string, mutate func(*GatewayConfig)) *healHarness {
+	t.Helper()
+	h := newHarness(t, personality, func(c *GatewayConfig) {
 		c.PollInterval = 30 * time.Second
 		c.Heal = HealConfig{Enabled: true, StepTimeout: time.Second}
 		if mutate != nil {
@@ -120,6 +125,28 @@ func TestHealDataDownBackByReconnect(t *testing.T) {
 	h.step()
 	if h.decision(id) != "executed" || !strings.Contains(h.replies()[len(h.replies())-1], "| healed 12:10 by reconnect after 11m down") {
 		t.Errorf("status reply %q", h.replies()[len(h.replies())-1])
+	}
+}
+
+// TestHealEveryPersonality: every firmware's way of saying "data up"
+// (ppp_connected, ipv6_connected, ipv4_ipv6_connected) is up, before the
+// outage and after the reconnect.
+func TestHealEveryPersonality(t *testing.T) {
+	for name := range simPersonalities {
+		t.Run(name, func(t *testing.T) {
+			h := newHealHarnessOn(t, name, nil)
+			h.run(15*time.Minute, nil)
+			h.check(nil)
+			h.sim.SetLink("ppp_disconnected", "4")
+			h.run(15*time.Minute, nil)
+			h.check([]string{
+				"25m0s disconnect",
+				"25m0s connect",
+				"25m0s " + to + "12:25: mobile data down since 12:15; healing",
+				"25m0s " + to + "12:25: healing: reconnect (1/3 in 24h)",
+				"27m30s " + to + "12:27: back after 11m down (mobile data down since 12:15); fixed by reconnect",
+			})
+		})
 	}
 }
 
@@ -277,9 +304,10 @@ func TestHealRebootsPiOnlyWhenAllowed(t *testing.T) {
 		name     string
 		rebootPi bool
 		uptime   time.Duration // at start
+		stateDir bool
 		want     []string
 	}{
-		{"without -heal-reboot-pi", false, 10 * time.Hour, []string{
+		{"without -heal-reboot-pi", false, 10 * time.Hour, false, []string{
 			"10m0s disconnect", "10m0s connect",
 			"10m0s " + to + "12:10: mobile data down since 12:00; healing",
 			"10m0s " + to + "12:10: healing: reconnect failed (1/3 in 24h)",
@@ -290,7 +318,7 @@ func TestHealRebootsPiOnlyWhenAllowed(t *testing.T) {
 			"25m0s modem reboot",
 			"26m0s " + to + "12:25: healing: modem reboot (2/3 in 24h)",
 		}},
-		{"with -heal-reboot-pi", true, 10 * time.Hour, []string{
+		{"with -heal-reboot-pi", true, 10 * time.Hour, false, []string{
 			"10m0s disconnect", "10m0s connect",
 			"10m0s " + to + "12:10: mobile data down since 12:00; healing",
 			"10m0s " + to + "12:10: healing: reconnect failed (1/3 in 24h)",
@@ -307,7 +335,22 @@ func TestHealRebootsPiOnlyWhenAllowed(t *testing.T) {
 			"25m30s modem reboot",
 			"26m30s " + to + "12:25: healing: modem reboot (1/3 in 24h)",
 		}},
-		{"Pi up 3h", true, 3 * time.Hour, []string{
+		{"with -heal-reboot-pi and -state-dir", true, 10 * time.Hour, true, []string{
+			"10m0s disconnect", "10m0s connect",
+			"10m0s " + to + "12:10: mobile data down since 12:00; healing",
+			"10m0s " + to + "12:10: healing: reconnect failed (1/3 in 24h)",
+			"11m0s modem reboot",
+			"12m0s " + to + "12:11: healing: modem reboot (1/3 in 24h)",
+			"14m0s " + to + "12:14: healing: rebooting the Pi (1/3 in 24h)",
+			"14m0s pi reboot",
+			// The count of steps outlived the reboot.
+			"24m30s disconnect", "24m30s connect",
+			"24m30s " + to + "12:24: mobile data down since 12:14; healing",
+			"24m30s " + to + "12:24: healing: reconnect failed (2/3 in 24h)",
+			"25m30s modem reboot",
+			"26m30s " + to + "12:25: healing: modem reboot (2/3 in 24h)",
+		}},
+		{"Pi up 3h", true, 3 * time.Hour, false, []string{
 			"10m0s disconnect", "10m0s connect",
 			"10m0s " + to + "12:10: mobile data down since 12:00; healing",
 			"10m0s " + to + "12:10: healing: reconnect failed (1/3 in 24h)",
@@ -320,7 +363,12 @@ func TestHealRebootsPiOnlyWhenAllowed(t *testing.T) {
 		}},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			h := newHealHarness(t, func(c *GatewayConfig) { c.Heal.RebootPi = tt.rebootPi })
+			h := newHealHarness(t, func(c *GatewayConfig) {
+				c.Heal.RebootPi = tt.rebootPi
+				if tt.stateDir {
+					c.StateDir = t.TempDir()
+				}
+			})
 			h.boot(h.clk.Now().Add(-tt.uptime))
 			h.sim.SetLink("ppp_disconnected", "4")
 			h.sim.SetStuck("never")

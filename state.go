@@ -36,6 +36,10 @@ type State struct {
 	// RebootBy is who asked for that reboot: "command" or "healing", for
 	// the start alert after it.
 	RebootBy string `json:"reboot_by,omitempty"`
+	// HealSteps holds when each healing step ran in the last 24 hours, so
+	// that -heal-max holds across a reboot of the Pi. At most -heal-max
+	// times per step.
+	HealSteps map[string][]time.Time `json:"heal_steps,omitempty"`
 	// Decided holds the messages decided and still in the inbox (left for
 	// the owner, or marked read), id -> fingerprint, so that a restart does
 	// not look at them again. Bounded by the inbox.
