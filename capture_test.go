@@ -77,6 +77,7 @@ var redactionCases = []struct{ name, answer string }{
 	{"spaced number in a kept key", `{"network_provider":"Call +216 12 345 678 or (01) 234-5678","ppp_status":"ppp_connected"}`},
 	{"html", `<html><body>Welcome +21612345678, IMEI 356938035643809 at 192.168.0.1 fe80::1 00480069006C</body></html>`},
 	{"number as JSON number", `{"messages":[{"id":11,"number":21612345678,"content":"0048"}]}`},
+	{"hex inside a word", `# AAAAAAAAXA`},
 	{"unknown key holding a number", `{"sms_unread_num":"1","owner_phone":"+21612345678","21612345678":"x"}`},
 }
 

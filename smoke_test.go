@@ -118,6 +118,17 @@ func smokeAgainstSim(t *testing.T, qemu, bin, simBin string) {
 			t.Errorf("list -json lacks %q", k)
 		}
 	}
+	// doctor is in the release build: the check a person runs on the Pi.
+	capture := filepath.Join(t.TempDir(), "capture.json")
+	doc := exec.CommandContext(ctx, qemu, bin, "doctor", "-modem", "http://"+addr, "-allow", "+21612345678",
+		"-watchdog", "", "-capture", capture)
+	doc.Env = append(os.Environ(), "SMSGATE_PASSWORD=secret")
+	if b, err := doc.CombinedOutput(); err != nil || !strings.Contains(string(b), "ok    login") || !strings.Contains(string(b), "no failures") {
+		t.Errorf("doctor under emulation: %v\n%s", err, b)
+	}
+	if b, err := os.ReadFile(capture); err != nil || strings.Contains(string(b), "secret") || strings.Contains(string(b), "21612345678") {
+		t.Errorf("doctor -capture under emulation: %v\n%.400s", err, b)
+	}
 	id := fmt.Sprint(msgs[0]["id"])
 	del := exec.CommandContext(ctx, qemu, bin, "delete", "-modem", "http://"+addr, "-password", "secret", id)
 	if b, err := del.CombinedOutput(); err != nil {
