@@ -96,6 +96,7 @@ func TestProgramExitAndOutput(t *testing.T) {
 		"env="+script(t, `env | grep -c SMSGATE_`),
 		"quiet="+script(t, "exit 0"),
 		"esc="+script(t, `printf '\033[31mred\033]0;title\007 \342\200\256x\n'`),
+		"where="+script(t, `echo "$(pwd) $(wc -c)"`),
 	)
 	for _, tt := range []struct {
 		text, reply string
@@ -107,6 +108,7 @@ func TestProgramExitAndOutput(t *testing.T) {
 		{"env", "env: exit 1: 0", true},
 		{"quiet", "quiet: exit 0", false},
 		{"esc", "esc: exit 0: [31mred]0;title x", false},
+		{"where", "where: exit 0: / 0", false},
 	} {
 		reply, err := runText(t, a, tt.text)
 		if reply != tt.reply || (err != nil) != tt.fails {
@@ -255,5 +257,18 @@ func TestProgramThroughGateway(t *testing.T) {
 	r := h.replies()
 	if len(r) != 3 || r[0] != owner+": vpn: exit 0: tunnel up" || !strings.HasSuffix(r[1], "| help | vpn") || r[2] != owner+": "+unknownCommandReply {
 		t.Errorf("replies %q", r)
+	}
+}
+
+// TestProgramDryRun: -dry-run runs no program.
+func TestProgramDryRun(t *testing.T) {
+	ran := filepath.Join(t.TempDir(), "ran")
+	a, _ := programActions(t, 5*time.Second, "vpn="+script(t, "touch "+ran))
+	a.dryRun = true
+	if reply, err := runText(t, a, "vpn"); err != nil || reply != "vpn: not run (dry run)" {
+		t.Errorf("reply %q, err %v", reply, err)
+	}
+	if _, err := os.Stat(ran); err == nil {
+		t.Error("the program ran in a dry run")
 	}
 }
