@@ -312,7 +312,7 @@ func TestPollErrorsLoggedOncePerChange(t *testing.T) {
 // counts, the last reboot and what was decided outlive a restart.
 func TestStateSurvivesRestart(t *testing.T) {
 	t.Run("lockout", func(t *testing.T) {
-		h := newHarness(t, "mf920v", func(c *GatewayConfig) { c.PIN = "4711"; c.StateDir = t.TempDir() })
+		h := newHarness(t, "mf920v", func(c *GatewayConfig) { c.PIN = "4711"; c.StateDir = t.TempDir(); c.MaxAge = 3 * time.Hour })
 		for i := 0; i < 3; i++ {
 			h.send(owner, "1234 reboot")
 			h.step()
@@ -327,6 +327,14 @@ func TestStateSurvivesRestart(t *testing.T) {
 		h.step()
 		if h.decision(id) != "ignored" || h.reboots.count() != 0 {
 			t.Fatal("a command during the lockout ran after a restart")
+		}
+		// Nor once the lockout is over, across another restart.
+		h.clk.Advance(61 * time.Minute)
+		h.steps(2)
+		h.restart()
+		h.steps(2)
+		if h.decision(id) != "ignored" || h.reboots.count() != 0 {
+			t.Fatal("a command sent during the lockout ran after it")
 		}
 	})
 	t.Run("rate", func(t *testing.T) {
