@@ -54,15 +54,22 @@ func patternLength(p []ledStep) time.Duration {
 
 // ledLevel is whether pattern h lights the LED at elapsed time into it.
 func ledLevel(h health, elapsed time.Duration) bool {
+	on, _ := ledPhase(h, elapsed)
+	return on
+}
+
+// ledPhase is whether pattern h lights the LED at elapsed time into it, and
+// how long until its step ends.
+func ledPhase(h health, elapsed time.Duration) (on bool, left time.Duration) {
 	p := ledPatterns[h]
 	t := elapsed % patternLength(p)
 	for _, s := range p {
 		if t < s.d {
-			return s.on
+			return s.on, s.d - t
 		}
 		t -= s.d
 	}
-	return false
+	return false, p[0].d
 }
 
 // ledOutput is the light itself.
@@ -73,9 +80,13 @@ type ledOutput interface {
 
 // LED plays the pattern of the gateway's health on an output.
 type LED struct {
-	out  ledOutput
-	tick time.Duration
-	now  func() time.Time
+	out ledOutput
+	// tick is the shortest wait between two looks at the pattern. Run
+	// otherwise sleeps until the step ends or Show changes the pattern: a
+	// steady LED costs no wakeups (BENCHMARKS.md).
+	tick    time.Duration
+	now     func() time.Time
+	changed chan struct{} // Show's nudge to Run
 
 	mu    sync.Mutex
 	state health // what plays now
@@ -85,12 +96,18 @@ type LED struct {
 
 // NewLED drives out; call Run to make it blink.
 func NewLED(out ledOutput) *LED {
-	return &LED{out: out, tick: 10 * time.Millisecond, now: time.Now, since: time.Now()}
+	return &LED{out: out, tick: 10 * time.Millisecond, now: time.Now, since: time.Now(), changed: make(chan struct{}, 1)}
 }
 
-// Show switches the pattern; it takes effect within one tick. A burst
-// (healthBusy) plays once, then the LED returns to the last other state.
+// Show switches the pattern; it takes effect at once. A burst (healthBusy)
+// plays once, then the LED returns to the last other state.
 func (l *LED) Show(h health) {
+	defer func() {
+		select {
+		case l.changed <- struct{}{}:
+		default:
+		}
+	}()
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if h == healthBusy {
@@ -108,6 +125,13 @@ func (l *LED) Show(h health) {
 
 // level is what the LED shows now.
 func (l *LED) level() bool {
+	on, _ := l.levelFor()
+	return on
+}
+
+// levelFor is what the LED shows now, and for how long at most; 0 is until
+// Show changes the pattern.
+func (l *LED) levelFor() (on bool, hold time.Duration) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	elapsed := l.now().Sub(l.since)
@@ -115,27 +139,41 @@ func (l *LED) level() bool {
 		l.state, l.since = l.base, l.now()
 		elapsed = 0
 	}
-	return ledLevel(l.state, elapsed)
+	on, hold = ledPhase(l.state, elapsed)
+	switch {
+	case l.state == healthBusy:
+		hold = min(hold, burstLength-elapsed)
+	case len(ledPatterns[l.state]) == 1:
+		hold = 0 // steady
+	}
+	return on, hold
 }
 
 // Run drives the output until ctx ends, then turns the LED off and gives
 // it back.
 func (l *LED) Run(ctx context.Context) error {
-	t := time.NewTicker(l.tick)
+	t := time.NewTimer(time.Hour)
 	defer t.Stop()
 	last, first := false, true
 	for {
-		if on := l.level(); on != last || first {
+		on, hold := l.levelFor()
+		if on != last || first {
 			if err := l.out.Set(on); err != nil {
 				return fmt.Errorf("led: %w", err)
 			}
 			last, first = on, false
 		}
+		var wake <-chan time.Time
+		if hold > 0 {
+			t.Reset(max(hold, l.tick))
+			wake = t.C
+		}
 		select {
 		case <-ctx.Done():
 			l.out.Set(false)
 			return l.out.Close()
-		case <-t.C:
+		case <-l.changed:
+		case <-wake:
 		}
 	}
 }

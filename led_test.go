@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -138,5 +139,43 @@ func TestLEDActiveLow(t *testing.T) {
 	l.Close()
 	if pin.Read() != gpio.High {
 		t.Error("active-low LED off: pin not high")
+	}
+}
+
+// TestLEDSleepsWhileSteady: a steady LED costs no wakeups; a blinking one
+// wakes at its edges, not every tick (an idle Pi's CPU, BENCHMARKS.md).
+func TestLEDSleepsWhileSteady(t *testing.T) {
+	pin := &recordingPin{Pin: gpiotest.Pin{N: "GPIO17", Num: 17}}
+	led := NewLED(gpioLED{pin: pin})
+	var looks atomic.Int32
+	led.now = func() time.Time { looks.Add(1); return time.Now() }
+	led.Show(healthOK)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error)
+	go func() { done <- led.Run(ctx) }()
+	time.Sleep(300 * time.Millisecond)
+	if n := looks.Load(); n > 3 {
+		t.Errorf("steady on: %d looks at the clock in 300 ms", n)
+	}
+	// Fast blink: 100 ms steps, so about 3 edges in 300 ms.
+	led.Show(healthUnreachable)
+	looks.Store(0)
+	time.Sleep(300 * time.Millisecond)
+	if n := looks.Load(); n > 12 {
+		t.Errorf("fast blink: %d looks at the clock in 300 ms", n)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	var edges int
+	h := pin.history()
+	for i := 1; i < len(h); i++ {
+		if h[i] != h[i-1] {
+			edges++
+		}
+	}
+	if edges < 3 {
+		t.Errorf("fast blink: %d edges in 300 ms (levels %v)", edges, h)
 	}
 }

@@ -41,12 +41,15 @@ type Supervisor struct {
 // (hardware.Close). With no device it returns errStalled when the loop
 // stalls.
 func (s *Supervisor) Run(ctx context.Context) error {
-	every := max(s.every, 100*time.Millisecond)
-	if s.dev == nil {
-		every = max(min(s.budget/4, time.Second), time.Millisecond)
+	// With a watchdog to feed, wake every feed interval. Without one, wake
+	// only when the budget would run out: each wakeup of an idle process
+	// costs more CPU than a poll (BENCHMARKS.md).
+	var tick <-chan time.Time
+	if s.dev != nil {
+		t := time.NewTicker(max(s.every, 100*time.Millisecond))
+		defer t.Stop()
+		tick = t.C
 	}
-	t := time.NewTicker(every)
-	defer t.Stop()
 	stalled := false
 	for {
 		since := s.now().Sub(s.lastBeat())
@@ -68,10 +71,14 @@ func (s *Supervisor) Run(ctx context.Context) error {
 			stalled = true
 			s.log.Error("poll loop stalled; no longer feeding the watchdog, the board will reset", "since_last_iteration", since.Round(time.Second), "budget", s.budget)
 		}
+		next := tick
+		if s.dev == nil {
+			next = time.After(max(s.budget-since, 0) + time.Millisecond)
+		}
 		select {
 		case <-ctx.Done():
 			return nil
-		case <-t.C:
+		case <-next:
 		}
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -100,4 +101,25 @@ func TestDeadModemIsNotAStall(t *testing.T) {
 	go h.gw.Run(ctx)
 	start := time.Now()
 	waitFor(t, "three iterations", func() bool { return h.gw.LastBeat().After(start.Add(120 * time.Millisecond)) })
+}
+
+// TestSelfSupervisionWakesOnlyForTheBudget: without a watchdog to feed, the
+// supervisor looks at the loop when the budget would run out, not every
+// second: an idle process's wakeups cost it more than its polls
+// (BENCHMARKS.md).
+func TestSelfSupervisionWakesOnlyForTheBudget(t *testing.T) {
+	var looks atomic.Int32
+	s := &Supervisor{budget: 400 * time.Millisecond, log: slog.New(slog.DiscardHandler), now: time.Now,
+		lastBeat: func() time.Time { looks.Add(1); return time.Now() }} // always alive
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error)
+	go func() { done <- s.Run(ctx) }()
+	time.Sleep(600 * time.Millisecond)
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if n := looks.Load(); n > 2 {
+		t.Errorf("looked at the loop %d times in 600 ms with a 400 ms budget; want at most 2", n)
+	}
 }
