@@ -60,6 +60,9 @@ func (a *Alerts) Add(at time.Time, text string) {
 	a.queue = append(a.queue, pendingAlert{text: text, to: append([]string(nil), a.to...)})
 }
 
+// Sent is when alerts went out in the last 24 hours, to save.
+func (a *Alerts) Sent() []time.Time { return append([]time.Time(nil), a.sent...) }
+
 // Pending is how many alerts wait.
 func (a *Alerts) Pending() int { return len(a.queue) }
 

@@ -206,6 +206,30 @@ func TestGatewayAlerts(t *testing.T) {
 			t.Errorf("sent %q", h.replies())
 		}
 	})
+	t.Run("a crash loop says nothing", func(t *testing.T) {
+		h := newHarness(t, "mf920v", nil)
+		for i := 0; i < 10; i++ {
+			h.restart()
+			h.gw.StartAlert(bootCause{}, true)
+			h.step()
+			h.clk.Advance(30 * time.Second)
+		}
+		if len(h.replies()) != 0 {
+			t.Errorf("sent %q", h.replies())
+		}
+	})
+	t.Run("-alert-max holds across restarts with -state-dir", func(t *testing.T) {
+		h := newHarness(t, "mf920v", func(c *GatewayConfig) { c.StateDir = t.TempDir(); c.AlertMax = 2 })
+		for i := 0; i < 3; i++ {
+			h.gw.alert(h.clk.Now(), fmt.Sprint("alert ", i))
+			h.step()
+			h.restart()
+		}
+		want := []string{owner + ": smsgate 12:00: alert 0", owner + ": smsgate 12:00: alert 1"}
+		if fmt.Sprint(h.replies()) != fmt.Sprint(want) {
+			t.Errorf("sent %q, want %q", h.replies(), want)
+		}
+	})
 	t.Run("start, after the modem registers", func(t *testing.T) {
 		h := newHarness(t, "mf920v", nil)
 		h.sim.SetLink("ppp_disconnected", "0")
@@ -215,6 +239,11 @@ func TestGatewayAlerts(t *testing.T) {
 			t.Fatalf("sent while not registered: %q", h.replies())
 		}
 		h.sim.SetLink("ppp_connected", "4")
+		h.step()
+		if len(h.replies()) != 0 {
+			t.Fatalf("sent before smsgate ran a minute: %q", h.replies())
+		}
+		h.clk.Advance(time.Minute)
 		h.step()
 		want := []string{owner + ": smsgate 12:00: up (restarted; the Pi has been up 3h00m)"}
 		if fmt.Sprint(h.replies()) != fmt.Sprint(want) {
@@ -240,6 +269,8 @@ func TestStartAlertKnowsRebootsAskedFor(t *testing.T) {
 	h.restart()
 	h.gw.StartAlert(bootCause{watchdogKnown: true}, false)
 	h.step()
+	h.clk.Advance(time.Minute)
+	h.step()
 	if len(h.replies()) != sent {
 		t.Fatalf("announced a boot the owner asked for: %q", h.replies()[sent:])
 	}
@@ -251,14 +282,18 @@ func TestStartAlertKnowsRebootsAskedFor(t *testing.T) {
 	h.restart()
 	h.gw.StartAlert(bootCause{watchdogKnown: true}, false)
 	h.step()
+	h.clk.Advance(time.Minute)
+	h.step()
 	// And nobody asked for the one after: a power cut a day later.
 	h.clk.Advance(24 * time.Hour)
 	h.restart()
 	h.gw.StartAlert(bootCause{watchdogKnown: true}, false)
 	h.step()
+	h.clk.Advance(time.Minute)
+	h.step()
 	want := []string{
-		owner + ": smsgate 12:04: up; the Pi booted 12:03: reboot by healing",
-		owner + ": smsgate 12:04: up; the Pi booted 12:03: power cut or reset (not the watchdog, not asked for)",
+		owner + ": smsgate 12:05: up; the Pi booted 12:04: reboot by healing",
+		owner + ": smsgate 12:06: up; the Pi booted 12:05: power cut or reset (not the watchdog, not asked for)",
 	}
 	if got := h.replies()[sent:]; fmt.Sprint(got) != fmt.Sprint(want) {
 		t.Errorf("sent %q, want %q", got, want)

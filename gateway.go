@@ -124,6 +124,10 @@ type Gateway struct {
 	lastFlood    time.Time
 	loginAlerted bool
 	canSend      bool // the last poll saw the SIM ready and registered
+	// startText is the start alert, queued once startAlertDelay has passed
+	// since startAt.
+	startText string
+	startAt   time.Time
 }
 
 // waitingMsg is a message in the inbox still to be decided.
@@ -182,6 +186,7 @@ func NewGateway(cfg GatewayConfig, modem gatewayModem, actions *Actions, led ind
 	g.checks = hostChecks{hosts: cfg.CheckHosts, every: time.Minute, timeout: 5 * time.Second}
 	actions.healNote = g.heal.Recent
 	g.heal.Restore(g.st.HealSteps)
+	g.alerts.sent = append([]time.Time(nil), g.st.AlertsSent...)
 	g.heal.onStep = func() {
 		g.st.HealSteps = g.heal.History(g.now())
 		g.store.Save(g.st)
@@ -836,9 +841,14 @@ func (g *Gateway) StartAlert(cause bootCause, always bool) {
 		cause.asked = askedReboot(g.st, now, up)
 	}
 	if text, due := startAlert(now, up, cause, always); due {
-		g.alert(now, text)
+		// Said once smsgate has run a while: a process that crashes and is
+		// restarted again and again must not text on every start.
+		g.startText, g.startAt = text, now
 	}
 }
+
+// startAlertDelay is how long smsgate runs before it says it is up.
+const startAlertDelay = time.Minute
 
 // alert queues an alert to the -alert numbers.
 func (g *Gateway) alert(at time.Time, text string) { g.alerts.Add(at, text) }
@@ -863,10 +873,19 @@ func (g *Gateway) tend(ctx context.Context, st PollState) {
 }
 
 func (g *Gateway) flushAlerts(ctx context.Context) {
+	if g.startText != "" && g.now().Sub(g.startAt) >= startAlertDelay {
+		g.alert(g.startAt, g.startText)
+		g.startText = ""
+	}
 	if g.canSend && g.alerts.Pending() > 0 {
+		sent := g.alerts.Sent()
 		g.alerts.Flush(ctx, g.now(), func(ctx context.Context, number, text string) error {
 			return g.modem.Send(ctx, number, text)
 		})
+		if now := g.alerts.Sent(); len(now) != len(sent) {
+			g.st.AlertsSent = now
+			g.store.Save(g.st) // -alert-max holds across restarts
+		}
 	}
 }
 

@@ -40,6 +40,9 @@ type State struct {
 	// that -heal-max holds across a reboot of the Pi. At most -heal-max
 	// times per step.
 	HealSteps map[string][]time.Time `json:"heal_steps,omitempty"`
+	// AlertsSent holds when alerts went out in the last 24 hours, so that
+	// -alert-max holds across restarts. At most -alert-max.
+	AlertsSent []time.Time `json:"alerts_sent,omitempty"`
 	// Decided holds the messages decided and still in the inbox (left for
 	// the owner, or marked read), id -> fingerprint, so that a restart does
 	// not look at them again. Bounded by the inbox.
