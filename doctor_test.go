@@ -304,3 +304,51 @@ func TestDoctorFindsADWithoutSending(t *testing.T) {
 		})
 	}
 }
+
+// A session already there (the daemon running, a session tied to this
+// address) is used, and doctor says the password was not tested.
+func TestDoctorAlreadyLoggedIn(t *testing.T) {
+	sim := startDoctorSim(t, "mf920v", "s3cret")
+	m, err := NewModem(ModemConfig{URL: sim.URL, Password: "s3cret", Timeout: 2 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := m.Login(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	d, out := doctorFor(t, sim.URL, "wrong")
+	if err := d.run(context.Background()); err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	if l := line(out.String(), "login"); !strings.HasPrefix(l, "warn") || !strings.Contains(l, "password was not tested") {
+		t.Errorf("login line %q", l)
+	}
+	if n := len(sim.Record().Logins); n != 1 {
+		t.Errorf("%d logins, want only the first client's", n)
+	}
+}
+
+// An action the modem refuses under every AD form is a warning, and costs
+// no login attempt.
+func TestDoctorRefusedActionCostsNoAttempt(t *testing.T) {
+	sim := startDoctorSim(t, "mf286d", "s3cret")
+	read := sim.Deliver("+21612345678", "old", time.Now())
+	sim.mu.Lock()
+	for _, m := range sim.msgs {
+		if m.id == read {
+			m.tag = "0"
+		}
+	}
+	sim.mu.Unlock()
+	sim.SetFaults(func(f *SimFaults) { f.FailActions = map[string]string{"SET_MSG_READ": "failure"} })
+	d, out := doctorFor(t, sim.URL, "s3cret")
+	if err := d.run(context.Background()); err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	if l := line(out.String(), "ad"); !strings.HasPrefix(l, "warn") || !strings.Contains(l, "was refused") {
+		t.Errorf("ad line %q", l)
+	}
+	if n := len(sim.Record().Logins); n != 1 {
+		t.Errorf("%d logins, want 1", n)
+	}
+}
