@@ -182,7 +182,7 @@ func (a *Actions) runProgram(ctx context.Context, cmd Command) (string, func() e
 	case r.timedOut:
 		status = fmt.Sprintf("killed after %s (timeout)", shortSeconds(p.timeout))
 	case ctx.Err() != nil:
-		status = "killed: smsgate is stopping"
+		status = "killed: smsgate is stopping or its poll ran out of time"
 	case r.signal != "":
 		status = "killed by " + r.signal
 	}

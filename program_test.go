@@ -272,3 +272,20 @@ func TestProgramDryRun(t *testing.T) {
 		t.Error("the program ran in a dry run")
 	}
 }
+
+// TestProgramCancelled: when smsgate stops (or the poll's deadline
+// passes) the program is killed at once, not at -cmd-timeout.
+func TestProgramCancelled(t *testing.T) {
+	a, _ := programActions(t, time.Minute, "hang="+script(t, "echo started; sleep 300"))
+	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	defer cancel()
+	cmd, _ := a.parse("hang")
+	start := time.Now()
+	reply, _, err := a.Run(ctx, cmd)
+	if took := time.Since(start); took > 5*time.Second {
+		t.Errorf("took %s", took)
+	}
+	if err == nil || !strings.HasPrefix(reply, "hang: killed: smsgate is stopping") {
+		t.Errorf("reply %q, err %v", reply, err)
+	}
+}
