@@ -418,7 +418,7 @@ func (g *Gateway) pass(ctx context.Context, todo []SMS, now, newest time.Time) (
 		}
 		if v.run {
 			g.setHealth(healthBusy)
-			g.heal.OwnerCommand(v.cmd.Name, now)
+			g.heal.OwnerCommand(v.cmd.Name, g.now()) // the healer keeps the Pi's time
 			reply, after, err := g.actions.Run(ctx, v.cmd)
 			v.reply = reply
 			if err != nil {
