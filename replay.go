@@ -4,6 +4,7 @@ package main
 
 import (
 	"encoding/json"
+	"flag"
 	"fmt"
 	"os"
 	"sort"
@@ -362,4 +363,15 @@ func newReplaySim(r *replaySpec, password string) *Sim {
 		s.nextID = max(s.nextID, m.id)
 	}
 	return s
+}
+
+// simCapacity is -capacity when it was given, else the replayed modem's
+// capacity, else the flag's default.
+func simCapacity(fs *flag.FlagSet, capacity int, r *replaySpec) int {
+	given := false
+	fs.Visit(func(f *flag.Flag) { given = given || f.Name == "capacity" })
+	if !given && r != nil && r.capacity > 0 {
+		return r.capacity
+	}
+	return capacity
 }

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"flag"
 	"os"
 	"path/filepath"
 	"strings"
@@ -263,5 +264,25 @@ func TestCaptureOfADeadModem(t *testing.T) {
 	c, err := ReadCapture(b)
 	if err != nil || len(c.Exchanges) != 1 || c.Exchanges[0].Kind != "error" || strings.Contains(string(b), "127.0.0.1") {
 		t.Errorf("capture of a dead modem: %v\n%s", err, b)
+	}
+}
+
+func TestReplayKeepsTheCapturedCapacity(t *testing.T) {
+	r := &replaySpec{capacity: 50}
+	for _, tc := range []struct {
+		args []string
+		r    *replaySpec
+		want int
+	}{
+		{nil, r, 50}, {[]string{"-capacity", "20"}, r, 20}, {nil, nil, 100}, {nil, &replaySpec{}, 100},
+	} {
+		fs := flag.NewFlagSet("sim", flag.ContinueOnError)
+		c := fs.Int("capacity", 100, "")
+		if err := fs.Parse(tc.args); err != nil {
+			t.Fatal(err)
+		}
+		if got := simCapacity(fs, *c, tc.r); got != tc.want {
+			t.Errorf("%v with capture capacity %v: %d, want %d", tc.args, tc.r, got, tc.want)
+		}
 	}
 }

@@ -32,9 +32,10 @@ func runSim(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	var sim *Sim
+	var r *replaySpec
 	if *replay != "" {
-		r, err := loadReplay(*replay)
-		if err != nil {
+		var err error
+		if r, err = loadReplay(*replay); err != nil {
 			return badConfig(err)
 		}
 		sim = newReplaySim(r, *password)
@@ -51,7 +52,7 @@ func runSim(args []string, stdout, stderr io.Writer) error {
 	if *capacity < 1 {
 		return badConfig(fmt.Errorf("-capacity %d: want at least 1", *capacity))
 	}
-	sim.Capacity = *capacity
+	sim.Capacity = simCapacity(fs, *capacity, r)
 	for _, d := range deliver {
 		from, text, ok := strings.Cut(d, "=")
 		if !ok {
