@@ -148,7 +148,12 @@ func (a *Actions) status(ctx context.Context) string {
 	}
 	b.WriteString(" | pi " + a.host.Summary())
 	for _, hp := range a.checkHost {
-		b.WriteString(" | " + checkReachability(ctx, hp))
+		b.WriteString(" | ")
+		if len(a.checkHost) > 1 {
+			host, _, _ := net.SplitHostPort(hp)
+			b.WriteString(host + " ") // which one, when there are several
+		}
+		b.WriteString(checkReachability(ctx, hp))
 	}
 	if a.healNote != nil {
 		if note := a.healNote(); note != "" {

@@ -925,11 +925,10 @@ func (h gatewayHeal) RebootModem(ctx context.Context) error {
 	return h.g.modem.Reboot(ctx)
 }
 
+func (h gatewayHeal) PiRebootRefused() string { return h.g.rebootTooSoon(h.g.st, h.g.now()) }
+
 func (h gatewayHeal) RebootPi(ctx context.Context) error {
 	now := h.g.now()
-	if why := h.g.rebootTooSoon(h.g.st, now); why != "" {
-		return fmt.Errorf("%w: %s", errHealRefused, why)
-	}
 	h.g.st.LastReboot, h.g.st.RebootBy = now, "healing"
 	h.g.store.Save(h.g.st) // before the reboot that would lose it
 	h.g.flushAlerts(ctx)   // nothing is said after a reboot

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"net"
@@ -28,13 +27,11 @@ func (s healStep) String() string {
 type healDoer interface {
 	Reconnect(ctx context.Context) error
 	RebootModem(ctx context.Context) error
-	// RebootPi returns errHealRefused, having done nothing, when a reboot
-	// now would break the reboot interval.
 	RebootPi(ctx context.Context) error
+	// PiRebootRefused says why the Pi may not reboot now (the reboot
+	// interval), or "".
+	PiRebootRefused() string
 }
-
-// errHealRefused means a step was not taken at all: it does not count.
-var errHealRefused = errors.New("not now")
 
 // HealConfig is the healing policy.
 type HealConfig struct {
@@ -230,10 +227,9 @@ func (h *Healer) Observe(ctx context.Context, now time.Time, o healObs) {
 			h.log.Info("healing step skipped", "step", s.String(), "why", why)
 			continue
 		}
-		if h.take(ctx, s, now) {
-			h.waitUntil = now.Add(h.cfg.Settle[s])
-			return
-		}
+		h.take(ctx, s, now)
+		h.waitUntil = now.Add(h.cfg.Settle[s])
+		return
 	}
 	// The round is over and the line is still down: wait, longer each
 	// round, so that a dead tower costs a few steps a day, not a storm.
@@ -262,6 +258,7 @@ func (h *Healer) refuse(s healStep, now time.Time) string {
 		if least := 24 * time.Hour / time.Duration(h.cfg.Max); up < least {
 			return fmt.Sprintf("Pi up %s, less than %s", shortDuration(up), shortDuration(least))
 		}
+		return h.do.PiRebootRefused()
 	}
 	return ""
 }
@@ -271,9 +268,8 @@ func (h *Healer) within(s healStep, now time.Time) []time.Time {
 	return h.taken[s]
 }
 
-// take runs step s and reports whether it was taken (tried, whatever the
-// outcome).
-func (h *Healer) take(ctx context.Context, s healStep, now time.Time) bool {
+// take runs step s.
+func (h *Healer) take(ctx context.Context, s healStep, now time.Time) {
 	if s != stepPiReboot {
 		// Not the Pi's reboot: the rebooter reads the end of ctx as init
 		// stopping smsgate.
@@ -300,11 +296,6 @@ func (h *Healer) take(ctx context.Context, s healStep, now time.Time) bool {
 	case stepPiReboot:
 		err = h.do.RebootPi(ctx)
 	}
-	if errors.Is(err, errHealRefused) {
-		h.taken[s] = h.taken[s][:len(h.taken[s])-1]
-		h.log.Info("healing step skipped", "step", s.String(), "why", err.Error())
-		return false
-	}
 	h.lastStep = s.String()
 	h.log.Warn("healing step", "step", s.String(), "n", n, "max", h.cfg.Max, "err", err)
 	if err == nil {
@@ -318,7 +309,6 @@ func (h *Healer) take(ctx context.Context, s healStep, now time.Time) bool {
 		}
 		h.alert(now, fmt.Sprintf("healing: %s%s (%d/%d in 24h)", s, done, n, h.cfg.Max))
 	}
-	return true
 }
 
 // up ends an outage once the line has stayed up for cfg.Stable.

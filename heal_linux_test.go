@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -86,5 +87,21 @@ func TestHealChecksFailingWhileDataUp(t *testing.T) {
 	time.Sleep(50 * time.Millisecond)
 	if n := opened.Load(); n < 12 || n > 14 {
 		t.Errorf("%d check connections in 13 minutes", n)
+	}
+}
+
+// TestStatusNamesEachCheckHost: with several -check-host, status says
+// which one failed.
+func TestStatusNamesEachCheckHost(t *testing.T) {
+	good := reservePort(t)
+	good.listen(t)
+	bad := reservePort(t)
+	h := newHarness(t, "mf920v", nil)
+	h.gw.actions.checkHost = []string{good.addr, bad.addr}
+	id := h.send(owner, "status")
+	h.step()
+	r := h.replies()
+	if h.decision(id) != "executed" || len(r) != 1 || !strings.HasSuffix(r[0], "| 127.0.0.1 dns ok tcp ok | 127.0.0.1 dns ok tcp FAIL") {
+		t.Errorf("status %q", r)
 	}
 }

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"strings"
 	"sync"
 	"testing"
@@ -412,5 +413,61 @@ func TestHealOff(t *testing.T) {
 	h.check(nil)
 	if h.led.last() != healthNoData {
 		t.Errorf("LED %v", h.led.last())
+	}
+}
+
+// fakeDoer records healing steps; the Pi's reboot may be refused.
+type fakeDoer struct {
+	did      []string
+	refusePi bool
+}
+
+func (d *fakeDoer) Reconnect(context.Context) error {
+	d.did = append(d.did, "reconnect")
+	return nil
+}
+
+func (d *fakeDoer) RebootModem(context.Context) error {
+	d.did = append(d.did, "modem reboot")
+	return nil
+}
+
+func (d *fakeDoer) RebootPi(context.Context) error {
+	d.did = append(d.did, "Pi reboot")
+	return nil
+}
+
+func (d *fakeDoer) PiRebootRefused() string {
+	if d.refusePi {
+		return "last reboot 2m ago"
+	}
+	return ""
+}
+
+// TestHealerRefusedStepIsNotCounted: a Pi reboot the reboot interval
+// refuses is neither counted nor announced, and the round goes on.
+func TestHealerRefusedStepIsNotCounted(t *testing.T) {
+	clk := newFakeClock()
+	d := &fakeDoer{refusePi: true}
+	var alerts []string
+	h := NewHealer(HealConfig{Enabled: true, RebootPi: true}, d,
+		func(at time.Time, text string) { alerts = append(alerts, at.Format("15:04")+" "+text) },
+		func() (time.Duration, error) { return 10 * time.Hour, nil }, slog.New(slog.DiscardHandler))
+	down := healObs{Reachable: true, SIMReady: true, Registered: true}
+	for i := 0; i <= 30; i++ {
+		h.Observe(context.Background(), clk.Now(), down)
+		clk.Advance(time.Minute)
+	}
+	if want := "[reconnect modem reboot reconnect modem reboot]"; fmt.Sprint(d.did) != want {
+		t.Errorf("did %v, want %s", d.did, want)
+	}
+	if n := len(h.History(clk.Now())["Pi reboot"]); n != 0 {
+		t.Errorf("%d refused Pi reboots counted", n)
+	}
+	want := []string{"12:10 mobile data down since 12:00; healing",
+		"12:10 healing: reconnect (1/3 in 24h)", "12:11 healing: modem reboot (1/3 in 24h)",
+		"12:24 healing: reconnect (2/3 in 24h)", "12:25 healing: modem reboot (2/3 in 24h)"}
+	if fmt.Sprint(alerts) != fmt.Sprint(want) {
+		t.Errorf("alerts %q, want %q", alerts, want)
 	}
 }
