@@ -15,7 +15,7 @@ STATICCHECK := $(GO) run honnef.co/go/tools/cmd/staticcheck@v0.8.2
 # Where `go build`, `go test` and `make demo` must keep working.
 OTHER_OS := darwin/amd64 darwin/arm64 windows/amd64
 FUZZ     := FuzzDecodeContent FuzzDecodeNumber FuzzParseSMSDate FuzzContentRoundTrip \
-            FuzzParseLenientJSON FuzzUndoubleQuotes FuzzParseCommand FuzzParseIRCode \
+            FuzzParseLenientJSON FuzzUndoubleQuotes FuzzParseConfigJS FuzzParseCommand FuzzParseIRCode \
             FuzzProgramArgv FuzzRedactBody FuzzTOTPCheck FuzzSanitizeText
 
 # skip prints one loud line for a test the machine cannot run; under CI

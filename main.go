@@ -548,6 +548,11 @@ func runOneShot(cmd string, args []string, stdout, stderr io.Writer) error {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
+	// Log in first where the modem needs it: a wrong password is then
+	// the error, and the command is sent once.
+	if err := m.EnsureSession(ctx); err != nil {
+		return err
+	}
 	switch cmd {
 	case "status":
 		st, err := m.Status(ctx)

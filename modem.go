@@ -106,7 +106,10 @@ type PollState struct {
 }
 
 // Capacity is the device memory's SMS storage use.
-type Capacity struct{ Total, Used int }
+type Capacity struct {
+	Total, Used int
+	SIMTotal    int // what the SIM holds besides, for the inbox read's bound
+}
 
 // dataUp says whether a ppp_status value means mobile data is up: the
 // dual-stack firmware reports its own values for an up link.
@@ -480,6 +483,18 @@ func (m *Modem) readCapacity(ctx context.Context) (Capacity, error) {
 	if err != nil {
 		return Capacity{}, err
 	}
+	c, err := parseCapacity(v)
+	if err != nil {
+		return c, err
+	}
+	m.capTotal = c.Total + c.SIMTotal
+	return c, nil
+}
+
+// parseCapacity reads sms_capacity_info. Used is sms_nvused_total where
+// the firmware says it, else the sum of the boxes, as the ufi web UI
+// computes it.
+func parseCapacity(v map[string]any) (Capacity, error) {
 	get := func(k string) (int, bool) {
 		s, _ := v[k].(string)
 		n, err := strconv.Atoi(strings.TrimSpace(s))
@@ -499,8 +514,7 @@ func (m *Modem) readCapacity(ctx context.Context) (Capacity, error) {
 			c.Used += n
 		}
 	}
-	sim, _ := get("sms_sim_total")
-	m.capTotal = total + sim
+	c.SIMTotal, _ = get("sms_sim_total")
 	return c, nil
 }
 
@@ -891,16 +905,20 @@ func configValue(b []byte, key string) (string, bool) {
 		}
 		return i
 	}
+	// A key named but unreadable (a file cut short) is "named, no value":
+	// not the same as absent, which means the web UI's default.
+	seen := false
 	for from := 0; ; {
 		at := bytes.Index(b[from:], []byte(key))
 		if at < 0 {
-			return "", false
+			return "", seen
 		}
 		start, i := from+at, from+at+len(key)
 		from = start + 1
 		if start > 0 && isIdent(b[start-1]) || i < len(b) && isIdent(b[i]) {
 			continue // part of a longer name
 		}
+		seen = true
 		if i < len(b) && (b[i] == '"' || b[i] == '\'') {
 			i++
 		}

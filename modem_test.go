@@ -42,11 +42,18 @@ func (c *fakeClock) Advance(d time.Duration) {
 // startSim starts a simulator on loopback and a client for it.
 func startSim(t testing.TB, personality, simPassword, clientPassword string) (*Sim, *Modem, *fakeClock) {
 	t.Helper()
-	clk := newFakeClock()
-	sim, err := NewSim(personality, simPassword)
-	if err != nil {
-		t.Fatal(err)
+	p, ok := simPersonalities[personality]
+	if !ok {
+		t.Fatalf("no personality %q", personality)
 	}
+	return startSimAs(t, p, simPassword, clientPassword)
+}
+
+// startSimAs starts a simulator playing p, a variant of a personality.
+func startSimAs(t testing.TB, p simPersonality, simPassword, clientPassword string) (*Sim, *Modem, *fakeClock) {
+	t.Helper()
+	clk := newFakeClock()
+	sim := newSim(p, simPassword)
 	sim.now = clk.Now
 	if err := sim.Start("127.0.0.1:0"); err != nil {
 		t.Fatal(err)
@@ -200,8 +207,11 @@ func TestSimBlankWithoutRefererOrSession(t *testing.T) {
 	}
 }
 
+// TestSessionExpiryReloginOnce: a session gone shows as blank JSON, the
+// login page or a redirect to index.html, by personality; each means one
+// re-login.
 func TestSessionExpiryReloginOnce(t *testing.T) {
-	for _, p := range []string{"mf920v", "mc801a"} {
+	for _, p := range []string{"mf920v", "mc801a", "mc7010", "mc888", "ufi", "mf297d", "mf286d"} {
 		t.Run(p, func(t *testing.T) {
 			sim, m, _ := startSim(t, p, "pw", "pw")
 			id := sim.Deliver("+1555", "hi", time.Now())
