@@ -548,8 +548,26 @@ func runOneShot(cmd string, args []string, stdout, stderr io.Writer) error {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
-	// Log in first where the modem needs it: a wrong password is then
-	// the error, and the command is sent once.
+	// The arguments first, then log in where the modem needs it: a wrong
+	// password is then the error, and the command is sent once.
+	var ids []int64
+	switch cmd {
+	case "send":
+		if fs.NArg() != 2 {
+			return badConfig(errors.New("send takes NUMBER and TEXT (quote the text)"))
+		}
+	case "delete":
+		if fs.NArg() == 0 {
+			return badConfig(errors.New("delete takes one or more message IDs"))
+		}
+		for _, a := range fs.Args() {
+			id, err := strconv.ParseInt(a, 10, 64)
+			if err != nil || id < 0 {
+				return badConfig(fmt.Errorf("message id %q: want a number", a))
+			}
+			ids = append(ids, id)
+		}
+	}
 	if err := m.EnsureSession(ctx); err != nil {
 		return err
 	}
@@ -595,26 +613,12 @@ func runOneShot(cmd string, args []string, stdout, stderr io.Writer) error {
 		}
 		return nil
 	case "send":
-		if fs.NArg() != 2 {
-			return badConfig(errors.New("send takes NUMBER and TEXT (quote the text)"))
-		}
 		if err := m.Send(ctx, fs.Arg(0), fs.Arg(1)); err != nil {
 			return err
 		}
 		fmt.Fprintf(stdout, "sent (%d part(s), %s)\n", smsParts(fs.Arg(1)), smsEncoding(fs.Arg(1)))
 		return nil
 	case "delete":
-		if fs.NArg() == 0 {
-			return badConfig(errors.New("delete takes one or more message IDs"))
-		}
-		var ids []int64
-		for _, a := range fs.Args() {
-			id, err := strconv.ParseInt(a, 10, 64)
-			if err != nil || id < 0 {
-				return badConfig(fmt.Errorf("message id %q: want a number", a))
-			}
-			ids = append(ids, id)
-		}
 		if err := m.Delete(ctx, ids...); err != nil {
 			return err
 		}
