@@ -352,3 +352,25 @@ func TestDoctorRefusedActionCostsNoAttempt(t *testing.T) {
 		t.Errorf("%d logins, want 1", n)
 	}
 }
+
+func TestDoctorSIMState(t *testing.T) {
+	for state, level := range map[string]string{"modem_waitpin": "FAIL", "modem_sim_undetected": "FAIL", "modem_init": "warn"} {
+		t.Run(state, func(t *testing.T) {
+			p := simPersonalities["mf920v"]
+			p.keys = map[string]string{"modem_main_state": state}
+			sim := newSim(p, "s3cret")
+			if err := sim.Start("127.0.0.1:0"); err != nil {
+				t.Fatal(err)
+			}
+			defer sim.Close()
+			d, out := doctorFor(t, sim.URL, "s3cret")
+			err := d.run(context.Background())
+			if l := line(out.String(), "sim"); !strings.HasPrefix(l, level) || !strings.Contains(l, state) {
+				t.Errorf("sim line %q, want %s", l, level)
+			}
+			if (level == "FAIL") != (err != nil) {
+				t.Errorf("doctor returned %v", err)
+			}
+		})
+	}
+}
