@@ -24,10 +24,10 @@ func benchRSS(t *testing.T, r *benchReport) {
 	dir := t.TempDir()
 	release, _ := armBuild(t, dir, "arm64", releaseTags, true)
 	initrd := filepath.Join(dir, "initrd.cpio")
-	writeInitramfs(t, initrd, map[string]string{
-		"init":        crossBuild(t, "./testdata/vminit", "arm64", "init"),
-		"smsgate":     release,
-		"smsgate-sim": crossBuild(t, ".", "arm64", "smsgate-sim"),
+	writeInitramfs(t, initrd, map[string]initramfsFile{
+		"init":        cpioExe(t, crossBuild(t, "./testdata/vminit", "arm64", "init")),
+		"smsgate":     cpioExe(t, release),
+		"smsgate-sim": cpioExe(t, crossBuild(t, ".", "arm64", "smsgate-sim")),
 	})
 	consoles := map[string][]consoleLine{}
 	var mu sync.Mutex
@@ -36,7 +36,7 @@ func benchRSS(t *testing.T, r *benchReport) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			lines, _ := bootWithin(t, 12*time.Minute, qemu, kernel, initrd, sc)
+			lines, _ := bootWithin(t, 12*time.Minute, qemu, kernel, initrd, "rdinit=/init", sc)
 			mu.Lock()
 			consoles[sc] = lines
 			mu.Unlock()

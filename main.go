@@ -510,6 +510,8 @@ func (a *app) serve(ctx context.Context, cfg validConfig, log *slog.Logger) erro
 		lastBeat: gw.LastBeat, log: log, now: time.Now}
 	if hw.wd != nil {
 		sup.dev, sup.every = hw.wd, hw.wdTimeout/3
+	} else {
+		log.Info("self-supervision: smsgate exits if the poll loop stalls", "budget", sup.budget)
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()

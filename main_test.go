@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"flag"
+	"fmt"
 	"go/ast"
 	"go/parser"
 	"go/token"
@@ -199,6 +200,10 @@ func TestExitCodes(t *testing.T) {
 		if got := exitCode(err); got != tt.want {
 			t.Errorf("%v: exit %d (%v), want %d", tt.args, got, err, tt.want)
 		}
+	}
+	// What serve returns when the loop stalls without a hardware watchdog.
+	if got := exitCode(fmt.Errorf("%w for 3m0s", errStalled)); got != 1 {
+		t.Errorf("a stall exits %d, want 1 (a restart)", got)
 	}
 }
 

@@ -6,6 +6,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"debug/buildinfo"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -13,11 +14,17 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"sort"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	// gokrazy's init code, which the gokrazy scenario runs as PID 1
+	// (testdata/gokrazyinit), pinned in go.mod. Imported here only so
+	// that go.mod keeps it; it never reaches the smsgate binary
+	// (TestVM checks the binary's build info).
+	_ "github.com/gokrazy/gokrazy"
 	// The kernel the VM boots: gokrazy's arm64 build, pinned in go.mod.
 	_ "github.com/gokrazy/kernel.arm64"
 )
@@ -66,7 +73,27 @@ func (c *cpioWriter) entry(name string, mode uint32, rdevMajor, rdevMinor int, d
 	_, c.err = c.w.Write(buf)
 }
 
-func writeInitramfs(t *testing.T, path string, files map[string]string) {
+// initramfsFile is one entry of an initramfs: a file, an executable, a
+// directory or a symbolic link.
+type initramfsFile struct {
+	mode uint32
+	data []byte // file contents, or the link's target
+}
+
+func cpioExe(t *testing.T, src string) initramfsFile {
+	t.Helper()
+	data, err := os.ReadFile(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return initramfsFile{0o100755, data}
+}
+
+func cpioFile(s string) initramfsFile  { return initramfsFile{0o100644, []byte(s)} }
+func cpioDir() initramfsFile           { return initramfsFile{0o040755, nil} }
+func cpioLink(to string) initramfsFile { return initramfsFile{0o120777, []byte(to)} }
+
+func writeInitramfs(t *testing.T, path string, files map[string]initramfsFile) {
 	t.Helper()
 	var b bytes.Buffer
 	c := &cpioWriter{w: &b}
@@ -75,12 +102,14 @@ func writeInitramfs(t *testing.T, path string, files map[string]string) {
 	}
 	// The kernel opens /dev/console for init before anything is mounted.
 	c.entry("dev/console", 0o020600, 5, 1, nil)
-	for name, src := range files {
-		data, err := os.ReadFile(src)
-		if err != nil {
-			t.Fatal(err)
-		}
-		c.entry(name, 0o100755, 0, 0, data)
+	// Parents before children.
+	names := make([]string, 0, len(files))
+	for name := range files {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		c.entry(name, files[name].mode, 0, 0, files[name].data)
 	}
 	c.entry("TRAILER!!!", 0, 0, 0, nil)
 	if c.err != nil {
@@ -98,18 +127,18 @@ type consoleLine struct {
 
 // boot runs one scenario and returns the console lines and when qemu
 // exited.
-func boot(t *testing.T, qemu, kernel, initrd, scenario string) ([]consoleLine, time.Time) {
-	return bootWithin(t, 5*time.Minute, qemu, kernel, initrd, scenario)
+func boot(t *testing.T, qemu, kernel, initrd, cmdline, scenario string) ([]consoleLine, time.Time) {
+	return bootWithin(t, 5*time.Minute, qemu, kernel, initrd, cmdline, scenario)
 }
 
 // bootWithin is boot for a scenario that may take up to limit.
-func bootWithin(t *testing.T, limit time.Duration, qemu, kernel, initrd, scenario string) ([]consoleLine, time.Time) {
+func bootWithin(t *testing.T, limit time.Duration, qemu, kernel, initrd, cmdline, scenario string) ([]consoleLine, time.Time) {
 	ctx, cancel := context.WithTimeout(context.Background(), limit)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, qemu, "-M", "virt", "-cpu", "cortex-a53", "-m", "512", "-smp", "1",
 		"-nographic", "-no-reboot", "-nic", "none", "-device", "i6300esb",
 		"-kernel", kernel, "-initrd", initrd,
-		"-append", "console=ttyAMA0 panic=-1 smsgate.scenario="+scenario)
+		"-append", "console=ttyAMA0 panic=-1 "+cmdline+" smsgate.scenario="+scenario)
 	out, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -160,10 +189,39 @@ func TestVM(t *testing.T) {
 	qemu := requireTool(t, "qemu-system-aarch64", "qemu-system-arm")
 	kernel := kernelImage(t)
 	dir := t.TempDir()
+	smsgate := crossBuild(t, ".", "arm64", "smsgate")
+	if info, err := buildinfo.ReadFile(smsgate); err != nil {
+		t.Fatal(err)
+	} else {
+		for _, d := range info.Deps {
+			if strings.HasPrefix(d.Path, "github.com/gokrazy/") {
+				t.Errorf("the smsgate binary contains %s: the gokrazy modules are for the VM tests only", d.Path)
+			}
+		}
+	}
 	initrd := filepath.Join(dir, "initrd.cpio")
-	writeInitramfs(t, initrd, map[string]string{
-		"init":    crossBuild(t, "./testdata/vminit", "arm64", "init"),
-		"smsgate": crossBuild(t, ".", "arm64", "smsgate"),
+	writeInitramfs(t, initrd, map[string]initramfsFile{
+		"init":    cpioExe(t, crossBuild(t, "./testdata/vminit", "arm64", "init")),
+		"smsgate": cpioExe(t, smsgate),
+	})
+	// The gokrazy scenario's root: laid out as gokrazy's packer lays out
+	// its root file system (init in /gokrazy, the programs in /user), plus
+	// /perm, which on a real instance is the writable partition.
+	gokrazyInitrd := filepath.Join(dir, "gokrazy.cpio")
+	writeInitramfs(t, gokrazyInitrd, map[string]initramfsFile{
+		"gokrazy":                    cpioDir(),
+		"gokrazy/init":               cpioExe(t, crossBuild(t, "./testdata/gokrazyinit", "arm64", "init")),
+		"user":                       cpioDir(),
+		"user/smsgate":               cpioExe(t, smsgate),
+		"user/smsgate-misconfigured": cpioLink("smsgate"),
+		"user/smsgate-status":        cpioLink("smsgate"),
+		"etc":                        cpioDir(),
+		"etc/hostname":               cpioFile("smsgate-vm"),
+		"etc/resolv.conf":            cpioLink("/tmp/resolv.conf"),
+		"run":                        cpioDir(),
+		"perm":                       cpioDir(),
+		"perm/remote_syslog":         cpioDir(),
+		"perm/remote_syslog/target":  cpioFile("127.0.0.1:514"),
 	})
 
 	mustSee := func(t *testing.T, lines []consoleLine, from int, re string) int {
@@ -233,13 +291,32 @@ func TestVM(t *testing.T) {
 			mustSee(t, lines, alive, `reboot: Power down`)
 			mustNotSee(t, lines, `VMINIT: FAIL|Kernel panic`)
 		},
-		// 4b. The watchdog held by init (as on gokrazy): smsgate says so once
-		// and supervises itself.
-		"busy": func(t *testing.T, lines []consoleLine, _ time.Time) {
-			busy := mustSee(t, lines, 0, `hardware watchdog not used; self-supervision only" err=".*watchdog device busy`)
-			ok := mustSee(t, lines, busy, `state=ok`)
-			mustSee(t, lines, ok, `VMINIT: init kept the watchdog; smsgate ran beside it`)
-			mustNotSee(t, lines, `hardware watchdog armed|VMINIT: FAIL|Kernel panic`)
+		// 6. gokrazy's own init as PID 1 (testdata/gokrazyinit): it holds
+		// the watchdog, so smsgate supervises itself; a stalled smsgate
+		// exits 1 and gokrazy starts it again; exit 125 (a flag mistake) is
+		// not restarted; a reboot SMS makes smsgate ask gokrazy's init with
+		// SIGTERM, and gokrazy stops the services and reboots.
+		"gokrazy": func(t *testing.T, lines []consoleLine, _ time.Time) {
+			mustSee(t, lines, 0, `found hardware watchdog .*pinging`)
+			// exit 1 is restarted, exit 0 is not.
+			fail := mustSee(t, lines, 0, `^smsgate-status: .*gokrazy: exit status 1$`)
+			again := mustSee(t, lines, fail, `^smsgate-status: .*gokrazy: attempt 1, starting`)
+			mustSee(t, lines, again, `^smsgate-status: modem_main_state`)
+			mustSee(t, lines, again, `^smsgate-status: .*gokrazy: exited successfully, stopping`)
+			// exit 125 is not restarted.
+			mustSee(t, lines, 0, `^smsgate-misconfigured: smsgate: -reboot-mode "never"`)
+			mustSee(t, lines, 0, `^smsgate-misconfigured: .*gokrazy: exit status 125`)
+			mustSee(t, lines, 0, `^smsgate-misconfigured: .*gokrazy: process should not be supervised, stopping`)
+			// init holds the watchdog; smsgate supervises itself.
+			busy := mustSee(t, lines, 0, `^smsgate: .*hardware watchdog not used; self-supervision only" err=".*watchdog device busy`)
+			mustSee(t, lines, busy, `^smsgate: .*state=ok`)
+			// A reboot is asked of init with SIGTERM; gokrazy stops smsgate
+			// and reboots.
+			ask := mustSee(t, lines, busy, `^smsgate: .*msg="asking init to reboot" pid=1 signal=terminated`)
+			mustSee(t, lines, ask, `received signal terminated, killing services`)
+			mustSee(t, lines, ask, `^smsgate: .*init is stopping smsgate: reboot under way`)
+			mustSee(t, lines, ask, `reboot: Restarting system`)
+			mustNotSee(t, lines, `^smsgate-misconfigured: .*gokrazy: attempt 1|hardware watchdog armed|rebooting directly|GOKRAZYINIT: FAIL|Kernel panic`)
 		},
 		// 6. Mobile data down at boot: healing reconnects it and sends the
 		// "back" alert.
@@ -267,7 +344,14 @@ func TestVM(t *testing.T) {
 	for name, check := range scenarios {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
-			lines, exited := boot(t, qemu, kernel, initrd, name)
+			initrd, cmdline := initrd, "rdinit=/init"
+			if name == "gokrazy" {
+				// gokrazy finds its partitions from root= (a Pi's SD
+				// card); the VM has no disk, so /perm stays the
+				// initramfs directory.
+				initrd, cmdline = gokrazyInitrd, "rdinit=/gokrazy/init root=/dev/mmcblk0p2"
+			}
+			lines, exited := boot(t, qemu, kernel, initrd, cmdline, name)
 			check(t, lines, exited)
 		})
 	}

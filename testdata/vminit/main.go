@@ -231,40 +231,6 @@ func run(scenario string) error {
 		say("alive three watchdog periods after the clean stop")
 		return nil
 
-	case "busy":
-		// Hold the watchdog as gokrazy's init does, pinging it every second.
-		wd, err := os.OpenFile("/dev/watchdog", os.O_WRONLY, 0)
-		if err != nil {
-			return err
-		}
-		stop := make(chan struct{})
-		go func() {
-			for {
-				select {
-				case <-stop:
-					return
-				case <-time.After(time.Second):
-					unix.IoctlWatchdogKeepalive(int(wd.Fd()))
-				}
-			}
-		}()
-		_, gw, err := startBoth(nil)
-		if err != nil {
-			return err
-		}
-		if err := gw.waitFor("state=ok", 60*time.Second); err != nil {
-			return err
-		}
-		gw.cmd.Process.Signal(syscall.SIGTERM)
-		if err := <-gw.done; err != nil {
-			return fmt.Errorf("smsgate exited after SIGTERM: %v", err)
-		}
-		close(stop)
-		wd.Write([]byte("V"))
-		wd.Close()
-		say("init kept the watchdog; smsgate ran beside it")
-		return nil
-
 	case "heal":
 		// Mobile data is down at boot: healing reconnects it, and says so.
 		sim, err := start("sim", "sim", "-listen", "127.0.0.1:8080", "-password", "pw", "-data-down")
