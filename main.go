@@ -22,6 +22,7 @@ import (
 
 func main() {
 	a := &app{stdin: os.Stdin, stdout: os.Stdout, stderr: os.Stderr, newRebooter: newSystemRebooter}
+	limitMemory(os.Args[1:], os.Getenv)
 	err := a.run(os.Args[1:])
 	if err != nil && !errors.Is(err, flag.ErrHelp) {
 		fmt.Fprintln(os.Stderr, "smsgate:", err)
