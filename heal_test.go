@@ -471,3 +471,15 @@ func TestHealerRefusedStepIsNotCounted(t *testing.T) {
 		t.Errorf("alerts %q, want %q", alerts, want)
 	}
 }
+
+// TestHealCostsNothingWhileAllIsWell: watching the line adds no request to
+// an idle poll.
+func TestHealCostsNothingWhileAllIsWell(t *testing.T) {
+	h := newHealHarness(t, nil)
+	h.step()
+	before := h.sim.Record().Requests
+	h.run(10*time.Minute, nil)
+	if n := h.sim.Record().Requests - before; n != 20 {
+		t.Errorf("20 idle polls with healing on made %d requests", n)
+	}
+}
