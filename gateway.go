@@ -394,6 +394,9 @@ func (g *Gateway) pass(ctx context.Context, todo []SMS, now, newest time.Time) (
 		text string
 	}
 	var replies []outgoing
+	// A backlog of old commands (a cold boot, a modem that was off) is
+	// answered with one SMS, not one per command.
+	firstStale, stale := -1, 0
 	var last func() error
 	var lastCmd string
 	for i, m := range todo {
@@ -429,9 +432,18 @@ func (g *Gateway) pass(ctx context.Context, todo []SMS, now, newest time.Time) (
 			}
 		}
 		g.logSMS(m, v.decision)
+		if v.verdict == "stale" {
+			if stale++; stale > 1 {
+				continue
+			}
+			firstStale = len(replies)
+		}
 		if v.reply != "" {
 			replies = append(replies, outgoing{m, v.reply})
 		}
+	}
+	if stale > 1 {
+		replies[firstStale].text += fmt.Sprintf("; %d more old commands not executed either", stale-1)
 	}
 	// Whatever waits now was in the inbox before these commands ran.
 	for _, w := range g.waiting {
@@ -646,7 +658,7 @@ func (p *pass) judge(m SMS) verdict {
 		// spoofer could make smsgate text the owner without end.
 		if _, told := st.RateTold[from]; !told {
 			st.RateTold[from] = now
-			reply = fmt.Sprintf("not executed: -rate %d commands an hour reached; next in %s; until then commands are refused silently",
+			reply = fmt.Sprintf("not executed: over -rate %d an hour; next possible in %s; until then commands are refused without a reply",
 				g.cfg.Rate, shortDuration(window[0].Add(time.Hour).Sub(now)))
 		}
 		return consumed(d, reply)

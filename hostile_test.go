@@ -241,7 +241,7 @@ func TestRateRefusalToldOnce(t *testing.T) {
 	if n := h.replyCount("-rate 1"); n != 1 {
 		t.Fatalf("%d rate replies, want 1: %q", n, h.replies())
 	}
-	if !strings.Contains(h.replies()[1], "next in 0h59m") {
+	if !strings.Contains(h.replies()[1], "next possible in 0h59m") {
 		t.Errorf("rate reply %q", h.replies()[1])
 	}
 	h.clk.Advance(time.Hour)
@@ -479,6 +479,23 @@ func TestStateWritesAreRare(t *testing.T) {
 	b, _ := os.ReadFile(filepath.Join(dir, stateFile))
 	if h.gw.store.writes != before+1 || !strings.Contains(string(b), `"executed"`) {
 		t.Errorf("a command was not written at once: %s", b)
+	}
+}
+
+// TestStaleBacklogIsOneReply: a backlog of old commands costs the owner
+// one SMS, not one per command.
+func TestStaleBacklogIsOneReply(t *testing.T) {
+	h := newHarness(t, "mf920v", nil)
+	for i, text := range []string{"reboot", "status", "modem reboot", "ping"} {
+		h.sim.Deliver(owner, text, h.clk.Now().Add(-time.Duration(4-i)*time.Hour))
+	}
+	h.step()
+	r := h.replies()
+	if len(r) != 1 || !strings.Contains(r[0], "not executed: 'reboot' is 4h00m old (max 0h30m); 3 more old commands not executed either") {
+		t.Fatalf("replies %q", r)
+	}
+	if h.reboots.count() != 0 || h.sim.Record().Reboots != 0 || len(h.sim.Inbox()) != 0 {
+		t.Fatal("a stale command ran or stayed")
 	}
 }
 
