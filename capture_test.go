@@ -173,6 +173,10 @@ func TestDoctorCaptureHasNoSecrets(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		// The attempts left are read before anything else.
+		if first := c.Exchanges[0]; !strings.Contains(first.Query["cmd"], "psw_fail_num_str") {
+			t.Errorf("first request: %+v", first)
+		}
 		if len(c.Exchanges) < 10 || c.Detected["hardware_version"] != "MC801A" {
 			t.Errorf("capture: %d exchanges, detected %v", len(c.Exchanges), c.Detected)
 		}
