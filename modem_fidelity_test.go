@@ -285,6 +285,24 @@ func TestSchemeGuessFallsBack(t *testing.T) {
 			t.Errorf("%d logins, %d left to the owner", n, sim.failLeft)
 		}
 	})
+	t.Run("model guess, next lock period", func(t *testing.T) {
+		p := simPersonalities["mc801a"]
+		p.scheme = 0 // this carrier's MC801A wants base64
+		sim, m, clk := startSimAs(t, p, "pw", "pw")
+		if err := m.Login(context.Background()); err == nil {
+			t.Fatal("the model's scheme was accepted")
+		}
+		if err := m.Login(context.Background()); err == nil || len(sim.Record().Logins) != 1 {
+			t.Fatalf("a second attempt within the lock period: %v, %d logins", err, len(sim.Record().Logins))
+		}
+		clk.Advance(sim.LockTime + time.Second)
+		if err := m.Login(context.Background()); err != nil || len(sim.Record().Logins) != 2 {
+			t.Errorf("next period: %v, %d logins", err, len(sim.Record().Logins))
+		}
+		if d := m.Detected(); d.Login == schemeSHA256LD {
+			t.Errorf("detected %+v", d)
+		}
+	})
 	t.Run("config.js is not second-guessed", func(t *testing.T) {
 		sim, m, _ := startSim(t, "mf286d", "right", "wrong")
 		m.Login(context.Background())
@@ -432,9 +450,11 @@ func TestInboxBoundedOnOverfilledPages(t *testing.T) {
 	if !errors.Is(err, errInboxBound) || msgs != nil {
 		t.Fatalf("%d messages, %v", len(msgs), err)
 	}
-	if alloc := after.TotalAlloc - before.TotalAlloc; alloc > 64<<20 {
+	alloc := after.TotalAlloc - before.TotalAlloc
+	if alloc > 64<<20 {
 		t.Errorf("one bounded read allocated %d MB", alloc>>20)
 	}
+	t.Logf("one over-filled read: %d MB allocated", alloc>>20)
 	if n := sim.Record().Requests - requests; n != 1 {
 		t.Errorf("%d requests, want 1: the first page already outgrows the bound", n)
 	}
