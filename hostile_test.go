@@ -402,6 +402,25 @@ func TestStateDiskTrouble(t *testing.T) {
 			t.Errorf("state not rewritten: %v, %s", err, b)
 		}
 	})
+	t.Run("interrupted write", func(t *testing.T) {
+		dir := t.TempDir()
+		h := newHarness(t, "mf920v", func(c *GatewayConfig) { c.StateDir = dir; c.Rate = 1 })
+		h.send(owner, "ping")
+		h.step()
+		// A power cut after the temporary file was written, before the
+		// rename: the old file is whole, and the leftover goes.
+		os.WriteFile(filepath.Join(dir, "."+stateFile+".123"), []byte(`{"executed":{}`), 0o600)
+		h.restart()
+		h.clk.Advance(time.Minute)
+		id := h.send(owner, "ping")
+		h.step()
+		if h.decision(id) != "rejected" {
+			t.Error("the saved state was lost to a leftover temporary file")
+		}
+		if left, _ := filepath.Glob(filepath.Join(dir, ".*")); len(left) != 0 {
+			t.Errorf("left behind: %v", left)
+		}
+	})
 	unwritable := map[string]string{}
 	ro := t.TempDir()
 	os.Chmod(ro, 0o500)

@@ -191,6 +191,14 @@ func openStateStore(dir string, log *slog.Logger) (*stateStore, *State) {
 		return s, st
 	}
 	path := filepath.Join(dir, stateFile)
+	// A crash between writing a temporary file and renaming it leaves the
+	// temporary file behind: one per crash, unless swept here.
+	if left, _ := filepath.Glob(filepath.Join(dir, "."+stateFile+".*")); len(left) > 0 {
+		for _, f := range left {
+			os.Remove(f)
+		}
+		log.Info("state: removed what an interrupted write left", "files", len(left))
+	}
 	b, err := readBounded(path, maxStateLen)
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
