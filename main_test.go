@@ -299,3 +299,35 @@ func TestMissingHardwareIsNotExist(t *testing.T) {
 		t.Errorf("onboard LED: %v", err)
 	}
 }
+
+// orderRebooter records, when asked to reboot, what had happened before.
+type orderRebooter struct{ events *[]string }
+
+func (r orderRebooter) Reboot(context.Context) error {
+	*r.events = append(*r.events, "reboot")
+	return nil
+}
+
+// The LED and IR pins are given back before the machine goes down, and
+// not at all in a dry run.
+func TestRebootReleasesThePinsFirst(t *testing.T) {
+	for _, dryRun := range []bool{false, true} {
+		var events []string
+		a := &Actions{reboot: orderRebooter{&events}, dryRun: dryRun, log: slog.New(slog.DiscardHandler),
+			release: func() { events = append(events, "release") }}
+		_, after, err := a.Run(context.Background(), Command{Name: "reboot"})
+		if err != nil || after == nil {
+			t.Fatalf("reboot: %v", err)
+		}
+		if err := after(); err != nil {
+			t.Fatal(err)
+		}
+		want := "release reboot"
+		if dryRun {
+			want = ""
+		}
+		if got := strings.Join(events, " "); got != want {
+			t.Errorf("dry run %v: %q, want %q", dryRun, got, want)
+		}
+	}
+}
