@@ -95,7 +95,10 @@ type Gateway struct {
 	log     *slog.Logger
 	now     func() time.Time
 
-	lastBeat atomic.Int64 // unix nanoseconds of the last completed iteration
+	// lastBeat is when the last iteration completed, as g.now gave it: from
+	// time.Now, with its monotonic reading, so that a step of the wall
+	// clock (NTP on a Pi without a clock chip) is not taken for a stall.
+	lastBeat atomic.Pointer[time.Time]
 
 	// The rest belongs to the loop goroutine.
 	shown      health // the last state logged: bursts come and go without a line
@@ -193,12 +196,17 @@ func NewGateway(cfg GatewayConfig, modem gatewayModem, actions *Actions, led ind
 	}
 	// Alive from the start: the supervisor must not see a stall before the
 	// first poll has had its chance.
-	g.lastBeat.Store(g.now().UnixNano())
+	g.beat()
 	return g, nil
 }
 
 // LastBeat is when the loop last completed an iteration.
-func (g *Gateway) LastBeat() time.Time { return time.Unix(0, g.lastBeat.Load()) }
+func (g *Gateway) LastBeat() time.Time { return *g.lastBeat.Load() }
+
+func (g *Gateway) beat() {
+	t := g.now()
+	g.lastBeat.Store(&t)
+}
 
 func (g *Gateway) setHealth(h health) {
 	if g.heal != nil && g.heal.Active() && (h == healthOK || h == healthNoData || h == healthUnreachable) {
@@ -221,7 +229,7 @@ func (g *Gateway) Run(ctx context.Context) error {
 		stepCtx, cancel := context.WithTimeout(ctx, g.cfg.StepTimeout)
 		g.Step(stepCtx)
 		cancel()
-		g.lastBeat.Store(g.now().UnixNano())
+		g.beat()
 		select {
 		case <-ctx.Done():
 			return nil

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -121,5 +122,22 @@ func TestSelfSupervisionWakesOnlyForTheBudget(t *testing.T) {
 	}
 	if n := looks.Load(); n > 2 {
 		t.Errorf("looked at the loop %d times in 600 ms with a 400 ms budget; want at most 2", n)
+	}
+}
+
+// The loop's heartbeat keeps the monotonic clock reading: the supervisor
+// measures real time since the last iteration, and a step of the wall
+// clock (NTP setting a Pi without a clock chip) is not a stall.
+func TestHeartbeatIgnoresWallClockSteps(t *testing.T) {
+	h := newHarness(t, "mf920v", nil)
+	h.gw.now = time.Now
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go h.gw.Run(ctx)
+	start := time.Now()
+	waitFor(t, "an iteration", func() bool { return h.gw.LastBeat().After(start) })
+	// Only a time.Time read from the monotonic clock prints "m=".
+	if b := h.gw.LastBeat(); !strings.Contains(b.String(), " m=") {
+		t.Errorf("heartbeat %s has no monotonic reading: a wall-clock step would look like a stall", b)
 	}
 }
