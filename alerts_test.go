@@ -175,6 +175,7 @@ func TestGatewayAlerts(t *testing.T) {
 			t.Fatal(err)
 		}
 		gw.now = clk.Now
+		gw.loginHeld(&LoginError{Reason: "another user is logged in to the modem's web UI", AttemptsLeft: -1, Busy: true})
 		for i := 0; i < 5; i++ {
 			gw.Step(context.Background())
 		}

@@ -911,8 +911,8 @@ func (g *Gateway) flushAlerts(ctx context.Context) {
 
 // loginHeld alerts once per hold of the modem login.
 func (g *Gateway) loginHeld(le *LoginError) {
-	if g.loginAlerted {
-		return
+	if g.loginAlerted || le.Busy {
+		return // the owner in the web UI is told nothing: they know
 	}
 	g.loginAlerted = true
 	g.alert(g.now(), "modem login held to save your attempts: "+le.Reason)

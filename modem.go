@@ -53,6 +53,9 @@ type LoginError struct {
 	Reason       string
 	AttemptsLeft int // -1 when the modem does not say
 	RetryAfter   time.Time
+	// Busy: another user is logged in to the web UI; no attempt is at
+	// stake, and it passes by itself.
+	Busy bool
 }
 
 func (e *LoginError) Error() string {
@@ -1246,7 +1249,9 @@ func (m *Modem) loginAttempt(ctx context.Context, try int) (done bool, err error
 		}
 		return true, nil
 	case "2":
-		return true, hold("another user is logged in to the modem's web UI", time.Minute, false)
+		err := hold("another user is logged in to the modem's web UI", time.Minute, false)
+		m.loginHold.Busy = true
+		return true, err
 	}
 	m.rejected++
 	if sureness != fromConfig && len(cands) > 1 {
