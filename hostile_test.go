@@ -671,6 +671,15 @@ func TestLogsCarryNoControlsNorPIN(t *testing.T) {
 	mr.step()
 	mr.restart()
 	mr.step()
+	// A full inbox deletes the owner's read command too, logged first.
+	mr.sim.Capacity = 30
+	for i := 0; i < 28; i++ {
+		mr.sim.Deliver("+3360000000", "advert", mr.clk.Now())
+	}
+	mr.step()
+	if !strings.Contains(mr.logs.String(), `"msg":"inbox full: deleting","id":101,"from":"+21612345678","date":"26,03,14,12,00,00,+0","complete":true,"text":"**** ping"`) {
+		t.Errorf("the owner's read command not logged, masked, before deletion:\n%s", mr.logs.String())
+	}
 	noTime := regexp.MustCompile(`"time":"[^"]*"`)
 	for _, logs := range []string{noTime.ReplaceAllString(h.logs.String(), ""), noTime.ReplaceAllString(mr.logs.String(), "")} {
 		for _, r := range logs {
