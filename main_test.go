@@ -17,6 +17,7 @@ import (
 	"runtime"
 	"strings"
 	"testing"
+	"time"
 )
 
 // noReboot is what tests give the daemon instead of the machine's
@@ -120,6 +121,31 @@ func TestValidate(t *testing.T) {
 			check: func(t *testing.T, c validConfig) {
 				if c.gateway.TOTP != nil {
 					t.Error("one-time codes without -totp")
+				}
+			}},
+		{name: "alerts and healing by default", args: ok, check: func(t *testing.T, c validConfig) {
+			g := c.gateway
+			if g.AlertTo != nil || g.AlertMax != 10 || !g.Heal.Enabled || g.Heal.After != 10*time.Minute || g.Heal.Max != 3 || g.Heal.RebootPi || c.alertStart {
+				t.Errorf("alerts %v max %d, heal %+v, alert-start %v", g.AlertTo, g.AlertMax, g.Heal, c.alertStart)
+			}
+		}},
+		{name: "-alert none", args: append([]string{"-alert", ""}, ok...), check: func(t *testing.T, c validConfig) {
+			if c.gateway.AlertTo == nil || len(c.gateway.AlertTo) != 0 {
+				t.Errorf("alerts to %#v", c.gateway.AlertTo)
+			}
+		}},
+		{name: "-alert numbers", args: append([]string{"-alert", "+15550001111,0612345678", "-country-code", "216"}, ok...), check: func(t *testing.T, c validConfig) {
+			if fmt.Sprint(c.gateway.AlertTo) != "[+15550001111 +216612345678]" {
+				t.Errorf("alerts to %v", c.gateway.AlertTo)
+			}
+		}},
+		{name: "-alert national without country code", args: append([]string{"-alert", "0612345678"}, ok...), want: []string{`-alert "0612345678"`}},
+		{name: "healing and alert bounds", args: append([]string{"-heal-after", "0s", "-heal-max", "0", "-alert-max", "0"}, ok...),
+			want: []string{"-heal-after", "-heal-max", "-alert-max"}},
+		{name: "repeated -check-host", args: append([]string{"-check-host", "a.example:443", "-check-host", "b.example:53", "-heal=false", "-heal-reboot-pi"}, ok...),
+			check: func(t *testing.T, c validConfig) {
+				if fmt.Sprint(c.checkHost) != "[a.example:443 b.example:53]" || fmt.Sprint(c.gateway.CheckHosts) != "[a.example:443 b.example:53]" || c.gateway.Heal.Enabled || !c.gateway.Heal.RebootPi {
+					t.Errorf("check hosts %v %v heal %+v", c.checkHost, c.gateway.CheckHosts, c.gateway.Heal)
 				}
 			}},
 		{name: "every mistake at once", args: []string{"-rate", "0", "-reboot-mode", "x", "-ir", "/dev/lirc0"},
