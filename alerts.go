@@ -17,6 +17,7 @@ const alertQueueSize = 8
 
 // pendingAlert is one alert, and who has yet to get it.
 type pendingAlert struct {
+	at      time.Time // what it tells happened then
 	text    string
 	to      []string
 	counted bool // against the daily limit, and its text final
@@ -47,8 +48,7 @@ func NewAlerts(to []string, max int, log *slog.Logger) *Alerts {
 
 // Add queues an alert about something that happened at at.
 func (a *Alerts) Add(at time.Time, text string) {
-	text = "smsgate " + at.Format("15:04") + ": " + text
-	a.log.Info("alert", "text", text, "to", len(a.to))
+	a.log.Info("alert", "text", "smsgate "+at.Format("15:04")+": "+text, "to", len(a.to))
 	if len(a.to) == 0 {
 		return
 	}
@@ -57,7 +57,7 @@ func (a *Alerts) Add(at time.Time, text string) {
 		a.queue = a.queue[1:]
 		a.suppressed++
 	}
-	a.queue = append(a.queue, pendingAlert{text: text, to: append([]string(nil), a.to...)})
+	a.queue = append(a.queue, pendingAlert{at: at, text: text, to: append([]string(nil), a.to...)})
 }
 
 // Sent is when alerts went out in the last 24 hours, to save.
@@ -79,6 +79,12 @@ func (a *Alerts) Flush(ctx context.Context, now time.Time, send func(ctx context
 				a.queue = a.queue[1:]
 				continue
 			}
+			// An alert that waited long (a dead tower) says the day too.
+			when := p.at.Format("15:04")
+			if now.Sub(p.at) > 12*time.Hour {
+				when = p.at.Format("Jan 2 15:04")
+			}
+			p.text = "smsgate " + when + ": " + p.text
 			if a.suppressed > 0 {
 				p.text = fmt.Sprintf("(%d alerts suppressed) %s", a.suppressed, p.text)
 				a.suppressed = 0

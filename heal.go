@@ -334,7 +334,11 @@ func (h *Healer) up(now time.Time) {
 		if fix == "itself" {
 			by = "it came back by itself"
 		}
-		h.alert(now, fmt.Sprintf("back after %s down (%s since %s); %s", shortMinutes(down), h.why, h.downSince.Format("15:04"), by))
+		since := h.downSince.Format("15:04")
+		if down > 12*time.Hour {
+			since = h.downSince.Format("Jan 2 15:04")
+		}
+		h.alert(now, fmt.Sprintf("back after %s down (%s since %s); %s", shortMinutes(down), h.why, since, by))
 	} else {
 		h.log.Info("line back", "down", down.Round(time.Second))
 	}

@@ -264,15 +264,16 @@ func TestHealDeadTowerTwoDays(t *testing.T) {
 		"34h56m0s disconnect", "34h56m0s connect", "34h57m0s modem reboot",
 		"43h0m0s disconnect", "43h0m0s connect", "43h1m0s modem reboot",
 		// The tower is back: the last 8 alerts, and how many were lost.
-		"48h0m0s " + to[:len(to)-len("smsgate ")] + "(5 alerts suppressed) smsgate 12:48: healing: reconnect failed (3/3 in 24h)",
-		"48h0m0s " + to + "12:49: healing: modem reboot (3/3 in 24h)",
-		"48h0m0s " + to + "14:52: healing: reconnect failed (1/3 in 24h)",
-		"48h0m0s " + to + "14:53: healing: modem reboot (1/3 in 24h)",
-		"48h0m0s " + to + "22:56: healing: reconnect failed (2/3 in 24h)",
-		"48h0m0s " + to + "22:57: healing: modem reboot (2/3 in 24h)",
+		// Those that waited more than 12 hours say the day.
+		"48h0m0s " + to[:len(to)-len("smsgate ")] + "(5 alerts suppressed) smsgate Mar 14 12:48: healing: reconnect failed (3/3 in 24h)",
+		"48h0m0s " + to + "Mar 14 12:49: healing: modem reboot (3/3 in 24h)",
+		"48h0m0s " + to + "Mar 15 14:52: healing: reconnect failed (1/3 in 24h)",
+		"48h0m0s " + to + "Mar 15 14:53: healing: modem reboot (1/3 in 24h)",
+		"48h0m0s " + to + "Mar 15 22:56: healing: reconnect failed (2/3 in 24h)",
+		"48h0m0s " + to + "Mar 15 22:57: healing: modem reboot (2/3 in 24h)",
 		"48h0m0s " + to + "07:00: healing: reconnect failed (3/3 in 24h)",
 		"48h0m0s " + to + "07:01: healing: modem reboot (3/3 in 24h)",
-		"48h2m0s " + to + "12:02: back after 2d0h down (no network since 12:00); it came back by itself",
+		"48h2m0s " + to + "12:02: back after 2d0h down (no network since Mar 14 12:00); it came back by itself",
 	})
 	steps := map[string][]time.Duration{}
 	for _, e := range h.timeline {
