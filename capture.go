@@ -380,7 +380,9 @@ func redactValue(key, s string) string {
 }
 
 var (
-	ipv4Pattern = regexp.MustCompile(`(^|[^0-9A-Za-z_.])(\d{1,3}(\.\d{1,3}){3})`)
+	// Any dotted quad, also glued to a word ("A10.0.0.1"): a version string
+	// with four numbers loses them, an address is never kept.
+	ipv4Pattern = regexp.MustCompile(`\d{1,3}(\.\d{1,3}){3}`)
 	ipv6Pattern = regexp.MustCompile(`(?i)[0-9a-f]{0,4}(:[0-9a-f]{0,4}){2,7}`)
 	digitsRun   = regexp.MustCompile(`\d{5,}`)
 	// spacedNumber is a phone number written with separators: +216 12 345 678.
@@ -394,7 +396,7 @@ var (
 // scrubText removes from free text what could be an address or a number:
 // IP addresses, runs of 5 or more digits, runs of 8 or more hex digits.
 func scrubText(s string) string {
-	s = ipv4Pattern.ReplaceAllString(s, "$1<ip>")
+	s = ipv4Pattern.ReplaceAllString(s, "<ip>")
 	s = ipv6Pattern.ReplaceAllStringFunc(s, func(m string) string {
 		if strings.Count(m, ":") >= 2 && strings.IndexFunc(m, func(r rune) bool { return r != ':' }) >= 0 {
 			return "<ip6>"

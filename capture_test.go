@@ -75,6 +75,7 @@ var redactionCases = []struct{ name, answer string }{
 	{"addresses", `{"wan_ipaddr":"100.64.12.34","lan_ipaddr":"192.168.0.1","ipv6_wan_ipaddr":"2001:db8:85a3::8a2e:370:7334","ppp_status":"ppp_connected"}`},
 	{"address in a kept key", `{"network_provider":"Op 10.1.2.3 +21612345678","ppp_status":"ppp_connected"}`},
 	{"spaced number in a kept key", `{"network_provider":"Call +216 12 345 678 or (01) 234-5678","ppp_status":"ppp_connected"}`},
+	{"address glued to a word (fuzz)", `{"network_provider":"A0.0.0.0 gw10.1.2.3"}`},
 	{"html", `<html><body>Welcome +21612345678, IMEI 356938035643809 at 192.168.0.1 fe80::1 00480069006C</body></html>`},
 	{"number as JSON number", `{"messages":[{"id":11,"number":21612345678,"content":"0048"}]}`},
 	{"hex inside a word", `# AAAAAAAAXA`},
