@@ -186,8 +186,11 @@ type Modem struct {
 	user     string
 	password string
 	http     *http.Client
-	log      *slog.Logger
-	now      func() time.Time
+	// conns is the transport under http, whose idle connection is dropped
+	// before every action (see roundTrip).
+	conns *http.Transport
+	log   *slog.Logger
+	now   func() time.Time
 	// statusEvery is how often a pending send, delete or reconnect is polled.
 	statusEvery time.Duration
 	// sendSettle is the wait before the first status read after SEND_SMS:
@@ -227,28 +230,30 @@ func NewModem(cfg ModemConfig) (*Modem, error) {
 	}
 	jar, _ := cookiejar.New(nil)
 	base := u.Scheme + "://" + u.Host
+	conns := &http.Transport{
+		// Never through a proxy from the environment: the modem is on
+		// the LAN, and its answers must come from it alone.
+		Proxy:       nil,
+		DialContext: (&net.Dialer{Timeout: cfg.Timeout}).DialContext,
+		// One connection, kept between polls, as the web UI's own
+		// browser does: a new one per request was most of what an
+		// idle poll cost (BENCHMARKS.md). A modem that closes after
+		// each answer (HTTP/1.0) just gets a new one each time.
+		MaxIdleConnsPerHost:    1,
+		IdleConnTimeout:        time.Minute,
+		ResponseHeaderTimeout:  cfg.Timeout,
+		MaxResponseHeaderBytes: 64 << 10,
+	}
 	return &Modem{
+		conns:    conns,
 		base:     base,
 		referer:  base + "/index.html",
 		user:     cfg.User,
 		password: cfg.Password,
 		http: &http.Client{
-			Timeout: cfg.Timeout,
-			Jar:     jar,
-			Transport: &http.Transport{
-				// Never through a proxy from the environment: the modem is on
-				// the LAN, and its answers must come from it alone.
-				Proxy:       nil,
-				DialContext: (&net.Dialer{Timeout: cfg.Timeout}).DialContext,
-				// One connection, kept between polls, as the web UI's own
-				// browser does: a new one per request was most of what an
-				// idle poll cost (BENCHMARKS.md). A modem that closes after
-				// each answer (HTTP/1.0) just gets a new one each time.
-				MaxIdleConnsPerHost:    1,
-				IdleConnTimeout:        time.Minute,
-				ResponseHeaderTimeout:  cfg.Timeout,
-				MaxResponseHeaderBytes: 64 << 10,
-			},
+			Timeout:       cfg.Timeout,
+			Jar:           jar,
+			Transport:     conns,
 			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 		},
 		log:         cfg.Logger,
@@ -286,6 +291,13 @@ func (m *Modem) roundTrip(ctx context.Context, method, path string, form url.Val
 	req.Header.Set("X-Requested-With", "XMLHttpRequest")
 	if method == http.MethodPost {
 		req.Header.Set("Content-Type", "application/x-www-form-urlencoded; charset=UTF-8")
+		// A kept connection the modem closes just as an action goes out
+		// loses the action's answer, and an action is never sent twice (it
+		// may have run). A GET on a stale connection is retried by the
+		// transport; an action gets a connection of its own.
+		if m.conns != nil {
+			m.conns.CloseIdleConnections()
+		}
 	}
 	resp, err := m.http.Do(req)
 	if err != nil {

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"encoding/base64"
@@ -10,6 +11,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"regexp"
 	"strings"
 	"sync"
@@ -752,5 +754,52 @@ func TestPollsKeepOneConnection(t *testing.T) {
 				t.Errorf("10 polls to a server that closes opened %d connections, want 10", got)
 			}
 		})
+	}
+}
+
+// TestActionNeverOnAStaleConnection: a modem that closes a kept connection
+// just as the next request arrives (its keep-alive timer ran out) loses
+// that request's answer. A GET is retried by the transport; an action may
+// have run and is not retried, so it must go out on a connection of its own.
+func TestActionNeverOnAStaleConnection(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func(c net.Conn) {
+				defer c.Close()
+				r := bufio.NewReader(c)
+				for n := 0; ; n++ {
+					req, err := http.ReadRequest(r)
+					if err != nil {
+						return
+					}
+					io.Copy(io.Discard, req.Body)
+					if n > 0 {
+						return // the keep-alive timer ran out as it came in
+					}
+					body := `{"result":"success"}`
+					fmt.Fprintf(c, "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n%s", len(body), body)
+				}
+			}(c)
+		}
+	}()
+	m, err := NewModem(ModemConfig{URL: "http://" + ln.Addr().String(), Timeout: 2 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	if _, err := m.roundTrip(ctx, http.MethodGet, "/goform/goform_get_cmd_process", url.Values{"cmd": {"RD"}}); err != nil {
+		t.Fatalf("get: %v", err)
+	}
+	if _, err := m.roundTrip(ctx, http.MethodPost, "/goform/goform_set_cmd_process", url.Values{"goformId": {"DELETE_SMS"}}); err != nil {
+		t.Fatalf("action on a kept connection: %v", err)
 	}
 }
