@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sort"
 	"strings"
 	"sync/atomic"
@@ -117,6 +118,10 @@ type Gateway struct {
 	// and deferred ones (their removal was refused, or they wait for the
 	// next pass; tried every poll). Bounded by the inbox.
 	waiting map[int64]*waitingMsg
+	// retryAt is when the removal of each kept message (State.Removed) is
+	// tried again; it starts afresh on a restart, the tries counted in
+	// State do not.
+	retryAt map[int64]time.Time
 
 	heal   *Healer
 	alerts *Alerts
@@ -176,7 +181,7 @@ func NewGateway(cfg GatewayConfig, modem gatewayModem, actions *Actions, led ind
 	store, st := openStateStore(cfg.StateDir, log)
 	g := &Gateway{
 		cfg: cfg, allow: allow, modem: modem, actions: actions, led: led, log: log, now: time.Now,
-		st: st, store: store, waiting: map[int64]*waitingMsg{},
+		st: st, store: store, waiting: map[int64]*waitingMsg{}, retryAt: map[int64]time.Time{},
 	}
 	store.now = func() time.Time { return g.now() }
 	actions.secret = cfg.secret()
@@ -278,6 +283,7 @@ func (g *Gateway) Step(ctx context.Context) {
 	for _, w := range g.waiting {
 		full = full || !w.incomplete
 	}
+	full = full || g.retryDue(g.now())
 	if !full {
 		return
 	}
@@ -346,6 +352,12 @@ func (g *Gateway) handle(ctx context.Context, msgs []SMS) (touched bool) {
 		if g.st.Decided[m.ID] == fp {
 			continue
 		}
+		if r, ok := g.st.Removed[m.ID]; ok && r.FP == fp {
+			g.kept(m, r)
+			continue
+		}
+		delete(g.st.Removed, m.ID) // its id given to a new message
+		delete(g.retryAt, m.ID)
 		delete(g.st.Decided, m.ID) // an id the modem gave to a new message
 		if w := g.waiting[m.ID]; w != nil && !w.incomplete && w.fp != fp {
 			g.gone(m.ID, w)
@@ -373,10 +385,76 @@ func (g *Gateway) handle(ctx context.Context, msgs []SMS) (touched bool) {
 			delete(g.st.Decided, id)
 		}
 	}
-	if len(todo) == 0 {
+	for id := range g.st.Removed {
+		if !present[id] {
+			delete(g.st.Removed, id)
+			delete(g.retryAt, id)
+		}
+	}
+	if len(todo) > 0 {
+		touched = g.pass(ctx, todo, now, newest)
+	}
+	return g.retryKept(ctx) || touched
+}
+
+const (
+	// lingerRetries is how many more times the removal of a message the
+	// modem said it deleted, and still lists, is tried; the first after
+	// lingerBackoff, each next one four times later (1, 4, 16 minutes).
+	lingerRetries = 3
+	lingerBackoff = time.Minute
+	lingerWarning = "modem keeps a message it said it deleted"
+)
+
+// kept notes that a message whose removal the modem confirmed is still
+// listed: it stays decided (no new line, never run again), is warned
+// about once, and its removal is tried again a few times with back-off.
+func (g *Gateway) kept(m SMS, r removedSMS) {
+	if !r.Kept {
+		r.Kept = true
+		g.st.Removed[m.ID] = r
+		g.log.Warn(lingerWarning, "id", m.ID, "from", m.From,
+			"retries", lingerRetries, "then", "left in the inbox until it must make room")
+	}
+	if _, ok := g.retryAt[m.ID]; !ok && r.Tries < lingerRetries {
+		g.retryAt[m.ID] = g.now().Add(lingerBackoff << (2 * r.Tries))
+	}
+}
+
+// retryDue says whether the removal of a kept message is due.
+func (g *Gateway) retryDue(now time.Time) bool {
+	for _, at := range g.retryAt {
+		if !now.Before(at) {
+			return true
+		}
+	}
+	return false
+}
+
+// retryKept tries again, in one request, the removals due, and reports
+// whether it posted one. Quiet: the warning was said once per message, and
+// the next listing shows whether the modem obeyed.
+func (g *Gateway) retryKept(ctx context.Context) bool {
+	now := g.now()
+	var ids []int64
+	for id, at := range g.retryAt {
+		if now.Before(at) {
+			continue
+		}
+		delete(g.retryAt, id) // the next listing schedules the next try
+		r := g.st.Removed[id]
+		r.Tries++
+		g.st.Removed[id] = r
+		ids = append(ids, id)
+	}
+	if len(ids) == 0 {
 		return false
 	}
-	return g.pass(ctx, todo, now, newest)
+	slices.Sort(ids)
+	if err := g.modem.Delete(ctx, ids...); err != nil {
+		g.log.Debug("retried removal failed", "ids", ids, "err", err)
+	}
+	return true
 }
 
 // pass decides on todo in four steps, so that nothing runs before
@@ -426,6 +504,10 @@ func (g *Gateway) pass(ctx context.Context, todo []SMS, now, newest time.Time) (
 		}
 		if !v.remove || g.cfg.MarkRead {
 			g.st.Decided[m.ID] = fingerprint(m) // still in the inbox
+		} else {
+			// Until a listing no longer shows it: "success" only means
+			// the modem accepted the delete.
+			g.st.Removed[m.ID] = removedSMS{FP: fingerprint(m)}
 		}
 		if v.run {
 			g.setHealth(healthBusy)
@@ -814,6 +896,9 @@ func (g *Gateway) makeRoom(ctx context.Context, msgs []SMS) bool {
 		// parts would fill the inbox for good). Never a command still
 		// waiting, nor the owner's incomplete one.
 		_, decided := g.st.Decided[m.ID]
+		if _, removed := g.st.Removed[m.ID]; removed {
+			decided = true // deleted once, kept by the modem
+		}
 		w := g.waiting[m.ID]
 		stranger := !g.allow[normalizeNumber(m.From, g.cfg.CountryCode)]
 		if decided || (w != nil && w.incomplete && stranger) {
@@ -836,10 +921,9 @@ func (g *Gateway) makeRoom(ctx context.Context, msgs []SMS) bool {
 		g.log.Warn("inbox full and the modem refused to delete", "err", err)
 		return false
 	}
-	for _, id := range ids {
-		delete(g.st.Decided, id)
-		delete(g.waiting, id)
-	}
+	// What was decided stays so until the next listing no longer shows
+	// it: a modem that keeps what it said it deleted must not have it
+	// decided again.
 	g.log.Warn("inbox was full", "deleted", len(ids), "total", c.Total, "used", c.Used)
 	if now := g.now(); g.st.LastNotice.IsZero() || now.Sub(g.st.LastNotice) > fullNoticeGap {
 		g.st.LastNotice = now

@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -752,5 +753,70 @@ func TestCountryCodeForms(t *testing.T) {
 	err := run([]string{"-allow", owner, "-country-code", "+21x", "-watchdog", "", "-dry-run"}, strings.NewReader(""), new(strings.Builder), new(strings.Builder))
 	if err == nil || !strings.Contains(err.Error(), "-country-code") {
 		t.Errorf("smsgate -country-code +21x: %v", err)
+	}
+}
+
+// TestDeletedButKeptDecidedOnce: a modem whose DELETE_SMS answers success
+// (and whose sms_cmd=6 says done) but which keeps the message. The message
+// gets one log line, its command runs once, its removal is retried a few
+// times with back-off, with one warning, and a restart changes none of it.
+// Once the inbox fills, making room still deletes it.
+func TestDeletedButKeptDecidedOnce(t *testing.T) {
+	dir := t.TempDir()
+	h := newHarness(t, "mf920v", func(c *GatewayConfig) { c.StateDir = dir; c.PollInterval = time.Second })
+	h.sim.SetFaults(func(f *SimFaults) { f.DeleteSilentlyFails = true })
+	id := h.send(owner, "ping")
+	deletes := func() int {
+		n := 0
+		for _, p := range h.sim.Record().Posts {
+			if p.GoformID == "DELETE_SMS" {
+				n++
+			}
+		}
+		return n
+	}
+	poll := func(n int, every time.Duration) {
+		for i := 0; i < n; i++ {
+			h.step()
+			h.clk.Advance(every)
+		}
+	}
+	poll(10, time.Second)
+	if d := h.decisions(id); len(d) != 1 || d[0] != "executed" {
+		t.Fatalf("after 10 polls: %v", d)
+	}
+	poll(200, 30*time.Second) // 100 minutes
+	want := 1 + lingerRetries
+	if d, n := h.decisions(id), deletes(); len(d) != 1 || n != want {
+		t.Fatalf("after 100 minutes: decisions %v, %d DELETE_SMS posts, want 1 line and %d", d, n, want)
+	}
+	h.restart()
+	poll(20, 30*time.Second)
+	if d, n := h.decisions(id), deletes(); len(d) != 1 || n != want {
+		t.Fatalf("after a restart: decisions %v, %d DELETE_SMS posts, want 1 line and %d", d, n, want)
+	}
+	if n := h.replyCount("pong"); n != 1 {
+		t.Errorf("ping answered %d times, want 1", n)
+	}
+	if w := h.logLines(lingerWarning); len(w) != 1 {
+		t.Errorf("%d warnings %q, want 1", len(w), lingerWarning)
+	}
+	if !slices.Equal(h.sim.Inbox(), []int64{id}) {
+		t.Fatalf("inbox %v", h.sim.Inbox())
+	}
+
+	// The modem deletes again; a full inbox takes the kept message first
+	// (the oldest), without a new line for it.
+	h.sim.SetFaults(func(f *SimFaults) { f.DeleteSilentlyFails = false })
+	h.sim.Capacity = 30
+	for i := 0; i < 27; i++ {
+		h.sim.Deliver("+3360000000", fmt.Sprintf("advert %d", i), h.clk.Now())
+	}
+	poll(3, time.Second)
+	if slices.Contains(h.sim.Inbox(), id) || !slices.Contains(h.sim.Record().Deleted, id) {
+		t.Errorf("making room left the kept message: inbox %v", h.sim.Inbox())
+	}
+	if d := h.decisions(id); len(d) != 1 {
+		t.Errorf("decisions %v", d)
 	}
 }

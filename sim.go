@@ -145,6 +145,10 @@ type SimFaults struct {
 	// OverfillPages makes every inbox page hold this many records,
 	// whatever data_per_page asked.
 	OverfillPages int
+	// DeleteSilentlyFails answers DELETE_SMS with success, and sms_cmd=6
+	// says done, but the messages stay in the inbox: "success" only means
+	// accepted.
+	DeleteSilentlyFails bool
 }
 
 // SimSent is a message the client sent through the simulator.
@@ -925,6 +929,9 @@ func (s *Sim) set(r *http.Request) simAnswer {
 	switch id {
 	case "DELETE_SMS":
 		ids := parseIDList(q.Get("msg_id"))
+		if s.faults.DeleteSilentlyFails {
+			ids = nil
+		}
 		keep := s.msgs[:0]
 		for _, m := range s.msgs {
 			if ids[m.id] {

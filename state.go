@@ -47,6 +47,11 @@ type State struct {
 	// the owner, or marked read), id -> fingerprint, so that a restart does
 	// not look at them again. Bounded by the inbox.
 	Decided map[int64]string `json:"decided,omitempty"`
+	// Removed holds the messages whose removal the modem confirmed, until
+	// a listing no longer shows them: a modem may answer success and keep
+	// the message, which must not be decided (nor run) again. Bounded by
+	// the inbox.
+	Removed map[int64]removedSMS `json:"removed,omitempty"`
 	// NewestSMS is the newest plausible SMS date seen: the clock to judge
 	// age by when the Pi's own clock is not plausible (a cold boot without
 	// network time).
@@ -57,6 +62,15 @@ type State struct {
 	// (-totp) to the message that used each, so that a replayed SMS is
 	// refused after a restart too. At most totpRemember entries.
 	TOTPUsed map[int64]string `json:"totp_used,omitempty"`
+}
+
+// removedSMS is a message the modem said it removed.
+type removedSMS struct {
+	FP string `json:"fp"`
+	// Kept: a listing showed it after its removal was confirmed (warned
+	// about once). Tries counts the removals tried again since.
+	Kept  bool `json:"kept,omitempty"`
+	Tries int  `json:"tries,omitempty"`
 }
 
 // ranCommand is one executed command, for the duplicate rule: an SMS with
@@ -86,7 +100,7 @@ func newState() *State {
 	return &State{
 		PINFails: map[phoneKey][]time.Time{}, LockedUntil: map[phoneKey]time.Time{},
 		Executed: map[phoneKey][]time.Time{}, RateTold: map[phoneKey]time.Time{}, Decided: map[int64]string{},
-		TOTPUsed: map[int64]string{},
+		Removed: map[int64]removedSMS{}, TOTPUsed: map[int64]string{},
 	}
 }
 
@@ -106,6 +120,9 @@ func (s *State) fill() {
 	}
 	if s.Decided == nil {
 		s.Decided = map[int64]string{}
+	}
+	if s.Removed == nil {
+		s.Removed = map[int64]removedSMS{}
 	}
 	if s.TOTPUsed == nil {
 		s.TOTPUsed = map[int64]string{}
@@ -161,6 +178,12 @@ func (s *State) prune(now time.Time) {
 			break
 		}
 		delete(s.Decided, id)
+	}
+	for id := range s.Removed {
+		if len(s.Removed) <= maxDecided {
+			break
+		}
+		delete(s.Removed, id)
 	}
 }
 
