@@ -195,6 +195,13 @@ func NewGateway(cfg GatewayConfig, modem gatewayModem, actions *Actions, led ind
 	actions.healNote = g.heal.Recent
 	g.heal.Restore(g.st.HealSteps)
 	g.alerts.sent = append([]time.Time(nil), g.st.AlertsSent...)
+	if rk, ok := modem.(refusalKeeper); ok && g.st.LoginRefusals.Count > 0 {
+		if rk.SetRefusals(g.st.LoginRefusals) {
+			log.Warn("modem: logins refused before this start still count against the owner's attempts", "refused", g.st.LoginRefusals.Count)
+		} else {
+			log.Info("modem: the password changed since logins were refused; counting afresh")
+		}
+	}
 	g.heal.onStep = func() {
 		g.st.HealSteps = g.heal.History(g.now())
 		g.store.Save(g.st)
@@ -246,6 +253,7 @@ func (g *Gateway) Run(ctx context.Context) error {
 // Step is one poll: a cheap read, and the full inbox when it may have
 // changed.
 func (g *Gateway) Step(ctx context.Context) {
+	defer g.keepRefusals()
 	st, err := g.modem.Poll(ctx)
 	if ctx.Err() != nil {
 		return // stopping: the modem is not to blame
@@ -310,6 +318,27 @@ func (g *Gateway) Step(ctx context.Context) {
 		g.lastUnread = ""
 	}
 	g.store.SaveSoon(g.st)
+}
+
+// refusalKeeper is a modem client whose own count of refused logins the
+// gateway keeps in State, so that it holds across restarts.
+type refusalKeeper interface {
+	Refusals() LoginRefusals
+	SetRefusals(LoginRefusals) bool
+}
+
+// keepRefusals saves the modem client's count of refused logins when it
+// changed: at once, since a restart right after a refusal must not forget
+// it, and it changes at most a few times per lock period.
+func (g *Gateway) keepRefusals() {
+	rk, ok := g.modem.(refusalKeeper)
+	if !ok {
+		return
+	}
+	if r := rk.Refusals(); r != g.st.LoginRefusals {
+		g.st.LoginRefusals = r
+		g.store.Save(g.st)
+	}
 }
 
 // outage logs that the modem cannot be read, once per kind of failure.

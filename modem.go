@@ -1148,6 +1148,52 @@ func (m *Modem) attemptsLeft(reported int) int {
 	return min(reported, own)
 }
 
+// LoginRefusals is the client's own count of refused (or lost) logins
+// since the last success, with a fingerprint of the password they were
+// counted against. It must outlive a restart: firmware that does not count
+// (or whose counter is stuck) would otherwise get three fresh attempts from
+// every start of smsgate, and lock the owner out by the second.
+type LoginRefusals struct {
+	// Password is passwordFingerprint of the password refused; another
+	// password starts a fresh count.
+	Password string `json:"password"`
+	Count    int    `json:"count"`
+}
+
+// passwordFingerprint names a password without revealing it: 8 bytes of
+// SHA-256, enough to tell a changed password from the same one.
+func passwordFingerprint(pw string) string {
+	sum := sha256.Sum256([]byte("smsgate login refusals\x00" + pw))
+	return hex.EncodeToString(sum[:8])
+}
+
+// Refusals is what to keep across a restart: the client's own count, or
+// none where the modem is seen to count (its count is the one that
+// holds, and it comes back to 5 after a lock period; ours would not).
+func (m *Modem) Refusals() LoginRefusals {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.rejected == 0 || m.counterCounts {
+		return LoginRefusals{}
+	}
+	return LoginRefusals{Password: passwordFingerprint(m.password), Count: m.rejected}
+}
+
+// SetRefusals seeds the client's own count from before a restart. A count
+// for another password is not this one's: it reports false and changes
+// nothing.
+func (m *Modem) SetRefusals(r LoginRefusals) bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if r.Count <= 0 || r.Password != passwordFingerprint(m.password) {
+		return false
+	}
+	// Unknown before the restart's first refusal: whether the modem
+	// counts is learnt again.
+	m.rejected, m.leftBefore = min(r.Count, maxAttempts), -1
+	return true
+}
+
 // login logs in, spending at most the attempts the owner can spare: one
 // per lock period, and a second (another password scheme) at once only
 // when the scheme was a guess and attempts allow it.
@@ -1208,7 +1254,7 @@ func (m *Modem) loginAttempt(ctx context.Context, try int) (done bool, err error
 		}
 		// The modem does not count for us: stop before what would be the
 		// owner's last two attempts, until smsgate is restarted.
-		return true, hold(fmt.Sprintf("%d refused logins and the modem does not count them; restart smsgate after fixing -password", m.rejected), 0, true)
+		return true, hold(fmt.Sprintf("%d refused logins and the modem does not count them; fix -password and restart smsgate (with -state-dir the count is kept for this password)", m.rejected), 0, true)
 	}
 	ld := ""
 	if v, err := m.getJSON(ctx, url.Values{"cmd": {"LD"}}); err == nil {
@@ -1242,10 +1288,16 @@ func (m *Modem) loginAttempt(ctx context.Context, try int) (done bool, err error
 			return true, fmt.Errorf("login: %w", err) // never reached the modem
 		}
 		// The answer is lost (cut off, empty, HTML, too slow): the modem
-		// may have judged the password all the same. Count it as refused.
-		m.rejected++
-		m.det.LoggedIn = false
-		return true, fmt.Errorf("login answer lost, counted as a refused attempt: %w", hold("login answer lost ("+err.Error()+")", lock, true))
+		// may have judged the password all the same. A session-only read
+		// that works says it took it (a session bound to the client's
+		// address); anything else counts as refused.
+		if _, rerr := m.readKeys(ctx, sessionKeys...); rerr != nil {
+			m.rejected++
+			m.det.LoggedIn = false
+			return true, fmt.Errorf("login answer lost, counted as a refused attempt: %w", hold("login answer lost ("+err.Error()+")", lock, true))
+		}
+		m.log.Info("modem login answer lost, but a session-only read works: the login was accepted", "err", err)
+		res = "0"
 	}
 	switch res {
 	case "0", "4":

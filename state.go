@@ -62,6 +62,10 @@ type State struct {
 	// (-totp) to the message that used each, so that a replayed SMS is
 	// refused after a restart too. At most totpRemember entries.
 	TOTPUsed map[int64]string `json:"totp_used,omitempty"`
+	// LoginRefusals is the modem client's own count of refused logins on
+	// firmware that does not count them (Modem.Refusals): without it every
+	// restart would spend three more of the owner's attempts.
+	LoginRefusals LoginRefusals `json:"login_refusals,omitzero"`
 }
 
 // removedSMS is a message the modem said it removed.
