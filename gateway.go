@@ -122,6 +122,9 @@ type Gateway struct {
 	// tried again; it starts afresh on a restart, the tries counted in
 	// State do not.
 	retryAt map[int64]time.Time
+	// room is the last deletion made to make room, so that a modem that
+	// keeps what it said it deleted is not asked again at every poll.
+	room roomTry
 
 	heal   *Healer
 	alerts *Alerts
@@ -912,6 +915,9 @@ func recent(ts []time.Time, now time.Time, window time.Duration) []time.Time {
 func (g *Gateway) makeRoom(ctx context.Context, msgs []SMS) bool {
 	c, err := g.modem.Capacity(ctx)
 	if err != nil || c.Total <= 0 || c.Used < c.Total-inboxReserve {
+		if err == nil {
+			g.room = roomTry{}
+		}
 		return false
 	}
 	need := c.Used - (c.Total - 2*inboxReserve)
@@ -940,6 +946,19 @@ func (g *Gateway) makeRoom(ctx context.Context, msgs []SMS) bool {
 	if len(victims) == 0 {
 		return false
 	}
+	// The same messages again: the modem kept what it said it deleted.
+	// Tried again like a kept command, with back-off, then left.
+	now := g.now()
+	again := g.room.same(victims)
+	if again {
+		if g.room.tries >= lingerRetries || now.Before(g.room.next) {
+			return false
+		}
+		if g.room.tries++; g.room.tries == 1 {
+			g.log.Warn(lingerWarning, "messages", len(victims), "while", "making room",
+				"retries", lingerRetries, "then", "left until other messages can go")
+		}
+	}
 	ids := make([]int64, len(victims))
 	for i, m := range victims {
 		ids[i] = m.ID
@@ -953,10 +972,38 @@ func (g *Gateway) makeRoom(ctx context.Context, msgs []SMS) bool {
 	// What was decided stays so until the next listing no longer shows
 	// it: a modem that keeps what it said it deleted must not have it
 	// decided again.
+	if !again {
+		g.room = roomTry{fps: map[int64]string{}}
+		for _, m := range victims {
+			g.room.fps[m.ID] = fingerprint(m)
+		}
+	}
+	g.room.next = now.Add(lingerBackoff << (2 * g.room.tries))
 	g.log.Warn("inbox was full", "deleted", len(ids), "total", c.Total, "used", c.Used)
 	if now := g.now(); g.st.LastNotice.IsZero() || now.Sub(g.st.LastNotice) > fullNoticeGap {
 		g.st.LastNotice = now
 		g.alert(now, fmt.Sprintf("modem inbox was full; deleted %d oldest messages (kept in the log)", len(ids)))
+	}
+	return true
+}
+
+// roomTry is a deletion made to make room: the messages (id ->
+// fingerprint), the times it was tried again, and when it may be next.
+type roomTry struct {
+	fps   map[int64]string
+	tries int
+	next  time.Time
+}
+
+// same says whether victims are the messages last deleted to make room.
+func (r roomTry) same(victims []SMS) bool {
+	if len(r.fps) == 0 {
+		return false
+	}
+	for _, m := range victims {
+		if r.fps[m.ID] != fingerprint(m) {
+			return false
+		}
 	}
 	return true
 }

@@ -820,3 +820,40 @@ func TestDeletedButKeptDecidedOnce(t *testing.T) {
 		t.Errorf("decisions %v", d)
 	}
 }
+
+// TestRoomMadeButKeptDecidedOnce: strangers' messages deleted to make
+// room, which the modem keeps though it said done, are not decided (nor
+// logged) again, and their deletion is tried again like a kept command's.
+func TestRoomMadeButKeptDecidedOnce(t *testing.T) {
+	h := newHarness(t, "mf920v", nil)
+	h.sim.SetFaults(func(f *SimFaults) { f.DeleteSilentlyFails = true })
+	h.sim.Capacity = 30
+	var ids []int64
+	for i := 0; i < 28; i++ {
+		ids = append(ids, h.sim.Deliver("+3360000000", fmt.Sprintf("advert %d", i), h.clk.Now()))
+	}
+	for i := 0; i < 200; i++ { // 100 minutes
+		h.step()
+		h.clk.Advance(30 * time.Second)
+	}
+	if len(h.sim.Record().Deleted) != 0 || len(h.sim.Inbox()) != 28 {
+		t.Fatalf("the fault did not keep the messages: inbox %d", len(h.sim.Inbox()))
+	}
+	deletes := 0
+	for _, p := range h.sim.Record().Posts {
+		if p.GoformID == "DELETE_SMS" {
+			deletes++
+		}
+	}
+	if want := 1 + lingerRetries; deletes != want {
+		t.Errorf("%d DELETE_SMS posts in 100 minutes, want %d", deletes, want)
+	}
+	if w := h.logLines(lingerWarning); len(w) != 1 {
+		t.Errorf("%d warnings %q, want 1", len(w), lingerWarning)
+	}
+	for _, id := range ids {
+		if d := h.decisions(id); len(d) != 1 || d[0] != "ignored" {
+			t.Fatalf("sms %d: %v", id, d)
+		}
+	}
+}
