@@ -181,3 +181,21 @@ func TestLostLoginAnswerWithLiveSession(t *testing.T) {
 		})
 	}
 }
+
+// TestCountingModemKeepsNoOwnCount: where psw_fail_num_str is seen to go
+// down, the modem's count is the one that holds (it comes back after a
+// lock period); smsgate saves none of its own, and restarts still leave
+// the owner two attempts.
+func TestCountingModemKeepsNoOwnCount(t *testing.T) {
+	sim, _, clk := startSim(t, "mf920v", "right", "unused")
+	dir := t.TempDir()
+	for range 3 {
+		m := loginRun(t, sim, clk, "wrong", dir)
+		if r := m.Refusals(); r != (LoginRefusals{}) {
+			t.Errorf("own count kept on a counting modem: %+v", r)
+		}
+	}
+	if n, left := len(sim.Record().Logins), simFailLeft(sim); n > 3 || left < 2 {
+		t.Errorf("%d logins, %d attempts left to the owner", n, left)
+	}
+}
