@@ -378,6 +378,7 @@ func (g *Gateway) handle(ctx context.Context, msgs []SMS) (touched bool) {
 	g.st.prune(now)
 	present := map[int64]bool{}
 	var todo []SMS
+	var kept bool // a kept message warned about: saved at once
 	for _, m := range msgs {
 		present[m.ID] = true
 		fp := fingerprint(m)
@@ -385,7 +386,7 @@ func (g *Gateway) handle(ctx context.Context, msgs []SMS) (touched bool) {
 			continue
 		}
 		if r, ok := g.st.Removed[m.ID]; ok && r.FP == fp {
-			g.kept(m, r)
+			kept = g.kept(m, r) || kept
 			continue
 		}
 		delete(g.st.Removed, m.ID) // its id given to a new message
@@ -426,7 +427,13 @@ func (g *Gateway) handle(ctx context.Context, msgs []SMS) (touched bool) {
 	if len(todo) > 0 {
 		touched = g.pass(ctx, todo, now, newest)
 	}
-	return g.retryKept(ctx) || touched
+	retried := g.retryKept(ctx)
+	if kept || retried {
+		// Warned and tried at most lingerRetries times, even if smsgate
+		// restarts in between.
+		g.store.Save(g.st)
+	}
+	return retried || touched
 }
 
 const (
@@ -441,8 +448,9 @@ const (
 // kept notes that a message whose removal the modem confirmed is still
 // listed: it stays decided (no new line, never run again), is warned
 // about once, and its removal is tried again a few times with back-off.
-func (g *Gateway) kept(m SMS, r removedSMS) {
-	if !r.Kept {
+// It reports whether it warned.
+func (g *Gateway) kept(m SMS, r removedSMS) (warned bool) {
+	if warned = !r.Kept; warned {
 		r.Kept = true
 		g.st.Removed[m.ID] = r
 		g.log.Warn(lingerWarning, "id", m.ID, "from", m.From,
@@ -451,6 +459,7 @@ func (g *Gateway) kept(m SMS, r removedSMS) {
 	if _, ok := g.retryAt[m.ID]; !ok && r.Tries < lingerRetries {
 		g.retryAt[m.ID] = g.now().Add(lingerBackoff << (2 * r.Tries))
 	}
+	return warned
 }
 
 // retryDue says whether the removal of a kept message is due.

@@ -785,6 +785,7 @@ func TestDeletedButKeptDecidedOnce(t *testing.T) {
 	if d := h.decisions(id); len(d) != 1 || d[0] != "executed" {
 		t.Fatalf("after 10 polls: %v", d)
 	}
+	h.restart()               // the warning is not said again
 	poll(200, 30*time.Second) // 100 minutes
 	want := 1 + lingerRetries
 	if d, n := h.decisions(id), deletes(); len(d) != 1 || n != want {

@@ -27,6 +27,7 @@ func runSim(args []string, stdout, stderr io.Writer) error {
 	fs.Var(&deliver, "deliver", "`NUMBER=TEXT` to put in the inbox at start; repeatable")
 	dataDown := fs.Bool("data-down", false, "start with mobile data down (a reconnect brings it up)")
 	capacity := fs.Int("capacity", 100, "how many SMS the simulated device memory holds")
+	keepDeleted := fs.Bool("keep-deleted", false, "answer DELETE_SMS with success (and sms_cmd=6 done) but keep the messages: a faulty modem")
 	fromStdin := fs.Bool("deliver-stdin", false, "put each NUMBER=TEXT line read from stdin in the inbox as it arrives (make bench's soak)")
 	if err := parseFlags(fs, args); err != nil {
 		return err
@@ -59,6 +60,9 @@ func runSim(args []string, stdout, stderr io.Writer) error {
 			return badConfig(fmt.Errorf("-deliver %q: want NUMBER=TEXT", d))
 		}
 		sim.Deliver(from, text, time.Now())
+	}
+	if *keepDeleted {
+		sim.SetFaults(func(f *SimFaults) { f.DeleteSilentlyFails = true })
 	}
 	if *dataDown {
 		sim.SetLink("ppp_disconnected", "4")
