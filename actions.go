@@ -26,8 +26,8 @@ type gatewayModem interface {
 	Reconnect(ctx context.Context) (string, error)
 }
 
-// rebooter reboots the Pi. ctx ends when smsgate is told to stop, which
-// is how an orderly reboot by init shows itself.
+// rebooter reboots the Pi. ctx cancelled (not timed out) is smsgate told
+// to stop, which is how an orderly reboot by init shows itself.
 type rebooter interface {
 	Reboot(ctx context.Context) error
 }
@@ -77,15 +77,21 @@ func (a *Actions) runReboot(ctx context.Context, _ Command) (string, func() erro
 		reply += " (dry run: not really)"
 	}
 	return reply, func() error {
-		a.logAction("reboot", "", a.dryRun)
-		if a.dryRun {
-			return nil
-		}
-		if a.release != nil {
-			a.release()
-		}
-		return a.reboot.Reboot(ctx)
+		return a.rebootPi(ctx, "")
 	}, nil
+}
+
+// rebootPi is the one way the Pi is rebooted, by a command or by healing
+// (by says which): the pins are given back first.
+func (a *Actions) rebootPi(ctx context.Context, by string) error {
+	a.logAction("reboot", by, a.dryRun)
+	if a.dryRun {
+		return nil
+	}
+	if a.release != nil {
+		a.release()
+	}
+	return a.reboot.Reboot(ctx)
 }
 
 func (a *Actions) runModemReboot(ctx context.Context, _ Command) (string, func() error, error) {

@@ -1121,10 +1121,5 @@ func (h gatewayHeal) RebootPi(ctx context.Context) error {
 	h.g.st.LastReboot, h.g.st.RebootBy = now, "healing"
 	h.g.store.Save(h.g.st) // before the reboot that would lose it
 	h.g.flushAlerts(ctx)   // nothing is said after a reboot
-	a := h.g.actions
-	a.logAction("reboot", "healing", a.dryRun)
-	if a.dryRun {
-		return nil
-	}
-	return a.reboot.Reboot(ctx)
+	return h.g.actions.rebootPi(ctx, "healing")
 }

@@ -337,23 +337,39 @@ func (r orderRebooter) Reboot(context.Context) error {
 // The LED and IR pins are given back before the machine goes down, and
 // not at all in a dry run.
 func TestRebootReleasesThePinsFirst(t *testing.T) {
-	for _, dryRun := range []bool{false, true} {
-		var events []string
-		a := &Actions{reboot: orderRebooter{&events}, dryRun: dryRun, log: slog.New(slog.DiscardHandler),
-			release: func() { events = append(events, "release") }}
+	byCommand := func(t *testing.T, a *Actions) error {
 		_, after, err := a.Run(context.Background(), Command{Name: "reboot"})
 		if err != nil || after == nil {
 			t.Fatalf("reboot: %v", err)
 		}
-		if err := after(); err != nil {
+		return after()
+	}
+	byHealing := func(t *testing.T, a *Actions) error {
+		log := slog.New(slog.DiscardHandler)
+		g, err := NewGateway(GatewayConfig{Allow: []phoneKey{normalizeNumber(owner, "")}, StateDir: t.TempDir()}, nil, a, nil, log)
+		if err != nil {
 			t.Fatal(err)
 		}
-		want := "release reboot"
-		if dryRun {
-			want = ""
-		}
-		if got := strings.Join(events, " "); got != want {
-			t.Errorf("dry run %v: %q, want %q", dryRun, got, want)
+		return gatewayHeal{g}.RebootPi(context.Background())
+	}
+	for _, path := range []struct {
+		name   string
+		reboot func(*testing.T, *Actions) error
+	}{{"command", byCommand}, {"healing", byHealing}} {
+		for _, dryRun := range []bool{false, true} {
+			var events []string
+			a := &Actions{reboot: orderRebooter{&events}, dryRun: dryRun, log: slog.New(slog.DiscardHandler),
+				host: fakeHost{time.Hour}, release: func() { events = append(events, "release") }}
+			if err := path.reboot(t, a); err != nil {
+				t.Fatal(err)
+			}
+			want := "release reboot"
+			if dryRun {
+				want = ""
+			}
+			if got := strings.Join(events, " "); got != want {
+				t.Errorf("%s, dry run %v: %q, want %q", path.name, dryRun, got, want)
+			}
 		}
 	}
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"os"
@@ -46,21 +47,47 @@ func (r *systemRebooter) Reboot(ctx context.Context) error {
 	if os.Getpid() == 1 {
 		mode = "syscall" // nobody else to ask
 	}
-	if mode == "init" {
-		r.log.Info("asking init to reboot", "pid", 1, "signal", sig.String())
-		if err := signalInit(sig); err != nil {
-			r.log.Error("init did not take the signal; rebooting directly", "err", err)
+	if mode != "init" {
+		sig = 0
+	}
+	return rebootSteps{log: r.log, sig: sig, grace: r.grace, signal: signalInit, now: rebootNow}.run(ctx)
+}
+
+// rebootSteps is the order of a reboot, with its two system calls given so
+// that tests can take their place.
+type rebootSteps struct {
+	log    *slog.Logger
+	sig    syscall.Signal // for init; 0: reboot(2) at once
+	grace  time.Duration
+	signal func(syscall.Signal) error // signals PID 1
+	now    func() error               // reboot(2)
+}
+
+// run asks init (if sig is set) and falls back to reboot(2). Only a
+// cancelled ctx means init is stopping smsgate: a ctx that ran out of time
+// (a poll's deadline used up by earlier work) says nothing about init, so
+// the fallback still runs after the grace.
+func (s rebootSteps) run(ctx context.Context) error {
+	if s.sig != 0 {
+		s.log.Info("asking init to reboot", "pid", 1, "signal", s.sig.String())
+		if err := s.signal(s.sig); err != nil {
+			s.log.Error("init did not take the signal; rebooting directly", "err", err)
 		} else {
+			grace := time.NewTimer(s.grace)
+			defer grace.Stop()
 			select {
 			case <-ctx.Done():
-				r.log.Info("init is stopping smsgate: reboot under way")
-				return nil
-			case <-time.After(r.grace):
+				if !errors.Is(ctx.Err(), context.DeadlineExceeded) {
+					s.log.Info("init is stopping smsgate: reboot under way")
+					return nil
+				}
+				<-grace.C // out of time is not init's answer
+			case <-grace.C:
 			}
-			r.log.Error("still running after asking init; rebooting directly", "grace", r.grace)
+			s.log.Error("still running after asking init; rebooting directly", "grace", s.grace)
 		}
 	}
-	if err := rebootNow(); err != nil {
+	if err := s.now(); err != nil {
 		return fmt.Errorf("reboot(2): %w", err)
 	}
 	return nil
