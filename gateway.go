@@ -526,6 +526,15 @@ func (g *Gateway) pass(ctx context.Context, todo []SMS, now, newest time.Time) (
 	firstStale, stale := -1, 0
 	var last func() error
 	var lastCmd string
+	type decided struct {
+		m SMS
+		v verdict
+	}
+	var steps []decided
+	// durable: an allowed sender's message was decided without being
+	// consumed (a PIN lockout, -mark-read); judged afresh after a restart
+	// it could run, so it is saved at once like what was consumed.
+	durable := false
 	for i, m := range todo {
 		v := planned[i]
 		switch {
@@ -542,6 +551,8 @@ func (g *Gateway) pass(ctx context.Context, todo []SMS, now, newest time.Time) (
 		delete(g.waiting, m.ID)
 		if v.stranger {
 			g.stranger(now)
+		} else if !v.remove {
+			durable = true
 		}
 		if !v.remove || g.cfg.MarkRead {
 			g.st.Decided[m.ID] = fingerprint(m) // still in the inbox
@@ -550,6 +561,20 @@ func (g *Gateway) pass(ctx context.Context, todo []SMS, now, newest time.Time) (
 			// the modem accepted the delete.
 			g.st.Removed[m.ID] = removedSMS{FP: fingerprint(m)}
 		}
+		steps = append(steps, decided{m, v})
+	}
+	// Saved before anything runs: a crash, power cut or SIGKILL while a
+	// program runs must not leave a restarted smsgate to judge a command
+	// again (a modem may keep what it said it deleted) nor forget the rate
+	// count. A pass that decided only strangers' messages changed only
+	// what spares a log line.
+	if len(consume) > 0 || durable {
+		g.store.Save(g.st)
+	} else {
+		g.store.SaveSoon(g.st)
+	}
+	for _, s := range steps {
+		m, v := s.m, s.v
 		if v.run {
 			g.setHealth(healthBusy)
 			g.heal.OwnerCommand(v.cmd.Name, g.now()) // the healer keeps the Pi's time
@@ -582,12 +607,10 @@ func (g *Gateway) pass(ctx context.Context, todo []SMS, now, newest time.Time) (
 			w.ran[k] = true
 		}
 	}
-	// Saved before the reboot that would lose it. A pass that consumed
-	// nothing changed only what spares a log line.
+	// Again before the reboot that would lose it, should running have
+	// changed anything (a no-op otherwise).
 	if len(consume) > 0 {
 		g.store.Save(g.st)
-	} else {
-		g.store.SaveSoon(g.st)
 	}
 	for _, r := range replies {
 		if err := g.modem.Send(ctx, r.m.From, fitOneSMS(r.text)); err != nil {
