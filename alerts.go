@@ -20,8 +20,18 @@ type pendingAlert struct {
 	at      time.Time // what it tells happened then
 	text    string
 	to      []string
-	counted bool // against the daily limit, and its text final
+	counted bool      // against the daily limit, and its text final
+	tries   int       // sends that failed
+	retryAt time.Time // not tried again before
 }
+
+// An alert whose send fails is tried again after alertBackoff, doubled
+// each time, and dropped after alertTries: a SIM out of credit or a modem
+// that never confirms must not cost an SMS and a minute's wait every poll.
+const (
+	alertTries   = 3
+	alertBackoff = 5 * time.Minute
+)
 
 // Alerts is the queue of SMS smsgate sends of its own accord. Alerts wait
 // until the modem can send; at most max go out in any 24 hours, and the
@@ -67,7 +77,9 @@ func (a *Alerts) Sent() []time.Time { return append([]time.Time(nil), a.sent...)
 func (a *Alerts) Pending() int { return len(a.queue) }
 
 // Flush sends what waits, in order, one SMS per alert and number. It stops
-// at the first failure; what was not sent waits for the next flush.
+// at the first failure; what was not sent waits for the next flush after
+// its back-off, or is dropped after alertTries failures (and counted as
+// suppressed in the next alert's note).
 func (a *Alerts) Flush(ctx context.Context, now time.Time, send func(ctx context.Context, number, text string) error) {
 	for len(a.queue) > 0 {
 		p := &a.queue[0]
@@ -93,9 +105,21 @@ func (a *Alerts) Flush(ctx context.Context, now time.Time, send func(ctx context
 			a.sent = append(a.sent, now)
 			p.counted = true
 		}
+		if now.Before(p.retryAt) {
+			return
+		}
 		for len(p.to) > 0 {
 			if err := send(ctx, p.to[0], p.text); err != nil {
-				a.log.Warn("alert not sent; will try again", "to", p.to[0], "err", err)
+				// One failed send per flush: the rest wait with it.
+				p.tries++
+				if p.tries >= alertTries {
+					a.log.Error("alert dropped: not sent", "tries", p.tries, "to", p.to[0], "text", p.text, "err", err)
+					a.suppressed++
+					a.queue = a.queue[1:]
+					return
+				}
+				p.retryAt = now.Add(alertBackoff << (p.tries - 1))
+				a.log.Warn("alert not sent; will try again", "to", p.to[0], "tries", p.tries, "retry_at", p.retryAt.Format("15:04"), "err", err)
 				return
 			}
 			p.to = p.to[1:]

@@ -40,11 +40,17 @@ func TestAlertsWaitAndAreBounded(t *testing.T) {
 		if len(o.sent) != 0 || a.Pending() != 2 {
 			t.Fatalf("sent %q, %d pending", o.sent, a.Pending())
 		}
-		// The second number fails once: only it is tried again.
+		// The second number fails once: only it is tried again, after
+		// the back-off.
+		at := clk.Now().Add(alertBackoff)
 		o.refuse = func(n string) bool { return n == "+2" }
-		a.Flush(ctx, clk.Now(), o.send)
+		a.Flush(ctx, at, o.send)
 		o.refuse = nil
-		a.Flush(ctx, clk.Now(), o.send)
+		a.Flush(ctx, at, o.send) // too soon
+		if len(o.sent) != 1 {
+			t.Fatalf("tried again before the back-off: sent %q", o.sent)
+		}
+		a.Flush(ctx, at.Add(2*alertBackoff), o.send)
 		want := []string{"+1: smsgate 12:00: one", "+2: smsgate 12:00: one", "+1: smsgate 12:00: two", "+2: smsgate 12:00: two"}
 		if fmt.Sprint(o.sent) != fmt.Sprint(want) || a.Pending() != 0 {
 			t.Errorf("sent %q, want %q", o.sent, want)
@@ -298,5 +304,35 @@ func TestStartAlertKnowsRebootsAskedFor(t *testing.T) {
 	}
 	if got := h.replies()[sent:]; fmt.Sprint(got) != fmt.Sprint(want) {
 		t.Errorf("sent %q, want %q", got, want)
+	}
+}
+
+// An alert the modem never manages to send is tried alertTries times, with
+// back-off, then dropped and counted in the next alert's note: a SIM out of
+// credit must not cost an SMS every poll.
+func TestFailingAlertIsDroppedAfterTries(t *testing.T) {
+	h := newHarness(t, "mf920v", func(c *GatewayConfig) { c.AlertTo = []string{"+15550002222"} })
+	h.sim.SetFaults(func(f *SimFaults) { f.SendFails = true })
+	h.gw.alert(h.clk.Now(), "first")
+	for i := 0; i < 200; i++ { // 200 polls a minute apart
+		before := len(h.sim.Record().Sent)
+		h.step()
+		if n := len(h.sim.Record().Sent) - before; n > 1 {
+			t.Fatalf("poll %d: %d sends", i, n)
+		}
+		h.clk.Advance(time.Minute)
+	}
+	if n := len(h.sim.Record().Sent); n != alertTries {
+		t.Errorf("%d SEND_SMS for one failing alert, want %d", n, alertTries)
+	}
+	if h.gw.alerts.Pending() != 0 {
+		t.Errorf("%d alerts still pending", h.gw.alerts.Pending())
+	}
+	h.sim.SetFaults(func(f *SimFaults) { f.SendFails = false })
+	h.gw.alert(h.clk.Now(), "second")
+	h.step()
+	sent := h.sim.Record().Sent
+	if last := sent[len(sent)-1].Text; !strings.HasPrefix(last, "(1 alerts suppressed) smsgate") || !strings.HasSuffix(last, ": second") {
+		t.Errorf("next alert %q does not count the dropped one", last)
 	}
 }

@@ -149,6 +149,9 @@ type SimFaults struct {
 	// says done, but the messages stay in the inbox: "success" only means
 	// accepted.
 	DeleteSilentlyFails bool
+	// SendFails accepts SEND_SMS, but sms_cmd=4 then reports "2"
+	// (failed), as with a SIM out of credit.
+	SendFails bool
 }
 
 // SimSent is a message the client sent through the simulator.
@@ -711,6 +714,9 @@ func (s *Sim) get(r *http.Request) simAnswer {
 			// Reported as pending once, then done, like a modem that takes
 			// a moment to reach the network.
 			s.cmdStatus[c] = "3"
+			if c == "4" && s.faults.SendFails {
+				s.cmdStatus[c] = "2"
+			}
 		}
 		s.rec.CmdReads = append(s.rec.CmdReads, SimCmdRead{Cmd: c, SinceAction: since, Result: res})
 		return s.json("sms_cmd", c, "sms_cmd_status_result", res)
