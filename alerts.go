@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"os"
@@ -25,9 +26,11 @@ type pendingAlert struct {
 	retryAt time.Time // not tried again before
 }
 
-// An alert whose send fails is tried again after alertBackoff, doubled
-// each time, and dropped after alertTries: a SIM out of credit or a modem
-// that never confirms must not cost an SMS and a minute's wait every poll.
+// An alert the modem took but did not report sent is tried again after
+// alertBackoff, doubled each time, and dropped after alertTries: a SIM out
+// of credit or a modem that never confirms must not cost an SMS and a
+// minute's wait every poll. A send the modem did not take (unreachable,
+// rebooting) costs nothing and is tried again at the next flush.
 const (
 	alertTries   = 3
 	alertBackoff = 5 * time.Minute
@@ -111,6 +114,11 @@ func (a *Alerts) Flush(ctx context.Context, now time.Time, send func(ctx context
 		for len(p.to) > 0 {
 			if err := send(ctx, p.to[0], p.text); err != nil {
 				// One failed send per flush: the rest wait with it.
+				if !errors.Is(err, errSendUnconfirmed) {
+					// Not taken (a modem rebooting): it cost nothing.
+					a.log.Warn("alert not sent; will try again", "to", p.to[0], "err", err)
+					return
+				}
 				p.tries++
 				if p.tries >= alertTries {
 					a.log.Error("alert dropped: not sent", "tries", p.tries, "to", p.to[0], "text", p.text, "err", err)

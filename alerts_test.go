@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"os"
@@ -20,7 +19,7 @@ type outbox struct {
 
 func (o *outbox) send(_ context.Context, number, text string) error {
 	if o.refuse != nil && o.refuse(number) {
-		return errors.New("not registered")
+		return fmt.Errorf("send sms to %s: %w: no credit", number, errSendUnconfirmed)
 	}
 	o.sent = append(o.sent, number+": "+text)
 	return nil

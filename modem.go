@@ -37,6 +37,9 @@ var (
 	errSessionPage = errors.New("HTML answer or redirect instead of JSON (no session)")
 	// errRefused is a {"result":"failure"} or empty answer to an action.
 	errRefused = errors.New("modem refused the action")
+	// errSendUnconfirmed: the modem took a SEND_SMS but did not report it
+	// sent. Trying again may cost the owner another SMS.
+	errSendUnconfirmed = errors.New("sms taken but not reported sent")
 	// errInboxBound is an inbox read that outgrew what the modem's
 	// capacity allows: the modem is answering nonsense.
 	errInboxBound = errors.New("inbox larger than the modem can hold")
@@ -1407,7 +1410,7 @@ func (m *Modem) Send(ctx context.Context, number, text string) error {
 	case <-time.After(m.sendSettle):
 	}
 	if err := m.waitCmdStatus(ctx, "4", 60*time.Second); err != nil {
-		return fmt.Errorf("send sms to %s: %w", number, err)
+		return fmt.Errorf("send sms to %s: %w: %w", number, errSendUnconfirmed, err)
 	}
 	return nil
 }
