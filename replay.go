@@ -175,7 +175,7 @@ func replayFromCapture(c *Capture) *replaySpec {
 				case "ppp_status":
 					if s != "" {
 						r.ppp = s
-						if dataUp(s) {
+						if simDataUp(s) {
 							r.p.connected = s
 						}
 					}
@@ -252,10 +252,10 @@ func replayFromCapture(c *Capture) *replaySpec {
 		note("AD %s, confirmed by the client (%s)", ad, det["ad_from"])
 	case len(adShapes) > 0:
 		ad = adShapes[len(adShapes)-1]
-		note("AD %s, from the tokens the modem accepted", orBlank(ad))
+		note("AD %s, from the tokens the modem accepted", replayBlank(ad))
 	default:
 		ad = det["ad"]
-		note("AD %s, not confirmed in the capture (%s)", orBlank(ad), orBlank(det["ad_from"]))
+		note("AD %s, not confirmed in the capture (%s)", replayBlank(ad), replayBlank(det["ad_from"]))
 	}
 	if ad == adNone {
 		ad = ""
@@ -348,7 +348,7 @@ func newReplaySim(r *replaySpec, password string) *Sim {
 	}
 	if r.ppp != "" {
 		ppp := r.ppp
-		if dataUp(ppp) {
+		if simDataUp(ppp) {
 			ppp = "ppp_connected" // the simulator's word for up; the personality says how it shows
 		}
 		s.ppp = ppp
@@ -374,4 +374,12 @@ func simCapacity(fs *flag.FlagSet, capacity int, r *replaySpec) int {
 		return r.capacity
 	}
 	return capacity
+}
+
+// replayBlank shows an empty capture value in a note.
+func replayBlank(s string) string {
+	if s == "" {
+		return "(blank)"
+	}
+	return s
 }

@@ -106,6 +106,18 @@ var simPersonalities = map[string]simPersonality{
 }
 
 // simPersonalityNames lists the personalities, sorted.
+// simDataUp says whether ppp_status value ppp is one some firmware
+// reports for an up data link: the personalities' own connected values,
+// not the client's list.
+func simDataUp(ppp string) bool {
+	for _, p := range simPersonalities {
+		if ppp != "" && p.connected == ppp {
+			return true
+		}
+	}
+	return false
+}
+
 func simPersonalityNames() []string {
 	names := make([]string, 0, len(simPersonalities))
 	for n := range simPersonalities {
