@@ -159,7 +159,7 @@ func (a *Actions) status(ctx context.Context) string {
 			host, _, _ := net.SplitHostPort(hp)
 			b.WriteString(host + " ") // which one, when there are several
 		}
-		b.WriteString(checkReachability(ctx, hp))
+		b.WriteString(probeHost(ctx, hp, 5*time.Second).String())
 	}
 	if a.healNote != nil {
 		if note := a.healNote(); note != "" {
@@ -170,29 +170,6 @@ func (a *Actions) status(ctx context.Context) string {
 }
 
 func (a *Actions) uptime() (time.Duration, error) { return a.host.Uptime() }
-
-// checkReachability resolves and connects to hostport: the two things that
-// fail when the ISP's DNS or the uplink is down.
-func checkReachability(ctx context.Context, hostport string) string {
-	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-	defer cancel()
-	host, _, err := net.SplitHostPort(hostport)
-	if err != nil {
-		return "check-host invalid"
-	}
-	dns := "ok"
-	if _, err := net.DefaultResolver.LookupHost(ctx, host); err != nil {
-		dns = "FAIL"
-	}
-	tcp := "ok"
-	conn, err := (&net.Dialer{}).DialContext(ctx, "tcp", hostport)
-	if err != nil {
-		tcp = "FAIL"
-	} else {
-		conn.Close()
-	}
-	return fmt.Sprintf("dns %s tcp %s", dns, tcp)
-}
 
 func shortErr(err error) string {
 	s := err.Error()

@@ -378,28 +378,65 @@ func (c *hostChecks) AllFailed(ctx context.Context, now time.Time) bool {
 	c.last = now
 	c.failed = true
 	for _, hp := range c.hosts {
-		if probeHost(ctx, hp, c.timeout) == nil {
+		if probeHost(ctx, hp, c.timeout).Err() == nil {
 			c.failed = false
 		}
 	}
 	return c.failed
 }
 
-// probeHost resolves and connects to hostport: the two things that fail
-// when the ISP's DNS or the uplink is down.
-func probeHost(ctx context.Context, hostport string, timeout time.Duration) error {
+// hostProbe is what probing a -check-host found. Resolving and connecting
+// are the two things that fail when the ISP's DNS or the uplink is down;
+// both are tried, so that status can say which.
+type hostProbe struct {
+	hostport          string
+	invalid, dns, tcp error
+}
+
+// probeHost resolves and connects to hostport, within timeout in all.
+func probeHost(ctx context.Context, hostport string, timeout time.Duration) hostProbe {
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
+	p := hostProbe{hostport: hostport}
 	host, _, err := net.SplitHostPort(hostport)
 	if err != nil {
-		return fmt.Errorf("check %s: %w", hostport, err)
+		p.invalid = err
+		return p
 	}
-	if _, err := net.DefaultResolver.LookupHost(ctx, host); err != nil {
-		return fmt.Errorf("check %s: dns: %w", hostport, err)
-	}
+	_, p.dns = net.DefaultResolver.LookupHost(ctx, host)
 	conn, err := (&net.Dialer{}).DialContext(ctx, "tcp", hostport)
 	if err != nil {
-		return fmt.Errorf("check %s: tcp: %w", hostport, err)
+		p.tcp = err
+		return p
 	}
-	return conn.Close()
+	conn.Close()
+	return p
+}
+
+// Err is the first step that failed, or nil.
+func (p hostProbe) Err() error {
+	switch {
+	case p.invalid != nil:
+		return fmt.Errorf("check %s: %w", p.hostport, p.invalid)
+	case p.dns != nil:
+		return fmt.Errorf("check %s: dns: %w", p.hostport, p.dns)
+	case p.tcp != nil:
+		return fmt.Errorf("check %s: tcp: %w", p.hostport, p.tcp)
+	}
+	return nil
+}
+
+// String is the probe for a status reply.
+func (p hostProbe) String() string {
+	if p.invalid != nil {
+		return "check-host invalid"
+	}
+	return "dns " + okFail(p.dns) + " tcp " + okFail(p.tcp)
+}
+
+func okFail(err error) string {
+	if err != nil {
+		return "FAIL"
+	}
+	return "ok"
 }

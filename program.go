@@ -9,7 +9,6 @@ import (
 	"path/filepath"
 	"strings"
 	"time"
-	"unicode"
 )
 
 // program is an owner's -cmd NAME=PROGRAM [ARG...]: the SMS NAME runs
@@ -173,7 +172,7 @@ func (a *Actions) runProgram(ctx context.Context, cmd Command) (string, func() e
 		a.log.Error("program did not start", "cmd", p.name, "path", p.path, "err", err)
 		return p.name + ": did not start: " + shortErr(err), nil, fmt.Errorf("%s: %w", p.name, err)
 	}
-	out := sanitizeOutput(r.output.Bytes())
+	out := sanitizeText(string(r.output.Bytes())) // safe for the log and a reply
 	a.log.Info("program", "cmd", p.name, "path", p.path, "exit", r.exitCode, "signal", r.signal,
 		"timed_out", r.timedOut, "elapsed", r.elapsed.Round(time.Millisecond), "output", out,
 		"output_dropped", r.output.dropped)
@@ -194,18 +193,6 @@ func (a *Actions) runProgram(ctx context.Context, cmd Command) (string, func() e
 		err = errors.New(p.name + ": " + status)
 	}
 	return fitOneSMS(reply), nil, err
-}
-
-// sanitizeOutput makes a program's output safe for the log and a reply:
-// no control characters, and no invisible format characters (bidi
-// overrides) that would make a log line read differently from what it holds.
-func sanitizeOutput(b []byte) string {
-	return strings.Map(func(r rune) rune {
-		if unicode.Is(unicode.Cf, r) {
-			return -1
-		}
-		return r
-	}, sanitizeText(string(b)))
 }
 
 func shortSeconds(d time.Duration) string {
