@@ -56,15 +56,7 @@ func TestDoctorNeverOpensTheWatchdog(t *testing.T) {
 // The Pi's own LED, through the real sysfs code: lit once, then given back
 // to its kernel trigger.
 func TestDoctorBlinksTheOnboardLEDAndGivesItBack(t *testing.T) {
-	dir := t.TempDir()
-	act := filepath.Join(dir, "ACT")
-	os.Mkdir(act, 0o755)
-	os.WriteFile(filepath.Join(act, "trigger"), []byte("none [mmc0] timer heartbeat\n"), 0o644)
-	os.WriteFile(filepath.Join(act, "max_brightness"), []byte("255\n"), 0o644)
-	os.WriteFile(filepath.Join(act, "brightness"), []byte("0\n"), 0o644)
-	old := ledsDir
-	ledsDir = dir
-	defer func() { ledsDir = old }()
+	read := fakeOnboardLED(t)
 
 	d, out := hostDoctor(t)
 	d.cfg.led = "ACT"
@@ -73,8 +65,7 @@ func TestDoctorBlinksTheOnboardLEDAndGivesItBack(t *testing.T) {
 	lit := make(chan string, 1)
 	go func() {
 		time.Sleep(25 * time.Millisecond)
-		b, _ := os.ReadFile(filepath.Join(act, "brightness"))
-		lit <- string(b)
+		lit <- read("brightness")
 	}()
 	d.checkLED()
 	if l := line(out.String(), "led"); !strings.HasPrefix(l, "ok") {
@@ -83,7 +74,6 @@ func TestDoctorBlinksTheOnboardLEDAndGivesItBack(t *testing.T) {
 	if b := <-lit; b != "255" {
 		t.Errorf("brightness %q while lit, want 255", b)
 	}
-	read := func(f string) string { b, _ := os.ReadFile(filepath.Join(act, f)); return string(b) }
 	if read("trigger") != "mmc0" || read("brightness") != "0" {
 		t.Errorf("after doctor: trigger %q brightness %q, want mmc0 and 0", read("trigger"), read("brightness"))
 	}
