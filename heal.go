@@ -248,9 +248,9 @@ func (h *Healer) refuse(s healStep, now time.Time) string {
 		return fmt.Sprintf("%d in 24h (-heal-max)", n)
 	}
 	if s == stepPiReboot {
-		// A reboot wipes what this process remembers, so the daily bound
-		// of Pi reboots is kept by the Pi's uptime instead: with -heal-max
-		// 3, healing reboots only a Pi that has been up 8 hours.
+		// Without -state-dir a reboot wipes the step counts, so the daily
+		// bound of Pi reboots is also kept by the Pi's uptime: with
+		// -heal-max 3, healing reboots only a Pi that has been up 8 hours.
 		up, err := h.uptime()
 		if err != nil {
 			return "uptime unknown: " + err.Error()
