@@ -350,8 +350,12 @@ func redactJSON(key string, v any) any {
 	case nil, bool:
 		return x
 	case float64:
+		// A kept key's number is checked as its text would be: an "id" of
+		// 21612345678 is a phone number whatever its JSON type.
 		if answerKept[key] {
-			return x
+			if t := strconv.FormatFloat(x, 'f', -1, 64); scrubText(t) == t {
+				return x
+			}
 		}
 	}
 	return "<redacted>"

@@ -78,6 +78,7 @@ var redactionCases = []struct{ name, answer string }{
 	{"address glued to a word (fuzz)", `{"network_provider":"A0.0.0.0 gw10.1.2.3"}`},
 	{"html", `<html><body>Welcome +21612345678, IMEI 356938035643809 at 192.168.0.1 fe80::1 00480069006C</body></html>`},
 	{"number as JSON number", `{"messages":[{"id":11,"number":21612345678,"content":"0048"}]}`},
+	{"long number in a kept key (fuzz)", `{"x1234567":[{"id":10000}],"sms_nvused_total":2.1612345678e10}`},
 	{"hex inside a word", `# AAAAAAAAXA`},
 	{"unknown key holding a number", `{"sms_unread_num":"1","owner_phone":"+21612345678","21612345678":"x"}`},
 }
