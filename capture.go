@@ -2,12 +2,11 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
-	"net/http"
 	"net/url"
 	"regexp"
 	"sort"
@@ -68,7 +67,7 @@ var errLoginBudget = errors.New("doctor spends at most one login attempt; a seco
 // recorder sits between the client and the network. It records exchanges
 // for a capture, and it refuses to send a login after one was refused.
 type recorder struct {
-	next    http.RoundTripper
+	next    webTransport
 	capture bool
 	now     func() time.Time
 
@@ -80,10 +79,7 @@ type recorder struct {
 	blocked int
 }
 
-func newRecorder(next http.RoundTripper, capture bool) *recorder {
-	if next == nil {
-		next = http.DefaultTransport
-	}
+func newRecorder(next webTransport, capture bool) *recorder {
 	return &recorder{next: next, capture: capture, now: time.Now}
 }
 
@@ -92,19 +88,8 @@ func isLoginForm(form url.Values) bool {
 	return id == "LOGIN" || id == "LOGIN_MULTI_USER"
 }
 
-func (r *recorder) RoundTrip(req *http.Request) (*http.Response, error) {
-	var form url.Values
-	if req.Body != nil && req.Method == http.MethodPost {
-		b, err := io.ReadAll(io.LimitReader(req.Body, maxBody))
-		req.Body.Close()
-		if err != nil {
-			return nil, err
-		}
-		form, _ = url.ParseQuery(string(b))
-		req.Body = io.NopCloser(bytes.NewReader(b))
-		req.ContentLength = int64(len(b))
-	}
-	login := isLoginForm(form)
+func (r *recorder) exchange(ctx context.Context, req *webRequest) (*webAnswer, error) {
+	login := isLoginForm(req.Form)
 	r.mu.Lock()
 	refused := 0
 	for _, res := range r.loginResults {
@@ -120,29 +105,17 @@ func (r *recorder) RoundTrip(req *http.Request) (*http.Response, error) {
 	r.mu.Unlock()
 
 	start := r.now()
-	resp, err := r.next.RoundTrip(req)
-	var body []byte
-	var readErr error
-	if err == nil {
-		body, readErr = io.ReadAll(io.LimitReader(resp.Body, maxBody+1))
-		resp.Body.Close()
-		resp.Body = io.NopCloser(bytes.NewReader(body))
-		if readErr != nil {
-			// Hand the client what came, and the error with it, as the
-			// network would.
-			resp.Body = io.NopCloser(io.MultiReader(bytes.NewReader(body), errReader{readErr}))
-		}
-	}
+	ans, err := r.next.exchange(ctx, req)
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if login {
 		res := "(no answer)"
-		if err == nil && readErr == nil {
+		if err == nil && ans.BodyErr == nil {
 			res = "(unreadable)"
-			if v, perr := parseLenientJSON(body); perr == nil {
+			if v, perr := parseLenientJSON(ans.Body); perr == nil {
 				s, _ := v["result"].(string)
 				res = strings.TrimSpace(s)
-			} else if len(bytes.TrimSpace(body)) == 0 {
+			} else if len(bytes.TrimSpace(ans.Body)) == 0 {
 				res = ""
 			}
 		}
@@ -151,14 +124,10 @@ func (r *recorder) RoundTrip(req *http.Request) (*http.Response, error) {
 		r.loginResults = append(r.loginResults, res)
 	}
 	if r.capture {
-		r.exchanges = append(r.exchanges, captureExchange(len(r.exchanges)+1, req, form, resp, err, body, readErr, r.now().Sub(start)))
+		r.exchanges = append(r.exchanges, captureExchange(len(r.exchanges)+1, req, ans, err, r.now().Sub(start)))
 	}
-	return resp, err
+	return ans, err
 }
-
-type errReader struct{ err error }
-
-func (e errReader) Read([]byte) (int, error) { return 0, e.err }
 
 // Logins returns the results of the logins sent, and how many were held
 // back.
@@ -175,25 +144,30 @@ func (r *recorder) Exchanges() []Exchange {
 	return append([]Exchange(nil), r.exchanges...)
 }
 
-func captureExchange(seq int, req *http.Request, form url.Values, resp *http.Response, err error, body []byte, readErr error, took time.Duration) Exchange {
-	e := Exchange{Seq: seq, Method: req.Method, Path: req.URL.Path, Millis: took.Milliseconds()}
-	e.Query = redactParams(req.URL.Query())
-	e.Form = redactParams(form)
-	for _, c := range req.Cookies() {
-		e.SentCookies = append(e.SentCookies, scrubText(c.Name))
+func captureExchange(seq int, req *webRequest, ans *webAnswer, err error, took time.Duration) Exchange {
+	e := Exchange{Seq: seq, Method: req.Method, Path: req.Path, Millis: took.Milliseconds()}
+	e.Query = redactParams(req.Query)
+	e.Form = redactParams(req.Form)
+	for _, h := range req.Header {
+		if h[0] == "Cookie" {
+			for _, c := range strings.Split(h[1], ";") {
+				name, _, _ := strings.Cut(strings.TrimSpace(c), "=")
+				e.SentCookies = append(e.SentCookies, scrubText(name))
+			}
+		}
 	}
 	if err != nil {
 		e.Kind, e.Error = "error", scrubText(err.Error())
 		return e
 	}
-	e.Status = resp.StatusCode
+	e.Status = ans.Status
 	e.Header = map[string]string{}
-	for _, h := range []string{"Content-Type", "Server"} {
-		if v := resp.Header.Get(h); v != "" {
-			e.Header[h] = scrubText(v)
+	for h, name := range map[string]string{"content-type": "Content-Type", "server": "Server"} {
+		if v := ans.Header[h]; v != "" {
+			e.Header[name] = scrubText(v)
 		}
 	}
-	if loc := resp.Header.Get("Location"); loc != "" {
+	if loc := ans.Header["location"]; loc != "" {
 		if u, err := url.Parse(loc); err == nil {
 			e.Header["Location"] = scrubText(u.Path)
 		} else {
@@ -201,20 +175,21 @@ func captureExchange(seq int, req *http.Request, form url.Values, resp *http.Res
 		}
 	}
 	var names []string
-	for _, c := range resp.Cookies() {
-		names = append(names, scrubText(c.Name))
+	for _, c := range ans.SetCookies {
+		name, _, _ := strings.Cut(c, "=")
+		names = append(names, scrubText(strings.TrimSpace(name)))
 	}
 	if len(names) > 0 {
 		e.Header["Set-Cookie"] = strings.Join(names, ",")
 	}
-	e.Kind, e.Body, e.Text = redactBody(body)
-	if req.URL.Path == configJSPath && e.Kind != "html" && e.Kind != "empty" && resp.StatusCode == http.StatusOK {
+	e.Kind, e.Body, e.Text = redactBody(ans.Body)
+	if req.Path == configJSPath && e.Kind != "html" && e.Kind != "empty" && ans.Status == 200 {
 		// The web UI's settings file: only the login settings are kept.
-		e.Kind, e.Body, e.Text = "config.js", nil, configJSSettings(body)
+		e.Kind, e.Body, e.Text = "config.js", nil, configJSSettings(ans.Body)
 	}
-	if readErr != nil {
+	if ans.BodyErr != nil {
 		e.Kind = "cut"
-		e.Error = scrubText(readErr.Error())
+		e.Error = scrubText(ans.BodyErr.Error())
 	}
 	return e
 }

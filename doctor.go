@@ -251,8 +251,8 @@ func (d *doctor) checkModem(ctx context.Context) map[string]string {
 	if d.statusEvery > 0 {
 		m.statusEvery, m.sendSettle = d.statusEvery, d.statusEvery
 	}
-	d.rec.next = m.http.Transport
-	m.http.Transport = d.rec
+	d.rec.next = m.web
+	m.web = d.rec
 	defer func() { d.detected = m.Detected() }()
 
 	start := time.Now()

@@ -128,8 +128,8 @@ func TestRecorderHoldsASecondLogin(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	rec := newRecorder(m.http.Transport, false)
-	m.http.Transport = rec
+	rec := newRecorder(m.web, false)
+	m.web = rec
 	ctx := context.Background()
 	if err := m.Login(ctx); err == nil {
 		t.Fatal("wrong password logged in")

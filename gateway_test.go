@@ -533,7 +533,7 @@ func TestModemFaultsAreSurvived(t *testing.T) {
 	for _, tt := range faults {
 		t.Run(tt.name, func(t *testing.T) {
 			h := newHarness(t, "mf920v", nil)
-			h.modem.http.Timeout = 300 * time.Millisecond
+			h.modem.timeout = 300 * time.Millisecond
 			h.step()
 			h.sim.SetFaults(tt.set)
 			id := h.send(owner, "ping")
@@ -679,7 +679,7 @@ func FuzzParseCommand(f *testing.F) {
 
 func TestModemRebootCommand(t *testing.T) {
 	h := newHarness(t, "mf920v", nil)
-	h.modem.http.Timeout = 300 * time.Millisecond
+	h.modem.timeout = 300 * time.Millisecond
 	h.sim.RebootTime = time.Minute
 	id := h.send(owner, "modem reboot")
 	h.step()

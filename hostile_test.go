@@ -84,7 +84,7 @@ func TestOnePassOneDelete(t *testing.T) {
 // is gone for a minute after the first.
 func TestIdenticalDisruptiveCommandsRunOnce(t *testing.T) {
 	h := newHarness(t, "mf920v", nil)
-	h.modem.http.Timeout = 300 * time.Millisecond
+	h.modem.timeout = 300 * time.Millisecond
 	h.sim.RebootTime = time.Minute
 	ids := []int64{h.send(owner, "modem reboot"), h.send(owner, "modem reboot"), h.send(owner, "Modem Reboot")}
 	h.step()
@@ -118,7 +118,7 @@ func TestRefusedDeleteOnceRunsOnce(t *testing.T) {
 		for _, refusals := range []int{1, 2} {
 			t.Run(fmt.Sprintf("%s/refused %d", tt.text, refusals), func(t *testing.T) {
 				h := newHarness(t, "mf920v", nil)
-				h.modem.http.Timeout = 300 * time.Millisecond
+				h.modem.timeout = 300 * time.Millisecond
 				h.sim.RebootTime = time.Minute
 				h.sim.SetFaults(func(f *SimFaults) { f.FailTimes = map[string]int{"DELETE_SMS": refusals} })
 				h.send(owner, tt.text)
@@ -179,7 +179,7 @@ func TestDuplicateAcrossRestart(t *testing.T) {
 // reboots, and a second disruptive command waits for the next pass.
 func TestDisruptiveRunsLastOnePerPass(t *testing.T) {
 	h := newHarness(t, "mf920v", nil)
-	h.modem.http.Timeout = 300 * time.Millisecond
+	h.modem.timeout = 300 * time.Millisecond
 	h.sim.RebootTime = time.Minute
 	mr := h.send(owner, "modem reboot")
 	ping := h.send(owner, "ping")
@@ -287,7 +287,7 @@ func TestReusedIDSameSecondSameLength(t *testing.T) {
 // when it starts and one when it ends, not a line per poll.
 func TestPollErrorsLoggedOncePerChange(t *testing.T) {
 	h := newHarness(t, "mf920v", nil)
-	h.modem.http.Timeout = 300 * time.Millisecond
+	h.modem.timeout = 300 * time.Millisecond
 	h.step()
 	h.sim.SetFaults(func(f *SimFaults) { f.Unreachable = true })
 	h.steps(5)

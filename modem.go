@@ -10,11 +10,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net"
-	"net/http"
-	"net/http/cookiejar"
 	"net/url"
 	"sort"
 	"strconv"
@@ -188,12 +185,13 @@ type Modem struct {
 	referer  string
 	user     string
 	password string
-	http     *http.Client
-	// conns is the transport under http, whose idle connection is dropped
-	// before every action (see roundTrip).
-	conns *http.Transport
-	log   *slog.Logger
-	now   func() time.Time
+	web      webTransport
+	// timeout bounds each request, from dial to the answer's last byte.
+	timeout time.Duration
+	jarMu   sync.Mutex
+	jar     cookieJar
+	log     *slog.Logger
+	now     func() time.Time
 	// statusEvery is how often a pending send, delete or reconnect is polled.
 	statusEvery time.Duration
 	// sendSettle is the wait before the first status read after SEND_SMS:
@@ -222,7 +220,7 @@ type Modem struct {
 // modem.
 func NewModem(cfg ModemConfig) (*Modem, error) {
 	u, err := url.Parse(cfg.URL)
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+	if err != nil || u.Scheme != "http" || u.Host == "" || u.User != nil {
 		return nil, fmt.Errorf("modem url %q: want http://host[:port]", cfg.URL)
 	}
 	if cfg.Timeout <= 0 {
@@ -231,34 +229,14 @@ func NewModem(cfg ModemConfig) (*Modem, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	jar, _ := cookiejar.New(nil)
 	base := u.Scheme + "://" + u.Host
-	conns := &http.Transport{
-		// Never through a proxy from the environment: the modem is on
-		// the LAN, and its answers must come from it alone.
-		Proxy:       nil,
-		DialContext: (&net.Dialer{Timeout: cfg.Timeout}).DialContext,
-		// One connection, kept between polls, as the web UI's own
-		// browser does: a new one per request was most of what an
-		// idle poll cost (BENCHMARKS.md). A modem that closes after
-		// each answer (HTTP/1.0) just gets a new one each time.
-		MaxIdleConnsPerHost:    1,
-		IdleConnTimeout:        time.Minute,
-		ResponseHeaderTimeout:  cfg.Timeout,
-		MaxResponseHeaderBytes: 64 << 10,
-	}
 	return &Modem{
-		conns:    conns,
-		base:     base,
-		referer:  base + "/index.html",
-		user:     cfg.User,
-		password: cfg.Password,
-		http: &http.Client{
-			Timeout:       cfg.Timeout,
-			Jar:           jar,
-			Transport:     conns,
-			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
-		},
+		web:         newWebClient(u),
+		timeout:     cfg.Timeout,
+		base:        base,
+		referer:     base + "/index.html",
+		user:        cfg.User,
+		password:    cfg.Password,
 		log:         cfg.Logger,
 		now:         time.Now,
 		statusEvery: time.Second,
@@ -276,51 +254,49 @@ func (m *Modem) Detected() Detection {
 	return d
 }
 
+// webTransport carries requests to the modem: the web client, or doctor's
+// recorder around it.
+type webTransport interface {
+	exchange(ctx context.Context, req *webRequest) (*webAnswer, error)
+}
+
 // roundTrip sends one request and returns the bounded body. A redirect is
 // the firmware's "log in first".
 func (m *Modem) roundTrip(ctx context.Context, method, path string, form url.Values) ([]byte, error) {
-	var body io.Reader
-	target := m.base + path
-	if method == http.MethodGet && form != nil {
-		target += "?" + form.Encode()
-	} else if form != nil {
-		body = strings.NewReader(form.Encode())
+	req := &webRequest{Method: method, Path: path,
+		Header: [][2]string{{"Referer", m.referer}, {"X-Requested-With", "XMLHttpRequest"}}}
+	if method == "GET" {
+		req.Query = form
+	} else {
+		req.Form = form
+		req.Header = append(req.Header, [2]string{"Content-Type", "application/x-www-form-urlencoded; charset=UTF-8"})
 	}
-	req, err := http.NewRequestWithContext(ctx, method, target, body)
+	m.jarMu.Lock()
+	if c := m.jar.header(); c != "" {
+		req.Header = append(req.Header, [2]string{"Cookie", c})
+	}
+	m.jarMu.Unlock()
+	ctx, cancel := context.WithTimeout(ctx, m.timeout)
+	defer cancel()
+	ans, err := m.web.exchange(ctx, req)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("%s %s: %w", method, path, err)
 	}
-	req.Header.Set("Referer", m.referer)
-	req.Header.Set("X-Requested-With", "XMLHttpRequest")
-	if method == http.MethodPost {
-		req.Header.Set("Content-Type", "application/x-www-form-urlencoded; charset=UTF-8")
-		// A kept connection the modem closes just as an action goes out
-		// loses the action's answer, and an action is never sent twice (it
-		// may have run). A GET on a stale connection is retried by the
-		// transport; an action gets a connection of its own.
-		if m.conns != nil {
-			m.conns.CloseIdleConnections()
-		}
+	m.jarMu.Lock()
+	for _, c := range ans.SetCookies {
+		m.jar.set(c)
 	}
-	resp, err := m.http.Do(req)
-	if err != nil {
-		return nil, err
+	m.jarMu.Unlock()
+	if ans.BodyErr != nil {
+		return nil, fmt.Errorf("read answer: %w", ans.BodyErr)
 	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(io.LimitReader(resp.Body, maxBody+1))
-	if err != nil {
-		return nil, fmt.Errorf("read answer: %w", err)
+	if ans.Status >= 300 && ans.Status < 400 {
+		return nil, fmt.Errorf("http status %s to %q: %w", ans.statusText(), ans.Header["location"], errSessionPage)
 	}
-	if len(b) > maxBody {
-		return nil, fmt.Errorf("answer larger than %d bytes", maxBody)
+	if ans.Status != 200 {
+		return nil, &httpStatusError{ans.statusText()}
 	}
-	if resp.StatusCode >= 300 && resp.StatusCode < 400 {
-		return nil, fmt.Errorf("http status %s to %q: %w", resp.Status, resp.Header.Get("Location"), errSessionPage)
-	}
-	if resp.StatusCode != http.StatusOK {
-		return nil, &httpStatusError{resp.Status}
-	}
-	return b, nil
+	return ans.Body, nil
 }
 
 // httpStatusError is an answer other than 200 OK or a redirect.
@@ -351,7 +327,7 @@ func (m *Modem) getJSON(ctx context.Context, q url.Values) (map[string]any, erro
 func (m *Modem) getRaw(ctx context.Context, q url.Values) ([]byte, error) {
 	q.Set("isTest", "false")
 	q.Set("_", strconv.FormatInt(m.now().UnixMilli(), 10))
-	b, err := m.roundTrip(ctx, http.MethodGet, "/goform/goform_get_cmd_process", q)
+	b, err := m.roundTrip(ctx, "GET", "/goform/goform_get_cmd_process", q)
 	if err != nil {
 		return nil, fmt.Errorf("get %s: %w", q.Get("cmd"), err)
 	}
@@ -707,7 +683,7 @@ func (m *Modem) post(ctx context.Context, goformID string, form url.Values) (str
 func (m *Modem) postForm(ctx context.Context, goformID string, form url.Values) (string, error) {
 	form.Set("isTest", "false")
 	form.Set("goformId", goformID)
-	b, err := m.roundTrip(ctx, http.MethodPost, "/goform/goform_set_cmd_process", form)
+	b, err := m.roundTrip(ctx, "POST", "/goform/goform_set_cmd_process", form)
 	if err != nil {
 		return "", fmt.Errorf("%s: %w", goformID, err)
 	}
@@ -991,7 +967,7 @@ func (m *Modem) readConfigJS(ctx context.Context) {
 	if m.configRead {
 		return
 	}
-	b, err := m.roundTrip(ctx, http.MethodGet, "/js/config/config.js", nil)
+	b, err := m.roundTrip(ctx, "GET", "/js/config/config.js", nil)
 	var statusErr *httpStatusError
 	httpErr := errors.As(err, &statusErr) || errors.Is(err, errSessionPage)
 	if err != nil && !httpErr {

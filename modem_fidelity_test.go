@@ -404,7 +404,7 @@ func TestLostLoginAnswersCountAsRefused(t *testing.T) {
 	for _, mode := range []string{"cut", "empty", "html", "slow"} {
 		t.Run(mode, func(t *testing.T) {
 			sim, m, clk := startSim(t, "mf920v", "right", "wrong")
-			m.http.Timeout = 200 * time.Millisecond
+			m.timeout = 200 * time.Millisecond
 			sim.SetFaults(func(f *SimFaults) { f.HideAttempts, f.LoseLogin = true, mode })
 			for i := 0; i < 10*60 && len(sim.Record().Logins) <= 3; i++ { // ten lock periods
 				m.Poll(context.Background())

@@ -459,7 +459,7 @@ func TestDefectsAreErrorsNotHangs(t *testing.T) {
 	})
 	t.Run("slow", func(t *testing.T) {
 		sim, m, _ := startSim(t, "mf920v", "pw", "pw")
-		m.http.Timeout = 200 * time.Millisecond
+		m.timeout = 200 * time.Millisecond
 		sim.SetFaults(func(f *SimFaults) { f.Slow = 2 * time.Second })
 		start := time.Now()
 		if _, err := m.Poll(ctx); err == nil {

@@ -1,0 +1,473 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/url"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+)
+
+// The modem's web server speaks plain HTTP/1.x on the LAN. smsgate talks to
+// it with the few lines below instead of net/http's client: that client
+// brings TLS, X.509 and HTTP/2, a third of the arm binary (BENCHMARKS.md),
+// for a server that has none of them.
+
+// webRequest is one request to the modem's web server.
+type webRequest struct {
+	Method string // "GET" or "POST"
+	Path   string
+	Query  url.Values // sent in the URL
+	Form   url.Values // sent as the body of a POST
+	Header [][2]string
+}
+
+// webAnswer is the modem's answer: status, the headers smsgate reads, and
+// the body, bounded.
+type webAnswer struct {
+	Status int
+	Reason string // the status line's text, "OK"
+	// Header holds the last value of each header, by lower-case name.
+	Header     map[string]string
+	SetCookies []string
+	Body       []byte
+	// BodyErr is set when the headers came but the body did not, whole:
+	// the connection ended early, or the body is larger than allowed.
+	BodyErr error
+}
+
+func (a *webAnswer) statusText() string { return strconv.Itoa(a.Status) + " " + a.Reason }
+
+const (
+	maxHeaderBytes = 64 << 10
+	maxChunkLine   = 4 << 10
+)
+
+var (
+	errMalformedAnswer = errors.New("malformed HTTP answer")
+	errAnswerTooLarge  = fmt.Errorf("answer larger than %d bytes", maxBody)
+)
+
+// webClient sends one request at a time over one kept connection.
+type webClient struct {
+	addr string // host:port to dial
+	host string // the Host header
+	dial func(ctx context.Context, network, addr string) (net.Conn, error)
+
+	mu   sync.Mutex
+	idle *webConn
+}
+
+type webConn struct {
+	c  net.Conn
+	br *bufio.Reader
+}
+
+func newWebClient(u *url.URL) *webClient {
+	port := u.Port()
+	if port == "" {
+		port = "80"
+	}
+	return &webClient{
+		addr: net.JoinHostPort(u.Hostname(), port),
+		host: u.Host,
+		// Never through a proxy from the environment: the modem is on the
+		// LAN, and its answers must come from it alone.
+		dial: (&net.Dialer{}).DialContext,
+	}
+}
+
+// exchange sends req and reads the answer within ctx's deadline.
+//
+// A GET goes over the connection kept from the last answer, as the web UI's
+// browser does: a new connection per poll was most of what an idle poll
+// cost. A POST is an action that may already have run when its answer is
+// lost, so it is never sent twice; it gets a connection of its own, because
+// a kept one that the modem closes just as the action goes out loses the
+// answer.
+func (w *webClient) exchange(ctx context.Context, req *webRequest) (*webAnswer, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	wire := req.encode(w.host)
+	kept := w.idle
+	w.idle = nil
+	if kept != nil && req.Method != "GET" {
+		kept.c.Close()
+		kept = nil
+	}
+	if kept != nil {
+		ans, keep, err := kept.roundTrip(ctx, wire)
+		if err == nil || !errors.Is(err, errStaleConn) || ctx.Err() != nil {
+			w.finish(kept, keep, err)
+			return ans, unstale(err)
+		}
+		// The modem closed the kept connection while it was idle: nothing
+		// of the answer came, and a read asks again.
+		kept.c.Close()
+	}
+	c, err := w.dial(ctx, "tcp", w.addr)
+	if err != nil {
+		return nil, err
+	}
+	conn := &webConn{c: c, br: bufio.NewReaderSize(c, 4096)}
+	ans, keep, err := conn.roundTrip(ctx, wire)
+	w.finish(conn, keep, err)
+	return ans, unstale(err)
+}
+
+func (w *webClient) finish(c *webConn, keep bool, err error) {
+	if err == nil && keep {
+		w.idle = c
+		return
+	}
+	c.c.Close()
+}
+
+// closeIdle drops the kept connection.
+func (w *webClient) closeIdle() {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.idle != nil {
+		w.idle.c.Close()
+		w.idle = nil
+	}
+}
+
+// errStaleConn marks a failure before any byte of the answer came.
+var errStaleConn = errors.New("connection closed before the answer")
+
+type staleError struct{ err error }
+
+func (e *staleError) Error() string   { return e.err.Error() }
+func (e *staleError) Unwrap() []error { return []error{e.err, errStaleConn} }
+func unstale(err error) error {
+	if s, ok := err.(*staleError); ok {
+		return fmt.Errorf("%w before the answer", s.err)
+	}
+	return err
+}
+
+func (r *webRequest) encode(host string) []byte {
+	var b bytes.Buffer
+	target := r.Path
+	if len(r.Query) > 0 {
+		target += "?" + r.Query.Encode()
+	}
+	var body string
+	if r.Form != nil {
+		body = r.Form.Encode()
+	}
+	fmt.Fprintf(&b, "%s %s HTTP/1.1\r\nHost: %s\r\nUser-Agent: smsgate\r\n", r.Method, target, host)
+	for _, h := range r.Header {
+		b.WriteString(h[0] + ": " + headerSafe(h[1]) + "\r\n")
+	}
+	if r.Method == "POST" {
+		fmt.Fprintf(&b, "Content-Length: %d\r\n", len(body))
+	}
+	b.WriteString("\r\n")
+	b.WriteString(body)
+	return b.Bytes()
+}
+
+// headerSafe keeps a value the modem handed out (a cookie) from ending the
+// header line.
+func headerSafe(s string) string {
+	return strings.Map(func(r rune) rune {
+		if r < ' ' || r == 0x7f {
+			return -1
+		}
+		return r
+	}, s)
+}
+
+// roundTrip writes one request and reads its answer. keep says whether the
+// connection may carry the next request.
+func (c *webConn) roundTrip(ctx context.Context, wire []byte) (ans *webAnswer, keep bool, err error) {
+	if d, ok := ctx.Deadline(); ok {
+		c.c.SetDeadline(d)
+	} else {
+		c.c.SetDeadline(time.Time{})
+	}
+	stop := context.AfterFunc(ctx, func() { c.c.SetDeadline(time.Unix(1, 0)) })
+	defer func() {
+		if !stop() {
+			// The context ended the exchange: its error says why better
+			// than the connection's "i/o timeout".
+			keep = false
+			if err != nil && ctx.Err() != nil {
+				err = fmt.Errorf("%w (%w)", ctx.Err(), err)
+			}
+		}
+	}()
+	if _, err := c.c.Write(wire); err != nil {
+		return nil, false, &staleError{err}
+	}
+	if _, err := c.br.Peek(1); err != nil {
+		return nil, false, &staleError{err}
+	}
+	return readAnswer(c.br, maxBody)
+}
+
+// readAnswer reads one HTTP/1.x answer from br, with a body of at most limit
+// bytes. Informational (1xx) answers are skipped.
+func readAnswer(br *bufio.Reader, limit int) (ans *webAnswer, keep bool, err error) {
+	for {
+		ans, keep, err = readHead(br)
+		if err != nil {
+			return nil, false, err
+		}
+		if ans.Status >= 200 || ans.Status == 101 {
+			break
+		}
+	}
+	if ans.Status == 101 {
+		return ans, false, nil
+	}
+	chunked := false
+	if te := strings.ToLower(ans.Header["transfer-encoding"]); te != "" {
+		if !strings.HasSuffix(strings.TrimSpace(te), "chunked") {
+			return nil, false, fmt.Errorf("%w: transfer-encoding %q", errMalformedAnswer, te)
+		}
+		chunked = true
+	}
+	length := int64(-1)
+	if cl, ok := ans.Header["content-length"]; ok && !chunked {
+		n, err := strconv.ParseInt(strings.TrimSpace(cl), 10, 64)
+		if err != nil || n < 0 {
+			return nil, false, fmt.Errorf("%w: content-length %q", errMalformedAnswer, cl)
+		}
+		length = n
+	}
+	switch {
+	case ans.Status == 204 || ans.Status == 304:
+		return ans, keep, nil
+	case chunked:
+		ans.Body, ans.BodyErr = readChunked(br, limit)
+	case length >= 0:
+		if length > int64(limit) {
+			ans.BodyErr = errAnswerTooLarge
+			return ans, false, nil
+		}
+		ans.Body = make([]byte, length)
+		n, err := io.ReadFull(br, ans.Body)
+		ans.Body = ans.Body[:n]
+		if err != nil {
+			ans.BodyErr = fmt.Errorf("answer cut at %d of %d bytes: %w", n, length, err)
+		}
+	default:
+		// No length: the body ends when the modem closes the connection.
+		keep = false
+		ans.Body, ans.BodyErr = readAtMost(br, limit)
+	}
+	if ans.BodyErr != nil {
+		keep = false
+	}
+	return ans, keep, nil
+}
+
+func readAtMost(r io.Reader, limit int) ([]byte, error) {
+	b, err := io.ReadAll(io.LimitReader(r, int64(limit)+1))
+	if err != nil {
+		return b, err
+	}
+	if len(b) > limit {
+		return b[:limit], errAnswerTooLarge
+	}
+	return b, nil
+}
+
+// readHead reads the status line and the headers.
+func readHead(br *bufio.Reader) (*webAnswer, bool, error) {
+	budget := maxHeaderBytes
+	line, err := readLine(br, &budget)
+	if err != nil {
+		return nil, false, err
+	}
+	proto, rest, _ := strings.Cut(line, " ")
+	code, reason, _ := strings.Cut(rest, " ")
+	status, cerr := strconv.Atoi(code)
+	if (proto != "HTTP/1.1" && proto != "HTTP/1.0") || len(code) != 3 || cerr != nil || status < 100 {
+		return nil, false, fmt.Errorf("%w: status line %q", errMalformedAnswer, clip(line, 40))
+	}
+	ans := &webAnswer{Status: status, Reason: strings.TrimSpace(reason), Header: map[string]string{}}
+	var last string
+	for {
+		line, err := readLine(br, &budget)
+		if err != nil {
+			return nil, false, err
+		}
+		if line == "" {
+			break
+		}
+		if (line[0] == ' ' || line[0] == '\t') && last != "" {
+			// An old-style continuation line.
+			ans.Header[last] += " " + strings.TrimSpace(line)
+			continue
+		}
+		name, value, ok := strings.Cut(line, ":")
+		if !ok {
+			continue // a weak server's stray line: nothing to read in it
+		}
+		last = strings.ToLower(strings.TrimSpace(name))
+		value = strings.TrimSpace(value)
+		if last == "content-length" {
+			if prev, seen := ans.Header[last]; seen && prev != value {
+				return nil, false, fmt.Errorf("%w: two content-lengths", errMalformedAnswer)
+			}
+		}
+		if last == "set-cookie" {
+			ans.SetCookies = append(ans.SetCookies, value)
+		}
+		ans.Header[last] = value
+	}
+	conn := strings.ToLower(ans.Header["connection"])
+	keep := !strings.Contains(conn, "close")
+	if proto == "HTTP/1.0" {
+		keep = strings.Contains(conn, "keep-alive")
+	}
+	return ans, keep, nil
+}
+
+// readLine reads one line without its CR LF, spending budget.
+func readLine(br *bufio.Reader, budget *int) (string, error) {
+	var line []byte
+	for {
+		frag, err := br.ReadSlice('\n')
+		*budget -= len(frag)
+		if *budget < 0 {
+			return "", fmt.Errorf("%w: headers longer than %d bytes", errMalformedAnswer, maxHeaderBytes)
+		}
+		line = append(line, frag...)
+		if err == nil {
+			break
+		}
+		if err != bufio.ErrBufferFull {
+			if err == io.EOF {
+				err = io.ErrUnexpectedEOF
+			}
+			return "", fmt.Errorf("read answer: %w", err)
+		}
+	}
+	return string(bytes.TrimRight(line, "\r\n")), nil
+}
+
+// readChunked reads a chunked body of at most limit bytes, and its
+// trailer.
+func readChunked(br *bufio.Reader, limit int) ([]byte, error) {
+	var body []byte
+	for {
+		budget := maxChunkLine
+		line, err := readLine(br, &budget)
+		if err != nil {
+			return body, err
+		}
+		size, _, _ := strings.Cut(line, ";")
+		n, err := strconv.ParseUint(strings.TrimSpace(size), 16, 32)
+		if err != nil {
+			return body, fmt.Errorf("%w: chunk size %q", errMalformedAnswer, clip(line, 20))
+		}
+		if n == 0 {
+			break
+		}
+		if len(body)+int(n) > limit {
+			return body, errAnswerTooLarge
+		}
+		start := len(body)
+		body = append(body, make([]byte, n)...)
+		if k, err := io.ReadFull(br, body[start:]); err != nil {
+			return body[:start+k], fmt.Errorf("answer cut in a chunk: %w", err)
+		}
+		budget = maxChunkLine
+		if crlf, err := readLine(br, &budget); err != nil || crlf != "" {
+			return body, fmt.Errorf("%w: chunk not ended by CR LF", errMalformedAnswer)
+		}
+	}
+	budget := maxHeaderBytes
+	for {
+		line, err := readLine(br, &budget)
+		if err != nil {
+			return body, err
+		}
+		if line == "" {
+			return body, nil
+		}
+	}
+}
+
+func clip(s string, n int) string {
+	if len(s) > n {
+		return s[:n] + "..."
+	}
+	return s
+}
+
+// cookieJar keeps the modem's cookies by name: one host, one path.
+type cookieJar struct {
+	names  []string
+	values map[string]string
+}
+
+// set takes one Set-Cookie value. Expires is not read: after a cold boot
+// without network the Pi's clock, the modem's or both are wrong, and a
+// session cookie thrown away as expired costs a login. Max-Age=0, a
+// negative Max-Age or an empty value remove the cookie, as the modem means.
+func (j *cookieJar) set(header string) {
+	pair, attrs, _ := strings.Cut(header, ";")
+	name, value, ok := strings.Cut(pair, "=")
+	name, value = strings.TrimSpace(name), strings.Trim(strings.TrimSpace(value), `"`)
+	if !ok || name == "" || strings.ContainsAny(name, " \t,;=\"") || headerSafe(name+value) != name+value ||
+		strings.ContainsAny(value, ";,") {
+		return
+	}
+	remove := value == ""
+	for _, a := range strings.Split(attrs, ";") {
+		k, v, _ := strings.Cut(strings.TrimSpace(a), "=")
+		if strings.EqualFold(k, "max-age") {
+			if n, err := strconv.Atoi(strings.TrimSpace(v)); err == nil && n <= 0 {
+				remove = true
+			}
+		}
+	}
+	if j.values == nil {
+		j.values = map[string]string{}
+	}
+	_, had := j.values[name]
+	switch {
+	case remove && had:
+		delete(j.values, name)
+		for i, n := range j.names {
+			if n == name {
+				j.names = append(j.names[:i], j.names[i+1:]...)
+				break
+			}
+		}
+	case remove:
+	default:
+		if !had {
+			if len(j.names) >= 16 {
+				return // a modem that hands out cookies without end gets no more room
+			}
+			j.names = append(j.names, name)
+		}
+		j.values[name] = value
+	}
+}
+
+// header is the Cookie header's value, "" without cookies.
+func (j *cookieJar) header() string {
+	var b strings.Builder
+	for i, n := range j.names {
+		if i > 0 {
+			b.WriteString("; ")
+		}
+		b.WriteString(n + "=" + j.values[n])
+	}
+	return b.String()
+}
