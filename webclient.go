@@ -130,16 +130,6 @@ func (w *webClient) finish(c *webConn, keep bool, err error) {
 	c.c.Close()
 }
 
-// closeIdle drops the kept connection.
-func (w *webClient) closeIdle() {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	if w.idle != nil {
-		w.idle.c.Close()
-		w.idle = nil
-	}
-}
-
 // errStaleConn marks a failure before any byte of the answer came.
 var errStaleConn = errors.New("connection closed before the answer")
 

@@ -92,8 +92,10 @@ func ok200(body string) string {
 	return fmt.Sprintf("HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Length: %d\r\n\r\n%s", len(body), body)
 }
 
-func get(path string) *webRequest  { return &webRequest{Method: "GET", Path: path} }
-func post(path string) *webRequest { return &webRequest{Method: "POST", Path: path, Form: url.Values{"goformId": {"X"}}} }
+func get(path string) *webRequest { return &webRequest{Method: "GET", Path: path} }
+func post(path string) *webRequest {
+	return &webRequest{Method: "POST", Path: path, Form: url.Values{"goformId": {"X"}}}
+}
 
 func timeoutCtx(t *testing.T, d time.Duration) context.Context {
 	ctx, cancel := context.WithTimeout(context.Background(), d)
