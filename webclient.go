@@ -60,14 +60,19 @@ type webClient struct {
 	addr string // host:port to dial
 	host string // the Host header
 	dial func(ctx context.Context, network, addr string) (net.Conn, error)
+	// idleMax is how long a connection is kept unused: one the modem
+	// dropped without a word (a reboot, a power cut) would cost a read its
+	// whole timeout.
+	idleMax time.Duration
 
 	mu   sync.Mutex
 	idle *webConn
 }
 
 type webConn struct {
-	c  net.Conn
-	br *bufio.Reader
+	c     net.Conn
+	br    *bufio.Reader
+	since time.Time // when its last answer was read
 }
 
 func newWebClient(u *url.URL) *webClient {
@@ -75,9 +80,15 @@ func newWebClient(u *url.URL) *webClient {
 	if port == "" {
 		port = "80"
 	}
+	host := u.Host
+	if i := strings.IndexByte(host, '%'); i >= 0 {
+		// An IPv6 zone names an interface of this machine, not the host.
+		host = host[:i] + host[i+strings.IndexByte(host[i:], ']'):]
+	}
 	return &webClient{
-		addr: net.JoinHostPort(u.Hostname(), port),
-		host: u.Host,
+		addr:    net.JoinHostPort(u.Hostname(), port),
+		host:    host,
+		idleMax: time.Minute,
 		// Never through a proxy from the environment: the modem is on the
 		// LAN, and its answers must come from it alone.
 		dial: (&net.Dialer{}).DialContext,
@@ -98,7 +109,7 @@ func (w *webClient) exchange(ctx context.Context, req *webRequest) (*webAnswer, 
 	wire := req.encode(w.host)
 	kept := w.idle
 	w.idle = nil
-	if kept != nil && req.Method != "GET" {
+	if kept != nil && (req.Method != "GET" || time.Since(kept.since) > w.idleMax) {
 		kept.c.Close()
 		kept = nil
 	}
@@ -124,6 +135,7 @@ func (w *webClient) exchange(ctx context.Context, req *webRequest) (*webAnswer, 
 
 func (w *webClient) finish(c *webConn, keep bool, err error) {
 	if err == nil && keep {
+		c.since = time.Now()
 		w.idle = c
 		return
 	}

@@ -231,6 +231,23 @@ func TestWebClientKeepsAndRenewsTheConnection(t *testing.T) {
 	}
 }
 
+// A connection left unused longer than idleMax is not used again.
+func TestWebClientDropsALongIdleConnection(t *testing.T) {
+	s := startRawServer(t, func(conn, n int, req *http.Request) string { return ok200("{}") })
+	w := s.client(t)
+	w.idleMax = 100 * time.Millisecond
+	for _, pause := range []time.Duration{0, 10 * time.Millisecond, 300 * time.Millisecond} {
+		time.Sleep(pause)
+		if _, err := w.exchange(timeoutCtx(t, 2*time.Second), get("/a")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want := []string{"conn 1: GET /a", "conn 1: GET /a", "conn 2: GET /a"}
+	if got := s.requests(); fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("requests %q, want %q", got, want)
+	}
+}
+
 // An action goes out on a connection of its own, and is never sent twice,
 // whatever happens to its answer.
 func TestWebClientNeverSendsAnActionTwice(t *testing.T) {
@@ -406,6 +423,16 @@ func TestCookieJar(t *testing.T) {
 	}
 	if len(j.names) != 16 || len(j.values) != 16 {
 		t.Errorf("%d cookies kept, want 16", len(j.names))
+	}
+}
+
+func TestWebClientHostHeader(t *testing.T) {
+	for raw, want := range map[string]string{"http://192.168.0.1": "192.168.0.1", "http://[fe80::1%25usb0]:8080": "[fe80::1]:8080",
+		"http://modem.lan:80": "modem.lan:80"} {
+		u, _ := url.Parse(raw)
+		if got := newWebClient(u).host; got != want {
+			t.Errorf("%s: Host %q, want %q", raw, got, want)
+		}
 	}
 }
 
