@@ -472,8 +472,8 @@ type simAnswer struct {
 	location string
 	ctype    string
 	body     string
-	// setCookie is the session cookie a successful login hands out.
-	setCookie *http.Cookie
+	// setCookie is the Set-Cookie header a successful login hands out.
+	setCookie string
 	lose      string // "", or how the answer is lost (see SimFaults.LoseLogin)
 }
 
@@ -536,8 +536,8 @@ func (s *Sim) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if a.location != "" {
 		w.Header().Set("Location", a.location)
 	}
-	if a.setCookie != nil {
-		http.SetCookie(w, a.setCookie)
+	if a.setCookie != "" {
+		w.Header().Add("Set-Cookie", a.setCookie)
 	}
 	if a.status != 0 {
 		w.WriteHeader(a.status)
@@ -581,11 +581,16 @@ func (s *Sim) refererOK(r *http.Request) bool {
 
 func (s *Sim) sessionKey(r *http.Request) string {
 	if s.p.cookie != "" {
-		c, err := r.Cookie(s.p.cookie)
-		if err != nil {
-			return ""
+		// Compared as sent, quotes and all: net/http's r.Cookie would
+		// take them off, and a client that drops them has no session.
+		for _, line := range r.Header["Cookie"] {
+			for _, c := range strings.Split(line, ";") {
+				if name, value, ok := strings.Cut(strings.TrimSpace(c), "="); ok && name == s.p.cookie {
+					return "cookie:" + value
+				}
+			}
 		}
-		return "cookie:" + c.Value
+		return ""
 	}
 	host, _, _ := net.SplitHostPort(r.RemoteAddr)
 	return "ip:" + host
@@ -1077,9 +1082,13 @@ func (s *Sim) login(r *http.Request) simAnswer {
 	s.failLeft = 5
 	a := result("0")
 	if s.p.cookie != "" {
-		tok := simRandomHex(16)
+		// Quoted, as the firmware's WebServer-Webs writes it
+		// (teixeluis/zte-lte-modem, README: `Set-Cookie:
+		// stok="22D683012C615063AC6F49B5";path=/;HttpOnly`, and the same
+		// quoted value in the Cookie header after).
+		tok := `"` + simRandomHex(12) + `"`
 		s.sessions["cookie:"+tok] = s.now()
-		a.setCookie = &http.Cookie{Name: s.p.cookie, Value: tok, Path: "/"}
+		a.setCookie = s.p.cookie + "=" + tok + ";path=/;HttpOnly"
 	} else {
 		host, _, _ := net.SplitHostPort(r.RemoteAddr)
 		s.sessions["ip:"+host] = s.now()

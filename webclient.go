@@ -52,8 +52,10 @@ const (
 
 var (
 	errMalformedAnswer = errors.New("malformed HTTP answer")
-	errAnswerTooLarge  = fmt.Errorf("answer larger than %d bytes", maxBody)
+	errAnswerTooLarge  = errors.New("answer larger")
 )
+
+func tooLarge(limit int) error { return fmt.Errorf("%w than %d bytes", errAnswerTooLarge, limit) }
 
 // webClient sends one request at a time over one kept connection.
 type webClient struct {
@@ -80,10 +82,14 @@ func newWebClient(u *url.URL) *webClient {
 	if port == "" {
 		port = "80"
 	}
-	host := u.Host
-	if i := strings.IndexByte(host, '%'); i >= 0 {
+	host := u.Hostname()
+	if strings.Contains(host, ":") {
 		// An IPv6 zone names an interface of this machine, not the host.
-		host = host[:i] + host[i+strings.IndexByte(host[i:], ']'):]
+		host, _, _ = strings.Cut(host, "%")
+		host = "[" + host + "]"
+	}
+	if u.Port() != "" {
+		host += ":" + u.Port()
 	}
 	return &webClient{
 		addr:    net.JoinHostPort(u.Hostname(), port),
@@ -109,7 +115,7 @@ func (w *webClient) exchange(ctx context.Context, req *webRequest) (*webAnswer, 
 	wire := req.encode(w.host)
 	kept := w.idle
 	w.idle = nil
-	if kept != nil && (req.Method != "GET" || time.Since(kept.since) > w.idleMax) {
+	if kept != nil && (req.Method != "GET" || time.Since(kept.since) > w.idleMax || !kept.idleClean()) {
 		kept.c.Close()
 		kept = nil
 	}
@@ -134,7 +140,7 @@ func (w *webClient) exchange(ctx context.Context, req *webRequest) (*webAnswer, 
 }
 
 func (w *webClient) finish(c *webConn, keep bool, err error) {
-	if err == nil && keep {
+	if err == nil && keep && c.br.Buffered() == 0 {
 		c.since = time.Now()
 		w.idle = c
 		return
@@ -200,27 +206,54 @@ func (c *webConn) roundTrip(ctx context.Context, wire []byte) (ans *webAnswer, k
 	stop := context.AfterFunc(ctx, func() { c.c.SetDeadline(time.Unix(1, 0)) })
 	defer func() {
 		if !stop() {
-			// The context ended the exchange: its error says why better
-			// than the connection's "i/o timeout".
 			keep = false
-			if err != nil && ctx.Err() != nil {
-				err = fmt.Errorf("%w (%w)", ctx.Err(), err)
-			}
+		}
+		if err != nil && ctx.Err() != nil {
+			// The context ended the exchange: its error says why (a
+			// cancel is not a timeout), the connection's only how.
+			err = fmt.Errorf("%w (%v)", ctx.Err(), unstale(err))
 		}
 	}()
 	if _, err := c.c.Write(wire); err != nil {
-		return nil, false, &staleError{err}
+		return nil, false, staleUnlessTimeout(err)
 	}
 	if _, err := c.br.Peek(1); err != nil {
-		return nil, false, &staleError{err}
+		return nil, false, staleUnlessTimeout(err)
 	}
 	return readAnswer(c.br, maxBody)
+}
+
+// staleUnlessTimeout: a connection that ended is stale, one that timed out
+// has a slow modem at its end, which a second try would not make faster.
+func staleUnlessTimeout(err error) error {
+	var nerr net.Error
+	if errors.As(err, &nerr) && nerr.Timeout() {
+		return err
+	}
+	return &staleError{err}
+}
+
+// idleClean says whether a kept connection can carry a request: the modem
+// has not closed it, and sent nothing while it sat unused (an answer
+// nobody asked for would be read as the next one's).
+func (c *webConn) idleClean() bool {
+	if c.br.Buffered() > 0 {
+		return false
+	}
+	// A deadline already past would fail the read before it is tried.
+	c.c.SetReadDeadline(time.Now().Add(time.Millisecond))
+	_, err := c.br.Peek(1)
+	var nerr net.Error
+	return errors.As(err, &nerr) && nerr.Timeout()
 }
 
 // readAnswer reads one HTTP/1.x answer from br, with a body of at most limit
 // bytes. Informational (1xx) answers are skipped.
 func readAnswer(br *bufio.Reader, limit int) (ans *webAnswer, keep bool, err error) {
-	for {
+	for informational := 0; ; informational++ {
+		if informational == 5 {
+			return nil, false, fmt.Errorf("%w: more than 4 informational answers", errMalformedAnswer)
+		}
 		ans, keep, err = readHead(br)
 		if err != nil {
 			return nil, false, err
@@ -234,15 +267,18 @@ func readAnswer(br *bufio.Reader, limit int) (ans *webAnswer, keep bool, err err
 	}
 	chunked := false
 	if te := strings.ToLower(ans.Header["transfer-encoding"]); te != "" {
-		if !strings.HasSuffix(strings.TrimSpace(te), "chunked") {
+		// Only chunked: smsgate asks for no compression, so no other coding
+		// is expected, and one it cannot undo would be read as the answer.
+		if strings.TrimSpace(te) != "chunked" {
 			return nil, false, fmt.Errorf("%w: transfer-encoding %q", errMalformedAnswer, te)
 		}
 		chunked = true
 	}
 	length := int64(-1)
 	if cl, ok := ans.Header["content-length"]; ok && !chunked {
-		n, err := strconv.ParseInt(strings.TrimSpace(cl), 10, 64)
-		if err != nil || n < 0 {
+		cl = strings.TrimSpace(cl)
+		n, err := strconv.ParseInt(cl, 10, 64)
+		if err != nil || n < 0 || strings.Trim(cl, "0123456789") != "" {
 			return nil, false, fmt.Errorf("%w: content-length %q", errMalformedAnswer, cl)
 		}
 		length = n
@@ -254,7 +290,7 @@ func readAnswer(br *bufio.Reader, limit int) (ans *webAnswer, keep bool, err err
 		ans.Body, ans.BodyErr = readChunked(br, limit)
 	case length >= 0:
 		if length > int64(limit) {
-			ans.BodyErr = errAnswerTooLarge
+			ans.BodyErr = tooLarge(limit)
 			return ans, false, nil
 		}
 		ans.Body = make([]byte, length)
@@ -280,7 +316,7 @@ func readAtMost(r io.Reader, limit int) ([]byte, error) {
 		return b, err
 	}
 	if len(b) > limit {
-		return b[:limit], errAnswerTooLarge
+		return b[:limit], tooLarge(limit)
 	}
 	return b, nil
 }
@@ -289,11 +325,15 @@ func readAtMost(r io.Reader, limit int) ([]byte, error) {
 func readHead(br *bufio.Reader) (*webAnswer, bool, error) {
 	budget := maxHeaderBytes
 	line, err := readLine(br, &budget)
+	for blank := 0; err == nil && line == "" && blank < 4; blank++ {
+		// A CR LF too many after the last body, as weak servers write.
+		line, err = readLine(br, &budget)
+	}
 	if err != nil {
-		return nil, false, err
+		return nil, false, headErr(err)
 	}
 	proto, rest, _ := strings.Cut(line, " ")
-	code, reason, _ := strings.Cut(rest, " ")
+	code, reason, _ := strings.Cut(strings.TrimLeft(rest, " "), " ")
 	status, cerr := strconv.Atoi(code)
 	if (proto != "HTTP/1.1" && proto != "HTTP/1.0") || len(code) != 3 || cerr != nil || status < 100 {
 		return nil, false, fmt.Errorf("%w: status line %q", errMalformedAnswer, clip(line, 40))
@@ -303,7 +343,7 @@ func readHead(br *bufio.Reader) (*webAnswer, bool, error) {
 	for {
 		line, err := readLine(br, &budget)
 		if err != nil {
-			return nil, false, err
+			return nil, false, headErr(err)
 		}
 		if line == "" {
 			break
@@ -337,6 +377,15 @@ func readHead(br *bufio.Reader) (*webAnswer, bool, error) {
 	return ans, keep, nil
 }
 
+var errLongLine = errors.New("line too long")
+
+func headErr(err error) error {
+	if errors.Is(err, errLongLine) {
+		return fmt.Errorf("%w: headers longer than %d bytes", errMalformedAnswer, maxHeaderBytes)
+	}
+	return err
+}
+
 // readLine reads one line without its CR LF, spending budget.
 func readLine(br *bufio.Reader, budget *int) (string, error) {
 	var line []byte
@@ -344,7 +393,7 @@ func readLine(br *bufio.Reader, budget *int) (string, error) {
 		frag, err := br.ReadSlice('\n')
 		*budget -= len(frag)
 		if *budget < 0 {
-			return "", fmt.Errorf("%w: headers longer than %d bytes", errMalformedAnswer, maxHeaderBytes)
+			return "", errLongLine
 		}
 		line = append(line, frag...)
 		if err == nil {
@@ -367,6 +416,9 @@ func readChunked(br *bufio.Reader, limit int) ([]byte, error) {
 	for {
 		budget := maxChunkLine
 		line, err := readLine(br, &budget)
+		if errors.Is(err, errLongLine) {
+			return body, fmt.Errorf("%w: chunk size line longer than %d bytes", errMalformedAnswer, maxChunkLine)
+		}
 		if err != nil {
 			return body, err
 		}
@@ -378,8 +430,8 @@ func readChunked(br *bufio.Reader, limit int) ([]byte, error) {
 		if n == 0 {
 			break
 		}
-		if len(body)+int(n) > limit {
-			return body, errAnswerTooLarge
+		if n > uint64(limit-len(body)) {
+			return body, tooLarge(limit)
 		}
 		start := len(body)
 		body = append(body, make([]byte, n)...)
@@ -387,7 +439,11 @@ func readChunked(br *bufio.Reader, limit int) ([]byte, error) {
 			return body[:start+k], fmt.Errorf("answer cut in a chunk: %w", err)
 		}
 		budget = maxChunkLine
-		if crlf, err := readLine(br, &budget); err != nil || crlf != "" {
+		crlf, err := readLine(br, &budget)
+		if err != nil {
+			return body, err
+		}
+		if crlf != "" {
 			return body, fmt.Errorf("%w: chunk not ended by CR LF", errMalformedAnswer)
 		}
 	}
@@ -395,7 +451,7 @@ func readChunked(br *bufio.Reader, limit int) ([]byte, error) {
 	for {
 		line, err := readLine(br, &budget)
 		if err != nil {
-			return body, err
+			return body, headErr(err)
 		}
 		if line == "" {
 			return body, nil
@@ -423,12 +479,13 @@ type cookieJar struct {
 func (j *cookieJar) set(header string) {
 	pair, attrs, _ := strings.Cut(header, ";")
 	name, value, ok := strings.Cut(pair, "=")
-	name, value = strings.TrimSpace(name), strings.Trim(strings.TrimSpace(value), `"`)
-	if !ok || name == "" || strings.ContainsAny(name, " \t,;=\"") || headerSafe(name+value) != name+value ||
-		strings.ContainsAny(value, ";,") {
+	// The value goes back exactly as it came, quotes included, as a
+	// browser sends it: the firmware compares the token it wrote.
+	name, value = strings.TrimSpace(name), strings.TrimSpace(value)
+	if !ok || name == "" || strings.ContainsAny(name, " \t,;=\"") || headerSafe(name+value) != name+value {
 		return
 	}
-	remove := value == ""
+	remove := value == "" || value == `""`
 	for _, a := range strings.Split(attrs, ";") {
 		k, v, _ := strings.Cut(strings.TrimSpace(a), "=")
 		if strings.EqualFold(k, "max-age") {

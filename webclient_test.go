@@ -135,6 +135,16 @@ func TestReadAnswerForms(t *testing.T) {
 		{"two lengths", "HTTP/1.1 200 OK\r\nContent-Length: 3\r\nContent-Length: 4\r\n\r\nabcd", "", false, "two content-lengths", 0},
 		{"negative length", "HTTP/1.1 200 OK\r\nContent-Length: -1\r\n\r\n", "", false, "content-length", 0},
 		{"gzip transfer", "HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip\r\n\r\n", "", false, "transfer-encoding", 0},
+		{"gzip then chunked", "HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip, chunked\r\n\r\n0\r\n\r\n", "", false, "transfer-encoding", 0},
+		{"not quite chunked", "HTTP/1.1 200 OK\r\nTransfer-Encoding: xchunked\r\n\r\n0\r\n\r\n", "", false, "transfer-encoding", 0},
+		{"signed length", "HTTP/1.1 200 OK\r\nContent-Length: +2\r\n\r\n{}", "", false, "content-length", 0},
+		{"chunk size over 2 GiB (32-bit overflow)", "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n1\r\na\r\nffffffff\r\n", "a", false, "larger than 1000", 200},
+		{"chunk size that overflows the sum", "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n1\r\na\r\n7fffffff\r\n", "a", false, "larger than 1000", 200},
+		{"long chunk size line", "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n1;" + strings.Repeat("x", 5000) + "\r\n", "", false, "chunk size line", 200},
+		{"timeout after a chunk", "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n1\r\na", "a", false, "unexpected EOF", 200},
+		{"endless 100 Continue", strings.Repeat("HTTP/1.1 100 Continue\r\n\r\n", 10) + ok200(body), "", false, "informational", 0},
+		{"blank lines before the status line", "\r\n\r\n" + ok200(body), body, true, "", 200},
+		{"spaces in the status line", "HTTP/1.1  200  OK\r\nContent-Length: 20\r\n\r\n" + body, body, true, "", 200},
 		{"not http", "SSH-2.0-dropbear\r\n\r\n", "", false, "status line", 0},
 		{"http/2 preface", "PRI * HTTP/2.0\r\n\r\n", "", false, "status line", 0},
 		{"empty", "", "", false, "unexpected EOF", 0},
@@ -337,8 +347,8 @@ func TestWebClientDeadline(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	time.AfterFunc(200*time.Millisecond, cancel)
 	_, err = newWebClient(u).exchange(ctx, get("/"))
-	if !errors.Is(err, context.Canceled) {
-		t.Fatalf("error %v, want context.Canceled", err)
+	if !errors.Is(err, context.Canceled) || errors.As(err, &nerr) {
+		t.Fatalf("error %v, want context.Canceled, and no timeout", err)
 	}
 }
 
@@ -382,8 +392,8 @@ func TestWebClientRequestOnTheWire(t *testing.T) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	h := s.header[1]
-	if got := h.Get("Cookie"); got != "stok=abc; zsidn=1" {
-		t.Errorf("Cookie %q, want %q", got, "stok=abc; zsidn=1")
+	if got, want := h.Get("Cookie"), `stok="abc"; zsidn=1`; got != want {
+		t.Errorf("Cookie %q, want %q (as the modem wrote it)", got, want)
 	}
 	for k, want := range map[string]string{"Referer": m.base + "/index.html", "X-Requested-With": "XMLHttpRequest",
 		"Content-Type": "application/x-www-form-urlencoded; charset=UTF-8"} {
@@ -403,15 +413,17 @@ func TestCookieJar(t *testing.T) {
 	var j cookieJar
 	for _, step := range []struct{ set, want string }{
 		{"stok=1; Path=/", "stok=1"},
-		{"zsidn=\"2\"", "stok=1; zsidn=2"},
-		{"stok=3; Expires=Thu, 01 Jan 1970 00:00:00 GMT", "stok=3; zsidn=2"}, // a wrong clock does not end a session
+		{`zsidn="2";path=/;HttpOnly`, `stok=1; zsidn="2"`},
+		{"stok=3; Expires=Thu, 01 Jan 1970 00:00:00 GMT", `stok=3; zsidn="2"`}, // a wrong clock does not end a session
 		{"zsidn=2; Max-Age=0", "stok=3"},
 		{"stok=; Path=/", ""},
 		{"=x", ""},
 		{"a b=1", ""},
-		{"c=1,2", ""},
 		{"d=1\x00", ""},
+		{"d=1\r\nX: y", ""},
 		{"e=1; Max-Age=-1", ""},
+		{"c=1,2", "c=1,2"},
+		{`c=""`, ""},
 	} {
 		j.set(step.set)
 		if got := j.header(); got != step.want {
@@ -428,11 +440,74 @@ func TestCookieJar(t *testing.T) {
 
 func TestWebClientHostHeader(t *testing.T) {
 	for raw, want := range map[string]string{"http://192.168.0.1": "192.168.0.1", "http://[fe80::1%25usb0]:8080": "[fe80::1]:8080",
-		"http://modem.lan:80": "modem.lan:80"} {
-		u, _ := url.Parse(raw)
+		"http://modem.lan:80": "modem.lan:80", "http://%25/": "%", "http://a%25b/": "a%b", "http://[::1%25]": "[::1]"} {
+		u, err := url.Parse(raw)
+		if err != nil {
+			if _, merr := NewModem(ModemConfig{URL: raw}); merr == nil {
+				t.Errorf("%s: NewModem took a URL url.Parse refuses", raw)
+			}
+			continue
+		}
 		if got := newWebClient(u).host; got != want {
 			t.Errorf("%s: Host %q, want %q", raw, got, want)
 		}
+	}
+}
+
+// Bytes the modem sends beyond an answer, or while the connection sits
+// unused, are never read as the answer to the next request.
+func TestWebClientUnaskedBytes(t *testing.T) {
+	for name, extra := range map[string]string{
+		"a CR LF after the body": "\r\n",
+		"the answer twice":       ok200(`{"for":"a-again"}`),
+		"a 204 with a body":      "",
+	} {
+		t.Run(name, func(t *testing.T) {
+			s := startRawServer(t, func(conn, n int, req *http.Request) string {
+				if req.URL.Path != "/a" {
+					return ok200(`{"for":"` + req.URL.Path + `"}`)
+				}
+				if extra == "" {
+					return "HTTP/1.1 204 No Content\r\n\r\nsurprise"
+				}
+				return ok200(`{"for":"/a"}`) + extra
+			})
+			w := s.client(t)
+			for _, p := range []string{"/a", "/b", "/a", "/c"} {
+				time.Sleep(20 * time.Millisecond) // the extra bytes are in
+				ans, err := w.exchange(timeoutCtx(t, 2*time.Second), get(p))
+				if err != nil {
+					t.Fatalf("%s: %v", p, err)
+				}
+				if want := `{"for":"` + p + `"}`; ans.Status == 200 && string(ans.Body) != want {
+					t.Fatalf("%s: %s, want %s", p, ans.Body, want)
+				}
+			}
+		})
+	}
+}
+
+// A slow answer on a kept connection is a timeout: not asked again, not
+// reported as a modem that cannot be reached.
+func TestWebClientSlowKeptConnection(t *testing.T) {
+	s := startRawServer(t, func(conn, n int, req *http.Request) string {
+		if n == 1 {
+			time.Sleep(400 * time.Millisecond)
+		}
+		return ok200("{}")
+	})
+	w := s.client(t)
+	if _, err := w.exchange(timeoutCtx(t, 2*time.Second), get("/a")); err != nil {
+		t.Fatal(err)
+	}
+	_, err := w.exchange(timeoutCtx(t, 100*time.Millisecond), get("/b"))
+	var nerr net.Error
+	var oerr *net.OpError
+	if !errors.As(err, &nerr) || !nerr.Timeout() || (errors.As(err, &oerr) && oerr.Op == "dial") {
+		t.Fatalf("error %v, want a timeout that is not a dial error", err)
+	}
+	if got := s.requests(); len(got) != 2 {
+		t.Errorf("requests %q, want 2", got)
 	}
 }
 
