@@ -237,12 +237,16 @@ func staleUnlessTimeout(err error) error {
 // has not closed it, and sent nothing while it sat unused (an answer
 // nobody asked for would be read as the next one's).
 func (c *webConn) idleClean() bool {
-	if c.br.Buffered() > 0 {
-		return false
-	}
+	return c.br.Buffered() == 0 && idleQuiet(c.c)
+}
+
+// idleQuietByDeadline is idleQuiet where the socket cannot be peeked at:
+// a read that may wait a millisecond.
+func idleQuietByDeadline(c net.Conn) bool {
 	// A deadline already past would fail the read before it is tried.
-	c.c.SetReadDeadline(time.Now().Add(time.Millisecond))
-	_, err := c.br.Peek(1)
+	c.SetReadDeadline(time.Now().Add(time.Millisecond))
+	var b [1]byte
+	_, err := c.Read(b[:])
 	var nerr net.Error
 	return errors.As(err, &nerr) && nerr.Timeout()
 }
