@@ -220,7 +220,10 @@ type Modem struct {
 // modem.
 func NewModem(cfg ModemConfig) (*Modem, error) {
 	u, err := url.Parse(cfg.URL)
-	if err != nil || u.Scheme != "http" || u.Host == "" || u.User != nil {
+	// The goform API is at the web server's root: a path or a query given
+	// here would be dropped, so it is refused rather than ignored.
+	if err != nil || u.Scheme != "http" || u.Host == "" || u.User != nil || u.RawQuery != "" || u.Fragment != "" ||
+		(u.Path != "" && u.Path != "/" && u.Path != "/index.html") {
 		return nil, fmt.Errorf("modem url %q: want http://host[:port]", cfg.URL)
 	}
 	if cfg.Timeout <= 0 {

@@ -512,12 +512,13 @@ func TestWebClientSlowKeptConnection(t *testing.T) {
 }
 
 func TestModemURLIsPlainHTTP(t *testing.T) {
-	for _, u := range []string{"https://192.168.0.1", "http://admin:x@192.168.0.1", "ftp://192.168.0.1", "192.168.0.1", "http://"} {
+	for _, u := range []string{"https://192.168.0.1", "http://admin:x@192.168.0.1", "ftp://192.168.0.1", "192.168.0.1", "http://",
+		"http://192.168.0.1/x?y", "http://192.168.0.1/goform/", "http://192.168.0.1/?a=1", "http://192.168.0.1/#top"} {
 		if _, err := NewModem(ModemConfig{URL: u}); err == nil {
 			t.Errorf("%s accepted", u)
 		}
 	}
-	for _, u := range []string{"http://192.168.0.1", "http://192.168.0.1:8080", "http://[fe80::1%25usb0]", "http://modem.lan"} {
+	for _, u := range []string{"http://192.168.0.1", "http://192.168.0.1:8080", "http://[fe80::1%25usb0]", "http://modem.lan", "http://192.168.0.1/", "http://192.168.0.1/index.html"} {
 		if _, err := NewModem(ModemConfig{URL: u}); err != nil {
 			t.Errorf("%s: %v", u, err)
 		}
