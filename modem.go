@@ -214,7 +214,22 @@ type Modem struct {
 	rejected int
 	capTotal int  // nv + sim capacity last reported, 0 unknown
 	capTried bool // Inbox asked for the capacity once
+	// uselessLogins counts the logins in a row after which the session
+	// reads stayed blank; none is made for a blank read before reloginAt.
+	uselessLogins int
+	reloginAt     time.Time
 }
+
+// A modem whose session reads stay blank even right after a successful
+// login (firmware that wants something smsgate does not send, a web UI that
+// takes the session back) is not logged in again at every poll: each login
+// logs out a person using the web UI. The next re-login waits
+// reloginBackoff, doubled after each one that did not help, at most
+// reloginBackoffMax, until a read is answered.
+const (
+	reloginBackoff    = time.Minute
+	reloginBackoffMax = 30 * time.Minute
+)
 
 // NewModem returns a client for the modem at cfg.URL. It does not contact the
 // modem.
@@ -391,17 +406,69 @@ func (m *Modem) sessionGone(ctx context.Context) bool {
 }
 
 // withSession runs op, and when the modem says the session is gone (blank
-// JSON, the login page, a redirect), logs in once and runs op once more.
+// JSON, the login page, a redirect), logs in once and runs op once more;
+// not while re-logins back off (see reloginBackoff).
 func (m *Modem) withSession(ctx context.Context, op func() error) error {
 	err := op()
 	if !noSession(err) {
+		m.answered(err)
 		return err
 	}
 	m.det.LoggedIn = false
+	if m.reloginWaits() {
+		return fmt.Errorf("%w; %s", err, m.reloginHeld())
+	}
 	if lerr := m.login(ctx); lerr != nil {
 		return fmt.Errorf("%w (and %w)", err, lerr)
 	}
-	return op()
+	if err = op(); noSession(err) {
+		// Only when the keys every session answers are blank too: a read
+		// some firmware answers blank in a session says nothing of it.
+		if !m.sessionGone(ctx) {
+			return err
+		}
+		m.loginDidNotHelp()
+		return fmt.Errorf("%w; %s", err, m.reloginHeld())
+	}
+	m.answered(err)
+	return err
+}
+
+// loginDidNotHelp notes a successful login after which a session read
+// stayed blank, and puts the next re-login off. Warned once per spell.
+func (m *Modem) loginDidNotHelp() {
+	wait := reloginBackoffMax
+	if m.uselessLogins < 16 {
+		wait = min(reloginBackoff<<m.uselessLogins, reloginBackoffMax)
+	}
+	m.uselessLogins++
+	m.reloginAt = m.now().Add(wait)
+	if m.uselessLogins == 1 {
+		m.log.Warn("modem answers blank right after a successful login; logging in again only with back-off (1 min, doubling to 30 min) until it answers",
+			"next_login", m.reloginAt.Format(time.RFC3339))
+		return
+	}
+	m.log.Debug("modem still blank after login", "logins", m.uselessLogins, "next_login", m.reloginAt.Format(time.RFC3339))
+}
+
+// reloginWaits says whether a blank read must wait for its re-login.
+func (m *Modem) reloginWaits() bool {
+	return m.uselessLogins > 0 && m.now().Before(m.reloginAt)
+}
+
+// reloginHeld says why no login is made for a blank read.
+func (m *Modem) reloginHeld() string {
+	return fmt.Sprintf("reads blank right after a successful login (%d in a row); next login after %s",
+		m.uselessLogins, m.reloginAt.Format(time.RFC3339))
+}
+
+// answered ends the re-login back-off once a session read is answered.
+func (m *Modem) answered(err error) {
+	if err != nil || m.uselessLogins == 0 {
+		return
+	}
+	m.log.Warn("modem session reads answered again; re-login back-off over", "useless_logins", m.uselessLogins)
+	m.uselessLogins, m.reloginAt = 0, time.Time{}
 }
 
 // EnsureSession logs in unless a session-only read already works: what a
@@ -418,9 +485,27 @@ func (m *Modem) ensureSession(ctx context.Context) error {
 	}
 	_, err := m.readKeys(ctx, sessionKeys...)
 	if !noSession(err) {
+		m.answered(err)
 		return err
 	}
-	return m.login(ctx)
+	if m.reloginWaits() {
+		return fmt.Errorf("%w; %s", err, m.reloginHeld())
+	}
+	if err := m.login(ctx); err != nil {
+		return err
+	}
+	// What comes next (an action, a one-shot's read) needs the session:
+	// checked now, so that a login the modem ignores is not made twice.
+	if m.noLogin {
+		return nil
+	}
+	_, err = m.readKeys(ctx, sessionKeys...)
+	if noSession(err) {
+		m.loginDidNotHelp()
+		return fmt.Errorf("%w; %s", err, m.reloginHeld())
+	}
+	m.answered(err)
+	return nil
 }
 
 // Keys reads status keys, logging in when needed.

@@ -1,0 +1,218 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// blankModem is a modem that accepts the password and then answers every
+// session read blank, as if the login had not happened (firmware that wants
+// something the client does not send, or a web UI that takes the session
+// back at once). It can be told to answer again.
+type blankModem struct {
+	mu       sync.Mutex
+	logins   int
+	answers  bool // session reads are answered after a login
+	loggedIn bool
+}
+
+func (b *blankModem) serve(w http.ResponseWriter, r *http.Request) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	w.Header().Set("Content-Type", "application/json")
+	if r.Method == http.MethodPost {
+		r.ParseForm()
+		if id := r.PostForm.Get("goformId"); id == "LOGIN" {
+			b.logins++
+			b.loggedIn = true
+			w.Write([]byte(`{"result":"0"}`))
+			return
+		}
+		w.Write([]byte(`{"result":"failure"}`))
+		return
+	}
+	if r.URL.Path != "/goform/goform_get_cmd_process" {
+		http.NotFound(w, r)
+		return
+	}
+	pre := map[string]string{"psw_fail_num_str": "5", "login_lock_time": "300",
+		"wa_inner_version": "MF920V_BLANK_B03", "modem_main_state": "modem_init_complete"}
+	cmd := r.URL.Query().Get("cmd")
+	out := map[string]any{}
+	switch {
+	case cmd == "sms_data_total" && b.answers && b.loggedIn:
+		out["messages"] = []any{}
+	case cmd == "sms_capacity_info" && b.answers && b.loggedIn:
+		out["sms_nv_total"], out["sms_nv_rev_total"], out["sms_nv_send_total"], out["sms_nv_draftbox_total"] = "100", "0", "0", "0"
+	default:
+		for _, k := range strings.Split(cmd, ",") {
+			out[k] = pre[k]
+			if b.answers && b.loggedIn && !preLoginKeys[k] {
+				out[k] = "1"
+			}
+		}
+	}
+	json.NewEncoder(w).Encode(out)
+}
+
+func (b *blankModem) set(answers, loggedIn bool) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.answers, b.loggedIn = answers, loggedIn
+}
+
+func (b *blankModem) count() int {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.logins
+}
+
+func startBlankModem(t *testing.T) (*blankModem, *Modem, *fakeClock, *bytes.Buffer) {
+	t.Helper()
+	b := &blankModem{}
+	srv := httptest.NewServer(http.HandlerFunc(b.serve))
+	t.Cleanup(srv.Close)
+	logs := &bytes.Buffer{}
+	m, err := NewModem(ModemConfig{URL: srv.URL, Password: "pw", Timeout: 2 * time.Second,
+		Logger: slog.New(slog.NewTextHandler(logs, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	clk := newFakeClock()
+	m.now = clk.Now
+	return b, m, clk, logs
+}
+
+// TestBlankAfterLoginBacksOffRelogins: a modem whose session reads stay
+// blank right after a successful login got a LOGIN on every poll (12 in
+// 12 s), each one logging out a person using the web UI. A re-login that
+// did not help is tried again after 1, 2, 4 ... minutes, at most every 30;
+// it is said once in the log, and a read answered ends it.
+func TestBlankAfterLoginBacksOffRelogins(t *testing.T) {
+	b, m, clk, logs := startBlankModem(t)
+	ctx := context.Background()
+	start := clk.Now()
+	poll := func() error {
+		_, err := m.Poll(ctx)
+		clk.Advance(time.Second)
+		return err
+	}
+	for range 12 {
+		err := poll()
+		if !noSession(err) {
+			t.Fatalf("poll of a blank modem: %v", err)
+		}
+	}
+	if n := b.count(); n != 1 {
+		t.Fatalf("%d logins in 12 polls of a modem answering blank after login, want 1", n)
+	}
+	err := poll()
+	if !strings.Contains(err.Error(), "blank right after a successful login") {
+		t.Errorf("the error does not say why no login: %v", err)
+	}
+	// The back-off doubles from a minute to at most half an hour.
+	var gaps []time.Duration
+	last := start
+	for range 2 * 360 { // two hours of polls, 10 s apart
+		before := b.count()
+		clk.Advance(9 * time.Second)
+		poll()
+		if b.count() != before {
+			gaps = append(gaps, clk.Now().Sub(last).Round(time.Minute))
+			last = clk.Now()
+		}
+		if clk.Now().Sub(last) > time.Hour {
+			t.Fatal("no re-login for an hour")
+		}
+	}
+	want := []time.Duration{time.Minute, 2 * time.Minute, 4 * time.Minute, 8 * time.Minute, 16 * time.Minute, 30 * time.Minute, 30 * time.Minute}
+	if len(gaps) < len(want) {
+		t.Fatalf("re-logins after %v, want %v first", gaps, want)
+	}
+	for i, w := range want {
+		if gaps[i] != w {
+			t.Fatalf("re-logins after %v, want %v first", gaps, want)
+		}
+	}
+	if n := strings.Count(logs.String(), "blank right after a successful login"); n != 1 {
+		t.Errorf("%d warnings, want 1:\n%s", n, logs.String())
+	}
+
+	// The modem answers again (the re-login due works): the back-off ends,
+	// once said; a session lost later means one re-login at once.
+	b.set(true, false)
+	clk.Advance(30 * time.Minute) // the longest back-off
+	if err := poll(); err != nil {
+		t.Fatalf("poll of a modem answering again: %v", err)
+	}
+	if !strings.Contains(logs.String(), "session reads answered again") {
+		t.Errorf("the end of the state is not logged:\n%s", logs.String())
+	}
+	b.set(true, false) // the session is gone
+	before := b.count()
+	if err := poll(); err != nil {
+		t.Fatalf("poll after the session expired: %v", err)
+	}
+	if b.count() != before+1 {
+		t.Errorf("%d logins for an expired session, want 1", b.count()-before)
+	}
+}
+
+// TestBlankAfterLoginGateway: through the gateway, a poll every second for
+// a minute costs the owner one LOGIN, and the gateway keeps polling.
+func TestBlankAfterLoginGateway(t *testing.T) {
+	b, m, clk, _ := startBlankModem(t)
+	log := slog.New(slog.DiscardHandler)
+	actions := &Actions{modem: m, reboot: &countingRebooter{}, host: fakeHost{uptime: 3 * time.Hour}, log: log}
+	gw, err := NewGateway(GatewayConfig{Allow: []phoneKey{normalizeNumber(owner, "")}}, m, actions, nil, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	gw.now = clk.Now
+	for range 59 {
+		gw.Step(context.Background())
+		clk.Advance(time.Second)
+	}
+	if n := b.count(); n != 1 {
+		t.Errorf("%d logins in a minute of 1 s polls, want 1", n)
+	}
+	var le *LoginError
+	if _, err := m.Poll(context.Background()); errors.As(err, &le) {
+		t.Errorf("a blank modem taken for a refused login: %v", err)
+	}
+}
+
+// TestBlankAfterLoginActionsWait: a one-shot command or an action logs in
+// first; on a modem still blank after that login it is not posted, says
+// why, and the next one waits for the back-off instead of logging in.
+func TestBlankAfterLoginActionsWait(t *testing.T) {
+	b, m, clk, _ := startBlankModem(t)
+	ctx := context.Background()
+	err := m.EnsureSession(ctx)
+	if !noSession(err) || !strings.Contains(err.Error(), "blank right after a successful login") {
+		t.Fatalf("EnsureSession on a modem blank after login: %v", err)
+	}
+	if _, err := m.Status(ctx); !noSession(err) {
+		t.Fatalf("status: %v", err)
+	}
+	if err := m.Delete(ctx, 7); !noSession(err) {
+		t.Fatalf("delete: %v", err)
+	}
+	if n := b.count(); n != 1 {
+		t.Errorf("%d logins, want 1", n)
+	}
+	clk.Advance(time.Minute)
+	m.EnsureSession(ctx)
+	if n := b.count(); n != 2 {
+		t.Errorf("%d logins once the back-off is over, want 2", n)
+	}
+}
