@@ -257,39 +257,73 @@ func fitOneSMS(text string) string {
 	return string(runes[:lo]) + ellipsis
 }
 
-// parseSMSDate reads the modem's "yy,MM,dd,HH,mm,ss,±Z" where Z is the zone
-// offset in quarter hours. An implausible value is an error, never a guess.
+// parseSMSDate reads the modem's "yy,MM,dd,HH,mm,ss,±Z". Z is the zone
+// offset, documented in quarter hours (+12 = UTC+3), but some firmware
+// writes it in hours (+3 = UTC+3). A Z that names no zone in quarter hours
+// but one in hours (+3 would be UTC+0:45) is read in hours; every other Z
+// in quarter hours. An implausible value is an error, never a guess.
 func parseSMSDate(s string) (time.Time, error) {
+	t, _, err := smsDateReadings(s)
+	return t, err
+}
+
+// smsDateReadings is parseSMSDate's reading and, when Z names a real zone
+// in either unit (+4, +8, +12, +14, -4, -8, -10, -12), the reading in
+// hours, which only a clock can tell apart (zero otherwise).
+func smsDateReadings(s string) (t, inHours time.Time, err error) {
 	f := strings.Split(strings.TrimSpace(s), ",")
 	if len(f) != 7 {
-		return time.Time{}, fmt.Errorf("sms date %q: want 7 fields, got %d", s, len(f))
+		return time.Time{}, time.Time{}, fmt.Errorf("sms date %q: want 7 fields, got %d", s, len(f))
 	}
 	var v [6]int
 	for i := 0; i < 6; i++ {
 		n, err := strconv.Atoi(strings.TrimSpace(f[i]))
 		if err != nil || n < 0 {
-			return time.Time{}, fmt.Errorf("sms date %q: field %d: %w", s, i+1, errCodec)
+			return time.Time{}, time.Time{}, fmt.Errorf("sms date %q: field %d: %w", s, i+1, errCodec)
 		}
 		v[i] = n
 	}
-	zq, err := strconv.Atoi(strings.TrimSpace(f[6]))
+	z, err := strconv.Atoi(strings.TrimSpace(f[6]))
 	if err != nil {
-		return time.Time{}, fmt.Errorf("sms date %q: zone: %w", s, errCodec)
+		return time.Time{}, time.Time{}, fmt.Errorf("sms date %q: zone: %w", s, errCodec)
 	}
 	year, month, day, hour, minute, sec := v[0], v[1], v[2], v[3], v[4], v[5]
 	if year > 99 || month < 1 || month > 12 || day < 1 || hour > 23 || minute > 59 || sec > 59 {
-		return time.Time{}, fmt.Errorf("sms date %q: out of range: %w", s, errCodec)
+		return time.Time{}, time.Time{}, fmt.Errorf("sms date %q: out of range: %w", s, errCodec)
 	}
 	// Real zones lie between UTC-12 and UTC+14.
-	if zq < -48 || zq > 56 {
-		return time.Time{}, fmt.Errorf("sms date %q: zone %d quarter hours: %w", s, zq, errCodec)
+	if z < -48 || z > 56 {
+		return time.Time{}, time.Time{}, fmt.Errorf("sms date %q: zone %d quarter hours: %w", s, z, errCodec)
 	}
-	zone := time.FixedZone(formatZone(zq*15*60), zq*15*60)
-	t := time.Date(2000+year, time.Month(month), day, hour, minute, sec, 0, zone)
+	at := func(offset int) time.Time {
+		return time.Date(2000+year, time.Month(month), day, hour, minute, sec, 0, time.FixedZone(formatZone(offset), offset))
+	}
+	hoursOK := z != 0 && z >= -12 && z <= 14
+	switch {
+	case hoursOK && !realQuarterZone(z):
+		t = at(z * 3600)
+	case hoursOK:
+		t, inHours = at(z*15*60), at(z*3600)
+	default:
+		t = at(z * 15 * 60)
+	}
 	if t.Day() != day {
-		return time.Time{}, fmt.Errorf("sms date %q: no day %d in month %d: %w", s, day, month, errCodec)
+		return time.Time{}, time.Time{}, fmt.Errorf("sms date %q: no day %d in month %d: %w", s, day, month, errCodec)
 	}
-	return t, nil
+	return t, inHours, nil
+}
+
+// realQuarterZone reports whether z quarter hours is an offset some zone
+// uses (tz database, 2025): whole hours, and the few half and three-quarter
+// hours below.
+func realQuarterZone(z int) bool {
+	switch z {
+	case -38, -14, -10, // -9:30 Marquesas, -3:30 and -2:30 Newfoundland
+		14, 18, 22, 23, 26, // +3:30 Iran, +4:30 Afghanistan, +5:30 India, +5:45 Nepal, +6:30 Myanmar
+		35, 38, 42, 51, 55: // +8:45 Eucla, +9:30 and +10:30 Australia, +12:45 and +13:45 Chatham
+		return true
+	}
+	return z%4 == 0
 }
 
 func formatZone(offsetSeconds int) string {

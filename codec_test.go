@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -151,6 +152,19 @@ func TestParseSMSDate(t *testing.T) {
 		{"25,06,30,23,59,59,+22", "2025-06-30T23:59:59+05:30", 5*3600 + 1800},
 		{"25,06,30,23,59,59,+23", "2025-06-30T23:59:59+05:45", 5*3600 + 2700},
 		{"25,06,30,23,59,59,+56", "2025-06-30T23:59:59+14:00", 14 * 3600},
+		// In quarter hours +3 would be UTC+0:45, which no zone uses: the
+		// firmware wrote hours.
+		{"25,06,30,23,59,59,+3", "2025-06-30T23:59:59+03:00", 3 * 3600},
+		{"25,06,30,23,59,59,+1", "2025-06-30T23:59:59+01:00", 3600},
+		{"25,06,30,23,59,59,+13", "2025-06-30T23:59:59+13:00", 13 * 3600},
+		{"25,01,01,12,00,00,-5", "2025-01-01T12:00:00-05:00", -5 * 3600},
+		// Real in either unit: quarter hours, as documented (the gateway
+		// may read it in hours against the Pi's clock).
+		{"25,06,30,23,59,59,+4", "2025-06-30T23:59:59+01:00", 3600},
+		{"25,06,30,23,59,59,-10", "2025-06-30T23:59:59-02:30", -2*3600 - 1800},
+		// Not a zone in hours: quarter hours, whether real or not.
+		{"25,06,30,23,59,59,-14", "2025-06-30T23:59:59-03:30", -3*3600 - 1800},
+		{"25,06,30,23,59,59,+15", "2025-06-30T23:59:59+03:45", 3*3600 + 2700},
 		{"23,02,29,10,00,00,+4", "", 0},  // not a leap year
 		{"25,13,01,10,00,00,+4", "", 0},  // month
 		{"25,12,01,24,00,00,+4", "", 0},  // hour
@@ -180,6 +194,32 @@ func TestParseSMSDate(t *testing.T) {
 		if _, off := got.Zone(); off != tt.wantOff {
 			t.Errorf("parseSMSDate(%q) offset %d, want %d", tt.in, off, tt.wantOff)
 		}
+	}
+}
+
+// TestSMSDateReadings: a reading in hours is offered exactly when the zone
+// field names a real zone in both units.
+func TestSMSDateReadings(t *testing.T) {
+	var ambiguous []int
+	for z := -48; z <= 56; z++ {
+		raw := fmt.Sprintf("25,06,30,12,00,00,%+d", z)
+		q, h, err := smsDateReadings(raw)
+		if err != nil {
+			t.Fatalf("%s: %v", raw, err)
+		}
+		if h.IsZero() {
+			continue
+		}
+		ambiguous = append(ambiguous, z)
+		if _, off := h.Zone(); off != z*3600 {
+			t.Errorf("%s read in hours: offset %d", raw, off)
+		}
+		if _, off := q.Zone(); off != z*900 {
+			t.Errorf("%s: offset %d, want quarter hours", raw, off)
+		}
+	}
+	if want := []int{-12, -10, -8, -4, 4, 8, 12, 14}; !slices.Equal(ambiguous, want) {
+		t.Errorf("read both ways: %v, want %v", ambiguous, want)
 	}
 }
 
@@ -269,7 +309,7 @@ func FuzzDecodeNumber(f *testing.F) {
 }
 
 func FuzzParseSMSDate(f *testing.F) {
-	for _, s := range []string{"22,09,17,18,33,25,+12", "24,02,29,00,00,00,-4", ",,,,,,", "99,12,31,23,59,59,+56"} {
+	for _, s := range []string{"22,09,17,18,33,25,+12", "24,02,29,00,00,00,-4", ",,,,,,", "99,12,31,23,59,59,+56", "26,03,14,12,00,00,+3", "26,03,14,12,00,00,-10"} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {
@@ -288,6 +328,19 @@ func FuzzParseSMSDate(f *testing.F) {
 		tm2, err := parseSMSDate(again)
 		if err != nil || !tm2.Equal(tm) {
 			t.Fatalf("parseSMSDate(%q) = %v; re-parsing %q gave %v, %v", s, tm, again, tm2, err)
+		}
+		// The other reading differs only in the zone: the same wall clock,
+		// the field taken as hours.
+		q, h, err := smsDateReadings(s)
+		if err != nil || !q.Equal(tm) {
+			t.Fatalf("smsDateReadings(%q) = %v, %v; parseSMSDate gave %v", s, q, err, tm)
+		}
+		if !h.IsZero() {
+			_, qo := q.Zone()
+			_, ho := h.Zone()
+			if ho != qo*4 || !h.Add(time.Duration(ho-qo)*time.Second).Equal(q) {
+				t.Fatalf("smsDateReadings(%q) = %v, %v: not the same wall clock in hours", s, q, h)
+			}
 		}
 	})
 }

@@ -125,6 +125,8 @@ type Gateway struct {
 	// room is the last deletion made to make room, so that a modem that
 	// keeps what it said it deleted is not asked again at every poll.
 	room roomTry
+	// piClock: the pass judges by the Pi's clock, not by SMS dates.
+	piClock bool
 
 	heal   *Healer
 	alerts *Alerts
@@ -699,6 +701,7 @@ func (g *Gateway) removeAll(ctx context.Context, ids []int64) (map[int64]bool, e
 func (g *Gateway) reference(msgs []SMS) (now, newest time.Time) {
 	pi := g.now()
 	piOK := pi.Year() >= plausibleEpoch
+	g.piClock = piOK
 	for _, m := range msgs {
 		if m.Time.IsZero() || m.Time.Year() < plausibleEpoch || (piOK && m.Time.After(pi.Add(24*time.Hour))) {
 			continue
@@ -795,9 +798,13 @@ func (p *pass) judge(m SMS) verdict {
 		return consumed(decision{verdict: "rejected", reason: "unknown command"}, unknownCommandReply)
 	}
 	d := decision{command: cmd.String()}
-	if age, ok := age(m, now); ok && g.cfg.MaxAge > 0 && age > g.cfg.MaxAge {
-		d.verdict, d.reason = "stale", fmt.Sprintf("sent %s ago, -max-age %s", age.Round(time.Minute), g.cfg.MaxAge)
-		return consumed(d, fmt.Sprintf("not executed: '%s' is %s old (max %s)", cmd.Name, shortDuration(age), shortDuration(g.cfg.MaxAge)))
+	sent := p.age(m)
+	if sent.known && g.cfg.MaxAge > 0 && sent.age > g.cfg.MaxAge {
+		d.verdict, d.reason = "stale", fmt.Sprintf("sent %s ago, -max-age %s", sent.age.Round(time.Minute), g.cfg.MaxAge)
+		if sent.note != "" {
+			d.reason += "; " + sent.note
+		}
+		return consumed(d, fmt.Sprintf("not executed: '%s' is %s old (max %s)", cmd.Name, shortDuration(sent.age), shortDuration(g.cfg.MaxAge)))
 	}
 	key := string(from) + "|" + cmd.String()
 	if why := p.duplicate(m, from, cmd, key); why != "" {
@@ -838,6 +845,9 @@ func (p *pass) judge(m SMS) verdict {
 	d.verdict, d.reason = "executed", "authorised"
 	if g.cfg.secret() != secretNone {
 		d.reason = "authorised, " + g.cfg.secret().String() + " ok"
+	}
+	if sent.note != "" {
+		d.reason += "; " + sent.note
 	}
 	return verdict{decision: d, cmd: cmd, run: true, remove: true}
 }
@@ -910,12 +920,48 @@ func (g *Gateway) logText(m SMS) string {
 	return text
 }
 
-// age is how old m is at now, when both can be trusted.
-func age(m SMS, now time.Time) (time.Duration, bool) {
-	if now.Year() < plausibleEpoch || m.Time.IsZero() || m.Time.Year() < plausibleEpoch || m.Time.After(now.Add(24*time.Hour)) {
-		return 0, false
+// dateSlack is how far ahead of the Pi's clock an SMS date may lie and
+// still count as sent now: clocks drift.
+const dateSlack = 5 * time.Minute
+
+// zoneInHoursAhead is how far ahead a date read in quarter hours must lie
+// before its zone is read in hours instead: a date up to an hour ahead is
+// more likely a clock off by a summer-time hour, and reading that one in
+// hours would make every fresh command look hours old.
+const zoneInHoursAhead = time.Hour + dateSlack
+
+// smsAge is how old an SMS is, as far as its date tells.
+type smsAge struct {
+	age   time.Duration
+	known bool
+	note  string // how the date was read, when that was not plain: for the log
+}
+
+// age is how old m is at the pass's time, when both can be trusted. A zone
+// written in hours or in quarter hours (see smsDateReadings) is told apart
+// by the Pi's clock only: the younger reading that is not in the future,
+// except that a date less than zoneInHoursAhead ahead is kept as it is.
+// So a fresh command is never refused for its zone, whatever the unit; a
+// date that no reading places in the past cannot be aged and does not
+// make a command stale: an SMSC with a wrong clock must not lock the owner
+// out. Without a plausible Pi clock, dates are compared with each other
+// only, each read one way, which the unit cannot change.
+func (p *pass) age(m SMS) smsAge {
+	now := p.now
+	if now.Year() < plausibleEpoch || m.Time.IsZero() || m.Time.Year() < plausibleEpoch {
+		return smsAge{}
 	}
-	return max(now.Sub(m.Time), 0), true
+	t, note := m.Time, ""
+	if p.g.piClock {
+		if _, h, err := smsDateReadings(m.RawDate); err == nil && !h.IsZero() && !h.After(now.Add(dateSlack)) &&
+			(h.After(t) || t.Sub(now) > zoneInHoursAhead) {
+			t, note = h, "zone read in hours"
+		}
+	}
+	if t.After(now.Add(dateSlack)) {
+		return smsAge{note: "date in the future: age unknown"}
+	}
+	return smsAge{age: max(now.Sub(t), 0), known: true, note: note}
 }
 
 func (g *Gateway) rebootTooSoon(st *State, now time.Time) string {
