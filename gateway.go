@@ -127,6 +127,10 @@ type Gateway struct {
 	room roomTry
 	// piClock: the pass judges by the Pi's clock, not by SMS dates.
 	piClock bool
+	// removedNow holds the ids this poll asked the modem to remove: the
+	// modem may already have given one to a new message, so the list read
+	// before is no longer the inbox.
+	removedNow map[int64]bool
 
 	heal   *Healer
 	alerts *Alerts
@@ -187,6 +191,7 @@ func NewGateway(cfg GatewayConfig, modem gatewayModem, actions *Actions, led ind
 	g := &Gateway{
 		cfg: cfg, allow: allow, modem: modem, actions: actions, led: led, log: log, now: time.Now,
 		st: st, store: store, waiting: map[int64]*waitingMsg{}, retryAt: map[int64]time.Time{},
+		removedNow: map[int64]bool{},
 	}
 	store.now = func() time.Time { return g.now() }
 	actions.secret = cfg.secret()
@@ -259,6 +264,7 @@ func (g *Gateway) Run(ctx context.Context) error {
 // changed.
 func (g *Gateway) Step(ctx context.Context) {
 	defer g.keepRefusals()
+	clear(g.removedNow)
 	st, err := g.modem.Poll(ctx)
 	if ctx.Err() != nil {
 		return // stopping: the modem is not to blame
@@ -376,8 +382,9 @@ type decision struct {
 // handle decides on every message not decided before, and reports whether
 // it touched the inbox.
 func (g *Gateway) handle(ctx context.Context, msgs []SMS) (touched bool) {
-	now, newest := g.reference(msgs)
+	now := g.reference(msgs)
 	g.st.prune(now)
+	g.boundRan()
 	present := map[int64]bool{}
 	var todo []SMS
 	var kept bool // a kept message warned about: saved at once
@@ -427,7 +434,7 @@ func (g *Gateway) handle(ctx context.Context, msgs []SMS) (touched bool) {
 		}
 	}
 	if len(todo) > 0 {
-		touched = g.pass(ctx, todo, now, newest)
+		touched = g.pass(ctx, todo, now, g.newestOwn(msgs))
 	}
 	retried := g.retryKept(ctx)
 	if kept || retried {
@@ -485,6 +492,7 @@ func (g *Gateway) retryKept(ctx context.Context) bool {
 			continue
 		}
 		delete(g.retryAt, id) // the next listing schedules the next try
+		g.removedNow[id] = true
 		r := g.st.Removed[id]
 		r.Tries++
 		g.st.Removed[id] = r
@@ -505,8 +513,8 @@ func (g *Gateway) retryKept(ctx context.Context) bool {
 // the plan consumes in as few confirmed requests as the modem allows,
 // decide again on what was removed (the state changes only now) and send
 // the replies, then run the disruptive action, at most one.
-func (g *Gateway) pass(ctx context.Context, todo []SMS, now, newest time.Time) (touched bool) {
-	plan := g.newPass(g.st.clone(), now, newest, false)
+func (g *Gateway) pass(ctx context.Context, todo []SMS, now, newestOwn time.Time) (touched bool) {
+	plan := g.newPass(g.st.clone(), now, newestOwn, false)
 	planned := make([]verdict, len(todo))
 	var consume []int64
 	for i, m := range todo {
@@ -516,8 +524,11 @@ func (g *Gateway) pass(ctx context.Context, todo []SMS, now, newest time.Time) (
 		}
 	}
 	removed, rmErr := g.removeAll(ctx, consume)
+	for _, id := range consume {
+		g.removedNow[id] = true // confirmed or not: the modem may have done it
+	}
 
-	p := g.newPass(g.st, now, newest, true)
+	p := g.newPass(g.st, now, newestOwn, true)
 	type outgoing struct {
 		m    SMS
 		text string
@@ -696,27 +707,36 @@ func (g *Gateway) removeAll(ctx context.Context, ids []int64) (map[int64]bool, e
 
 // reference is the time to judge by: the Pi's clock when it is
 // plausible, otherwise the newest SMS date seen, so that a backlog of old
-// commands is still old after a cold boot without network time. newest is
-// the newest plausible SMS date in msgs.
-func (g *Gateway) reference(msgs []SMS) (now, newest time.Time) {
+// commands is still old after a cold boot without network time.
+func (g *Gateway) reference(msgs []SMS) time.Time {
 	pi := g.now()
-	piOK := pi.Year() >= plausibleEpoch
+	piOK := plausible(pi)
 	g.piClock = piOK
+	var newest time.Time
 	for _, m := range msgs {
-		if m.Time.IsZero() || m.Time.Year() < plausibleEpoch || (piOK && m.Time.After(pi.Add(24*time.Hour))) {
+		if !plausible(m.Time) || (piOK && m.Time.After(pi.Add(24*time.Hour))) {
 			continue
+		}
+		if g.st.Decided[m.ID] == fingerprint(m) {
+			continue // counted when first seen, under the clock of then
 		}
 		if m.Time.After(newest) {
 			newest = m.Time
 		}
 	}
+	// While the Pi's clock is right, a date ahead of it is wrong or
+	// forged: remembered, it would make every command "stale" after the
+	// next cold boot without network time.
+	if piOK && newest.After(pi) {
+		newest = pi
+	}
 	if newest.After(g.st.NewestSMS) {
 		g.st.NewestSMS = newest
 	}
 	if piOK || g.st.NewestSMS.IsZero() {
-		return pi, newest
+		return pi
 	}
-	return g.st.NewestSMS, newest
+	return g.st.NewestSMS
 }
 
 // pass is one pass's view while deciding: the state decided against and
@@ -725,20 +745,83 @@ type pass struct {
 	g   *Gateway
 	st  *State
 	now time.Time
-	// before dates the commands run in this pass: every SMS in the inbox
-	// is dated no later than it.
-	before     time.Time
+	// newestOwn is the newest plausible date of an allowed sender's SMS in
+	// the inbox: what the commands run in this pass are dated by (see
+	// watermark).
+	newestOwn  time.Time
 	ran        map[string]bool
 	disruptive bool
 	live       bool // false while planning: say nothing
 }
 
-func (g *Gateway) newPass(st *State, now, newest time.Time, live bool) *pass {
-	before := newest
-	if before.IsZero() {
-		before = now
+func (g *Gateway) newPass(st *State, now, newestOwn time.Time, live bool) *pass {
+	return &pass{g: g, st: st, now: now, newestOwn: newestOwn, ran: map[string]bool{}, live: live}
+}
+
+// watermark dates a command that runs now from SMS m: a copy from the same
+// sender dated no later than it was already in the inbox, or older than
+// something that was, when it ran. Only the allowed senders' SMS date it:
+// they come through the same network, in the same zone convention, while a
+// stranger's date can be anything, and one far in the future would make
+// every later command of the owner a "duplicate". It is also no later than
+// the command's own date or the Pi's clock, whichever is later, so that a
+// spoofed allowed number that fails the PIN cannot push it forward either.
+// sent is m's own date, zero when implausible.
+func (p *pass) watermark(m SMS) (before, sent time.Time) {
+	if plausible(m.Time) {
+		sent = m.Time
 	}
-	return &pass{g: g, st: st, now: now, before: before, ran: map[string]bool{}, live: live}
+	before = p.newestOwn
+	if before.IsZero() {
+		before = p.now
+	}
+	if b := ranBound(sent, p.g.now()); before.After(b) {
+		before = b
+	}
+	return before, sent
+}
+
+// ranBound is the latest watermark a command sent at sent (zero if
+// unknown) may have when the Pi's clock reads pi; zero when neither can be
+// trusted.
+func ranBound(sent, pi time.Time) time.Time {
+	if plausible(pi) {
+		if sent.After(pi) {
+			return sent
+		}
+		return pi
+	}
+	return sent
+}
+
+func plausible(t time.Time) bool { return !t.IsZero() && t.Year() >= plausibleEpoch }
+
+// boundRan forgets, once the Pi's clock is plausible, the remembered
+// watermarks beyond their bound: a state file written by an older
+// smsgate, which dated them by any sender's SMS, must not make the
+// owner's commands "duplicates" for a day. Copies of such a command are
+// still known by id and content (State.Removed) while the modem lists
+// them.
+func (g *Gateway) boundRan() {
+	pi := g.now()
+	if !plausible(pi) {
+		return
+	}
+	g.st.Ran = slices.DeleteFunc(g.st.Ran, func(r ranCommand) bool {
+		return r.Before.After(ranBound(r.Sent, pi))
+	})
+}
+
+// newestOwn is the newest plausible date of an allowed sender's SMS in
+// msgs.
+func (g *Gateway) newestOwn(msgs []SMS) time.Time {
+	var newest time.Time
+	for _, m := range msgs {
+		if plausible(m.Time) && m.Time.After(newest) && g.allow[normalizeNumber(m.From, g.cfg.CountryCode)] {
+			newest = m.Time
+		}
+	}
+	return newest
 }
 
 // verdict is a decision and what it takes.
@@ -841,7 +924,8 @@ func (p *pass) judge(m SMS) verdict {
 	if cmd.RebootLimited() {
 		st.LastReboot, st.RebootBy = now, "command"
 	}
-	st.Ran = append(st.Ran, ranCommand{From: from, Command: cmd.String(), Before: p.before})
+	before, sentAt := p.watermark(m)
+	st.Ran = append(st.Ran, ranCommand{From: from, Command: cmd.String(), Before: before, Sent: sentAt})
 	d.verdict, d.reason = "executed", "authorised"
 	if g.cfg.secret() != secretNone {
 		d.reason = "authorised, " + g.cfg.secret().String() + " ok"
@@ -988,8 +1072,8 @@ func recent(ts []time.Time, now time.Time, window time.Duration) []time.Time {
 }
 
 // makeRoom deletes the oldest messages nobody waits for when the modem's
-// memory is nearly full: a full inbox stops commands from arriving. It
-// reports whether it deleted any.
+// memory is nearly full: a full inbox stops commands from arriving. msgs
+// is the list this poll read. It reports whether it deleted any.
 func (g *Gateway) makeRoom(ctx context.Context, msgs []SMS) bool {
 	c, err := g.modem.Capacity(ctx)
 	if err != nil || c.Total <= 0 || c.Used < c.Total-inboxReserve {
@@ -998,23 +1082,19 @@ func (g *Gateway) makeRoom(ctx context.Context, msgs []SMS) bool {
 		}
 		return false
 	}
+	if len(g.removedNow) > 0 {
+		// This poll removed messages since msgs was read, and a modem may
+		// give a removed message's id to a new one at once: deleting by
+		// that list would delete the new one unseen, and log another's
+		// text for it. The victims come from the inbox as it is now.
+		if msgs, err = g.modem.Inbox(ctx); err != nil {
+			return false
+		}
+	}
 	need := c.Used - (c.Total - 2*inboxReserve)
 	var victims []SMS
 	for _, m := range msgs {
-		if m.Store != "device" {
-			continue
-		}
-		// What was decided and left for the owner; and a stranger's long
-		// SMS missing parts, which may never complete (a flood of first
-		// parts would fill the inbox for good). Never a command still
-		// waiting, nor the owner's incomplete one.
-		_, decided := g.st.Decided[m.ID]
-		if _, removed := g.st.Removed[m.ID]; removed {
-			decided = true // deleted once, kept by the modem
-		}
-		w := g.waiting[m.ID]
-		stranger := !g.allow[normalizeNumber(m.From, g.cfg.CountryCode)]
-		if decided || (w != nil && w.incomplete && stranger) {
+		if m.Store == "device" && !g.removedNow[m.ID] && g.leftDecided(m) {
 			victims = append(victims, m)
 		}
 	}
@@ -1063,6 +1143,25 @@ func (g *Gateway) makeRoom(ctx context.Context, msgs []SMS) bool {
 		g.alert(now, fmt.Sprintf("modem inbox was full; deleted %d oldest messages (kept in the log)", len(ids)))
 	}
 	return true
+}
+
+// leftDecided says whether m, by id and content, is a message that may go
+// to make room: decided and left for the owner (or deleted once and kept
+// by the modem); or a stranger's long SMS missing parts, which may never
+// complete (a flood of first parts would fill the inbox for good). Never a
+// message not decided yet, nor a command still waiting, nor the owner's
+// incomplete one; never a new message under a decided one's id.
+func (g *Gateway) leftDecided(m SMS) bool {
+	fp := fingerprint(m)
+	if g.st.Decided[m.ID] == fp {
+		return true
+	}
+	if r, ok := g.st.Removed[m.ID]; ok && r.FP == fp {
+		return true
+	}
+	w := g.waiting[m.ID]
+	stranger := !g.allow[normalizeNumber(m.From, g.cfg.CountryCode)]
+	return w != nil && w.incomplete && w.fp == fp && stranger
 }
 
 // roomTry is a deletion made to make room: the messages (id ->

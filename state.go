@@ -80,10 +80,13 @@ type removedSMS struct {
 // ranCommand is one executed command, for the duplicate rule: an SMS with
 // the same command from the same sender, dated no later than Before, was
 // already in the inbox (or older than something that was) when it ran.
+// Sent is the date of the SMS that ran it, when plausible: Before is no
+// later than it or the Pi's clock when it ran (Gateway.boundRan).
 type ranCommand struct {
 	From    phoneKey  `json:"from"`
 	Command string    `json:"command"`
 	Before  time.Time `json:"before"`
+	Sent    time.Time `json:"sent,omitzero"`
 }
 
 // maxRan bounds State.Ran: at -rate 10 a number runs 10 commands an hour,
