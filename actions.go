@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -119,6 +120,11 @@ func (a *Actions) runIR(ctx context.Context, cmd Command) (string, func() error,
 	if a.ir == nil {
 		return "no IR transmitter configured", nil, errors.New("ir: no -ir transmitter")
 	}
+	// Checked before the dry-run shortcut: a dry run decides as a real
+	// run would and only leaves the transmitter alone.
+	if err := checkIR(a.ir, cmd); err != nil {
+		return "ir failed: " + shortErr(err), nil, err
+	}
 	a.logAction("ir", cmd.String(), a.dryRun)
 	if a.dryRun {
 		return fmt.Sprintf("ir %s sent x%d (dry run)", cmd.Arg, cmd.Count), nil, nil
@@ -127,6 +133,18 @@ func (a *Actions) runIR(ctx context.Context, cmd Command) (string, func() error,
 		return "ir failed: " + shortErr(err), nil, err
 	}
 	return fmt.Sprintf("ir %s sent x%d", cmd.Arg, cmd.Count), nil, nil
+}
+
+// checkIR refuses what IR.Send would refuse before transmitting: a code
+// name that is not configured, a count out of range.
+func checkIR(ir irSender, cmd Command) error {
+	if !slices.Contains(ir.Names(), strings.ToLower(cmd.Arg)) {
+		return fmt.Errorf("ir: no code named %q", cmd.Arg)
+	}
+	if cmd.Count < 1 || cmd.Count > maxIRCount {
+		return fmt.Errorf("ir %s: count %d, want 1 to %d", cmd.Arg, cmd.Count, maxIRCount)
+	}
+	return nil
 }
 
 func (a *Actions) logAction(action, detail string, dryRun bool) {
