@@ -54,7 +54,7 @@ func stamp(at time.Time, offset time.Duration, zone string) string {
 // for its zone, and a date in the future runs with its age said unknown.
 func TestMaxAgeWhateverTheZoneUnit(t *testing.T) {
 	const h = time.Hour
-	tests := []struct {
+	type testCase struct {
 		name   string
 		text   string
 		ago    time.Duration // how long before the Pi's clock it was sent
@@ -62,25 +62,28 @@ func TestMaxAgeWhateverTheZoneUnit(t *testing.T) {
 		zone   string        // the zone field as written
 		want   string
 		reason string // in the decision's reason
-	}{
-		{"UTC+3 in quarter hours, 45 min old", "reboot", 45 * time.Minute, 3 * h, "+12", "stale", "sent 45m0s ago"},
-		{"UTC+3 in hours, 45 min old", "reboot", 45 * time.Minute, 3 * h, "+3", "stale", "sent 45m0s ago"},
-		{"UTC+3 in quarter hours, fresh", "ping", time.Minute, 3 * h, "+12", "executed", "authorised"},
-		{"UTC+3 in hours, fresh", "ping", time.Minute, 3 * h, "+3", "executed", "authorised"},
+	}
+	var tests []testCase
+	// Each zone in both units, fresh and 45 minutes old. +4 is UTC+1 in
+	// quarter hours and UTC+4 in hours, +12 UTC+3 or UTC+12: the Pi's clock
+	// tells them apart. Read in quarter hours, -4 (UTC-1) would make every
+	// fresh command from UTC-4 three hours old.
+	for _, hours := range []int{1, 3, 4, 12, -3, -4} {
+		for _, unit := range []struct {
+			name string
+			per  int
+		}{{"quarter hours", 4}, {"hours", 1}} {
+			zone := fmt.Sprintf("%+d", hours*unit.per)
+			where := fmt.Sprintf("UTC%+d in %s (%s)", hours, unit.name, zone)
+			tests = append(tests,
+				testCase{where + ", fresh", "ping", time.Minute, time.Duration(hours) * h, zone, "executed", "authorised"},
+				testCase{where + ", 45 min old", "reboot", 45 * time.Minute, time.Duration(hours) * h, zone, "stale", "sent 45m0s ago"})
+		}
+	}
+	tests = append(tests, []testCase{
 		{"UTC+5:30 in quarter hours, 45 min old", "reboot", 45 * time.Minute, 5*h + h/2, "+22", "stale", "sent 45m0s ago"},
 		{"UTC-5 in hours, fresh", "ping", time.Minute, -5 * h, "-5", "executed", "authorised"},
-		// +4 is UTC+1 in quarter hours and UTC+4 in hours: the Pi's clock
-		// tells them apart.
-		{"UTC+4 in hours, 45 min old", "reboot", 45 * time.Minute, 4 * h, "+4", "stale", "zone read in hours"},
-		{"UTC+4 in hours, fresh", "ping", time.Minute, 4 * h, "+4", "executed", "zone read in hours"},
-		{"UTC+1 in quarter hours, 45 min old", "reboot", 45 * time.Minute, h, "+4", "stale", "sent 45m0s ago"},
-		{"UTC+12 in hours, 45 min old", "reboot", 45 * time.Minute, 12 * h, "+12", "stale", "zone read in hours"},
-		// Read in quarter hours, -4 (UTC-1) would make every fresh command
-		// from UTC-4 three hours old.
-		{"UTC-4 in hours, fresh", "ping", time.Minute, -4 * h, "-4", "executed", "authorised"},
-		{"UTC-4 in hours, 45 min old", "reboot", 45 * time.Minute, -4 * h, "-4", "stale", "sent 45m0s ago"},
-		{"UTC-3 in quarter hours, fresh", "ping", time.Minute, -3 * h, "-12", "executed", "authorised"},
-		{"UTC-3 in quarter hours, 45 min old", "reboot", 45 * time.Minute, -3 * h, "-12", "stale", "sent 45m0s ago"},
+		{"UTC+4 in hours, 45 min old, said", "reboot", 45 * time.Minute, 4 * h, "+4", "stale", "zone read in hours"},
 		// An SMSC an hour ahead (summer time stamped with the winter zone):
 		// read in hours the date would be two hours old, and every command
 		// refused.
@@ -88,7 +91,7 @@ func TestMaxAgeWhateverTheZoneUnit(t *testing.T) {
 		{"UTC, an hour ahead", "ping", -h, 0, "+0", "executed", "date in the future: age unknown"},
 		{"UTC, two days ahead", "modem reconnect", -48 * h, 0, "+0", "executed", "date in the future: age unknown"},
 		{"UTC, 3 min ahead", "ping", -3 * time.Minute, 0, "+0", "executed", "authorised"},
-	}
+	}...)
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			hs := newHarness(t, "mf920v", nil)
