@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -24,6 +25,9 @@ type pendingAlert struct {
 	counted bool      // against the daily limit, and its text final
 	tries   int       // sends that failed
 	retryAt time.Time // not tried again before
+	// notBefore: not sent, nor counted, before; lost if smsgate stops
+	// first.
+	notBefore time.Time
 }
 
 // An alert the modem took but did not report sent is tried again after
@@ -60,7 +64,11 @@ func NewAlerts(to []string, max int, log *slog.Logger) *Alerts {
 }
 
 // Add queues an alert about something that happened at at.
-func (a *Alerts) Add(at time.Time, text string) {
+func (a *Alerts) Add(at time.Time, text string) { a.AddAfter(at, text, time.Time{}) }
+
+// AddAfter queues an alert that is sent no sooner than notBefore (the
+// clock Flush is given).
+func (a *Alerts) AddAfter(at time.Time, text string, notBefore time.Time) {
 	a.log.Info("alert", "text", "smsgate "+at.Format("15:04")+": "+text, "to", len(a.to))
 	if len(a.to) == 0 {
 		return
@@ -70,7 +78,7 @@ func (a *Alerts) Add(at time.Time, text string) {
 		a.queue = a.queue[1:]
 		a.suppressed++
 	}
-	a.queue = append(a.queue, pendingAlert{at: at, text: text, to: append([]string(nil), a.to...)})
+	a.queue = append(a.queue, pendingAlert{at: at, text: text, to: append([]string(nil), a.to...), notBefore: notBefore})
 }
 
 // Sent is when alerts went out in the last 24 hours, to save.
@@ -86,6 +94,9 @@ func (a *Alerts) Pending() int { return len(a.queue) }
 func (a *Alerts) Flush(ctx context.Context, now time.Time, send func(ctx context.Context, number, text string) error) {
 	for len(a.queue) > 0 {
 		p := &a.queue[0]
+		if now.Before(p.notBefore) {
+			return
+		}
 		if !p.counted {
 			a.sent = recent(a.sent, now, 24*time.Hour)
 			if len(a.sent) >= a.max {
@@ -216,4 +227,48 @@ func watchdogBootStatus(sysRoot, dev string) (reset, known bool) {
 		return false, false
 	}
 	return v&wdiofCardReset != 0, true
+}
+
+// floodDates holds the SMS dates of strangers' messages, sorted, as far
+// back as a recent flood can reach. A flood is judged by when the messages
+// were sent, not by when smsgate read them: an old backlog found at start
+// (a modem off for days, a restart) is no flood, however many it holds.
+type floodDates []time.Time
+
+// floodKeep bounds floodDates: a flood needs only strangerFlood of them.
+const floodKeep = 8 * strangerFlood
+
+// add notes a stranger's SMS dated at, and reports whether the inbox now
+// shows a flood: strangerFlood or more strangers' SMS dated within one
+// hour of each other, the newest of them within the hour before now (the
+// Pi's clock, or the newest SMS date when the Pi has none). A date that
+// cannot be judged (none, implausible, a day ahead of now) is not counted.
+func (f *floodDates) add(at, now time.Time) bool {
+	if at.Year() < plausibleEpoch || at.After(now.Add(24*time.Hour)) {
+		return false
+	}
+	// What the window can still reach: its newest is within the last
+	// hour, its oldest an hour before that.
+	from := now.Add(-2 * time.Hour)
+	d := slices.DeleteFunc(*f, func(t time.Time) bool { return t.Before(from) })
+	if at.Before(from) {
+		*f = d
+		return false
+	}
+	i, _ := slices.BinarySearchFunc(d, at, time.Time.Compare)
+	d = slices.Insert(d, i, at)
+	if len(d) > floodKeep {
+		d = d[len(d)-floodKeep:]
+	}
+	*f = d
+	lo := 0
+	for hi, t := range d {
+		for t.Sub(d[lo]) > time.Hour {
+			lo++
+		}
+		if hi-lo+1 >= strangerFlood && !t.Before(now.Add(-time.Hour)) {
+			return true
+		}
+	}
+	return false
 }

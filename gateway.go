@@ -80,8 +80,8 @@ const (
 	// looked at again when nothing else changed.
 	incompleteEvery = 6
 	fullNoticeGap   = 24 * time.Hour
-	// strangerFlood messages from strangers within an hour make an alert,
-	// at most once per fullNoticeGap.
+	// strangerFlood messages from strangers dated within an hour make an
+	// alert, at most once per fullNoticeGap (see floodDates).
 	strangerFlood  = 20
 	plausibleEpoch = 2024
 )
@@ -135,9 +135,9 @@ type Gateway struct {
 	heal   *Healer
 	alerts *Alerts
 	checks hostChecks
-	// strangers are the times of recent messages from strangers (at most
-	// strangerFlood), for the flood alert.
-	strangers    []time.Time
+	// strangers are the dates of recent SMS from strangers, for the flood
+	// alert.
+	strangers    floodDates
 	lastFlood    time.Time
 	loginAlerted bool
 	canSend      bool // the last poll saw the SIM ready and registered
@@ -145,6 +145,8 @@ type Gateway struct {
 	// since startAt.
 	startText string
 	startAt   time.Time
+	// began is when the first poll reached the modem (see started).
+	began time.Time
 }
 
 // waitingMsg is a message in the inbox still to be decided.
@@ -563,7 +565,7 @@ func (g *Gateway) pass(ctx context.Context, todo []SMS, now, newestOwn time.Time
 		}
 		delete(g.waiting, m.ID)
 		if v.stranger {
-			g.stranger(now)
+			g.stranger(m, now)
 		} else if !v.remove {
 			durable = true
 		}
@@ -1230,6 +1232,7 @@ func (g *Gateway) tend(ctx context.Context, st PollState) {
 }
 
 func (g *Gateway) flushAlerts(ctx context.Context) {
+	g.started()
 	if g.startText != "" && g.now().Sub(g.startAt) >= startAlertDelay {
 		g.alert(g.startAt, g.startText)
 		g.startText = ""
@@ -1255,17 +1258,31 @@ func (g *Gateway) loginHeld(le *LoginError) {
 	g.alert(g.now(), "modem login held to save your attempts: "+le.Reason)
 }
 
-// stranger counts a message from a stranger and alerts on a flood.
-func (g *Gateway) stranger(now time.Time) {
-	g.strangers = append(recent(g.strangers, now, time.Hour), now)
-	if len(g.strangers) < strangerFlood {
+// stranger counts a message from a stranger, the first time it is decided,
+// and alerts on a flood; now is the reference clock.
+func (g *Gateway) stranger(m SMS, now time.Time) {
+	if m.Read {
+		return // read before smsgate first saw it: the owner knows of it
+	}
+	if !g.strangers.add(m.Time, now) {
 		return
 	}
-	g.strangers = g.strangers[len(g.strangers)-strangerFlood+1:]
 	if g.lastFlood.IsZero() || now.Sub(g.lastFlood) > fullNoticeGap {
 		g.lastFlood = now
-		g.alert(now, fmt.Sprintf("%d SMS from strangers within an hour; ignored and left in the inbox (see the log)", strangerFlood))
+		// A flood found in the inbox at start is told once smsgate has
+		// run a while, as the start alert: a process restarted again and
+		// again (without -state-dir) must not text at every start.
+		g.alerts.AddAfter(now, fmt.Sprintf("%d SMS from strangers within an hour; ignored and left in the inbox (see the log)", strangerFlood),
+			g.started().Add(startAlertDelay))
 	}
+}
+
+// started is when the first poll reached the modem, by the Pi's clock.
+func (g *Gateway) started() time.Time {
+	if g.began.IsZero() {
+		g.began = g.now()
+	}
+	return g.began
 }
 
 // gatewayHeal takes healing steps through the gateway's modem and rebooter.
