@@ -87,22 +87,24 @@ func (a *Alerts) Sent() []time.Time { return append([]time.Time(nil), a.sent...)
 // Pending is how many alerts wait.
 func (a *Alerts) Pending() int { return len(a.queue) }
 
-// Flush sends what waits, in order, one SMS per alert and number. It stops
+// Flush sends what waits, in order (an alert held by AddAfter does not
+// hold up the others), one SMS per alert and number. It stops
 // at the first failure; what was not sent waits for the next flush after
 // its back-off, or is dropped after alertTries failures (and counted as
 // suppressed in the next alert's note).
 func (a *Alerts) Flush(ctx context.Context, now time.Time, send func(ctx context.Context, number, text string) error) {
-	for len(a.queue) > 0 {
-		p := &a.queue[0]
+	for i := 0; i < len(a.queue); {
+		p := &a.queue[i]
 		if now.Before(p.notBefore) {
-			return
+			i++ // held: the others do not wait for it
+			continue
 		}
 		if !p.counted {
 			a.sent = recent(a.sent, now, 24*time.Hour)
 			if len(a.sent) >= a.max {
 				a.log.Warn("alert suppressed: -alert-max reached", "text", p.text, "max", a.max)
 				a.suppressed++
-				a.queue = a.queue[1:]
+				a.queue = slices.Delete(a.queue, i, i+1)
 				continue
 			}
 			// An alert that waited long (a dead tower) says the day too.
@@ -134,7 +136,7 @@ func (a *Alerts) Flush(ctx context.Context, now time.Time, send func(ctx context
 				if p.tries >= alertTries {
 					a.log.Error("alert dropped: not sent", "tries", p.tries, "to", p.to[0], "text", p.text, "err", err)
 					a.suppressed++
-					a.queue = a.queue[1:]
+					a.queue = slices.Delete(a.queue, i, i+1)
 					return
 				}
 				p.retryAt = now.Add(alertBackoff << (p.tries - 1))
@@ -143,7 +145,7 @@ func (a *Alerts) Flush(ctx context.Context, now time.Time, send func(ctx context
 			}
 			p.to = p.to[1:]
 		}
-		a.queue = a.queue[1:]
+		a.queue = slices.Delete(a.queue, i, i+1)
 	}
 }
 

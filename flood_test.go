@@ -1,7 +1,9 @@
 package main
 
 import (
+	"context"
 	"fmt"
+	"log/slog"
 	"strings"
 	"testing"
 	"time"
@@ -240,5 +242,24 @@ func TestFloodDates(t *testing.T) {
 		if got != tt.flood || len(f) > floodKeep {
 			t.Errorf("%s: flood %v (%d kept), want %v", tt.name, got, len(f), tt.flood)
 		}
+	}
+}
+
+// TestAlertHeldDoesNotHoldOthers: an alert held until smsgate has run a
+// minute neither goes out nor counts before, and does not hold up another.
+func TestAlertHeldDoesNotHoldOthers(t *testing.T) {
+	clk := newFakeClock()
+	a := NewAlerts([]string{"+1"}, 10, slog.New(slog.DiscardHandler))
+	a.AddAfter(clk.Now(), "flood", clk.Now().Add(time.Minute))
+	a.Add(clk.Now(), "inbox full")
+	o := &outbox{}
+	a.Flush(context.Background(), clk.Now(), o.send)
+	if fmt.Sprint(o.sent) != "[+1: smsgate 12:00: inbox full]" || len(a.Sent()) != 1 || a.Pending() != 1 {
+		t.Fatalf("sent %q, %d counted, %d pending", o.sent, len(a.Sent()), a.Pending())
+	}
+	clk.Advance(time.Minute)
+	a.Flush(context.Background(), clk.Now(), o.send)
+	if len(o.sent) != 2 || o.sent[1] != "+1: smsgate 12:00: flood" {
+		t.Errorf("sent %q", o.sent)
 	}
 }
