@@ -1095,8 +1095,13 @@ func (g *Gateway) makeRoom(ctx context.Context, msgs []SMS) bool {
 	}
 	need := c.Used - (c.Total - 2*inboxReserve)
 	var victims []SMS
+	listed := 0
 	for _, m := range msgs {
-		if m.Store == "device" && !g.removedNow[m.ID] && g.leftDecided(m) {
+		if m.Store != "device" {
+			continue
+		}
+		listed++
+		if !g.removedNow[m.ID] && g.leftDecided(m) {
 			victims = append(victims, m)
 		}
 	}
@@ -1107,14 +1112,23 @@ func (g *Gateway) makeRoom(ctx context.Context, msgs []SMS) bool {
 		return false
 	}
 	// The same messages again: the modem kept what it said it deleted.
-	// Tried again like a kept command, with back-off, then left.
+	// Or the listing lost messages since the last deletion and the memory
+	// counter did not go down: a counter that does not follow would have
+	// every message left for the owner deleted within a few polls. Both
+	// are tried again like a kept command, with back-off, then left.
 	now := g.now()
 	again := g.room.same(victims)
-	if again {
+	stuck := !again && len(g.room.fps) > 0 && c.Used >= g.room.used && listed < g.room.listed
+	if stuck && !g.room.warned {
+		g.room.warned = true
+		g.log.Warn(stuckCounterWarning, "used", c.Used, "total", c.Total, "listed", listed,
+			"retries", lingerRetries, "then", "no more deleted until it goes down")
+	}
+	if again || stuck {
 		if g.room.tries >= lingerRetries || now.Before(g.room.next) {
 			return false
 		}
-		if g.room.tries++; g.room.tries == 1 {
+		if g.room.tries++; g.room.tries == 1 && again {
 			g.log.Warn(lingerWarning, "messages", len(victims), "while", "making room",
 				"retries", lingerRetries, "then", "left until other messages can go")
 		}
@@ -1132,8 +1146,11 @@ func (g *Gateway) makeRoom(ctx context.Context, msgs []SMS) bool {
 	// What was decided stays so until the next listing no longer shows
 	// it: a modem that keeps what it said it deleted must not have it
 	// decided again.
+	if !again && !stuck {
+		g.room = roomTry{fps: map[int64]string{}, used: c.Used, listed: listed}
+	}
 	if !again {
-		g.room = roomTry{fps: map[int64]string{}}
+		clear(g.room.fps)
 		for _, m := range victims {
 			g.room.fps[m.ID] = fingerprint(m)
 		}
@@ -1167,12 +1184,18 @@ func (g *Gateway) leftDecided(m SMS) bool {
 }
 
 // roomTry is a deletion made to make room: the messages (id ->
-// fingerprint), the times it was tried again, and when it may be next.
+// fingerprint), the times it was tried again, and when it may be next;
+// and the memory counter and the listing's length before it, to tell a
+// counter that does not go down.
 type roomTry struct {
-	fps   map[int64]string
-	tries int
-	next  time.Time
+	fps          map[int64]string
+	tries        int
+	next         time.Time
+	used, listed int
+	warned       bool // about a counter that does not go down
 }
+
+const stuckCounterWarning = "modem's memory counter did not go down after deleting to make room"
 
 // same says whether victims are the messages last deleted to make room.
 func (r roomTry) same(victims []SMS) bool {

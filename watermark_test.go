@@ -211,3 +211,46 @@ func TestRoomNotMadeWithWhatThePassRemoved(t *testing.T) {
 		t.Errorf("%d messages deleted to make room, want 1 (the advert)", len(lines))
 	}
 }
+
+// stuckCapacity is the gateway's modem with a memory counter that never
+// goes down.
+type stuckCapacity struct {
+	gatewayModem
+	c Capacity
+}
+
+func (s stuckCapacity) Capacity(context.Context) (Capacity, error) { return s.c, nil }
+
+// TestStuckCounterDoesNotEmptyTheInbox: a modem whose memory counter stays
+// at full after deletions the listing shows does not get every message left
+// for the owner deleted: after the first deletion it is tried again like a
+// kept message (1, 4, 16 minutes), with one warning, then left.
+func TestStuckCounterDoesNotEmptyTheInbox(t *testing.T) {
+	h := newHarness(t, "mf920v", nil)
+	h.sim.Capacity = 300
+	for i := 0; i < 200; i++ {
+		h.sim.Deliver("+3360000000", fmt.Sprintf("advert %d", i), h.clk.Now())
+	}
+	h.gw.modem = stuckCapacity{gatewayModem: h.gw.modem, c: Capacity{Total: 100, Used: 100}}
+	for i := 0; i < 200; i++ { // 100 minutes
+		h.step()
+		h.clk.Advance(30 * time.Second)
+	}
+	per := 100 - (100 - 2*inboxReserve)
+	if got, want := len(h.roomLines()), (1+lingerRetries)*per; got != want {
+		t.Errorf("%d messages deleted to make room, want %d", got, want)
+	}
+	if n := len(h.sim.Inbox()); n != 200-(1+lingerRetries)*per {
+		t.Errorf("inbox holds %d", n)
+	}
+	if w := h.logLines(stuckCounterWarning); len(w) != 1 {
+		t.Errorf("%d warnings %q, want 1", len(w), stuckCounterWarning)
+	}
+	// The counter goes down: room is made again as usual.
+	h.gw.modem = stuckCapacity{gatewayModem: h.gw.modem.(stuckCapacity).gatewayModem, c: Capacity{Total: 100, Used: 95}}
+	h.sim.Deliver("+3360000000", "one more", h.clk.Now()) // the inbox is read again
+	h.step()
+	if got, want := len(h.roomLines()), (1+lingerRetries)*per+15; got != want {
+		t.Errorf("after the counter went down: %d deleted in all, want %d", got, want)
+	}
+}
