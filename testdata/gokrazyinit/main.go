@@ -46,6 +46,22 @@ func say(format string, args ...any) {
 
 func main() {
 	log.SetFlags(log.LstdFlags | log.Lshortfile)
+	// On a gokrazy install the kernel mounts devtmpfs on /dev before init
+	// runs (root is on the SD card, CONFIG_DEVTMPFS_MOUNT). Booted from an
+	// initramfs, as here, it does not, and Boot opens /dev/watchdog in a
+	// goroutine started before it mounts /dev itself: under load the open
+	// came first and gokrazy ran without the watchdog. Mounting it here
+	// gives Boot the /dev a real gokrazy has (Boot takes EBUSY as "already
+	// mounted").
+	if err := unix.Mount("devtmpfs", "/dev", "devtmpfs", 0, ""); err != nil && err != unix.EBUSY {
+		log.Fatalf("mount /dev: %v", err)
+	}
+	for i := 0; i < 50; i++ {
+		if _, err := os.Stat("/dev/watchdog"); err == nil {
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
 	if err := gokrazy.Boot("vmtest"); err != nil {
 		log.Fatal(err)
 	}
