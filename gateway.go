@@ -732,6 +732,9 @@ func (g *Gateway) reference(msgs []SMS) time.Time {
 	if piOK && newest.After(pi) {
 		newest = pi
 	}
+	if piOK && g.st.NewestSMS.After(pi) {
+		g.st.NewestSMS = pi // remembered from a wrong clock, or an older smsgate
+	}
 	if newest.After(g.st.NewestSMS) {
 		g.st.NewestSMS = newest
 	}

@@ -128,6 +128,27 @@ func TestFutureDateNotRememberedAsNow(t *testing.T) {
 	if d := h.decision(id); d != "executed" {
 		t.Errorf("owner's fresh ping after a cold boot: %s", d)
 	}
+
+	// A date a day ahead, remembered while the clock was implausible (or
+	// by an older smsgate), is forgotten once the clock is right.
+	dir = t.TempDir()
+	b, err := json.Marshal(map[string]any{"newest_sms": h.clk.Now().Add(23 * time.Hour)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, stateFile), b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	h = newHarness(t, "mf920v", func(c *GatewayConfig) { c.StateDir = dir })
+	h.step()
+	h.gw.store.Save(h.gw.st)
+	h.restart()
+	h.gw.now = func() time.Time { return time.Date(1970, 1, 1, 0, 1, 0, 0, time.UTC) }
+	id = h.send(owner, "ping")
+	h.step()
+	if d := h.decision(id); d != "executed" {
+		t.Errorf("owner's fresh ping after a cold boot, under a remembered future date: %s", d)
+	}
 }
 
 // deleteHook is the gateway's modem with a hook after each deletion: the
