@@ -502,7 +502,7 @@ func (m *Modem) ensureSession(ctx context.Context) error {
 	_, err = m.readKeys(ctx, sessionKeys...)
 	if noSession(err) {
 		m.loginDidNotHelp()
-		return fmt.Errorf("%w; %s", err, m.reloginHeld())
+		return fmt.Errorf("session check after login: %w; %s", err, m.reloginHeld())
 	}
 	m.answered(err)
 	return nil
