@@ -22,6 +22,7 @@ type hostEnv struct {
 	openLED func(name string, activeLow bool) (ledOutput, error)
 	openIR  func(name string) (irTransmitter, error)
 	blink   time.Duration // how long the LED is lit
+	sleep   func(time.Duration)
 }
 
 func defaultHostEnv() hostEnv {
@@ -31,6 +32,7 @@ func defaultHostEnv() hostEnv {
 		openLED: openLEDOutput,
 		openIR:  func(name string) (irTransmitter, error) { return openIRTransmitter(name, false) },
 		blink:   time.Second,
+		sleep:   time.Sleep,
 	}
 }
 
@@ -56,7 +58,7 @@ func (d *doctor) checkLED() {
 	}
 	err = out.Set(true)
 	if err == nil {
-		time.Sleep(d.host.blink)
+		d.host.sleep(d.host.blink)
 		err = out.Set(false)
 	}
 	cerr := out.Close()

@@ -61,12 +61,8 @@ func TestDoctorBlinksTheOnboardLEDAndGivesItBack(t *testing.T) {
 	d, out := hostDoctor(t)
 	d.cfg.led = "ACT"
 	d.host.openLED = openLEDOutput
-	d.host.blink = 50 * time.Millisecond
 	lit := make(chan string, 1)
-	go func() {
-		time.Sleep(25 * time.Millisecond)
-		lit <- read("brightness")
-	}()
+	d.host.sleep = func(time.Duration) { lit <- read("brightness") }
 	d.checkLED()
 	if l := line(out.String(), "led"); !strings.HasPrefix(l, "ok") {
 		t.Errorf("led line %q", l)

@@ -17,7 +17,7 @@ func hostDoctor(t *testing.T) (*doctor, *bytes.Buffer) {
 	t.Helper()
 	var out bytes.Buffer
 	d := &doctor{out: &out, cfg: doctorConfig{wdTimeout: 15 * time.Second}}
-	d.host = hostEnv{sysRoot: t.TempDir(), now: time.Now, blink: time.Millisecond,
+	d.host = hostEnv{sysRoot: t.TempDir(), now: time.Now, blink: time.Millisecond, sleep: time.Sleep,
 		openLED: func(string, bool) (ledOutput, error) { return nil, os.ErrNotExist },
 		openIR:  func(string) (irTransmitter, error) { return nil, os.ErrNotExist }}
 	return d, &out

@@ -23,7 +23,7 @@ func doctorFor(t *testing.T, url, password string) (*doctor, *bytes.Buffer) {
 	}
 	d := newDoctor(c, &out)
 	d.cfg.modem.password = password // not from the environment
-	d.host = hostEnv{sysRoot: t.TempDir(), now: time.Now, blink: time.Millisecond,
+	d.host = hostEnv{sysRoot: t.TempDir(), now: time.Now, blink: time.Millisecond, sleep: time.Sleep,
 		openLED: func(string, bool) (ledOutput, error) { return nil, os.ErrNotExist },
 		openIR:  func(string) (irTransmitter, error) { return nil, os.ErrNotExist }}
 	return d, &out
