@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"encoding/base64"
@@ -763,36 +762,13 @@ func TestPollsKeepOneConnection(t *testing.T) {
 // that request's answer. A GET is retried by the transport; an action may
 // have run and is not retried, so it must go out on a connection of its own.
 func TestActionNeverOnAStaleConnection(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go func(c net.Conn) {
-				defer c.Close()
-				r := bufio.NewReader(c)
-				for n := 0; ; n++ {
-					req, err := http.ReadRequest(r)
-					if err != nil {
-						return
-					}
-					io.Copy(io.Discard, req.Body)
-					if n > 0 {
-						return // the keep-alive timer ran out as it came in
-					}
-					body := `{"result":"success"}`
-					fmt.Fprintf(c, "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n%s", len(body), body)
-				}
-			}(c)
+	s := startRawServer(t, func(conn, n int, req *http.Request) string {
+		if n > 0 {
+			return "" // the keep-alive timer ran out as it came in
 		}
-	}()
-	m, err := NewModem(ModemConfig{URL: "http://" + ln.Addr().String(), Timeout: 2 * time.Second})
+		return ok200(`{"result":"success"}`)
+	})
+	m, err := NewModem(ModemConfig{URL: "http://" + s.ln.Addr().String(), Timeout: 2 * time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -802,5 +778,9 @@ func TestActionNeverOnAStaleConnection(t *testing.T) {
 	}
 	if _, err := m.roundTrip(ctx, http.MethodPost, "/goform/goform_set_cmd_process", url.Values{"goformId": {"DELETE_SMS"}}); err != nil {
 		t.Fatalf("action on a kept connection: %v", err)
+	}
+	want := []string{"conn 1: GET /goform/goform_get_cmd_process", "conn 2: POST /goform/goform_set_cmd_process"}
+	if got := s.requests(); fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("requests %q, want %q: the action once, on a connection of its own", got, want)
 	}
 }

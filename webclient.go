@@ -121,7 +121,7 @@ func (w *webClient) exchange(ctx context.Context, req *webRequest) (*webAnswer, 
 	}
 	if kept != nil {
 		ans, keep, err := kept.roundTrip(ctx, wire)
-		if err == nil || !errors.Is(err, errStaleConn) || ctx.Err() != nil {
+		if err == nil || !errors.Is(err, errStaleConn) || ctx.Err() != nil || req.Method != "GET" {
 			w.finish(kept, keep, err)
 			return ans, unstale(err)
 		}
