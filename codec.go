@@ -268,8 +268,8 @@ func parseSMSDate(s string) (time.Time, error) {
 }
 
 // smsDateReadings is parseSMSDate's reading and, when Z names a real zone
-// in either unit (+4, +8, +12, +14, -4, -8, -10, -12), the reading in
-// hours, which only a clock can tell apart (zero otherwise).
+// in either unit (+4, +8, +12, -4, -8, -10), the reading in hours, which
+// only a clock can tell apart (zero otherwise).
 func smsDateReadings(s string) (t, inHours time.Time, err error) {
 	f := strings.Split(strings.TrimSpace(s), ",")
 	if len(f) != 7 {
@@ -298,7 +298,9 @@ func smsDateReadings(s string) (t, inHours time.Time, err error) {
 	at := func(offset int) time.Time {
 		return time.Date(2000+year, time.Month(month), day, hour, minute, sec, 0, time.FixedZone(formatZone(offset), offset))
 	}
-	hoursOK := z != 0 && z >= -12 && z <= 14
+	// -12 and +14 are left out: in hours they name zones almost nobody
+	// lives in (UTC-12, UTC+14), in quarter hours UTC-3 and UTC+3:30.
+	hoursOK := z != 0 && z > -12 && z < 14
 	switch {
 	case hoursOK && !realQuarterZone(z):
 		t = at(z * 3600)

@@ -411,6 +411,11 @@ func (g *Gateway) handle(ctx context.Context, msgs []SMS) (touched bool) {
 			if w := g.waiting[m.ID]; w == nil {
 				g.logSMS(m, decision{verdict: "incomplete", reason: "parts missing; left untouched until complete"})
 				g.waiting[m.ID] = &waitingMsg{fp: fp, from: m.From, incomplete: true, ran: map[string]bool{}}
+			} else if w.incomplete {
+				// Firmware that lists the parts come so far grows the
+				// text as parts arrive: the message is still the one
+				// logged, and making room must still know it.
+				w.fp = fp
 			}
 			continue
 		}
@@ -1013,12 +1018,6 @@ func (g *Gateway) logText(m SMS) string {
 // still count as sent now: clocks drift.
 const dateSlack = 5 * time.Minute
 
-// zoneInHoursAhead is how far ahead a date read in quarter hours must lie
-// before its zone is read in hours instead: a date up to an hour ahead is
-// more likely a clock off by a summer-time hour, and reading that one in
-// hours would make every fresh command look hours old.
-const zoneInHoursAhead = time.Hour + dateSlack
-
 // smsAge is how old an SMS is, as far as its date tells.
 type smsAge struct {
 	age   time.Duration
@@ -1027,14 +1026,16 @@ type smsAge struct {
 }
 
 // age is how old m is at the pass's time, when both can be trusted. A zone
-// written in hours or in quarter hours (see smsDateReadings) is told apart
-// by the Pi's clock only: the younger reading that is not in the future,
-// except that a date less than zoneInHoursAhead ahead is kept as it is.
-// So a fresh command is never refused for its zone, whatever the unit; a
-// date that no reading places in the past cannot be aged and does not
-// make a command stale: an SMSC with a wrong clock must not lock the owner
-// out. Without a plausible Pi clock, dates are compared with each other
-// only, each read one way, which the unit cannot change.
+// written in hours or in quarter hours (see smsDateReadings) is read in
+// hours only when that makes the SMS younger without putting it in the
+// future: the reading that makes it older is never chosen over one that
+// makes it fresh, because the Pi's clock can be hours behind (a power cut
+// under fake-hwclock, no network time while the line is down) exactly when
+// the owner texts, and a fresh command must not be refused for its zone's
+// unit. A date in the future cannot be aged and does not make a command
+// stale: an SMSC with a wrong clock must not lock the owner out. Without a
+// plausible Pi clock, dates are compared with each other only, each read
+// one way, which the unit cannot change.
 func (p *pass) age(m SMS) smsAge {
 	now := p.now
 	if now.Year() < plausibleEpoch || m.Time.IsZero() || m.Time.Year() < plausibleEpoch {
@@ -1042,8 +1043,7 @@ func (p *pass) age(m SMS) smsAge {
 	}
 	t, note := m.Time, ""
 	if p.g.piClock {
-		if _, h, err := smsDateReadings(m.RawDate); err == nil && !h.IsZero() && !h.After(now.Add(dateSlack)) &&
-			(h.After(t) || t.Sub(now) > zoneInHoursAhead) {
+		if h := zoneInHours(m, now); !h.IsZero() {
 			t, note = h, "zone read in hours"
 		}
 	}
@@ -1051,6 +1051,16 @@ func (p *pass) age(m SMS) smsAge {
 		return smsAge{note: "date in the future: age unknown"}
 	}
 	return smsAge{age: max(now.Sub(t), 0), known: true, note: note}
+}
+
+// zoneInHours is m's date with its zone read in hours, when age's rule
+// takes that reading at now (by a plausible Pi clock): it makes m younger
+// and not future. Zero otherwise.
+func zoneInHours(m SMS, now time.Time) time.Time {
+	if _, h, err := smsDateReadings(m.RawDate); err == nil && !h.IsZero() && !h.After(now.Add(dateSlack)) && h.After(m.Time) {
+		return h
+	}
+	return time.Time{}
 }
 
 func (g *Gateway) rebootTooSoon(st *State, now time.Time) string {
@@ -1290,7 +1300,15 @@ func (g *Gateway) stranger(m SMS, now time.Time) {
 	if m.Read {
 		return // read before smsgate first saw it: the owner knows of it
 	}
-	if !g.strangers.add(m.Time, now) {
+	at := m.Time
+	if g.piClock {
+		// Dated as age dates it: firmware writing negative zones in hours
+		// would otherwise put every stranger's SMS hours back.
+		if h := zoneInHours(m, now); !h.IsZero() {
+			at = h
+		}
+	}
+	if !g.strangers.add(at, now) {
 		return
 	}
 	if g.lastFlood.IsZero() || now.Sub(g.lastFlood) > fullNoticeGap {

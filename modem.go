@@ -225,10 +225,12 @@ type Modem struct {
 // takes the session back) is not logged in again at every poll: each login
 // logs out a person using the web UI. The next re-login waits
 // reloginBackoff, doubled after each one that did not help, at most
-// reloginBackoffMax, until a read is answered.
+// reloginBackoffMax, until a read is answered. The bound is well under the
+// default -max-age: a command that waited through the blank spell is read
+// before it is too old to run.
 const (
 	reloginBackoff    = time.Minute
-	reloginBackoffMax = 30 * time.Minute
+	reloginBackoffMax = 8 * time.Minute
 )
 
 // NewModem returns a client for the modem at cfg.URL. It does not contact the

@@ -75,15 +75,30 @@ func TestMaxAgeWhateverTheZoneUnit(t *testing.T) {
 		}{{"quarter hours", 4}, {"hours", 1}} {
 			zone := fmt.Sprintf("%+d", hours*unit.per)
 			where := fmt.Sprintf("UTC%+d in %s (%s)", hours, unit.name, zone)
+			old := testCase{where + ", 45 min old", "reboot", 45 * time.Minute, time.Duration(hours) * h, zone, "stale", "sent 45m0s ago"}
+			if unit.per == 1 && (hours == 4 || hours == 12) {
+				// The price of never refusing a fresh command for its
+				// unit: read in quarter hours (UTC+1, UTC+3) this date is
+				// in the future, and the older reading is not chosen
+				// over it (see pass.age).
+				old.want, old.reason = "executed", "date in the future: age unknown"
+			}
 			tests = append(tests,
-				testCase{where + ", fresh", "ping", time.Minute, time.Duration(hours) * h, zone, "executed", "authorised"},
-				testCase{where + ", 45 min old", "reboot", 45 * time.Minute, time.Duration(hours) * h, zone, "stale", "sent 45m0s ago"})
+				testCase{where + ", fresh", "ping", time.Minute, time.Duration(hours) * h, zone, "executed", "authorised"}, old)
 		}
 	}
 	tests = append(tests, []testCase{
 		{"UTC+5:30 in quarter hours, 45 min old", "reboot", 45 * time.Minute, 5*h + h/2, "+22", "stale", "sent 45m0s ago"},
 		{"UTC-5 in hours, fresh", "ping", time.Minute, -5 * h, "-5", "executed", "authorised"},
-		{"UTC+4 in hours, 45 min old, said", "reboot", 45 * time.Minute, 4 * h, "+4", "stale", "zone read in hours"},
+		{"UTC-4 in hours, 45 min old, said", "reboot", 45 * time.Minute, -4 * h, "-4", "stale", "zone read in hours"},
+		// The Pi's clock hours behind (a power cut under fake-hwclock, no
+		// network time while the line is down): the owner's fresh command
+		// is not refused because the hours reading would be in the past.
+		{"UTC+3 in quarter hours, Pi 3h behind", "modem reconnect", -3 * h, 3 * h, "+12", "executed", "date in the future: age unknown"},
+		{"UTC+1 in quarter hours, Pi 2h behind", "modem reconnect", -2 * h, h, "+4", "executed", "date in the future: age unknown"},
+		{"UTC+2 in quarter hours, Pi 5h behind", "modem reconnect", -5 * h, 2 * h, "+8", "executed", "date in the future: age unknown"},
+		// -12 is UTC-3 in quarter hours; in hours nobody lives there.
+		{"UTC-3 in quarter hours, 9h20m old", "reboot", 9*h + 20*time.Minute, -3 * h, "-12", "stale", "sent 9h20m"},
 		// An SMSC an hour ahead (summer time stamped with the winter zone):
 		// read in hours the date would be two hours old, and every command
 		// refused.
