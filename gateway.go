@@ -823,13 +823,22 @@ func (g *Gateway) boundRan() {
 }
 
 // newestOwn is the newest plausible date of an allowed sender's SMS in
-// msgs.
+// msgs that could be a command from it: complete, and starting with the
+// PIN when there is one. A spoof from an allowed number that fails the PIN,
+// or a fragment that never completes, must not date the watermark past
+// the owner's own SMS (their SMSC may stamp them behind the Pi's clock).
 func (g *Gateway) newestOwn(msgs []SMS) time.Time {
 	var newest time.Time
 	for _, m := range msgs {
-		if plausible(m.Time) && m.Time.After(newest) && g.allow[normalizeNumber(m.From, g.cfg.CountryCode)] {
-			newest = m.Time
+		if !plausible(m.Time) || !m.Time.After(newest) || !m.Complete || !g.allow[normalizeNumber(m.From, g.cfg.CountryCode)] {
+			continue
 		}
+		if g.cfg.PIN != "" {
+			if _, ok := stripPIN(m.Text, g.cfg.PIN); !ok {
+				continue
+			}
+		}
+		newest = m.Time
 	}
 	return newest
 }
@@ -1107,67 +1116,84 @@ func (g *Gateway) makeRoom(ctx context.Context, msgs []SMS) bool {
 		}
 	}
 	need := c.Used - (c.Total - 2*inboxReserve)
-	var victims []SMS
+	// kept: deleted to make room before, and still listed (the modem kept
+	// what it said it deleted). They are not chosen, logged or counted
+	// again: their deletion is retried on its own schedule, and room is
+	// made with the others.
+	var kept, victims []SMS
 	listed := 0
 	for _, m := range msgs {
 		if m.Store != "device" {
 			continue
 		}
 		listed++
-		if !g.removedNow[m.ID] && g.leftDecided(m) {
+		if g.removedNow[m.ID] || !g.leftDecided(m) {
+			continue
+		}
+		if fp, ok := g.room.fps[m.ID]; ok && fp == fingerprint(m) {
+			kept = append(kept, m)
+		} else {
 			victims = append(victims, m)
 		}
 	}
 	// Oldest first; an undated one counts as oldest.
 	sort.SliceStable(victims, func(i, j int) bool { return victims[i].Time.Before(victims[j].Time) })
-	victims = victims[:min(need, len(victims))]
-	if len(victims) == 0 {
-		return false
+	victims = victims[:min(max(need, 0), len(victims))]
+	if len(kept) > 0 && c.Used >= g.room.used {
+		// Nothing deleted last time was freed: others would be kept too.
+		victims = nil
 	}
-	// The same messages again: the modem kept what it said it deleted.
-	// Or the listing lost messages since the last deletion and the memory
-	// counter did not go down: a counter that does not follow would have
-	// every message left for the owner deleted within a few polls. Both
-	// are tried again like a kept command, with back-off, then left.
 	now := g.now()
-	again := g.room.same(victims)
-	stuck := !again && len(g.room.fps) > 0 && c.Used >= g.room.used && listed < g.room.listed
+	retryKept := len(kept) > 0 && g.room.tries < lingerRetries && !now.Before(g.room.next)
+	if len(kept) > 0 && !g.room.keptWarned {
+		g.room.keptWarned = true
+		g.log.Warn(lingerWarning, "messages", len(kept), "while", "making room",
+			"retries", lingerRetries, "then", "left until other messages can go")
+	}
+	// The listing lost messages since the last deletion and the memory
+	// counter did not go down: a counter that does not follow would have
+	// every message left for the owner deleted within a few polls. New
+	// deletions then wait on the same back-off, and stop after it.
+	stuck := len(kept) == 0 && len(g.room.fps) > 0 && c.Used >= g.room.used && listed < g.room.listed
 	if stuck && !g.room.warned {
 		g.room.warned = true
 		g.log.Warn(stuckCounterWarning, "used", c.Used, "total", c.Total, "listed", listed,
 			"retries", lingerRetries, "then", "no more deleted until it goes down")
 	}
-	if again || stuck {
-		if g.room.tries >= lingerRetries || now.Before(g.room.next) {
-			return false
-		}
-		if g.room.tries++; g.room.tries == 1 && again {
-			g.log.Warn(lingerWarning, "messages", len(victims), "while", "making room",
-				"retries", lingerRetries, "then", "left until other messages can go")
-		}
+	if stuck && (g.room.tries >= lingerRetries || now.Before(g.room.next)) {
+		victims = nil
 	}
-	ids := make([]int64, len(victims))
-	for i, m := range victims {
-		ids[i] = m.ID
+	if len(victims) == 0 && !retryKept {
+		return false
+	}
+	ids := make([]int64, 0, len(victims)+len(kept))
+	for _, m := range victims {
+		ids = append(ids, m.ID)
 		g.log.Info("inbox full: deleting", "id", m.ID, "from", m.From, "date", sanitizeText(m.RawDate),
 			"complete", m.Complete, "text", g.logText(m))
+	}
+	if retryKept {
+		for _, m := range kept {
+			ids = append(ids, m.ID)
+		}
 	}
 	if err := g.modem.Delete(ctx, ids...); err != nil {
 		g.log.Warn("inbox full and the modem refused to delete", "err", err)
 		return false
 	}
+	if retryKept || stuck {
+		g.room.tries++
+	}
+	if len(kept) == 0 && !stuck {
+		g.room = roomTry{fps: map[int64]string{}, used: c.Used, listed: listed}
+	}
 	// What was decided stays so until the next listing no longer shows
 	// it: a modem that keeps what it said it deleted must not have it
 	// decided again.
-	if !again && !stuck {
-		g.room = roomTry{fps: map[int64]string{}, used: c.Used, listed: listed}
+	for _, m := range victims {
+		g.room.fps[m.ID] = fingerprint(m)
 	}
-	if !again {
-		clear(g.room.fps)
-		for _, m := range victims {
-			g.room.fps[m.ID] = fingerprint(m)
-		}
-	}
+	g.room.used, g.room.listed = c.Used, listed
 	g.room.next = now.Add(lingerBackoff << (2 * g.room.tries))
 	g.log.Warn("inbox was full", "deleted", len(ids), "total", c.Total, "used", c.Used)
 	if now := g.now(); g.st.LastNotice.IsZero() || now.Sub(g.st.LastNotice) > fullNoticeGap {
@@ -1206,22 +1232,10 @@ type roomTry struct {
 	next         time.Time
 	used, listed int
 	warned       bool // about a counter that does not go down
+	keptWarned   bool // about messages the modem kept
 }
 
 const stuckCounterWarning = "modem's memory counter did not go down after deleting to make room"
-
-// same says whether victims are the messages last deleted to make room.
-func (r roomTry) same(victims []SMS) bool {
-	if len(r.fps) == 0 {
-		return false
-	}
-	for _, m := range victims {
-		if r.fps[m.ID] != fingerprint(m) {
-			return false
-		}
-	}
-	return true
-}
 
 // StartAlert queues the "smsgate up" alert when it is due.
 func (g *Gateway) StartAlert(cause bootCause, always bool) {

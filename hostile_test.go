@@ -858,3 +858,46 @@ func TestRoomMadeButKeptDecidedOnce(t *testing.T) {
 		}
 	}
 }
+
+// TestRoomKeptWhileNewArrive: a modem that keeps what it said it deleted
+// to make room, while new messages keep arriving: the kept ones are not
+// chosen, logged or deleted again beyond their retries, and nothing more
+// is deleted while nothing deleted was freed (found by an outside witness:
+// every new arrival made a new set of victims, all logged and deleted
+// again).
+func TestRoomKeptWhileNewArrive(t *testing.T) {
+	h := newHarness(t, "mf920v", nil)
+	h.sim.SetFaults(func(f *SimFaults) { f.DeleteSilentlyFails = true })
+	h.sim.Capacity = 30
+	for i := 0; i < 28; i++ {
+		h.sim.Deliver("+3360000000", fmt.Sprintf("advert %d", i), h.clk.Now())
+	}
+	for i := 0; i < 40; i++ { // 20 minutes, a new stranger's SMS every 2 minutes
+		if i%4 == 0 && len(h.sim.Inbox()) < h.sim.Capacity {
+			h.sim.Deliver("+3370000000", fmt.Sprintf("new %d", i), h.clk.Now())
+		}
+		h.step()
+		h.clk.Advance(30 * time.Second)
+	}
+	perID := map[string]int{}
+	for _, l := range h.logLines("inbox full: deleting") {
+		perID[fmt.Sprint(l["id"])]++
+	}
+	for id, n := range perID {
+		if n > 1 {
+			t.Errorf("sms %s logged %d times for deletion, want once", id, n)
+		}
+	}
+	deletes := 0
+	for _, p := range h.sim.Record().Posts {
+		if p.GoformID == "DELETE_SMS" {
+			deletes++
+		}
+	}
+	if want := 1 + lingerRetries; deletes > want {
+		t.Errorf("%d DELETE_SMS posts, want at most %d", deletes, want)
+	}
+	if w := h.logLines(lingerWarning); len(w) != 1 {
+		t.Errorf("%d warnings %q, want 1", len(w), lingerWarning)
+	}
+}

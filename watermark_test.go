@@ -66,6 +66,32 @@ func TestSpoofedFutureDateMovesNoWatermark(t *testing.T) {
 	}
 }
 
+// TestSpoofMovesNoWatermarkWhenTheOwnersSMSCLags: a spoof from the owner's
+// number that fails the PIN, dated ahead, and the owner's SMSC stamping 10
+// minutes behind the Pi's clock: the owner's resend 10 s after the first
+// ran is still a new command (found by an outside witness).
+func TestSpoofMovesNoWatermarkWhenTheOwnersSMSCLags(t *testing.T) {
+	for _, spoof := range []string{"complete", "incomplete"} {
+		t.Run(spoof, func(t *testing.T) {
+			h := newHarness(t, "mf920v", func(c *GatewayConfig) { c.PIN = "4711" })
+			lag := -10 * time.Minute
+			if spoof == "complete" {
+				h.sim.Deliver(owner, "ir power", h.clk.Now().Add(24*time.Hour))
+			} else {
+				h.sim.DeliverIncomplete(owner, "4711 ir power and ", h.clk.Now().Add(24*time.Hour))
+			}
+			h.sim.Deliver(owner, "4711 ir power", h.clk.Now().Add(lag))
+			h.step()
+			h.clk.Advance(10 * time.Second)
+			again := h.sim.Deliver(owner, "4711 ir power", h.clk.Now().Add(lag))
+			h.step()
+			if d := h.decision(again); d != "executed" || len(h.ir.sent) != 2 {
+				t.Errorf("owner's resend: %s, ir sent %d times, want executed and 2", d, len(h.ir.sent))
+			}
+		})
+	}
+}
+
 // TestOwnCommandsDateTheWatermark: what the fix keeps. The owner's own
 // newer SMS in the inbox still date the watermark, so a late copy of the
 // command, sent before it ran, is a duplicate after it ran.

@@ -497,6 +497,12 @@ func (j *cookieJar) set(header string) {
 				remove = true
 			}
 		}
+		// A cookie for another path is not the one smsgate's requests
+		// carry (the API is under /goform/): an expiry there must not
+		// drop the session cookie set for "/".
+		if p := strings.TrimSpace(v); strings.EqualFold(k, "path") && p != "" && !strings.HasPrefix("/goform/", p) {
+			return
+		}
 	}
 	if j.values == nil {
 		j.values = map[string]string{}
