@@ -63,17 +63,19 @@ unit:
 
 # Go 1.26's fuzzing coordinator can fail a target as -fuzztime ends, with
 # "context deadline exceeded" and no failing input (go.dev/issue/75804,
-# fixed in Go 1.27). A failure that wrote an input fails at once; one that
-# wrote none is run once more, and must pass then.
+# fixed in Go 1.27; CI saw it once in 14 targets). A failure that wrote an
+# input fails at once; one that wrote none is run again, at most twice, and
+# must pass then.
 fuzz:
 	@for t in $(FUZZ); do \
 		echo "fuzz $$t for $(FUZZTIME)"; \
 		before=$$(ls testdata/fuzz/$$t 2>/dev/null | wc -l); \
-		if ! $(GO) test -run '^$$' -fuzz "^$$t$$" -fuzztime $(FUZZTIME) . ; then \
+		for try in 1 2 3; do \
+			$(GO) test -run '^$$' -fuzz "^$$t$$" -fuzztime $(FUZZTIME) . && break; \
 			[ "$$(ls testdata/fuzz/$$t 2>/dev/null | wc -l)" = "$$before" ] || exit 1; \
-			echo "*** $$t failed without a failing input (go.dev/issue/75804): once more"; \
-			$(GO) test -run '^$$' -fuzz "^$$t$$" -fuzztime $(FUZZTIME) . || exit 1; \
-		fi; \
+			[ $$try -lt 3 ] || exit 1; \
+			echo "*** $$t failed without a failing input (go.dev/issue/75804): again"; \
+		done; \
 	done
 
 smoke: arm arm64
