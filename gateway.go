@@ -1102,7 +1102,9 @@ func (g *Gateway) makeRoom(ctx context.Context, msgs []SMS) bool {
 	c, err := g.modem.Capacity(ctx)
 	if err != nil || c.Total <= 0 || c.Used < c.Total-inboxReserve {
 		if err == nil {
-			g.room = roomTry{}
+			// A new episode, but what the modem kept is still known as
+			// kept: it is not logged, chosen or warned about again.
+			g.room = g.room.stillListed(msgs)
 		}
 		return false
 	}
@@ -1139,8 +1141,11 @@ func (g *Gateway) makeRoom(ctx context.Context, msgs []SMS) bool {
 	// Oldest first; an undated one counts as oldest.
 	sort.SliceStable(victims, func(i, j int) bool { return victims[i].Time.Before(victims[j].Time) })
 	victims = victims[:min(max(need, 0), len(victims))]
-	if len(kept) > 0 && c.Used >= g.room.used {
-		// Nothing deleted last time was freed: others would be kept too.
+	if g.room.freedSome(msgs) {
+		g.room.works = true
+	}
+	if len(kept) > 0 && !g.room.works {
+		// Nothing deleted was freed: others would be kept too.
 		victims = nil
 	}
 	now := g.now()
@@ -1172,9 +1177,14 @@ func (g *Gateway) makeRoom(ctx context.Context, msgs []SMS) bool {
 		g.log.Info("inbox full: deleting", "id", m.ID, "from", m.From, "date", sanitizeText(m.RawDate),
 			"complete", m.Complete, "text", g.logText(m))
 	}
+	last := map[int64]string{}
+	for _, m := range victims {
+		last[m.ID] = fingerprint(m)
+	}
 	if retryKept {
 		for _, m := range kept {
 			ids = append(ids, m.ID)
+			last[m.ID] = fingerprint(m)
 		}
 	}
 	if err := g.modem.Delete(ctx, ids...); err != nil {
@@ -1185,7 +1195,7 @@ func (g *Gateway) makeRoom(ctx context.Context, msgs []SMS) bool {
 		g.room.tries++
 	}
 	if len(kept) == 0 && !stuck {
-		g.room = roomTry{fps: map[int64]string{}, used: c.Used, listed: listed}
+		g.room = roomTry{fps: map[int64]string{}, used: c.Used, listed: listed, works: g.room.works}
 	}
 	// What was decided stays so until the next listing no longer shows
 	// it: a modem that keeps what it said it deleted must not have it
@@ -1193,7 +1203,7 @@ func (g *Gateway) makeRoom(ctx context.Context, msgs []SMS) bool {
 	for _, m := range victims {
 		g.room.fps[m.ID] = fingerprint(m)
 	}
-	g.room.used, g.room.listed = c.Used, listed
+	g.room.used, g.room.listed, g.room.last = c.Used, listed, last
 	g.room.next = now.Add(lingerBackoff << (2 * g.room.tries))
 	g.log.Warn("inbox was full", "deleted", len(ids), "total", c.Total, "used", c.Used)
 	if now := g.now(); g.st.LastNotice.IsZero() || now.Sub(g.st.LastNotice) > fullNoticeGap {
@@ -1231,8 +1241,40 @@ type roomTry struct {
 	tries        int
 	next         time.Time
 	used, listed int
-	warned       bool // about a counter that does not go down
-	keptWarned   bool // about messages the modem kept
+	warned       bool             // about a counter that does not go down
+	keptWarned   bool             // about messages the modem kept
+	last         map[int64]string // what the last deletion asked for
+	works        bool             // a deletion freed something
+}
+
+// freedSome says whether the last deletion freed anything: one of the
+// messages it asked for is no longer listed as it was.
+func (r roomTry) freedSome(msgs []SMS) bool {
+	listed := map[int64]string{}
+	for _, m := range msgs {
+		listed[m.ID] = fingerprint(m)
+	}
+	for id, fp := range r.last {
+		if listed[id] != fp {
+			return true
+		}
+	}
+	return false
+}
+
+// stillListed is r for a new episode: only the kept messages still listed,
+// with their tries, schedule and warning.
+func (r roomTry) stillListed(msgs []SMS) roomTry {
+	out := roomTry{fps: map[int64]string{}, tries: r.tries, next: r.next, keptWarned: r.keptWarned, works: r.works || r.freedSome(msgs)}
+	for _, m := range msgs {
+		if fp, ok := r.fps[m.ID]; ok && fp == fingerprint(m) {
+			out.fps[m.ID] = fp
+		}
+	}
+	if len(out.fps) == 0 {
+		return roomTry{}
+	}
+	return out
 }
 
 const stuckCounterWarning = "modem's memory counter did not go down after deleting to make room"

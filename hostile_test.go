@@ -901,3 +901,40 @@ func TestRoomKeptWhileNewArrive(t *testing.T) {
 		t.Errorf("%d warnings %q, want 1", len(w), lingerWarning)
 	}
 }
+
+// TestRoomPartlyKept: a modem that keeps some of what it deleted to make
+// room and frees the rest still gets room made as new messages arrive; and
+// when its counter falls below the mark and rises again, what it kept is
+// not logged or warned about again (found by an outside witness).
+func TestRoomPartlyKept(t *testing.T) {
+	h := newHarness(t, "mf920v", nil)
+	h.sim.Capacity = 30
+	var ids []int64
+	for i := 0; i < 28; i++ {
+		ids = append(ids, h.sim.Deliver("+3360000000", fmt.Sprintf("advert %d", i), h.clk.Now()))
+	}
+	keeps := map[int64]bool{ids[0]: true, ids[1]: true}
+	h.sim.SetFaults(func(f *SimFaults) { f.DeleteKeeps = keeps })
+	for i := 0; i < 40; i++ { // 20 minutes, a new stranger's SMS every minute
+		if i%2 == 0 {
+			h.sim.Deliver("+3370000000", fmt.Sprintf("new %d", i), h.clk.Now())
+		}
+		h.step()
+		h.clk.Advance(30 * time.Second)
+	}
+	if d := h.sim.Record().Dropped; d > 0 {
+		t.Errorf("%d messages dropped by a full modem: no room was made", d)
+	}
+	perID := map[string]int{}
+	for _, l := range h.logLines("inbox full: deleting") {
+		perID[fmt.Sprint(l["id"])]++
+	}
+	for id, n := range perID {
+		if n > 1 {
+			t.Errorf("sms %s logged %d times for deletion, want once", id, n)
+		}
+	}
+	if w := h.logLines(lingerWarning); len(w) != 1 {
+		t.Errorf("%d warnings %q, want 1", len(w), lingerWarning)
+	}
+}

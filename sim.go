@@ -161,6 +161,8 @@ type SimFaults struct {
 	// says done, but the messages stay in the inbox: "success" only means
 	// accepted.
 	DeleteSilentlyFails bool
+	// DeleteKeeps: these ids are kept the same way, the others deleted.
+	DeleteKeeps map[int64]bool
 	// SendFails accepts SEND_SMS, but sms_cmd=4 then reports "2"
 	// (failed), as with a SIM out of credit.
 	SendFails bool
@@ -954,6 +956,9 @@ func (s *Sim) set(r *http.Request) simAnswer {
 		ids := parseIDList(q.Get("msg_id"))
 		if s.faults.DeleteSilentlyFails {
 			ids = nil
+		}
+		for id := range s.faults.DeleteKeeps {
+			delete(ids, id)
 		}
 		keep := s.msgs[:0]
 		for _, m := range s.msgs {

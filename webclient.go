@@ -490,6 +490,7 @@ func (j *cookieJar) set(header string) {
 		return
 	}
 	remove := value == "" || value == `""`
+	other := false
 	for _, a := range strings.Split(attrs, ";") {
 		k, v, _ := strings.Cut(strings.TrimSpace(a), "=")
 		if strings.EqualFold(k, "max-age") {
@@ -500,9 +501,14 @@ func (j *cookieJar) set(header string) {
 		// A cookie for another path is not the one smsgate's requests
 		// carry (the API is under /goform/): an expiry there must not
 		// drop the session cookie set for "/".
-		if p := strings.TrimSpace(v); strings.EqualFold(k, "path") && p != "" && !strings.HasPrefix("/goform/", p) {
-			return
+		if p := strings.TrimSpace(v); strings.EqualFold(k, "path") && p != "" && p != "/" {
+			other = true
 		}
+	}
+	if other && (remove || !strings.HasPrefix("/goform/", strings.TrimSpace(pathOf(attrs)))) {
+		// Another path's cookie, or its expiry, is not the session
+		// cookie set for "/": a browser keeps both apart.
+		return
 	}
 	if j.values == nil {
 		j.values = map[string]string{}
@@ -527,6 +533,16 @@ func (j *cookieJar) set(header string) {
 		}
 		j.values[name] = value
 	}
+}
+
+// pathOf is the Path attribute of a Set-Cookie's attributes, "" if none.
+func pathOf(attrs string) string {
+	for _, a := range strings.Split(attrs, ";") {
+		if k, v, _ := strings.Cut(strings.TrimSpace(a), "="); strings.EqualFold(k, "path") {
+			return v
+		}
+	}
+	return ""
 }
 
 // header is the Cookie header's value, "" without cookies.

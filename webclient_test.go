@@ -424,7 +424,8 @@ func TestCookieJar(t *testing.T) {
 		{"e=1; Max-Age=-1", ""},
 		{"c=1,2", "c=1,2"},
 		{"stok=TOK; path=/", "c=1,2; stok=TOK"},
-		{"stok=old; Max-Age=0; path=/other", "c=1,2; stok=TOK"}, // another path's cookie (witness)
+		{"stok=old; Max-Age=0; path=/other", "c=1,2; stok=TOK"},  // another path's cookie (witness)
+		{"stok=old; Max-Age=0; path=/goform", "c=1,2; stok=TOK"}, // inside "/", still another cookie (witness)
 		{"stok=; Max-Age=0; Path=/", "c=1,2"},
 		{`c=""`, ""},
 	} {
