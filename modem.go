@@ -292,7 +292,7 @@ func (m *Modem) roundTrip(ctx context.Context, method, path string, form url.Val
 		req.Header = append(req.Header, [2]string{"Content-Type", "application/x-www-form-urlencoded; charset=UTF-8"})
 	}
 	m.jarMu.Lock()
-	if c := m.jar.header(); c != "" {
+	if c := m.jar.header(path); c != "" {
 		req.Header = append(req.Header, [2]string{"Cookie", c})
 	}
 	m.jarMu.Unlock()
@@ -304,7 +304,7 @@ func (m *Modem) roundTrip(ctx context.Context, method, path string, form url.Val
 	}
 	m.jarMu.Lock()
 	for _, c := range ans.SetCookies {
-		m.jar.set(c)
+		m.jar.set(c, path)
 	}
 	m.jarMu.Unlock()
 	if ans.BodyErr != nil {

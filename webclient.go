@@ -9,6 +9,7 @@ import (
 	"io"
 	"net"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -470,17 +471,25 @@ func clip(s string, n int) string {
 	return s
 }
 
-// cookieJar keeps the modem's cookies by name: one host, one path.
+// cookieJar keeps the modem's cookies as a browser does (RFC 6265, with
+// net/http/cookiejar as the model): one host, cookies keyed by name and
+// path, a cookie sent only with requests under its path.
 type cookieJar struct {
-	names  []string
-	values map[string]string
+	cookies []jarCookie // in the order first set
 }
 
-// set takes one Set-Cookie value. Expires is not read: after a cold boot
-// without network the Pi's clock, the modem's or both are wrong, and a
-// session cookie thrown away as expired costs a login. Max-Age=0, a
-// negative Max-Age or an empty value remove the cookie, as the modem means.
-func (j *cookieJar) set(header string) {
+type jarCookie struct{ name, path, value string }
+
+// maxCookies bounds the jar: a modem that hands out cookies without end
+// gets no more room.
+const maxCookies = 16
+
+// set takes one Set-Cookie value that came with an answer to reqPath.
+// Expires is not read: after a cold boot without network the Pi's clock,
+// the modem's or both are wrong, and a session cookie thrown away as
+// expired costs a login. Max-Age=0, a negative Max-Age or an empty value
+// remove the cookie of that name and path, as the modem means.
+func (j *cookieJar) set(header, reqPath string) {
 	pair, attrs, _ := strings.Cut(header, ";")
 	name, value, ok := strings.Cut(pair, "=")
 	// The value goes back exactly as it came, quotes included, as a
@@ -490,69 +499,69 @@ func (j *cookieJar) set(header string) {
 		return
 	}
 	remove := value == "" || value == `""`
-	other := false
+	path := ""
 	for _, a := range strings.Split(attrs, ";") {
 		k, v, _ := strings.Cut(strings.TrimSpace(a), "=")
-		if strings.EqualFold(k, "max-age") {
-			if n, err := strconv.Atoi(strings.TrimSpace(v)); err == nil && n <= 0 {
+		v = strings.TrimSpace(v)
+		switch {
+		case strings.EqualFold(k, "max-age"):
+			if n, err := strconv.Atoi(v); err == nil && n <= 0 {
 				remove = true
 			}
-		}
-		// A cookie for another path is not the one smsgate's requests
-		// carry (the API is under /goform/): an expiry there must not
-		// drop the session cookie set for "/".
-		if p := strings.TrimSpace(v); strings.EqualFold(k, "path") && p != "" && p != "/" {
-			other = true
+		case strings.EqualFold(k, "path"):
+			path = v
 		}
 	}
-	if other && (remove || !strings.HasPrefix("/goform/", strings.TrimSpace(pathOf(attrs)))) {
-		// Another path's cookie, or its expiry, is not the session
-		// cookie set for "/": a browser keeps both apart.
-		return
+	if !strings.HasPrefix(path, "/") || headerSafe(path) != path {
+		path = defaultCookiePath(reqPath)
 	}
-	if j.values == nil {
-		j.values = map[string]string{}
-	}
-	_, had := j.values[name]
+	i := slices.IndexFunc(j.cookies, func(c jarCookie) bool { return c.name == name && c.path == path })
 	switch {
-	case remove && had:
-		delete(j.values, name)
-		for i, n := range j.names {
-			if n == name {
-				j.names = append(j.names[:i], j.names[i+1:]...)
-				break
-			}
-		}
+	case remove && i >= 0:
+		j.cookies = slices.Delete(j.cookies, i, i+1)
 	case remove:
-	default:
-		if !had {
-			if len(j.names) >= 16 {
-				return // a modem that hands out cookies without end gets no more room
-			}
-			j.names = append(j.names, name)
-		}
-		j.values[name] = value
+	case i >= 0:
+		j.cookies[i].value = value
+	case len(j.cookies) < maxCookies:
+		j.cookies = append(j.cookies, jarCookie{name, path, value})
 	}
 }
 
-// pathOf is the Path attribute of a Set-Cookie's attributes, "" if none.
-func pathOf(attrs string) string {
-	for _, a := range strings.Split(attrs, ";") {
-		if k, v, _ := strings.Cut(strings.TrimSpace(a), "="); strings.EqualFold(k, "path") {
-			return v
-		}
+// defaultCookiePath is RFC 6265 5.1.4's default-path: the request path up
+// to its last slash.
+func defaultCookiePath(reqPath string) string {
+	i := strings.LastIndexByte(reqPath, '/')
+	if i <= 0 {
+		return "/"
 	}
-	return ""
+	return reqPath[:i]
 }
 
-// header is the Cookie header's value, "" without cookies.
-func (j *cookieJar) header() string {
+// pathMatch is RFC 6265 5.1.4's path-match: /goform matches /goform and
+// /goform/x, not /goformx; /gof matches neither.
+func pathMatch(reqPath, cookiePath string) bool {
+	if !strings.HasPrefix(reqPath, cookiePath) {
+		return false
+	}
+	return len(reqPath) == len(cookiePath) || strings.HasSuffix(cookiePath, "/") || reqPath[len(cookiePath)] == '/'
+}
+
+// header is the Cookie header's value for a request to reqPath, "" without
+// cookies: longer paths first, then in the order set, as RFC 6265 5.4 says.
+func (j *cookieJar) header(reqPath string) string {
+	var send []jarCookie
+	for _, c := range j.cookies {
+		if pathMatch(reqPath, c.path) {
+			send = append(send, c)
+		}
+	}
+	slices.SortStableFunc(send, func(a, b jarCookie) int { return len(b.path) - len(a.path) })
 	var b strings.Builder
-	for i, n := range j.names {
+	for i, c := range send {
 		if i > 0 {
 			b.WriteString("; ")
 		}
-		b.WriteString(n + "=" + j.values[n])
+		b.WriteString(c.name + "=" + c.value)
 	}
 	return b.String()
 }

@@ -208,9 +208,9 @@ func FuzzReadAnswer(f *testing.F) {
 		}
 		var jar cookieJar
 		for _, c := range ans.SetCookies {
-			jar.set(c)
+			jar.set(c, "/goform/goform_get_cmd_process")
 		}
-		if h := jar.header(); headerSafe(h) != h || len(jar.names) > 16 {
+		if h := jar.header("/goform/goform_get_cmd_process"); headerSafe(h) != h || len(jar.cookies) > maxCookies {
 			t.Fatalf("cookie header %q can end the request's header line", h)
 		}
 	})
@@ -395,7 +395,9 @@ func TestWebClientRequestOnTheWire(t *testing.T) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	h := s.header[1]
-	if got, want := h.Get("Cookie"), `stok="abc"; zsidn=1`; got != want {
+	// zsidn came without a Path: its path is /goform, longer than stok's
+	// "/", so it goes first (RFC 6265 5.4, as a browser orders them).
+	if got, want := h.Get("Cookie"), `zsidn=1; stok="abc"`; got != want {
 		t.Errorf("Cookie %q, want %q (as the modem wrote it)", got, want)
 	}
 	for k, want := range map[string]string{"Referer": m.base + "/index.html", "X-Requested-With": "XMLHttpRequest",
@@ -413,35 +415,70 @@ func TestWebClientRequestOnTheWire(t *testing.T) {
 }
 
 func TestCookieJar(t *testing.T) {
+	const api = "/goform/goform_set_cmd_process"
 	var j cookieJar
 	for _, step := range []struct{ set, want string }{
 		{"stok=1; Path=/", "stok=1"},
 		{`zsidn="2";path=/;HttpOnly`, `stok=1; zsidn="2"`},
-		{"stok=3; Expires=Thu, 01 Jan 1970 00:00:00 GMT", `stok=3; zsidn="2"`}, // a wrong clock does not end a session
-		{"zsidn=2; Max-Age=0", "stok=3"},
+		{"stok=3; Expires=Thu, 01 Jan 1970 00:00:00 GMT; Path=/", `stok=3; zsidn="2"`}, // a wrong clock does not end a session
+		{"zsidn=2; Max-Age=0; Path=/", "stok=3"},
 		{"stok=; Path=/", ""},
 		{"=x", ""},
 		{"a b=1", ""},
 		{"d=1\x00", ""},
 		{"d=1\r\nX: y", ""},
 		{"e=1; Max-Age=-1", ""},
-		{"c=1,2", "c=1,2"},
+		{"c=1,2; Path=/", "c=1,2"},
 		{"stok=TOK; path=/", "c=1,2; stok=TOK"},
 		{"stok=old; Max-Age=0; path=/other", "c=1,2; stok=TOK"},  // another path's cookie (witness)
 		{"stok=old; Max-Age=0; path=/goform", "c=1,2; stok=TOK"}, // inside "/", still another cookie (witness)
 		{"stok=; Max-Age=0; Path=/", "c=1,2"},
-		{`c=""`, ""},
+		{`c=""; Path=/`, ""},
 	} {
-		j.set(step.set)
-		if got := j.header(); got != step.want {
+		j.set(step.set, api)
+		if got := j.header(api); got != step.want {
 			t.Fatalf("after %q: %q, want %q", step.set, got, step.want)
 		}
 	}
 	for i := range 40 {
-		j.set(fmt.Sprintf("c%d=1", i))
+		j.set(fmt.Sprintf("c%d=1", i), api)
 	}
-	if len(j.names) != 16 || len(j.values) != 16 {
-		t.Errorf("%d cookies kept, want 16", len(j.names))
+	if len(j.cookies) != maxCookies {
+		t.Errorf("%d cookies kept, want %d", len(j.cookies), maxCookies)
+	}
+}
+
+// Cookies are kept by name and path and sent by RFC 6265's path-match, as
+// a browser does (review: a Max-Age=0 for Path=/goform/ was dropped, so a
+// dead session cookie was sent for ever; Path=/gof was sent to /goform/).
+func TestCookieJarPaths(t *testing.T) {
+	const api = "/goform/goform_set_cmd_process"
+	for _, tc := range []struct {
+		name string
+		sets []string // each as answered to api
+		path string   // the next request's path
+		want string
+	}{
+		{"expiry of a /goform/ cookie", []string{"stok=1; Path=/goform/", "stok=; Max-Age=0; Path=/goform/"}, api, ""},
+		{"Max-Age=0 with a value", []string{"stok=1; Path=/goform/", "stok=1; Max-Age=0; Path=/goform/"}, api, ""},
+		{"no Path: the request's directory", []string{"stok=1"}, api, "stok=1"},
+		{"no Path: not sent elsewhere", []string{"stok=1"}, "/js/config/config.js", ""},
+		{"/gof is not /goform", []string{"stok=1; Path=/gof"}, api, ""},
+		{"/goform matches below it", []string{"stok=1; Path=/goform"}, api, "stok=1"},
+		{"/goform does not match /goformx", []string{"stok=1; Path=/goform"}, "/goformx/a", ""},
+		{"same name, two paths: longer first", []string{"s=root; Path=/", "s=api; Path=/goform"}, api, "s=api; s=root"},
+		{"expiry at / leaves /goform's", []string{"s=root; Path=/", "s=api; Path=/goform", "s=; Max-Age=0; Path=/"}, api, "s=api"},
+		{"a path that is not absolute is the default", []string{"s=1; Path=goform"}, api, "s=1"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var j cookieJar
+			for _, c := range tc.sets {
+				j.set(c, api)
+			}
+			if got := j.header(tc.path); got != tc.want {
+				t.Errorf("Cookie for %s: %q, want %q", tc.path, got, tc.want)
+			}
+		})
 	}
 }
 
