@@ -8,6 +8,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"testing/synctest"
 	"time"
 )
 
@@ -40,52 +41,87 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 	}
 }
 
+// The supervisor runs in a synctest bubble: time is the bubble's, so each
+// feed interval is exact and every count below is what must happen, not
+// what a scheduler happened to allow.
 func TestSupervisorFeedsOnlyALiveLoop(t *testing.T) {
-	clk := newFakeClock()
-	b := &beat{t: clk.Now()}
-	dev := &fakeWatchdog{}
-	s := &Supervisor{dev: dev, every: time.Millisecond, budget: time.Minute, lastBeat: b.get,
-		log: slog.New(slog.DiscardHandler), now: clk.Now}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error)
-	go func() { done <- s.Run(ctx) }()
-	waitFor(t, "pings", func() bool { return dev.count() > 3 })
+	synctest.Test(t, func(t *testing.T) {
+		b := &beat{t: time.Now()}
+		dev := &fakeWatchdog{}
+		s := &Supervisor{dev: dev, every: time.Second, budget: time.Minute, lastBeat: b.get,
+			log: slog.New(slog.DiscardHandler), now: time.Now}
+		ctx, cancel := context.WithCancel(t.Context())
+		done := make(chan error)
+		go func() { done <- s.Run(ctx) }()
+		at := func(d time.Duration, want int, why string) {
+			t.Helper()
+			time.Sleep(d)
+			synctest.Wait()
+			if got := dev.count(); got != want {
+				t.Fatalf("%s: %d pings, want %d", why, got, want)
+			}
+		}
+		at(0, 1, "at start")
+		at(10*time.Second, 11, "a live loop, one ping a second")
+		// No iteration since the start: fed while within the budget
+		// (60 s, inclusive), then no more.
+		at(50*time.Second, 61, "up to the budget")
+		at(60*time.Second, 61, "a stalled loop")
+		// The loop completes an iteration again: feeding resumes.
+		b.set(time.Now())
+		at(3*time.Second, 64, "alive again")
+		cancel()
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+		if dev.disarmed || dev.leftArmed {
+			t.Error("the supervisor stopped a device it does not own")
+		}
+	})
+}
 
-	// The loop stalls past its budget: feeding stops.
-	clk.Advance(2 * time.Minute)
-	time.Sleep(20 * time.Millisecond)
-	stalledAt := dev.count()
-	time.Sleep(50 * time.Millisecond)
-	if dev.count() != stalledAt {
-		t.Fatal("fed a stalled loop's watchdog")
-	}
-	// The loop completes an iteration again: feeding resumes.
-	b.set(clk.Now())
-	waitFor(t, "pings again", func() bool { return dev.count() > stalledAt })
-	cancel()
-	if err := <-done; err != nil {
-		t.Fatal(err)
-	}
-	if dev.disarmed || dev.leftArmed {
-		t.Error("the supervisor stopped a device it does not own")
-	}
+// A feed interval below 100 ms is raised to it: the feeding itself must
+// not keep an idle Pi awake.
+func TestSupervisorFeedsAtMostEvery100ms(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		dev := &fakeWatchdog{}
+		s := &Supervisor{dev: dev, every: time.Millisecond, budget: time.Minute, lastBeat: time.Now,
+			log: slog.New(slog.DiscardHandler), now: time.Now}
+		ctx, cancel := context.WithCancel(t.Context())
+		defer cancel()
+		go s.Run(ctx)
+		time.Sleep(time.Second)
+		synctest.Wait()
+		if got := dev.count(); got != 11 {
+			t.Errorf("%d pings in a second, want 11 (at 0 and every 100 ms)", got)
+		}
+	})
 }
 
 func TestSelfSupervisionExitsOnStall(t *testing.T) {
-	clk := newFakeClock()
-	b := &beat{t: clk.Now()}
-	s := &Supervisor{budget: 4 * time.Millisecond, lastBeat: b.get, log: slog.New(slog.DiscardHandler), now: clk.Now}
-	done := make(chan error)
-	go func() { done <- s.Run(context.Background()) }()
-	select {
-	case err := <-done:
-		t.Fatalf("exited while alive: %v", err)
-	case <-time.After(20 * time.Millisecond):
-	}
-	clk.Advance(time.Second)
-	if err := <-done; !errors.Is(err, errStalled) {
-		t.Fatalf("err = %v, want errStalled", err)
-	}
+	synctest.Test(t, func(t *testing.T) {
+		b := &beat{t: time.Now()}
+		s := &Supervisor{budget: 4 * time.Second, lastBeat: b.get, log: slog.New(slog.DiscardHandler), now: time.Now}
+		done := make(chan error, 1)
+		go func() { done <- s.Run(t.Context()) }()
+		time.Sleep(4 * time.Second)
+		synctest.Wait()
+		select {
+		case err := <-done:
+			t.Fatalf("exited within the budget: %v", err)
+		default:
+		}
+		time.Sleep(time.Second)
+		synctest.Wait()
+		select {
+		case err := <-done:
+			if !errors.Is(err, errStalled) {
+				t.Fatalf("err = %v, want errStalled", err)
+			}
+		default:
+			t.Fatal("still running a second past the budget")
+		}
+	})
 }
 
 // A modem that never answers is not a stall: every iteration ends within
@@ -109,20 +145,23 @@ func TestDeadModemIsNotAStall(t *testing.T) {
 // second: an idle process's wakeups cost it more than its polls
 // (BENCHMARKS.md).
 func TestSelfSupervisionWakesOnlyForTheBudget(t *testing.T) {
-	var looks atomic.Int32
-	s := &Supervisor{budget: 400 * time.Millisecond, log: slog.New(slog.DiscardHandler), now: time.Now,
-		lastBeat: func() time.Time { looks.Add(1); return time.Now() }} // always alive
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error)
-	go func() { done <- s.Run(ctx) }()
-	time.Sleep(600 * time.Millisecond)
-	cancel()
-	if err := <-done; err != nil {
-		t.Fatal(err)
-	}
-	if n := looks.Load(); n > 2 {
-		t.Errorf("looked at the loop %d times in 600 ms with a 400 ms budget; want at most 2", n)
-	}
+	synctest.Test(t, func(t *testing.T) {
+		var looks atomic.Int32
+		s := &Supervisor{budget: 400 * time.Millisecond, log: slog.New(slog.DiscardHandler), now: time.Now,
+			lastBeat: func() time.Time { looks.Add(1); return time.Now() }} // always alive
+		ctx, cancel := context.WithCancel(t.Context())
+		done := make(chan error)
+		go func() { done <- s.Run(ctx) }()
+		time.Sleep(600 * time.Millisecond)
+		synctest.Wait()
+		cancel()
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+		if n := looks.Load(); n != 2 {
+			t.Errorf("looked at the loop %d times in 600 ms with a 400 ms budget; want 2 (at 0 and as the budget ran out)", n)
+		}
+	})
 }
 
 // The loop's heartbeat keeps the monotonic clock reading: the supervisor
