@@ -90,7 +90,7 @@ const (
 type Gateway struct {
 	cfg     GatewayConfig
 	allow   map[phoneKey]bool
-	modem   gatewayModem
+	modem   modemPort
 	actions *Actions
 	led     indicator
 	log     *slog.Logger
@@ -161,7 +161,7 @@ type waitingMsg struct {
 }
 
 // NewGateway checks the configuration and returns a gateway.
-func NewGateway(cfg GatewayConfig, modem gatewayModem, actions *Actions, led indicator, log *slog.Logger) (*Gateway, error) {
+func NewGateway(cfg GatewayConfig, modem modemPort, actions *Actions, led indicator, log *slog.Logger) (*Gateway, error) {
 	if len(cfg.Allow) == 0 {
 		return nil, errors.New("no -allow numbers: smsgate would obey nobody; give the owner's number")
 	}
