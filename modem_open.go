@@ -147,13 +147,21 @@ func openModem(ctx context.Context, mf modemFlags, log *slog.Logger) (modemPort,
 }
 
 func openTarget(ctx context.Context, t portTarget) (modemPort, error) {
+	p, _, err := openDetected(ctx, t, nil)
+	return p, err
+}
+
+// openDetected is openTarget, saying also what the probes found; tap,
+// when not nil, records the probes' requests (doctor -capture).
+func openDetected(ctx context.Context, t portTarget, tap *recorder) (modemPort, detection, error) {
 	if t.Family == familyAT {
-		return openFamily(familyAT, t)
+		p, err := openFamily(familyAT, t)
+		return p, detection{family: familyAT}, err
 	}
-	d := detectFamily(ctx, t)
+	d := detectFamily(ctx, t, tap)
 	switch {
 	case t.Family == "" && d.family == "":
-		return nil, d.err()
+		return nil, d, d.err()
 	case t.Family == "" || d.family == "" || d.family == t.Family:
 		// Forced and not contradicted (the address may be down now, or
 		// answer no probe): the forced family is what the owner knows.
@@ -161,10 +169,24 @@ func openTarget(ctx context.Context, t portTarget) (modemPort, error) {
 		if t.Family != "" {
 			fam = t.Family
 		}
-		return openFamily(fam, t)
+		p, err := openFamily(fam, t)
+		return p, d, err
 	}
-	return nil, badConfig(fmt.Errorf("-modem-type %s: %s answers as a %s modem (%s), not %s; use -modem-type %s or auto",
+	return nil, d, badConfig(fmt.Errorf("-modem-type %s: %s answers as a %s modem (%s), not %s; use -modem-type %s or auto",
 		t.Family, t.Config.URL, d.family, d.saw[d.family], t.Family, d.family))
+}
+
+// describe says for doctor how the family was found.
+func (d detection) describe(t portTarget, took time.Duration) string {
+	switch {
+	case t.Family == familyAT:
+		return "serial line " + t.Device + ": AT module"
+	case d.family == "":
+		return fmt.Sprintf("%s: -modem-type %s, and no probe answered (%s)", t.Config.URL, t.Family, d.err())
+	case t.Family != "":
+		return fmt.Sprintf("%s answers as %s (%s, %d ms), as -modem-type says", t.Config.URL, d.family, d.saw[d.family], took.Milliseconds())
+	}
+	return fmt.Sprintf("%s answers as %s (%s, %d ms)", t.Config.URL, d.family, d.saw[d.family], took.Milliseconds())
 }
 
 // detection is what the probes found: the family that answered as itself
@@ -209,10 +231,14 @@ var familyProbes = map[string]familyProbe{
 // detectFamily runs the probes, the forced family's first, and stops at
 // the first that answers as its family, or at a network error (nothing
 // answers there: the other probes would only wait as long).
-func detectFamily(ctx context.Context, t portTarget) detection {
+func detectFamily(ctx context.Context, t portTarget, tap *recorder) detection {
 	d := detection{url: t.Config.URL, saw: map[string]string{}}
 	u, _ := url.Parse(t.Config.URL)
 	p := &prober{web: newWebClient(u), base: t.Config.URL, timeout: t.Config.Timeout}
+	p.tr = p.web
+	if tap != nil {
+		tap.next, p.tr = p.web, tap
+	}
 	if p.timeout <= 0 {
 		p.timeout = 10 * time.Second
 	}
@@ -256,6 +282,7 @@ func unreachable(err error) bool {
 // prober carries the probes' requests over one web client.
 type prober struct {
 	web     *webClient
+	tr      webTransport // web, or doctor's recorder around it
 	base    string
 	timeout time.Duration
 }
@@ -267,8 +294,10 @@ func probeGoform(ctx context.Context, p *prober) (bool, string, error) {
 	if err != nil {
 		return false, "", err
 	}
-	m.web = p.web
-	_, err = m.readKeys(ctx, "loginfo", "wa_inner_version")
+	m.web = p.tr
+	// The keys doctor reads first: the attempts left come before anything
+	// that could cost one.
+	_, err = m.readKeys(ctx, preLoginKeysRead...)
 	switch {
 	case err == nil:
 		return true, "goform JSON", nil
@@ -356,7 +385,7 @@ func (p *prober) do(ctx context.Context, req *webRequest) (*webAnswer, error) {
 	ctx, cancel := context.WithTimeout(ctx, p.timeout)
 	defer cancel()
 	req.Header = append(req.Header, [2]string{"Referer", p.base + "/"})
-	ans, err := p.web.exchange(ctx, req)
+	ans, err := p.tr.exchange(ctx, req)
 	if err != nil {
 		return nil, fmt.Errorf("%s %s: %w", req.Method, req.Path, err)
 	}
