@@ -319,22 +319,28 @@ func probeHiLink(ctx context.Context, p *prober) (bool, string, error) {
 	if ans.Status != 200 {
 		return false, "http status " + ans.statusText(), nil
 	}
+	ok, saw := hilinkProbeAnswer(ans.Body)
+	return ok, saw, nil
+}
+
+// hilinkProbeAnswer says whether a SesTokInfo answer is HiLink's.
+func hilinkProbeAnswer(body []byte) (bool, string) {
 	var v struct {
 		XMLName xml.Name
 		SesInfo string `xml:"SesInfo"`
 		TokInfo string `xml:"TokInfo"`
 		Code    string `xml:"code"`
 	}
-	if err := xml.Unmarshal(ans.Body, &v); err != nil {
-		return false, "not XML: " + answerKind(ans.Body), nil
+	if err := xml.Unmarshal(body, &v); err != nil {
+		return false, "not XML: " + answerKind(body)
 	}
 	switch {
-	case v.XMLName.Local == "response" && (v.SesInfo != "" || v.TokInfo != ""):
-		return true, "SesTokInfo XML", nil
-	case v.XMLName.Local == "error" && v.Code != "":
-		return true, "HiLink error " + strings.TrimSpace(v.Code), nil
+	case v.XMLName.Local == "response" && (strings.TrimSpace(v.SesInfo) != "" || strings.TrimSpace(v.TokInfo) != ""):
+		return true, "SesTokInfo XML"
+	case v.XMLName.Local == "error" && strings.TrimSpace(v.Code) != "":
+		return true, "HiLink error " + clip(strings.TrimSpace(v.Code), 12)
 	}
-	return false, "XML <" + v.XMLName.Local + "> without SesInfo or TokInfo", nil
+	return false, "XML <" + clip(v.XMLName.Local, 20) + "> without SesInfo or TokInfo"
 }
 
 // probeUbus posts one anonymous JSON-RPC call that the web UI makes before
@@ -349,11 +355,18 @@ func probeUbus(ctx context.Context, p *prober) (bool, string, error) {
 	if ans.Status != 200 {
 		return false, "http status " + ans.statusText(), nil
 	}
+	ok, saw := ubusProbeAnswer(ans.Body)
+	return ok, saw, nil
+}
+
+// ubusProbeAnswer says whether an answer to the probe's call is ubus
+// JSON-RPC: a batch (or one answer) with a result or an error.
+func ubusProbeAnswer(body []byte) (bool, string) {
 	var batch []map[string]json.RawMessage
-	if err := json.Unmarshal(ans.Body, &batch); err != nil {
+	if err := json.Unmarshal(body, &batch); err != nil {
 		var one map[string]json.RawMessage
-		if json.Unmarshal(ans.Body, &one) != nil {
-			return false, "not JSON-RPC: " + answerKind(ans.Body), nil
+		if json.Unmarshal(body, &one) != nil {
+			return false, "not JSON-RPC: " + answerKind(body)
 		}
 		batch = append(batch, one)
 	}
@@ -361,10 +374,10 @@ func probeUbus(ctx context.Context, p *prober) (bool, string, error) {
 		_, res := r["result"]
 		_, e := r["error"]
 		if string(r["jsonrpc"]) == `"2.0"` && (res || e) {
-			return true, "ubus JSON-RPC", nil
+			return true, "ubus JSON-RPC"
 		}
 	}
-	return false, "JSON, not JSON-RPC", nil
+	return false, "JSON, not JSON-RPC"
 }
 
 // answerKind names an unexpected answer for a person.
