@@ -361,8 +361,10 @@ func (c *daemonConfig) validate(getenv func(string) string) (validConfig, error)
 		v.passwordFromFlag = getenv("SMSGATE_PASSWORD") == ""
 	}
 	v.modemType = c.modem.family
-	if _, err := parseModemAddress(v.modem.URL, v.modemType, v.modem); err != nil {
+	if t, err := parseModemAddress(v.modem.URL, v.modemType, v.modem); err != nil {
 		errs = append(errs, fmt.Errorf("-modem: %w", err))
+	} else if _, ok := portOpeners[t.Family]; t.Family != "" && !ok {
+		bad("-modem-type %s: this smsgate is built without that family", t.Family)
 	}
 	if c.modem.timeout <= 0 {
 		bad("-timeout %s: want more than 0", c.modem.timeout)

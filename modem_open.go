@@ -60,7 +60,7 @@ var familyNames = []string{familyZTE, familyHiLink, familyUbus, familyAT}
 func openFamily(family string, t portTarget) (modemPort, error) {
 	open, ok := portOpeners[family]
 	if !ok {
-		return nil, fmt.Errorf("modem family %s: not built into this smsgate", family)
+		return nil, badConfig(fmt.Errorf("modem family %s: not built into this smsgate", family))
 	}
 	p, err := open(t)
 	if err != nil {

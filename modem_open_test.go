@@ -300,3 +300,29 @@ func FuzzProbeAnswers(f *testing.F) {
 		}
 	})
 }
+
+// The one-shot commands go through the same addressing: status says the
+// family, a contradicted -modem-type is a configuration error.
+func TestOneShotAddressing(t *testing.T) {
+	sim := startDoctorSim(t, "mf920v", "s3cret")
+	var out, errb strings.Builder
+	if err := runOneShot("status", []string{"-modem", sim.URL, "-password", "s3cret", "-timeout", "2s"}, &out, &errb); err != nil {
+		t.Fatalf("status: %v\n%s", err, errb.String())
+	}
+	for _, want := range []string{"family       zte goform", "network      LTE", "signal       4/5 -95 dBm", "data         up ", "sms storage  0/100"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("no %q in\n%s", want, out.String())
+		}
+	}
+	logins := len(sim.Record().Logins)
+	err := runOneShot("list", []string{"-modem", sim.URL, "-modem-type", "hilink", "-password", "s3cret"}, &out, &errb)
+	if exitCode(err) != 125 || !strings.Contains(err.Error(), "answers as a zte modem") {
+		t.Errorf("list -modem-type hilink on a ZTE modem: %v (exit %d)", err, exitCode(err))
+	}
+	if n := len(sim.Record().Logins); n != logins {
+		t.Errorf("the refused -modem-type cost %d logins", n-logins)
+	}
+	if err := runOneShot("status", []string{"-modem", "serial:dev/ttyUSB2"}, &out, &errb); exitCode(err) != 125 {
+		t.Errorf("a relative serial path: %v", err)
+	}
+}
