@@ -285,14 +285,17 @@ func (d *doctor) checkModem(ctx context.Context) map[string]string {
 			d.detected = dr.Detected()
 		}
 	}()
+	session := false
 	if pd, ok := p.(portDoctor); ok {
 		for _, c := range pd.DoctorChecks(ctx) {
 			d.add(c)
 		}
+	} else {
+		session = d.checkLoginPlain(ctx, p)
 	}
 	info := p.Info()
 	d.add(check{"family", levelOK, describePort(info), ""})
-	if info.LoggedIn || info.Login == schemeNone {
+	if session || info.LoggedIn || info.Login == schemeNone {
 		d.checkSession(ctx, p)
 	} else {
 		for _, n := range []string{"inbox", "capacity", "data", "signal"} {
@@ -309,6 +312,22 @@ func (d *doctor) checkModem(ctx context.Context) map[string]string {
 	}
 	return map[string]string{"family": info.Family, "model": info.Model, "firmware": info.Firmware,
 		"generation": info.Generation, "login": info.Login}
+}
+
+// checkLoginPlain logs in once, for a family without checks of its own:
+// its adapter keeps the owner's attempts as the daemon does.
+func (d *doctor) checkLoginPlain(ctx context.Context, p modemPort) bool {
+	so, ok := p.(sessionOpener)
+	if !ok {
+		return true // nothing to log in to (a serial line)
+	}
+	if err := so.EnsureSession(ctx); err != nil {
+		d.add(check{"login", levelFail, "no session: " + err.Error(),
+			"set SMSGATE_PASSWORD (or -password) to the web UI's password, and -user if it is not the default"})
+		return false
+	}
+	d.add(check{"login", levelOK, "session open (login " + orBlank(p.Info().Login) + ")", ""})
+	return true
 }
 
 // describePort is doctor's line on what the adapter found.
