@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -605,4 +606,86 @@ func TestFamilyWithoutModemActions(t *testing.T) {
 	}}
 	t.Run("commands", func(t *testing.T) { familyModemCommands(t, limited) })
 	t.Run("healing", func(t *testing.T) { familyHealing(t, limited) })
+}
+
+// noMarkRead is a family that cannot mark messages read.
+type noMarkRead struct{ modemPort }
+
+func (n noMarkRead) Info() PortInfo {
+	i := n.modemPort.Info()
+	i.Can.MarkRead = false
+	return i
+}
+
+func (noMarkRead) MarkRead(context.Context, ...int64) error {
+	return fmt.Errorf("mark read: %w", errUnsupported)
+}
+
+// TestMarkReadWithoutTheCapability: -mark-read on a family that cannot
+// mark read still runs each command once, deleting it first.
+func TestMarkReadWithoutTheCapability(t *testing.T) {
+	f := simFamily{"zte-no-mark-read", func(t *testing.T, clk *fakeClock) (familySim, modemPort) {
+		s, p := startZTEFamily(t, clk)
+		return s, noMarkRead{p}
+	}}
+	h := newFamHarness(t, f, func(c *GatewayConfig) { c.MarkRead = true })
+	id := h.send(owner, "ping")
+	h.steps(3)
+	if h.decision(id) != "executed" || len(h.replies()) != 1 || h.inInbox(id) {
+		t.Errorf("decisions %v, replies %q, inbox %v", h.decisions(id), h.replies(), h.sim.Inbox())
+	}
+	if !strings.Contains(h.logs.String(), "cannot mark messages read") {
+		t.Error("the fallback was not logged")
+	}
+}
+
+// eventPort is a port that says when a message arrived, and counts polls.
+type eventPort struct {
+	modemPort
+	ev    chan struct{}
+	polls *atomic.Int32
+}
+
+func (e eventPort) Events() <-chan struct{} { return e.ev }
+
+func (e eventPort) Poll(ctx context.Context) (PollState, error) {
+	defer e.polls.Add(1)
+	return e.modemPort.Poll(ctx)
+}
+
+// TestEventStartsAPass: an arrival hint starts a pass at once, not at the
+// next poll (an hour away here).
+func TestEventStartsAPass(t *testing.T) {
+	ep := eventPort{ev: make(chan struct{}, 1), polls: &atomic.Int32{}}
+	f := simFamily{"zte-events", func(t *testing.T, clk *fakeClock) (familySim, modemPort) {
+		s, p := startZTEFamily(t, clk)
+		ep.modemPort = p
+		return s, ep
+	}}
+	h := newFamHarness(t, f, func(c *GatewayConfig) { c.PollInterval = time.Hour })
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- h.gw.Run(ctx) }()
+	defer func() { cancel(); <-done }()
+	waitFor := func(cond func() bool) bool {
+		for end := time.Now().Add(5 * time.Second); time.Now().Before(end); time.Sleep(10 * time.Millisecond) {
+			if cond() {
+				return true
+			}
+		}
+		return false
+	}
+	if !waitFor(func() bool { return ep.polls.Load() == 1 }) {
+		t.Fatal("no first pass")
+	}
+	time.Sleep(200 * time.Millisecond) // the first pass ends: loopback answers in milliseconds
+	id := h.send(owner, "ping")
+	time.Sleep(300 * time.Millisecond)
+	if n := ep.polls.Load(); n != 1 || len(h.sim.Sent()) != 0 {
+		t.Fatalf("a pass without a hint: %d polls, replies %q", n, h.replies())
+	}
+	ep.ev <- struct{}{}
+	if !waitFor(func() bool { return len(h.sim.Sent()) == 1 }) || h.inInbox(id) {
+		t.Errorf("after the hint: replies %q, inbox %v", h.replies(), h.sim.Inbox())
+	}
 }

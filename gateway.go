@@ -258,6 +258,7 @@ func (g *Gateway) Run(ctx context.Context) error {
 		case <-ctx.Done():
 			return nil
 		case <-t.C:
+		case <-portEvents(g.modem):
 		}
 	}
 }
@@ -685,7 +686,7 @@ func (g *Gateway) removeAll(ctx context.Context, ids []int64) (map[int64]bool, e
 		return removed, nil
 	}
 	op := g.modem.Delete
-	if g.cfg.MarkRead {
+	if g.cfg.MarkRead && g.canMarkRead() {
 		op = g.modem.MarkRead
 	}
 	err := op(ctx, ids...)

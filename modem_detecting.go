@@ -21,6 +21,27 @@ func (h gatewayHeal) StepUnsupported(s healStep) string {
 	return ""
 }
 
+// canMarkRead says whether -mark-read can be obeyed: a family that cannot
+// mark read has its commands deleted instead, because a command must be
+// off the modem before it runs, and one never removed would never run.
+func (g *Gateway) canMarkRead() bool {
+	info := g.modem.Info()
+	if info.Family == "" || info.Can.MarkRead {
+		return true
+	}
+	g.log.Warn("-mark-read: this modem cannot mark messages read; deleting the commands instead", "family", info.Family)
+	return false
+}
+
+// portEvents is the port's arrival hints (eventSource), or nil, which
+// never delivers: the poll interval alone then starts each pass.
+func portEvents(p modemPort) <-chan struct{} {
+	if es, ok := p.(eventSource); ok {
+		return es.Events()
+	}
+	return nil
+}
+
 // detectingPort is the daemon's port while the family is not known yet: a
 // Pi often boots faster than its modem, and smsgate must run (feed the
 // watchdog, show the LED, heal) while the modem is not there. Every call
