@@ -13,19 +13,9 @@ import (
 	"time"
 )
 
-// gatewayModem is what the gateway needs of the modem; the simulator-backed
-// Modem is one, and tests may use others.
-type gatewayModem interface {
-	Poll(ctx context.Context) (PollState, error)
-	Inbox(ctx context.Context) ([]SMS, error)
-	Delete(ctx context.Context, ids ...int64) error
-	MarkRead(ctx context.Context, ids ...int64) error
-	Send(ctx context.Context, number, text string) error
-	Capacity(ctx context.Context) (Capacity, error)
-	Status(ctx context.Context) (map[string]string, error)
-	Reboot(ctx context.Context) error
-	Reconnect(ctx context.Context) (string, error)
-}
+// gatewayModem is the name the gateway gave the modem before the port:
+// kept as an alias so that code written against it still builds.
+type gatewayModem = modemPort
 
 // rebooter reboots the Pi. ctx cancelled (not timed out) is smsgate told
 // to stop, which is how an orderly reboot by init shows itself.
@@ -41,7 +31,7 @@ type irSender interface {
 
 // Actions carries out commands.
 type Actions struct {
-	modem     gatewayModem
+	modem     modemPort
 	reboot    rebooter
 	ir        irSender // nil without -ir
 	dryRun    bool
@@ -96,6 +86,9 @@ func (a *Actions) rebootPi(ctx context.Context, by string) error {
 }
 
 func (a *Actions) runModemReboot(ctx context.Context, _ Command) (string, func() error, error) {
+	if why := a.cannot(func(c Capabilities) bool { return c.Reboot }); why != nil {
+		return "modem reboot: " + why.Error(), nil, fmt.Errorf("modem reboot: %w", why)
+	}
 	return "rebooting the modem now; back in about a minute", func() error {
 		a.logAction("modem reboot", "", false)
 		return a.modem.Reboot(ctx)
@@ -105,6 +98,9 @@ func (a *Actions) runModemReboot(ctx context.Context, _ Command) (string, func()
 // runModemReconnect answers first: a disruptive command runs after the
 // replies, so the outcome goes to the log (and the next status).
 func (a *Actions) runModemReconnect(ctx context.Context, _ Command) (string, func() error, error) {
+	if why := a.cannot(func(c Capabilities) bool { return c.Reconnect }); why != nil {
+		return "modem reconnect: " + why.Error(), nil, fmt.Errorf("modem reconnect: %w", why)
+	}
 	return "reconnecting mobile data now", func() error {
 		a.logAction("modem reconnect", "", false)
 		ppp, err := a.modem.Reconnect(ctx)
@@ -114,6 +110,15 @@ func (a *Actions) runModemReconnect(ctx context.Context, _ Command) (string, fun
 		a.log.Info("modem reconnected", "ppp_status", ppp)
 		return nil
 	}, nil
+}
+
+// cannot is errUnsupported when the modem's family lacks what can says;
+// nil while the family is not known yet (the attempt will tell).
+func (a *Actions) cannot(can func(Capabilities) bool) error {
+	if info := a.modem.Info(); info.Family != "" && !can(info.Can) {
+		return errUnsupported
+	}
+	return nil
 }
 
 func (a *Actions) runIR(ctx context.Context, cmd Command) (string, func() error, error) {
@@ -157,15 +162,7 @@ func (a *Actions) status(ctx context.Context) string {
 	if err != nil {
 		b.WriteString("modem: " + shortErr(err))
 	} else {
-		fmt.Fprintf(&b, "%s %s/5 %sdBm %s", st["network_type"], st["signalbar"], st["lte_rsrp"], st["network_provider"])
-		if dataUp(st["ppp_status"]) {
-			fmt.Fprintf(&b, ", data up %s", st["wan_ipaddr"])
-		} else {
-			fmt.Fprintf(&b, ", data %s", strings.TrimPrefix(st["ppp_status"], "ppp_"))
-		}
-		if st["battery_vol_percent"] != "" {
-			fmt.Fprintf(&b, ", bat %s%%", st["battery_vol_percent"])
-		}
+		b.WriteString(st.summary())
 	}
 	if c, err := a.modem.Capacity(ctx); err == nil {
 		fmt.Fprintf(&b, ", sms %d/%d", c.Used, c.Total)
@@ -185,6 +182,39 @@ func (a *Actions) status(ctx context.Context) string {
 		}
 	}
 	return b.String()
+}
+
+// summary is the modem's part of a status reply: "LTE 4/5 -95dBm SimTel,
+// data up 10.0.0.2, bat 80%".
+func (st ModemStatus) summary() string {
+	var b strings.Builder
+	bars := "?"
+	if st.Bars >= 0 {
+		bars = strconv.Itoa(st.Bars)
+	}
+	fmt.Fprintf(&b, "%s %s/5", orNone(st.Network), bars)
+	if st.SignalDB != "" {
+		fmt.Fprintf(&b, " %sdBm", st.SignalDB)
+	}
+	if st.Operator != "" {
+		b.WriteString(" " + st.Operator)
+	}
+	if st.DataUp {
+		fmt.Fprintf(&b, ", data up %s", st.WANIP)
+	} else {
+		fmt.Fprintf(&b, ", data %s", orNone(st.Data))
+	}
+	if st.Battery != "" {
+		fmt.Fprintf(&b, ", bat %s%%", st.Battery)
+	}
+	return b.String()
+}
+
+func orNone(s string) string {
+	if s == "" {
+		return "?"
+	}
+	return s
 }
 
 func (a *Actions) uptime() (time.Duration, error) { return a.host.Uptime() }

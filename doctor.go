@@ -210,7 +210,7 @@ func (d *doctor) checkFlags() {
 }
 
 // modemProblem says in a person's words why the modem did not answer as a
-// goform modem does, and what to do.
+// modem smsgate knows does, and what to do.
 func modemProblem(url string, err error) (detail, fix string) {
 	var nerr net.Error
 	var oerr *net.OpError
@@ -223,101 +223,136 @@ func modemProblem(url string, err error) (detail, fix string) {
 		return "no answer within -timeout from " + url + ": " + s,
 			"check -modem and the link to the hotspot; a modem that is rebooting answers again within a minute"
 	case strings.Contains(s, "HTML answer"):
-		return url + " answers an HTML page, not the goform API's JSON",
-			"point -modem at the ZTE web UI (the page that shows the modem's login); a captive portal, a router or a firmware without /goform/ answers like this"
+		return url + " answers an HTML page, not the API of a modem smsgate knows (ZTE goform JSON, Huawei HiLink XML, ZTE ubus JSON-RPC): " + s,
+			"point -modem at the modem's web UI (the page that shows the modem's login); a captive portal, a router or an unknown firmware answers like this"
 	case strings.Contains(s, "http status"):
-		return url + " answers the goform API with an error: " + s,
-			"this is not a ZTE goform web UI, or its firmware has no /goform/goform_get_cmd_process; run doctor -capture and attach the file to a bug report"
+		return url + " answers the modem APIs smsgate knows with an error: " + s,
+			"this is not a ZTE or Huawei HiLink web UI, or its firmware is one smsgate does not know; give -modem-type if you know the family, or run doctor -capture and attach the file to a bug report"
 	}
-	return url + " answered something that is not the goform API: " + s,
+	return url + " answered something that is not a modem API smsgate knows: " + s,
 		"run doctor -capture FILE and attach the file to a bug report"
 }
 
-// preLoginKeysRead are read first, before anything that could cost a login
-// attempt. Every firmware answers them without a session.
-var preLoginKeysRead = []string{"loginfo", "psw_fail_num_str", "login_lock_time", "wa_inner_version",
-	"cr_version", "modem_main_state"}
+// portDoctorLate is a portDoctor with checks that need doctor's session
+// checks done first: ZTE's anti-forgery form is learnt from an accepted
+// action, such as the test SMS.
+type portDoctorLate interface {
+	DoctorChecksLate(ctx context.Context) []check
+}
+
+// webTapper is a port whose requests doctor can record for -capture.
+type webTapper interface{ tapWeb(r *recorder) }
+
+// statusPacer is a port whose waits between status reads tests shorten.
+type statusPacer interface{ paceStatus(every time.Duration) }
+
+// captureDetailer is a port that says what it detected in its own words,
+// for the capture (and sim -replay).
+type captureDetailer interface{ CaptureDetected() map[string]string }
 
 // checkModem checks everything smsgate needs of the modem and returns what
-// the client detected, for the capture.
+// the adapter detected, for the capture. The family's own checks (its
+// login among them) come from the adapter; what every family must do
+// (list, store, tell the link, send) is checked here through the port.
 func (d *doctor) checkModem(ctx context.Context) map[string]string {
 	mf := d.cfg.modem
-	m, err := NewModem(ModemConfig{URL: mf.url, User: mf.user, Password: mf.password, Timeout: mf.timeout,
-		Logger: slog.New(slog.DiscardHandler)})
+	t, err := mf.target(slog.New(slog.DiscardHandler))
 	if err != nil {
-		d.add(check{"modem", levelFail, err.Error(), "give the web UI's address: -modem=http://192.168.0.1"})
+		d.add(check{"modem", levelFail, err.Error(),
+			"give the web UI's address, -modem=http://192.168.0.1, or an AT module's line, -modem=serial:/dev/ttyUSB2"})
 		return nil
 	}
-	if d.statusEvery > 0 {
-		m.statusEvery, m.sendSettle = d.statusEvery, d.statusEvery
-	}
-	d.rec.next = m.web
-	m.web = d.rec
-	defer func() { d.detected = m.Detected() }()
-
 	start := time.Now()
-	pre, err := m.readKeys(ctx, preLoginKeysRead...)
-	if err != nil && !errors.Is(err, errBlank) {
+	p, det, err := openDetected(ctx, t, d.rec)
+	if err != nil {
 		detail, fix := modemProblem(mf.url, err)
 		d.add(check{"modem", levelFail, detail, fix})
-		return detectionMap(m.Detected())
+		return nil
 	}
-	if errors.Is(err, errBlank) {
-		d.add(check{"modem", levelWarn, fmt.Sprintf("%s answers, but blank even for the keys every firmware gives before login", mf.url),
-			"run doctor -capture FILE and attach the file to a bug report"})
-	} else {
-		d.add(check{"modem", levelOK, fmt.Sprintf("%s answers the goform API (%d ms)", mf.url, time.Since(start).Milliseconds()), ""})
+	lvl := levelOK
+	if det.family == "" {
+		lvl = levelWarn // forced, and the address answered no probe
 	}
-	switch st := pre["modem_main_state"]; st {
-	case "modem_init_complete", "":
-	case "modem_sim_undetected", "modem_sim_destroy", "modem_imsi_waitnck":
-		d.add(check{"sim", levelFail, "modem_main_state " + st + ": no usable SIM, no SMS",
-			"insert the SIM (power the hotspot off first) and check it in the web UI"})
-	case "modem_waitpin", "modem_waitpuk":
-		d.add(check{"sim", levelFail, "modem_main_state " + st + ": the SIM waits for its PIN, no SMS until it gets it",
-			"enter the SIM PIN in the web UI and let it remember it, or disable the SIM PIN"})
-	default:
-		d.add(check{"sim", levelWarn, "modem_main_state " + st, "wait until the web UI shows the modem ready, then run doctor again"})
+	d.add(check{"modem", lvl, det.describe(t, time.Since(start)), ""})
+	if w, ok := p.(webTapper); ok {
+		w.tapWeb(d.rec)
 	}
-	// config.js and LD cost no attempt: the scheme is decided before the
-	// one login doctor allows itself.
-	if _, err := m.Probe(ctx); err != nil {
-		d.add(check{"scheme", levelWarn, "the login scheme could not be probed: " + err.Error(), ""})
+	if sp, ok := p.(statusPacer); ok && d.statusEvery > 0 {
+		sp.paceStatus(d.statusEvery)
 	}
-
-	session := d.checkLogin(ctx, m, pre)
-	det := m.Detected()
-	model := det.Model
-	if session && model == "" {
-		if k, err := m.Keys(ctx, "hardware_version"); err == nil {
-			model = k["hardware_version"]
+	defer func() {
+		if dr, ok := p.(interface{ Detected() Detection }); ok {
+			d.detected = dr.Detected()
 		}
-	}
-	if model == "" && det.Firmware == "" {
-		d.add(check{"firmware", levelWarn, "the modem does not say its model or firmware",
-			"smsgate detects the firmware from its answers; if it misbehaves, attach doctor -capture FILE to a bug report"})
-	} else {
-		d.add(check{"firmware", levelOK, fmt.Sprintf("hardware_version %s, wa_inner_version %s, cr_version %s",
-			orBlank(model), orBlank(det.Firmware), orBlank(det.CRVersion)), ""})
-	}
-	switch {
-	case det.Login == schemeNone:
-		d.add(check{"scheme", levelOK, "no login (" + det.LoginFrom + ")", ""})
-	case det.Login != "":
-		detail := fmt.Sprintf("password %s (%s), goformId %s", det.Login, det.LoginFrom, orBlank(det.LoginForm))
-		if !strings.HasPrefix(det.LoginFrom, "config.js") {
-			detail += "; config.js: " + orBlank(det.ConfigJS)
+	}()
+	session := false
+	if pd, ok := p.(portDoctor); ok {
+		for _, c := range pd.DoctorChecks(ctx) {
+			d.add(c)
 		}
-		d.add(check{"scheme", levelOK, detail, ""})
+	} else {
+		session = d.checkLoginPlain(ctx, p)
 	}
-	if !session {
-		for _, n := range []string{"inbox", "capacity", "counters", "data", "signal", "ad"} {
+	info := p.Info()
+	d.add(check{"family", levelOK, describePort(info), ""})
+	if session || info.LoggedIn || info.Login == schemeNone {
+		d.checkSession(ctx, p)
+	} else {
+		for _, n := range []string{"inbox", "capacity", "data", "signal"} {
 			d.add(check{n, levelSkip, "not checked: no session", ""})
 		}
-		return detectionMap(m.Detected())
 	}
-	d.checkSession(ctx, m)
-	return detectionMap(m.Detected())
+	if pl, ok := p.(portDoctorLate); ok {
+		for _, c := range pl.DoctorChecksLate(ctx) {
+			d.add(c)
+		}
+	}
+	if cd, ok := p.(captureDetailer); ok {
+		return cd.CaptureDetected()
+	}
+	return map[string]string{"family": info.Family, "model": info.Model, "firmware": info.Firmware,
+		"generation": info.Generation, "login": info.Login}
+}
+
+// checkLoginPlain logs in once, for a family without checks of its own:
+// its adapter keeps the owner's attempts as the daemon does.
+func (d *doctor) checkLoginPlain(ctx context.Context, p modemPort) bool {
+	so, ok := p.(sessionOpener)
+	if !ok {
+		return true // nothing to log in to (a serial line)
+	}
+	if err := so.EnsureSession(ctx); err != nil {
+		d.add(check{"login", levelFail, "no session: " + err.Error(),
+			"set SMSGATE_PASSWORD (or -password) to the web UI's password, and -user if it is not the default"})
+		return false
+	}
+	d.add(check{"login", levelOK, "session open (login " + orBlank(p.Info().Login) + ")", ""})
+	return true
+}
+
+// describePort is doctor's line on what the adapter found.
+func describePort(info PortInfo) string {
+	s := info.Family
+	if info.Generation != "" {
+		s += " (" + info.Generation + ")"
+	}
+	s += ", model " + orBlank(info.Model) + ", login " + orBlank(info.Login)
+	if info.Encrypted {
+		s += ", SMS encrypted"
+	}
+	var cannot []string
+	for _, c := range []struct {
+		ok   bool
+		name string
+	}{{info.Can.MarkRead, "mark read"}, {info.Can.Reconnect, "reconnect"}, {info.Can.Reboot, "reboot"}} {
+		if !c.ok {
+			cannot = append(cannot, c.name)
+		}
+	}
+	if len(cannot) > 0 {
+		s += "; cannot " + strings.Join(cannot, ", ")
+	}
+	return s
 }
 
 // detectionMap is a Detection as the capture keeps it.
@@ -337,99 +372,9 @@ func orBlank(s string) string {
 	return s
 }
 
-// checkLogin reads the attempts left first, then logs in at most once, and
-// reports whether a session is there.
-func (d *doctor) checkLogin(ctx context.Context, m *Modem, pre map[string]string) bool {
-	if m.Detected().Login == schemeNone {
-		d.add(check{"login", levelOK, "the firmware has no login", ""})
-		return true
-	}
-	if pre["loginfo"] == "ok" {
-		d.add(check{"login", levelWarn, "already logged in from this address: the password was not tested",
-			"log out of the web UI (or wait 5 minutes), then run doctor again"})
-		return true
-	}
-	if _, err := m.readKeys(ctx, sessionKeys...); err == nil {
-		d.add(check{"login", levelOK, "the modem serves the SMS API without a login (datacard firmware)", ""})
-		return true
-	}
-	left := -1
-	if n, err := strconv.Atoi(pre["psw_fail_num_str"]); err == nil {
-		left = n
-	}
-	lock := pre["login_lock_time"]
-	if lock == "" {
-		lock = "300"
-	}
-	switch {
-	case left < 0:
-		d.add(check{"attempts", levelOK, "the modem does not say how many login attempts are left; doctor tries once", ""})
-	case left <= reservedAttempts:
-		d.add(check{"attempts", levelFail, fmt.Sprintf("only %d login attempts left: doctor, like smsgate, never spends the last %d", left, reservedAttempts),
-			fmt.Sprintf("log in once at %s/index.html with the right password (a success resets the count), or wait %s s for the lock to end", d.cfg.modem.url, lock)})
-		d.add(check{"login", levelSkip, "not tried: attempts kept for the owner", ""})
-		return false
-	default:
-		d.add(check{"attempts", levelOK, fmt.Sprintf("%d login attempts left (the modem locks the login for %s s after 5 wrong ones)", left, lock), ""})
-	}
-	if d.cfg.modem.password == "" {
-		d.add(check{"login", levelFail, "the modem asks for a password and none is set",
-			"set SMSGATE_PASSWORD=the-web-UI-password (or -password)"})
-		return false
-	}
-	lerr := m.Login(ctx)
-	results, blocked := d.rec.Logins()
-	refused := 0
-	for _, r := range results {
-		if r != "0" && r != "4" {
-			refused++
-		}
-	}
-	spent := fmt.Sprintf("doctor sent %d login(s), %d refused", len(results), refused)
-	if blocked > 0 {
-		spent += fmt.Sprintf("; %d more (another password scheme) held back to keep your attempts", blocked)
-	}
-	if after, err := m.readKeys(ctx, "psw_fail_num_str"); err == nil || errors.Is(err, errBlank) {
-		if n, err := strconv.Atoi(after["psw_fail_num_str"]); err == nil {
-			spent += fmt.Sprintf("; %d attempts left now", n)
-			if left >= 0 && refused > 0 && n == left {
-				spent += " (the modem's count did not go down: it does not count for clients, so smsgate counts its own refusals)"
-			}
-		}
-	}
-	if lerr != nil {
-		reason := lerr.Error()
-		var le *LoginError
-		if errors.As(lerr, &le) {
-			reason = "login refused: " + le.Reason
-		}
-		if refused > 0 && len(results) > 0 {
-			reason = fmt.Sprintf("login refused: the modem answered %q", results[0])
-			if results[0] == "3" {
-				reason += " (wrong password)"
-			}
-		}
-		det := m.Detected()
-		fix := "set SMSGATE_PASSWORD (or -password) to the web UI's password; check it by logging in at " + d.cfg.modem.url + "/index.html"
-		if d.cfg.modem.user != "" {
-			fix += "; check -user too"
-		}
-		if blocked > 0 || !strings.HasPrefix(det.LoginFrom, "config.js") {
-			fix += "; if the password is right, the firmware may want another password scheme than " + det.Login +
-				": attach doctor -capture FILE to a bug report"
-		}
-		if le != nil && strings.Contains(le.Reason, "another user") {
-			fix = "log out of the web UI in your browser, then run doctor again"
-		}
-		d.add(check{"login", levelFail, reason + "; " + spent, fix})
-		return false
-	}
-	d.add(check{"login", levelOK, "logged in; " + spent, ""})
-	return true
-}
-
-// checkSession checks what smsgate does every poll and with every command.
-func (d *doctor) checkSession(ctx context.Context, m *Modem) {
+// checkSession checks what smsgate does every poll and with every command,
+// through the port.
+func (d *doctor) checkSession(ctx context.Context, m modemPort) {
 	msgs, err := m.Inbox(ctx)
 	if err != nil {
 		d.add(check{"inbox", levelFail, "the inbox cannot be read: " + err.Error(),
@@ -464,78 +409,52 @@ func (d *doctor) checkSession(ctx context.Context, m *Modem) {
 	} else {
 		d.add(check{"capacity", levelOK, fmt.Sprintf("%d of %d SMS slots used", c.Used, c.Total), ""})
 	}
-
-	if k, err := m.Keys(ctx, "sms_unread_num", "sms_dev_unread_num", "sms_sim_unread_num", "sms_received_flag"); err != nil {
-		d.add(check{"counters", levelWarn, "the unread counters cannot be read: " + err.Error(),
-			"smsgate then notices new SMS only by listing the inbox; attach doctor -capture FILE to a bug report"})
-	} else {
-		d.add(check{"counters", levelOK, fmt.Sprintf("sms_unread_num %s, sms_dev_unread_num %s, sms_sim_unread_num %s, sms_received_flag %s",
-			orBlank(k["sms_unread_num"]), orBlank(k["sms_dev_unread_num"]), orBlank(k["sms_sim_unread_num"]), orBlank(k["sms_received_flag"])), ""})
-	}
-
-	k, err := m.Keys(ctx, "ppp_status", "signalbar", "network_type", "network_provider", "lte_rsrp")
-	if err != nil {
-		d.add(check{"data", levelWarn, "ppp_status cannot be read: " + err.Error(), "attach doctor -capture FILE to a bug report"})
-		d.add(check{"signal", levelWarn, "signal cannot be read", ""})
-	} else {
-		if dataUp(k["ppp_status"]) {
-			d.add(check{"data", levelOK, "ppp_status " + k["ppp_status"], ""})
-		} else {
-			d.add(check{"data", levelWarn, "ppp_status " + orBlank(k["ppp_status"]) + ": mobile data is down (SMS still work)",
-				"check the APN and the data plan in the web UI; the SMS command 'modem reconnect' re-dials"})
-		}
-		sig := fmt.Sprintf("network_type %s, signalbar %s/5, provider %s, lte_rsrp %s", orBlank(k["network_type"]),
-			orBlank(k["signalbar"]), orBlank(k["network_provider"]), orBlank(k["lte_rsrp"]))
-		switch {
-		case k["network_type"] == "no_service" || k["network_type"] == "" && k["signalbar"] == "0":
-			d.add(check{"signal", levelFail, sig + ": no mobile network, no SMS can arrive",
-				"move the hotspot or its antenna, check the SIM is active; the web UI shows the network"})
-		case k["signalbar"] == "0" || k["signalbar"] == "1":
-			d.add(check{"signal", levelWarn, sig + ": weak", "move the hotspot nearer a window or add an antenna"})
-		default:
-			d.add(check{"signal", levelOK, sig, ""})
-		}
-	}
-
-	d.sendTestAndAD(ctx, m, msgs)
+	d.checkLink(ctx, m)
+	d.sendTest(ctx, m)
 }
 
-// sendTestAndAD sends the test SMS when asked, and finds the AD form: an
-// action must be accepted to know it. Without -send-test, the action is
-// re-marking an already read message as read, which changes nothing.
-func (d *doctor) sendTestAndAD(ctx context.Context, m *Modem, msgs []SMS) {
-	how := ""
-	if d.cfg.sendTest != "" {
-		text := "smsgate doctor: test message, " + time.Now().Format("2006-01-02 15:04")
-		start := time.Now()
-		if err := m.Send(ctx, d.cfg.sendTest, text); err != nil {
-			d.add(check{"send", levelFail, "the test SMS was not sent: " + err.Error(),
-				"check the SIM's credit and that it may send SMS; run doctor -capture FILE and attach the file to a bug report"})
-		} else {
-			d.add(check{"send", levelOK, fmt.Sprintf("test SMS to %s: the modem reports it sent (%.1f s)", d.cfg.sendTest, time.Since(start).Seconds()), ""})
-		}
-		how = "the test SMS"
+// checkLink checks the mobile data link and the signal, as status reads
+// them.
+func (d *doctor) checkLink(ctx context.Context, m modemPort) {
+	st, err := m.Status(ctx)
+	if err != nil {
+		d.add(check{"data", levelWarn, "the link cannot be read: " + err.Error(), "attach doctor -capture FILE to a bug report"})
+		d.add(check{"signal", levelWarn, "signal cannot be read", ""})
+		return
+	}
+	if st.DataUp {
+		d.add(check{"data", levelOK, "mobile data up " + st.WANIP, ""})
 	} else {
-		for _, s := range msgs {
-			if s.Read && s.Complete {
-				if err := m.MarkRead(ctx, s.ID); err != nil {
-					d.add(check{"ad", levelWarn, fmt.Sprintf("re-marking read message %d as read was refused: %v", s.ID, err),
-						"smsgate's actions (delete, send) may be refused the same way: run doctor -send-test NUMBER -capture FILE and attach the file to a bug report"})
-					return
-				}
-				how = fmt.Sprintf("re-marking read message %d as read (changes nothing)", s.ID)
-				break
-			}
-		}
+		d.add(check{"data", levelWarn, "mobile data " + orBlank(st.Data) + ": it is down (SMS still work)",
+			"check the APN and the data plan in the web UI; the SMS command 'modem reconnect' re-dials"})
 	}
-	det := m.Detected()
+	bars := "?"
+	if st.Bars >= 0 {
+		bars = strconv.Itoa(st.Bars)
+	}
+	sig := fmt.Sprintf("network %s, signal %s/5, operator %s, %s dBm", orBlank(st.Network), bars, orBlank(st.Operator), orBlank(st.SignalDB))
 	switch {
-	case how == "":
-		d.add(check{"ad", levelOK, "anti-forgery (AD) form not known yet: the inbox has no read message to re-mark; smsgate learns it from its first action (doctor -send-test NUMBER shows it now)", ""})
-	case det.ADConfirmed:
-		d.add(check{"ad", levelOK, fmt.Sprintf("anti-forgery (AD) form %s (%s), confirmed by %s", det.AD, det.ADFrom, how), ""})
+	case st.Network == "no service" || st.Network == "" && st.Bars == 0:
+		d.add(check{"signal", levelFail, sig + ": no mobile network, no SMS can arrive",
+			"move the modem or its antenna, check the SIM is active; the web UI shows the network"})
+	case st.Bars == 0 || st.Bars == 1:
+		d.add(check{"signal", levelWarn, sig + ": weak", "move the modem nearer a window or add an antenna"})
 	default:
-		d.add(check{"ad", levelWarn, fmt.Sprintf("anti-forgery (AD) form %s (%s) not confirmed by %s", orBlank(det.AD), orBlank(det.ADFrom), how),
-			"run doctor -send-test NUMBER -capture FILE and attach the file to a bug report"})
+		d.add(check{"signal", levelOK, sig, ""})
 	}
+}
+
+// sendTest sends the test SMS when asked.
+func (d *doctor) sendTest(ctx context.Context, m modemPort) {
+	if d.cfg.sendTest == "" {
+		return
+	}
+	text := "smsgate doctor: test message, " + time.Now().Format("2006-01-02 15:04")
+	start := time.Now()
+	if err := m.Send(ctx, d.cfg.sendTest, text); err != nil {
+		d.add(check{"send", levelFail, "the test SMS was not sent: " + err.Error(),
+			"check the SIM's credit and that it may send SMS; run doctor -capture FILE and attach the file to a bug report"})
+		return
+	}
+	d.add(check{"send", levelOK, fmt.Sprintf("test SMS to %s: the modem reports it sent (%.1f s)", d.cfg.sendTest, time.Since(start).Seconds()), ""})
 }

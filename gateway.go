@@ -90,7 +90,7 @@ const (
 type Gateway struct {
 	cfg     GatewayConfig
 	allow   map[phoneKey]bool
-	modem   gatewayModem
+	modem   modemPort
 	actions *Actions
 	led     indicator
 	log     *slog.Logger
@@ -161,7 +161,7 @@ type waitingMsg struct {
 }
 
 // NewGateway checks the configuration and returns a gateway.
-func NewGateway(cfg GatewayConfig, modem gatewayModem, actions *Actions, led indicator, log *slog.Logger) (*Gateway, error) {
+func NewGateway(cfg GatewayConfig, modem modemPort, actions *Actions, led indicator, log *slog.Logger) (*Gateway, error) {
 	if len(cfg.Allow) == 0 {
 		return nil, errors.New("no -allow numbers: smsgate would obey nobody; give the owner's number")
 	}
@@ -258,6 +258,7 @@ func (g *Gateway) Run(ctx context.Context) error {
 		case <-ctx.Done():
 			return nil
 		case <-t.C:
+		case <-portEvents(g.modem):
 		}
 	}
 }
@@ -685,7 +686,7 @@ func (g *Gateway) removeAll(ctx context.Context, ids []int64) (map[int64]bool, e
 		return removed, nil
 	}
 	op := g.modem.Delete
-	if g.cfg.MarkRead {
+	if g.cfg.MarkRead && g.canMarkRead() {
 		op = g.modem.MarkRead
 	}
 	err := op(ctx, ids...)

@@ -33,6 +33,12 @@ type healDoer interface {
 	PiRebootRefused() string
 }
 
+// healCapable is a healDoer that knows which steps it cannot take at all
+// (a modem family without a reconnect): those are skipped, not failed.
+type healCapable interface {
+	StepUnsupported(s healStep) string
+}
+
 // HealConfig is the healing policy.
 type HealConfig struct {
 	Enabled bool
@@ -243,6 +249,11 @@ func (h *Healer) Observe(ctx context.Context, now time.Time, o healObs) {
 func (h *Healer) refuse(s healStep, now time.Time) string {
 	if s == stepPiReboot && !h.cfg.RebootPi {
 		return "without -heal-reboot-pi"
+	}
+	if c, ok := h.do.(healCapable); ok {
+		if why := c.StepUnsupported(s); why != "" {
+			return why
+		}
 	}
 	if n := len(h.within(s, now)); n >= h.cfg.Max {
 		return fmt.Sprintf("%d in 24h (-heal-max)", n)

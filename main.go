@@ -146,21 +146,25 @@ func (r *repeatFlag) Set(s string) error { *r = append(*r, s); return nil }
 // modemFlags are shared by the daemon and the one-shot commands.
 type modemFlags struct {
 	url, user, password string
+	family              string // -modem-type: "auto" or a family
 	timeout             time.Duration
 }
 
 func (m *modemFlags) register(fs *flag.FlagSet) {
-	fs.StringVar(&m.url, "modem", "http://192.168.0.1", "the modem's web UI `URL`")
-	fs.StringVar(&m.user, "user", "", "web UI user name, for firmware with LOGIN_MULTI_USER")
+	fs.StringVar(&m.url, "modem", "http://192.168.0.1", "the modem: its web UI `URL` (the family is detected), or serial:/dev/ttyUSB2[?baud=N] for an AT module")
+	fs.StringVar(&m.family, "modem-type", "auto", "the modem family: auto (detect it), zte, hilink, ubus or at")
+	fs.StringVar(&m.user, "user", "", "web UI user name: for ZTE firmware with LOGIN_MULTI_USER; HiLink uses admin unless set")
 	fs.StringVar(&m.password, "password", "", "web UI password (better: env SMSGATE_PASSWORD, kept out of ps)")
 	fs.DurationVar(&m.timeout, "timeout", 10*time.Second, "timeout of one request to the modem")
 }
 
-func (m *modemFlags) client(log *slog.Logger) (*Modem, error) {
+// open opens the port the flags address (see openModem), the password
+// from SMSGATE_PASSWORD unless -password gave it.
+func (m *modemFlags) open(ctx context.Context, log *slog.Logger) (modemPort, error) {
 	if m.password == "" {
 		m.password = os.Getenv("SMSGATE_PASSWORD")
 	}
-	return NewModem(ModemConfig{URL: m.url, User: m.user, Password: m.password, Timeout: m.timeout, Logger: log})
+	return openModem(ctx, *m, log)
 }
 
 func newFlagSet(name, synopsis string, stderr io.Writer) *flag.FlagSet {
@@ -325,6 +329,7 @@ type validConfig struct {
 	programs         []*program
 	watchdog         watchdogConfig
 	reboot           rebootConfig
+	modemType        string
 }
 
 // watchdogConfig is how the -watchdog flags say to use the hardware
@@ -355,8 +360,11 @@ func (c *daemonConfig) validate(getenv func(string) string) (validConfig, error)
 	} else {
 		v.passwordFromFlag = getenv("SMSGATE_PASSWORD") == ""
 	}
-	if _, err := NewModem(v.modem); err != nil {
+	v.modemType = c.modem.family
+	if t, err := parseModemAddress(v.modem.URL, v.modemType, v.modem); err != nil {
 		errs = append(errs, fmt.Errorf("-modem: %w", err))
+	} else if _, ok := portOpeners[t.Family]; t.Family != "" && !ok {
+		bad("-modem-type %s: this smsgate is built without that family", t.Family)
 	}
 	if c.modem.timeout <= 0 {
 		bad("-timeout %s: want more than 0", c.modem.timeout)
@@ -476,11 +484,9 @@ func (a *app) serve(ctx context.Context, cfg validConfig, log *slog.Logger) erro
 	defer hw.Close()
 	hw.open(cfg)
 
-	mc := cfg.modem
-	mc.Logger = log
-	modem, err := NewModem(mc)
+	modem, err := daemonPort(ctx, cfg, log)
 	if err != nil {
-		return badConfig(err)
+		return err
 	}
 	var ir irSender
 	if hw.ir != nil {
@@ -503,7 +509,7 @@ func (a *app) serve(ctx context.Context, cfg validConfig, log *slog.Logger) erro
 	if cfg.passwordFromFlag {
 		log.Info("the modem password came from -password; SMSGATE_PASSWORD keeps it out of ps")
 	}
-	log.Info("smsgate starting", "modem", cfg.modem.URL, "allow", cfg.allow, "dry_run", cfg.dryRun,
+	log.Info("smsgate starting", "modem", cfg.modem.URL, "modem_type", cfg.modemType, "allow", cfg.allow, "dry_run", cfg.dryRun,
 		"mark_read", cfg.gateway.MarkRead, "poll", cfg.gateway.PollInterval, "ir_codes", len(cfg.irCodes), "led", cfg.led, "cmds", len(cfg.programs),
 		"state_dir", cfg.gateway.StateDir)
 
@@ -545,8 +551,7 @@ func runOneShot(cmd string, args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	log, _ := newLogger(stderr, "text", slog.LevelWarn)
-	m, err := mf.client(log)
-	if err != nil {
+	if _, err := mf.target(log); err != nil {
 		return badConfig(err)
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
@@ -571,8 +576,17 @@ func runOneShot(cmd string, args []string, stdout, stderr io.Writer) error {
 			ids = append(ids, id)
 		}
 	}
-	if err := m.EnsureSession(ctx); err != nil {
+	m, err := mf.open(ctx, log)
+	if err != nil {
 		return err
+	}
+	if cmd == "modem-reboot" && !m.Info().Can.Reboot {
+		return fmt.Errorf("modem reboot: %w", errUnsupported)
+	}
+	if s, ok := m.(sessionOpener); ok {
+		if err := s.EnsureSession(ctx); err != nil {
+			return err
+		}
 	}
 	switch cmd {
 	case "status":
@@ -580,11 +594,9 @@ func runOneShot(cmd string, args []string, stdout, stderr io.Writer) error {
 		if err != nil {
 			return err
 		}
-		for _, k := range []string{"modem_main_state", "network_type", "signalbar", "lte_rsrp", "network_provider", "ppp_status", "wan_ipaddr", "battery_vol_percent"} {
-			fmt.Fprintf(stdout, "%-20s %s\n", k, st[k])
-		}
+		printStatus(stdout, m.Info(), st)
 		if c, err := m.Capacity(ctx); err == nil {
-			fmt.Fprintf(stdout, "%-20s %d/%d\n", "sms_storage", c.Used, c.Total)
+			fmt.Fprintf(stdout, "%-12s %d/%d\n", "sms storage", c.Used, c.Total)
 		}
 		return nil
 	case "list":

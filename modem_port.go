@@ -112,3 +112,23 @@ type eventSource interface {
 type portDoctor interface {
 	DoctorChecks(ctx context.Context) []check
 }
+
+// Plugging a family in (see modem_open.go):
+//
+//   - its file registers a constructor in an init:
+//     registerFamily(familyHiLink, func(t portTarget) (modemPort, error) {...})
+//     t.Config carries -modem (http://host[:port]), -user, -password,
+//     -timeout and the logger; t.Device and t.Baud a serial line. The
+//     constructor makes no request: detection is done by then.
+//   - errors the gateway reads: errRefused (the modem refused an action:
+//     try the ids one by one), errSendUnconfirmed (taken, not reported sent:
+//     never retried), *LoginError (logins held to keep the owner's
+//     attempts; the LED and one alert say so), errUnsupported.
+//
+// Optional interfaces an adapter may implement: refusalKeeper (its count
+// of refused logins kept in the state file across restarts),
+// sessionOpener (one-shot commands log in first), eventSource (arrivals
+// start a pass at once), portDoctor and portDoctorLate (doctor checks of
+// its own, before and after doctor's session checks), webTapper (doctor
+// -capture records its requests), captureDetailer (what it detected, for
+// the capture), statusPacer (tests shorten its waits).

@@ -123,7 +123,7 @@ func TestClientAgainstEveryPersonality(t *testing.T) {
 			if _, err := m.Reconnect(ctx); err != nil {
 				t.Fatal(err)
 			}
-			st, err := m.Status(ctx)
+			st, err := m.statusKeys(ctx)
 			if err != nil || st["network_type"] != "LTE" || st["ppp_status"] != sim.p.connected || !dataUp(st["ppp_status"]) {
 				t.Errorf("status %v, %v", st, err)
 			}
@@ -232,7 +232,7 @@ func TestSessionExpiryReloginOnce(t *testing.T) {
 			// Status asks for a key the modem gives without a session too:
 			// the others coming back blank still mean "log in again".
 			sim.ExpireSessions()
-			if st, err := m.Status(ctx); err != nil || st["network_type"] != "LTE" {
+			if st, err := m.statusKeys(ctx); err != nil || st["network_type"] != "LTE" {
 				t.Fatalf("status after expiry: %v, %v", st, err)
 			}
 			if n := len(sim.Record().Logins); n != 4 {

@@ -201,7 +201,7 @@ func TestBlankAfterLoginActionsWait(t *testing.T) {
 	if !noSession(err) || !strings.Contains(err.Error(), "blank right after a successful login") {
 		t.Fatalf("EnsureSession on a modem blank after login: %v", err)
 	}
-	if _, err := m.Status(ctx); !noSession(err) {
+	if _, err := m.statusKeys(ctx); !noSession(err) {
 		t.Fatalf("status: %v", err)
 	}
 	if err := m.Delete(ctx, 7); !noSession(err) {

@@ -540,8 +540,9 @@ func (m *Modem) Poll(ctx context.Context) (PollState, error) {
 	}, nil
 }
 
-// Status reads what a status report needs.
-func (m *Modem) Status(ctx context.Context) (map[string]string, error) {
+// statusKeys reads the goform keys a status report needs (Status maps them
+// to the port's ModemStatus).
+func (m *Modem) statusKeys(ctx context.Context) (map[string]string, error) {
 	k, err := m.Keys(ctx, "modem_main_state", "ppp_status", "signalbar", "network_type", "network_provider",
 		"wan_ipaddr", "lte_rsrp", "battery_vol_percent")
 	if err != nil {
