@@ -211,11 +211,11 @@ func (m *hilinkModem) judgeLogin(ctx context.Context, err error, scheme, from st
 		return m.holdLogin("the modem locked its login after too many attempts", hilinkLockFallback)
 	case 108001, 108002, 108006:
 		m.rejected++
-		return m.holdLogin("wrong password ("+err.Error()+")", m.afterRefusal())
+		return m.holdLogin("wrong password ("+err.Error()+")"+m.noneLeft(), m.afterRefusal())
 	case 0:
 	default:
 		m.rejected++
-		return m.holdLogin("login refused: "+err.Error(), m.afterRefusal())
+		return m.holdLogin("login refused: "+err.Error()+m.noneLeft(), m.afterRefusal())
 	}
 	var nerr *net.OpError
 	if errors.As(err, &nerr) && nerr.Op == "dial" {
@@ -243,6 +243,14 @@ func (m *hilinkModem) judgeLogin(ctx context.Context, err error, scheme, from st
 
 // errLoginNotSent: the login stopped before its password went out.
 var errLoginNotSent = errors.New("login not sent")
+
+// noneLeft says so when no attempt is left for smsgate to spend.
+func (m *hilinkModem) noneLeft() string {
+	if m.rejected >= hilinkLoginLimit-hilinkReserved {
+		return "; the remaining attempts are kept for the owner: fix -password and restart smsgate"
+	}
+	return ""
+}
 
 // afterRefusal is how long a hold lasts after a refusal: until a restart
 // when no attempt is left to spend.

@@ -302,6 +302,7 @@ func (m *hilinkModem) readInfo(ctx context.Context) {
 	// Tried once (and once more after each login: some firmware answers
 	// it only in a session), not at every poll.
 	m.infoRead = true
+	m.learnLoginNeeded(ctx) // Info says "none" for a device without a login
 	n, err := m.get(ctx, "/api/device/information")
 	if err != nil {
 		return
