@@ -497,3 +497,94 @@ func TestHiLinkDeliveryReportHasNoSender(t *testing.T) {
 		t.Errorf("delivery report = %+v", s)
 	}
 }
+
+// Pages are read until a short one, whatever Count means.
+func TestHiLinkInboxPages(t *testing.T) {
+	for _, countIsPage := range []bool{false, true} {
+		sim, m := startHiLink(t, "e3372h", "pw", "pw")
+		sim.CountIsPage = countIsPage
+		base := time.Now().Add(-time.Hour)
+		for i := 0; i < 2*hilinkPage+7; i++ {
+			sim.Deliver("+1555", "m", base.Add(time.Duration(i)*time.Second))
+		}
+		msgs, err := m.Inbox(context.Background())
+		if err != nil || len(msgs) != 2*hilinkPage+7 {
+			t.Errorf("count is page %v: %d messages, %v", countIsPage, len(msgs), err)
+		}
+	}
+}
+
+func TestHiLinkLinkState(t *testing.T) {
+	sim, m := startHiLink(t, "e3372h", "pw", "pw")
+	ctx := context.Background()
+	m.linkEvery = 0
+	sim.SetLink(false)
+	st, err := m.Poll(ctx)
+	if err != nil || st.DataUp || st.Registered || st.Connected {
+		t.Errorf("poll with the link down = %+v, %v", st, err)
+	}
+	ms, err := m.Status(ctx)
+	if err != nil || ms.DataUp || ms.Data != "disconnected" || ms.Network != "no service" || ms.Bars != 0 {
+		t.Errorf("status with the link down = %+v, %v", ms, err)
+	}
+	sim.SetLink(true)
+	if st, _ := m.Poll(ctx); !st.DataUp || !st.Connected {
+		t.Errorf("poll with the link back = %+v", st)
+	}
+}
+
+// A session the device logged out for idleness costs one login, no more.
+func TestHiLinkIdleLogout(t *testing.T) {
+	sim, m := startHiLink(t, "b618", "pw", "pw")
+	clock := newFakeClock()
+	sim.mu.Lock()
+	sim.now = clock.Now
+	sim.mu.Unlock()
+	ctx := context.Background()
+	if _, err := m.Poll(ctx); err != nil {
+		t.Fatal(err)
+	}
+	clock.Advance(301 * time.Second)
+	for i := 0; i < 3; i++ {
+		if _, err := m.Poll(ctx); err != nil {
+			t.Fatalf("poll after idle logout: %v", err)
+		}
+	}
+	if n := posts(sim.Requests(), "/api/user/authentication_login"); n != 2 {
+		t.Errorf("%d logins, want 2", n)
+	}
+}
+
+func TestStartHiLinkSim(t *testing.T) {
+	if _, _, err := startHiLinkSim("e3372h", "pw", "192.0.2.1:80"); err == nil {
+		t.Error("a non-loopback address was served")
+	}
+	if _, _, err := startHiLinkSim("nosuch", "pw", "127.0.0.1:0"); err == nil {
+		t.Error("an unknown personality was taken")
+	}
+	url, closer, err := startHiLinkSim("e3372h", "pw", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer closer.Close()
+	m := newHiLinkClient(t, url, "pw")
+	if err := m.Send(context.Background(), "+1555", "hi"); err != nil {
+		t.Errorf("send through startHiLinkSim: %v", err)
+	}
+}
+
+// BenchmarkHiLinkIdlePoll is the client's cost of one idle poll against
+// the simulator over loopback (requests per poll: see TestHiLinkIdlePollAndTokens).
+func BenchmarkHiLinkIdlePoll(b *testing.B) {
+	_, m := startHiLink(b, "e3372h", "pw", "pw")
+	ctx := context.Background()
+	if _, err := m.Poll(ctx); err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := m.Poll(ctx); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
