@@ -52,7 +52,7 @@ func (m *hilinkModem) DoctorChecks(ctx context.Context) []check {
 		case errors.As(err, &le):
 			c.Fix = "set -password to the web UI password (user " + m.user + "; -user to change it); smsgate spends at most one refused login per password"
 		default:
-			c.Fix = "check the modem is reachable and answers /api/monitoring/check-notifications"
+			c.Fix = "check the modem is reachable and answers /api/sms/sms-count"
 		}
 		return append(out, c)
 	}

@@ -52,6 +52,11 @@ func (m *hilinkModem) listBox(ctx context.Context, box, store string) ([]SMS, er
 	seen := map[int64]bool{}
 	var out []SMS
 	for page := 1; ; page++ {
+		if page > bound/hilinkPage+2 {
+			// A device that ignores PageIndex answers the same full page
+			// for ever.
+			return nil, fmt.Errorf("inbox: box %s still full at page %d: %w", box, page, errInboxBound)
+		}
 		body := xmlRequest(xf("PageIndex", strconv.Itoa(page)), xf("ReadCount", strconv.Itoa(hilinkPage)), xf("BoxType", box),
 			xf("SortType", "0"), xf("Ascending", "0"), xf("UnreadPreferred", "0"))
 		var recs []hilinkMsg

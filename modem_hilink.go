@@ -239,6 +239,9 @@ func (m *hilinkModem) recoverFrom(ctx context.Context, code int) error {
 		m.tokens = nil
 		return nil
 	}
+	if h := m.hold; h != nil && m.loginNeeded && (h.RetryAfter.IsZero() || m.now().Before(h.RetryAfter)) {
+		return h // held: no new session either, one request per poll
+	}
 	if m.uselessLogins > 0 && m.now().Before(m.reloginAt) {
 		return fmt.Errorf("%d logins in a row did not give a working session; next after %s", m.uselessLogins, m.reloginAt.Format(time.RFC3339))
 	}
@@ -312,13 +315,15 @@ func (m *hilinkModem) readInfo(ctx context.Context) {
 	m.info.Generation = strings.TrimSpace(n.field("Classify"))
 }
 
-// Poll reads check-notifications: one request per idle poll, no token, no
-// login while the session lasts. The link state comes from
-// monitoring/status, read at most every linkEvery.
+// Poll reads sms-count: one request per idle poll, no token, no login
+// while the session lasts. It is chosen over check-notifications because
+// besides the unread count it has the inbox's total, which a new message
+// raises even when another was read meanwhile (in the web UI). The link
+// state comes from monitoring/status, read at most every linkEvery.
 func (m *hilinkModem) Poll(ctx context.Context) (PollState, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	n, err := m.read(ctx, "/api/monitoring/check-notifications")
+	c, err := m.readCount(ctx)
 	if err != nil {
 		return PollState{}, fmt.Errorf("poll: %w", err)
 	}
@@ -330,7 +335,7 @@ func (m *hilinkModem) Poll(ctx context.Context) (PollState, error) {
 	}
 	m.multipartDue()
 	st := m.link
-	st.Unread = strings.TrimSpace(n.field("UnreadMessage")) + "/" + strings.TrimSpace(n.field("SmsStorageFull")) + "/" + strconv.Itoa(m.multiGen)
+	st.Unread = fmt.Sprintf("%d/%d/%d/%d/%d", c.localInbox, c.localUnread, c.simInbox, c.simUnread, m.multiGen)
 	return st, nil
 }
 
@@ -457,7 +462,9 @@ func (m *hilinkModem) Status(ctx context.Context) (ModemStatus, error) {
 
 // smsCount is sms-count's answer (§6).
 type smsCount struct {
-	localMax, localUsed, simMax, simInbox int
+	localMax, localUsed, simMax int
+	localInbox, localUnread     int
+	simInbox, simUnread         int
 }
 
 func parseSMSCount(n *xmlNode) (smsCount, error) {
@@ -471,7 +478,8 @@ func parseSMSCount(n *xmlNode) (smsCount, error) {
 	if !n.has("LocalMax") && !n.has("LocalInbox") {
 		return smsCount{}, fmt.Errorf("sms-count without LocalMax or LocalInbox: %w", errNotHiLink)
 	}
-	return smsCount{localMax: num("LocalMax"), simMax: num("SimMax"), simInbox: num("SimInbox"),
+	return smsCount{localMax: num("LocalMax"), simMax: num("SimMax"), simInbox: num("SimInbox"), simUnread: num("SimUnread"),
+		localInbox: num("LocalInbox"), localUnread: num("LocalUnread"),
 		localUsed: num("LocalInbox") + num("LocalOutbox") + num("LocalDraft") + num("LocalDeleted")}, nil
 }
 

@@ -279,6 +279,13 @@ func TestHiLinkWrongPasswordSafeCount(t *testing.T) {
 			if !le.RetryAfter.IsZero() || !strings.Contains(le.Reason, "fix -password") {
 				t.Errorf("hold = %+v, want one until a restart", le)
 			}
+			before := len(sim.Requests())
+			for i := 0; i < 5; i++ {
+				m.Poll(ctx)
+			}
+			if n := len(sim.Requests()) - before; n != 5 {
+				t.Errorf("5 polls while held cost %d requests", n)
+			}
 			// A restart keeps the count for this password.
 			r := m.Refusals()
 			m2 := newHiLinkClient(t, sim.URL, "wrong")
@@ -586,5 +593,29 @@ func BenchmarkHiLinkIdlePoll(b *testing.B) {
 		if _, err := m.Poll(ctx); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// A message that comes while another is read elsewhere still changes
+// what the poll reports.
+func TestHiLinkPollSeesArrivalDespiteRead(t *testing.T) {
+	sim, m := startHiLink(t, "e3372h", "pw", "pw")
+	ctx := context.Background()
+	a := sim.Deliver("+1555", "a", time.Now())
+	p1, err := m.Poll(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sim.mu.Lock()
+	for _, msg := range sim.msgs {
+		if msg.index == a {
+			msg.read = true // read in the web UI
+		}
+	}
+	sim.mu.Unlock()
+	sim.Deliver("+1555", "b", time.Now())
+	p2, _ := m.Poll(ctx)
+	if p1.Unread == p2.Unread {
+		t.Errorf("poll did not change: %q", p2.Unread)
 	}
 }
