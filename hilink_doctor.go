@@ -40,10 +40,13 @@ func (m *hilinkModem) DoctorChecks(ctx context.Context) []check {
 		return append(out, check{Name: "hilink", Level: levelFail, Detail: err.Error(),
 			Fix: "check -modem: the device must answer /api/user/hilink_login and /api/user/state-login with XML"})
 	}
-	model := orUnknown(info.Model)
+	// The model may need a session: the poll (and its login) comes first,
+	// the line naming the device first all the same.
+	_, perr := m.Poll(ctx)
+	info = m.Info()
 	out = append(out, check{Name: "hilink", Level: levelOK,
-		Detail: fmt.Sprintf("Huawei HiLink, model %s, firmware %s, login %s", model, orUnknown(info.Firmware), orUnknown(info.Login))})
-	if _, err := m.Poll(ctx); err != nil {
+		Detail: fmt.Sprintf("Huawei HiLink, model %s, firmware %s, login %s", orUnknown(info.Model), orUnknown(info.Firmware), orUnknown(info.Login))})
+	if err := perr; err != nil {
 		c := check{Name: "login", Level: levelFail, Detail: err.Error()}
 		var le *LoginError
 		switch {
@@ -56,7 +59,6 @@ func (m *hilinkModem) DoctorChecks(ctx context.Context) []check {
 		}
 		return append(out, c)
 	}
-	info = m.Info()
 	out = append(out, check{Name: "login", Level: levelOK, Detail: "session read works (" + loginDetail(info) + ")"})
 	if c, err := m.Capacity(ctx); err != nil {
 		out = append(out, check{Name: "storage", Level: levelWarn, Detail: err.Error(), Fix: "the room-making rules cannot see how full the inbox is"})
@@ -96,4 +98,22 @@ func orUnknown(s string) string {
 		return "unknown"
 	}
 	return s
+}
+
+// Logout ends a logged-in session (§3.4): a one-shot command should call
+// it when done, since sessions left behind pile up ("Max sessions
+// reached", 108003 after a few fresh logins). Without a session it sends
+// nothing.
+func (m *hilinkModem) Logout(ctx context.Context) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if !m.info.LoggedIn || !m.loginNeeded {
+		return nil
+	}
+	_, err := m.post(ctx, "/api/user/logout", xmlRequest(xf("Logout", "1")))
+	m.dropSession()
+	if err != nil {
+		return fmt.Errorf("logout: %w", err)
+	}
+	return nil
 }

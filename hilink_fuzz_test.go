@@ -29,12 +29,18 @@ func FuzzHiLinkAnswer(f *testing.F) {
 				t.Fatalf("text not UTF-8: %q", n.Text)
 			}
 			st := parseLoginState(n)
-			st.scheme()
+			if sc, from := st.scheme(); sc == "" || from == "" {
+				t.Fatalf("no scheme for %+v", st)
+			}
 			if st.Wait < 0 {
 				t.Fatalf("negative wait %v", st.Wait)
 			}
-			parseSMSCount(n)
-			parseLinkFacts(n).dataName()
+			if c, err := parseSMSCount(n); err == nil && (c.localUsed < 0 || c.localMax < 0) {
+				t.Fatalf("negative count %+v", c)
+			}
+			if parseLinkFacts(n).dataName() == "" {
+				t.Fatal("no name for the data link")
+			}
 		}
 		isHiLinkAnswer(b)
 	})

@@ -619,3 +619,57 @@ func TestHiLinkPollSeesArrivalDespiteRead(t *testing.T) {
 		t.Errorf("poll did not change: %q", p2.Unread)
 	}
 }
+
+func TestHiLinkLogout(t *testing.T) {
+	for _, p := range hilinkPersonalities {
+		sim, m := startHiLink(t, p, "pw", "pw")
+		ctx := context.Background()
+		if _, err := m.Poll(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if err := m.Logout(ctx); err != nil {
+			t.Errorf("%s: logout: %v", p, err)
+		}
+		want := "logout"
+		if p == "e3372-nologin" {
+			want = ""
+		}
+		if got := strings.Join(sim.Actions(), ","); got != want {
+			t.Errorf("%s: actions %q, want %q", p, got, want)
+		}
+		if _, err := m.Poll(ctx); err != nil {
+			t.Errorf("%s: poll after logout: %v", p, err)
+		}
+	}
+}
+
+func TestHiLinkDoctorChecks(t *testing.T) {
+	for _, c := range []struct {
+		p, pw string
+		want  string // levels in order
+	}{
+		{"e3372h", "pw", "ok ok ok ok"},
+		{"b618", "pw", "ok ok ok ok"},
+		{"e3372-nologin", "pw", "ok ok ok ok"},
+		{"e3372h", "wrong", "ok FAIL"},
+	} {
+		sim, _ := startHiLink(t, c.p, "pw", c.pw)
+		m := newHiLinkClient(t, sim.URL, c.pw)
+		var levels []string
+		var lines []string
+		for _, ch := range m.DoctorChecks(context.Background()) {
+			levels = append(levels, ch.Level.String())
+			lines = append(lines, ch.lines()...)
+		}
+		if got := strings.Join(levels, " "); got != c.want {
+			t.Errorf("%s/%s: levels %q, want %q:\n%s", c.p, c.pw, got, c.want, strings.Join(lines, "\n"))
+		}
+		model := sim.p.model
+		if c.pw != "pw" {
+			model = "unknown" // device/information needs the session
+		}
+		if !strings.Contains(lines[0], "model "+model) {
+			t.Errorf("%s: first line %q does not name the model", c.p, lines[0])
+		}
+	}
+}
