@@ -351,19 +351,7 @@ func (m *hilinkModem) scramToken(ctx context.Context) (string, error) {
 		}
 	}
 	m.tokens = nil
-	n, err := m.get(ctx, "/api/webserver/token")
-	if err != nil {
-		return "", fmt.Errorf("read webserver/token: %w", err)
-	}
-	t := strings.TrimSpace(n.field("token"))
-	if len(t) > 32 {
-		t = t[len(t)-32:]
-	}
-	if !validToken(t) {
-		return "", fmt.Errorf("webserver/token: no usable token: %w", errNotHiLink)
-	}
-	m.tokens = nil
-	return t, nil
+	return m.serverToken(ctx)
 }
 
 // Refusals is the own count of refused (or unanswered) logins, for the

@@ -184,18 +184,49 @@ func (m *hilinkModem) token(ctx context.Context) (string, error) {
 
 // newSession reads SesTokInfo (§2): a token, and the SessionID unless a
 // logged-in session holds one (a fresh anonymous one would end it).
+// Firmware without SesTokInfo gets its cookie from the home page and its
+// token from webserver/token, as huawei-lte-api falls back.
 func (m *hilinkModem) newSession(ctx context.Context) error {
 	n, err := m.get(ctx, "/api/webserver/SesTokInfo")
-	if err != nil {
+	if err == nil {
+		if sid, ok := strings.CutPrefix(strings.TrimSpace(n.field("SesInfo")), "SessionID="); ok && (!m.info.LoggedIn || !m.hasSession()) {
+			m.jar.set("SessionID=" + sid)
+		}
+		if t := strings.TrimSpace(n.field("TokInfo")); validToken(t) {
+			m.tokens = []string{t}
+			return nil
+		}
+	} else if hilinkCode(err) == 0 && !errors.Is(err, errNotHiLink) {
 		return fmt.Errorf("read SesTokInfo: %w", err)
 	}
-	if sid, ok := strings.CutPrefix(strings.TrimSpace(n.field("SesInfo")), "SessionID="); ok && (!m.info.LoggedIn || !m.hasSession()) {
-		m.jar.set("SessionID=" + sid)
+	if !m.hasSession() {
+		if _, herr := m.exchange(ctx, "GET", "/", nil, ""); herr != nil {
+			return fmt.Errorf("read the home page for a session: %w", herr)
+		}
 	}
-	if t := strings.TrimSpace(n.field("TokInfo")); validToken(t) {
-		m.tokens = []string{t}
+	t, terr := m.serverToken(ctx)
+	if terr != nil {
+		return fmt.Errorf("no token from SesTokInfo (%v) nor webserver/token: %w", err, terr)
 	}
+	m.tokens = []string{t}
 	return nil
+}
+
+// serverToken reads webserver/token; of its 64 characters the last 32 are
+// the token (§2, mkorz, jinxo13).
+func (m *hilinkModem) serverToken(ctx context.Context) (string, error) {
+	n, err := m.get(ctx, "/api/webserver/token")
+	if err != nil {
+		return "", fmt.Errorf("read webserver/token: %w", err)
+	}
+	t := strings.TrimSpace(n.field("token"))
+	if len(t) == 64 {
+		t = t[32:]
+	}
+	if !validToken(t) {
+		return "", fmt.Errorf("webserver/token: no usable token: %w", errNotHiLink)
+	}
+	return t, nil
 }
 
 // dropSession forgets the session and its tokens: the device ended it.

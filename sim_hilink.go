@@ -72,11 +72,14 @@ type hilinkSimPersonality struct {
 	name, model, firmware string
 	login                 string // "type4", "scram", "none"
 	strict                bool   // order-sensitive, pretty-print refusing (100005)
+	// noSesTokInfo: SesTokInfo answers 100002 ("~Valid for: B310s-22",
+	// §2); the cookie comes from the home page.
+	noSesTokInfo bool
 }
 
 var hilinkSimPersonalities = map[string]hilinkSimPersonality{
 	"e3372h":        {name: "e3372h", model: "E3372h-320", firmware: "11.0.1.1(H697SP1C983)", login: "type4", strict: true},
-	"b618":          {name: "b618", model: "B618s-22d", firmware: "11.0.2.1(H174SP5C983)", login: "scram", strict: true},
+	"b618":          {name: "b618", model: "B618s-22d", firmware: "11.0.2.1(H174SP5C983)", login: "scram", strict: true, noSesTokInfo: true},
 	"e3372-nologin": {name: "e3372-nologin", model: "E3372h-153", firmware: "22.333.01.00.00", login: "none", strict: true},
 }
 
@@ -412,6 +415,9 @@ func (s *HiLinkSim) answer(r *http.Request, body []byte) hsAnswer {
 func (s *HiLinkSim) get(path, sid string, ss *hsSession) hsAnswer {
 	switch path {
 	case "/api/webserver/SesTokInfo":
+		if s.p.noSesTokInfo {
+			return hsErr(100002)
+		}
 		if ss == nil {
 			sid = s.newSession(false)
 		}
