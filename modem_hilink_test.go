@@ -210,7 +210,7 @@ func TestHiLinkTokenExhaustion(t *testing.T) {
 	for _, p := range hilinkPersonalities {
 		t.Run(p, func(t *testing.T) {
 			sim, m := startHiLink(t, p, "pw", "pw")
-			sim.NoTokenInAnswers, sim.TokensAfterLogin = true, 2
+			sim.Configure(func(s *HiLinkSim) { s.NoTokenInAnswers, s.TokensAfterLogin = true, 2 })
 			ctx := context.Background()
 			var ids []int64
 			for i := 0; i < 6; i++ {
@@ -315,7 +315,7 @@ func TestHiLinkWrongPasswordSafeCount(t *testing.T) {
 func TestHiLinkBlankAnswers(t *testing.T) {
 	t.Run("blank reads", func(t *testing.T) {
 		sim, m := startHiLink(t, "e3372h", "pw", "pw")
-		sim.Blank = true
+		sim.Configure(func(s *HiLinkSim) { s.Blank = true })
 		for i := 0; i < 5; i++ {
 			if _, err := m.Poll(context.Background()); err == nil {
 				t.Fatal("blank answer read as a poll")
@@ -327,7 +327,7 @@ func TestHiLinkBlankAnswers(t *testing.T) {
 	})
 	t.Run("blank login answer, right password", func(t *testing.T) {
 		sim, m := startHiLink(t, "e3372h", "pw", "pw")
-		sim.BlankLoginAnswer = true
+		sim.Configure(func(s *HiLinkSim) { s.BlankLoginAnswer = true })
 		if _, err := m.Poll(context.Background()); err != nil {
 			t.Fatalf("poll: %v", err)
 		}
@@ -337,7 +337,7 @@ func TestHiLinkBlankAnswers(t *testing.T) {
 	})
 	t.Run("blank login answer, wrong password", func(t *testing.T) {
 		sim, m := startHiLink(t, "e3372h", "pw", "bad")
-		sim.BlankLoginAnswer = true
+		sim.Configure(func(s *HiLinkSim) { s.BlankLoginAnswer = true })
 		_, err := m.Poll(context.Background())
 		var le *LoginError
 		if !errors.As(err, &le) || le.RetryAfter.IsZero() || strings.HasPrefix(le.Reason, "wrong password") {
@@ -355,7 +355,7 @@ func TestHiLinkBlankAnswers(t *testing.T) {
 // A device that reports its login locked is not tried.
 func TestHiLinkLockedNotTried(t *testing.T) {
 	sim, m := startHiLink(t, "e3372h", "right", "right")
-	sim.LockAfter = 1
+	sim.Configure(func(s *HiLinkSim) { s.LockAfter = 1 })
 	bad := newHiLinkClient(t, sim.URL, "wrong")
 	bad.Poll(context.Background())
 	if sim.Failures() != 1 {
@@ -374,7 +374,7 @@ func TestHiLinkLockedNotTried(t *testing.T) {
 
 func TestHiLinkSendOutcomes(t *testing.T) {
 	sim, m := startHiLink(t, "e3372h", "pw", "pw")
-	sim.SendFails = true
+	sim.Configure(func(s *HiLinkSim) { s.SendFails = true })
 	err := m.Send(context.Background(), "+15550001", "x")
 	if err == nil || errors.Is(err, errSendUnconfirmed) {
 		t.Errorf("failed send: %v", err)
@@ -383,13 +383,13 @@ func TestHiLinkSendOutcomes(t *testing.T) {
 		t.Error("a number list was sent")
 	}
 	// A device that never reports: unconfirmed, and posted once.
-	sim.SendFails = false
+	sim.Configure(func(s *HiLinkSim) { s.SendFails = false })
 	m.sendLimit = 50 * time.Millisecond
 	sim.mu.Lock()
 	sim.sendState.reads = -1 << 30
 	sim.mu.Unlock()
 	before := posts(sim.Requests(), "/api/sms/send-sms")
-	sim.NoTokenInAnswers = true
+	sim.Configure(func(s *HiLinkSim) { s.NoTokenInAnswers = true })
 	if err := m.Send(context.Background(), "+15550003", "y"); err != nil && !errors.Is(err, errSendUnconfirmed) {
 		t.Errorf("send: %v", err)
 	}
@@ -509,7 +509,7 @@ func TestHiLinkDeliveryReportHasNoSender(t *testing.T) {
 func TestHiLinkInboxPages(t *testing.T) {
 	for _, countIsPage := range []bool{false, true} {
 		sim, m := startHiLink(t, "e3372h", "pw", "pw")
-		sim.CountIsPage = countIsPage
+		sim.Configure(func(s *HiLinkSim) { s.CountIsPage = countIsPage })
 		base := time.Now().Add(-time.Hour)
 		for i := 0; i < 2*hilinkPage+7; i++ {
 			sim.Deliver("+1555", "m", base.Add(time.Duration(i)*time.Second))

@@ -30,7 +30,7 @@ import (
 type HiLinkSim struct {
 	URL string
 
-	// Knobs a test may set before Start.
+	// Knobs: set before Start, or with Configure.
 	LockAfter   int           // wrong passwords before the login locks (no HiLink source: 3 here)
 	LockFor     time.Duration // how long it stays locked
 	SessionIdle time.Duration // a session idle this long is logged out (§5: about 5 minutes)
@@ -178,6 +178,13 @@ func (s *HiLinkSim) Close() error {
 		return s.srv.Close()
 	}
 	return nil
+}
+
+// Configure changes the knobs while the simulator serves.
+func (s *HiLinkSim) Configure(f func(*HiLinkSim)) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	f(s)
 }
 
 // Deliver puts a received SMS in the inbox and returns its Index.
