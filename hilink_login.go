@@ -145,7 +145,7 @@ func (m *hilinkModem) login(ctx context.Context) error {
 		return m.holdLogin("the modem asks for a password and none is set (-password or SMSGATE_PASSWORD)", hilinkLockFallback)
 	}
 	if m.rejected >= hilinkLoginLimit-hilinkReserved {
-		return m.holdLogin(fmt.Sprintf("%d login(s) refused or unanswered with this password; HiLink does not say how many attempts are left, so the rest are kept for the owner: fix -password and restart smsgate", m.rejected), 0)
+		return m.holdLogin(fmt.Sprintf("%d login(s) refused with this password; HiLink does not say how many attempts are left, so the rest are kept for the owner: fix -password and restart smsgate", m.rejected), 0)
 	}
 	for retry := 0; ; retry++ {
 		if scheme == hilinkSchemeSCRAM {

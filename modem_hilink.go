@@ -543,11 +543,3 @@ func errIsDial(err error) bool {
 	var nerr *net.OpError
 	return errors.As(err, &nerr) && nerr.Op == "dial"
 }
-
-// The adapter is a port, has doctor checks of its own, and keeps its count
-// of refused logins in the state file.
-var (
-	_ modemPort     = (*hilinkModem)(nil)
-	_ portDoctor    = (*hilinkModem)(nil)
-	_ refusalKeeper = (*hilinkModem)(nil)
-)

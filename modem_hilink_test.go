@@ -8,6 +8,22 @@ import (
 	"time"
 )
 
+// The adapter is a port, has doctor checks of its own, and keeps its count
+// of refused logins in the state file.
+var (
+	_ modemPort     = (*hilinkModem)(nil)
+	_ portDoctor    = (*hilinkModem)(nil)
+	_ refusalKeeper = (*hilinkModem)(nil)
+)
+
+// TestHiLinkSimIsIndependent: the HiLink simulator uses nothing of the
+// client's code (nor of the ZTE simulator's): a witness of the notes.
+func TestHiLinkSimIsIndependent(t *testing.T) {
+	if used := clientNamesUsed(t, "sim_hilink.go", "sim_hilink.go"); len(used) > 0 {
+		t.Errorf("sim_hilink.go uses %s", strings.Join(used, ", "))
+	}
+}
+
 var hilinkPersonalities = []string{"e3372h", "b618", "e3372-nologin"}
 
 // startHiLink runs a simulator and a client for it, with short waits.
