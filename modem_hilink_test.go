@@ -689,3 +689,80 @@ func TestHiLinkDoctorChecks(t *testing.T) {
 		}
 	}
 }
+
+// One-shot commands that log in and never log out fill the device's
+// sessions; a refusal for that is no wrong password, and Logout avoids it.
+func TestHiLinkSessionPileUp(t *testing.T) {
+	for _, p := range []string{"e3372h", "b618"} {
+		sim, _ := startHiLink(t, p, "pw", "pw")
+		sim.Configure(func(s *HiLinkSim) { s.MaxSessions = 3 })
+		ctx := context.Background()
+		var le *LoginError
+		for i := 0; i < 4; i++ {
+			m := newHiLinkClient(t, sim.URL, "pw")
+			_, err := m.Poll(ctx)
+			switch {
+			case i < 3 && err != nil:
+				t.Fatalf("%s: one-shot %d: %v", p, i, err)
+			case i == 3 && (!errors.As(err, &le) || !le.Busy || m.Refusals().Count != 0):
+				t.Errorf("%s: fourth session: %v, refusals %d", p, err, m.Refusals().Count)
+			}
+		}
+		if sim.Failures() != 0 {
+			t.Errorf("%s: device counted %d failures", p, sim.Failures())
+		}
+		sim.ExpireSessions()
+		for i := 0; i < 5; i++ {
+			m := newHiLinkClient(t, sim.URL, "pw")
+			if _, err := m.Poll(ctx); err != nil {
+				t.Fatalf("%s: one-shot %d with logout: %v", p, i, err)
+			}
+			if err := m.Logout(ctx); err != nil {
+				t.Fatalf("%s: logout: %v", p, err)
+			}
+		}
+	}
+}
+
+// A rebooting device drops connections: reads fail, no login is spent,
+// and the client comes back by itself.
+func TestHiLinkRebootUnreachable(t *testing.T) {
+	sim, m := startHiLink(t, "e3372h", "pw", "pw")
+	sim.Configure(func(s *HiLinkSim) { s.RebootFor = 300 * time.Millisecond })
+	ctx := context.Background()
+	if err := m.Reboot(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := m.Poll(ctx); err == nil {
+		t.Error("poll of a rebooting device worked")
+	}
+	time.Sleep(350 * time.Millisecond)
+	if _, err := m.Poll(ctx); err != nil {
+		t.Errorf("poll after the reboot: %v", err)
+	}
+	if m.Refusals().Count != 0 || sim.Failures() != 0 {
+		t.Error("the reboot cost a login attempt")
+	}
+}
+
+// Messages kept on the SIM are listed too, and deleted from there.
+func TestHiLinkSIMInbox(t *testing.T) {
+	sim, m := startHiLink(t, "e3372h", "pw", "pw")
+	ctx := context.Background()
+	d := sim.Deliver("+1555", "device", time.Now())
+	s := sim.DeliverSIM("+1556", "on the sim", time.Now())
+	msgs, err := m.Inbox(ctx)
+	if err != nil || len(msgs) != 2 {
+		t.Fatalf("inbox %+v, %v", msgs, err)
+	}
+	stores := map[int64]string{}
+	for _, x := range msgs {
+		stores[x.ID] = x.Store
+	}
+	if stores[d] != "device" || stores[s] != "sim" {
+		t.Errorf("stores %v", stores)
+	}
+	if err := m.Delete(ctx, s); err != nil || len(sim.Inbox()) != 1 {
+		t.Errorf("delete from the SIM: %v, left %v", err, sim.Inbox())
+	}
+}

@@ -47,6 +47,12 @@ type HiLinkSim struct {
 	Blank bool
 	// SendFails: send-status reports every send failed.
 	SendFails bool
+	// MaxSessions is how many logged-in sessions the device keeps; a
+	// login beyond them is refused with 108003 (§3.4: sessions pile up
+	// without a logout).
+	MaxSessions int
+	// RebootFor is how long the device is unreachable after a reboot.
+	RebootFor time.Duration
 
 	p        hilinkSimPersonality
 	password string
@@ -66,6 +72,7 @@ type HiLinkSim struct {
 	dataOn     bool
 	linkUp     bool
 	sendState  hsSendState
+	downTill   time.Time
 }
 
 type hilinkSimPersonality struct {
@@ -99,6 +106,7 @@ type hsMsg struct {
 	at    time.Time
 	read  bool
 	multi bool // SmsType 2: a long message the device is still merging
+	sim   bool // stored on the SIM (BoxType 5)
 }
 
 type hsSendState struct {
@@ -131,7 +139,8 @@ func NewHiLinkSim(personality, password string) (*HiLinkSim, error) {
 	}
 	return &HiLinkSim{
 		LockAfter: 3, LockFor: 5 * time.Minute, SessionIdle: 300 * time.Second, TokensAfterLogin: 30, Capacity: 500,
-		p: p, password: password, now: time.Now,
+		MaxSessions: 5,
+		p:           p, password: password, now: time.Now,
 		sessions: map[string]*hsSession{}, tokens: map[string]string{}, nextIndex: 40000, dataOn: true, linkUp: true,
 	}, nil
 }
@@ -197,6 +206,15 @@ func (s *HiLinkSim) Deliver(from, text string, at time.Time) int64 {
 // adds the rest later.
 func (s *HiLinkSim) DeliverIncomplete(from, text string, at time.Time) int64 {
 	return s.deliver(from, text, at, true)
+}
+
+// DeliverSIM puts a received SMS in the SIM's inbox (BoxType 5).
+func (s *HiLinkSim) DeliverSIM(from, text string, at time.Time) int64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.nextIndex++
+	s.msgs = append(s.msgs, &hsMsg{index: s.nextIndex, from: from, text: text, at: at, sim: true})
+	return s.nextIndex
 }
 
 func (s *HiLinkSim) deliver(from, text string, at time.Time, multi bool) int64 {
@@ -312,12 +330,24 @@ func (s *HiLinkSim) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.requests = s.requests[50000:]
 	}
 	var a hsAnswer
+	down := s.now().Before(s.downTill)
 	if s.Blank {
 		a.blank = true
-	} else {
+	} else if !down {
 		a = s.answer(r, body)
 	}
 	s.mu.Unlock()
+	if down {
+		// Rebooting: the connection is dropped without an answer.
+		if hj, ok := w.(http.Hijacker); ok {
+			if c, _, err := hj.Hijack(); err == nil {
+				c.Close()
+				return
+			}
+		}
+		w.WriteHeader(http.StatusServiceUnavailable)
+		return
+	}
 	for _, h := range a.headers {
 		w.Header().Add(h[0], h[1])
 	}
@@ -461,8 +491,20 @@ func (s *HiLinkSim) get(path, sid string, ss *hsSession) hsAnswer {
 				unread++
 			}
 		}
-		return hsResp("LocalUnread", strconv.Itoa(unread), "LocalInbox", strconv.Itoa(len(s.msgs)), "LocalOutbox", strconv.Itoa(len(s.sent)),
-			"LocalDraft", "0", "LocalDeleted", "0", "SimUnread", "0", "SimInbox", "0", "SimOutbox", "0", "SimDraft", "0",
+		local, simIn, simUnread := 0, 0, 0
+		for _, m := range s.msgs {
+			if m.sim {
+				simIn++
+				if !m.read {
+					simUnread++
+					unread--
+				}
+			} else {
+				local++
+			}
+		}
+		return hsResp("LocalUnread", strconv.Itoa(unread), "LocalInbox", strconv.Itoa(local), "LocalOutbox", strconv.Itoa(len(s.sent)),
+			"LocalDraft", "0", "LocalDeleted", "0", "SimUnread", strconv.Itoa(simUnread), "SimInbox", strconv.Itoa(simIn), "SimOutbox", "0", "SimDraft", "0",
 			"LocalMax", strconv.Itoa(s.Capacity), "SimMax", "0", "SimUsed", "0", "NewMsg", "0")
 	case "/api/sms/send-status":
 		st := &s.sendState
@@ -692,6 +734,7 @@ func (s *HiLinkSim) act(path string, f map[string]string, names, values []string
 		}
 		s.actions = append(s.actions, "reboot")
 		s.reboot()
+		s.downTill = s.now().Add(s.RebootFor)
 		return hsOK()
 	case "/api/dialup/mobile-dataswitch":
 		switch f["dataswitch"] {
@@ -718,8 +761,10 @@ func (s *HiLinkSim) list(f map[string]string) hsAnswer {
 		return hsErr(100006)
 	}
 	var box []*hsMsg
-	if f["BoxType"] == "1" {
-		box = append(box, s.msgs...)
+	for _, m := range s.msgs {
+		if (f["BoxType"] == "1" && !m.sim) || (f["BoxType"] == "5" && m.sim) {
+			box = append(box, m)
+		}
 	}
 	sort.SliceStable(box, func(i, j int) bool { return box[i].at.After(box[j].at) })
 	from := min((page-1)*count, len(box))
@@ -821,6 +866,9 @@ func (s *HiLinkSim) loginType4(f map[string]string, tok string) hsAnswer {
 		}
 		return a
 	}
+	if s.sessionsFull() {
+		return hsErr(108003)
+	}
 	sid := s.newSession(true) // the session ID changes at login (§2)
 	var list strings.Builder
 	for i := 0; i < s.TokensAfterLogin; i++ {
@@ -876,6 +924,9 @@ func (s *HiLinkSim) authenticate(f map[string]string, sid string, ss *hsSession)
 	if err != nil || !hmac.Equal(got, want) {
 		return s.refuse()
 	}
+	if s.sessionsFull() {
+		return hsErr(108003)
+	}
 	nsid := s.newSession(true)
 	serverSig := hex.EncodeToString(mac(auth, mac([]byte("Server Key"), salted)))
 	a := hsResp("rsan", hsRandom(64), "rsae", "010001", "serversignature", serverSig, "rsapubkeysignature", hsRandom(64))
@@ -884,4 +935,15 @@ func (s *HiLinkSim) authenticate(f map[string]string, sid string, ss *hsSession)
 	s.fails = 0
 	_ = sid
 	return a
+}
+
+// sessionsFull says whether MaxSessions logged-in sessions are live.
+func (s *HiLinkSim) sessionsFull() bool {
+	n := 0
+	for _, ss := range s.sessions {
+		if ss.loggedIn && s.now().Sub(ss.last) <= s.SessionIdle {
+			n++
+		}
+	}
+	return s.MaxSessions > 0 && n >= s.MaxSessions
 }
