@@ -766,3 +766,15 @@ func TestHiLinkSIMInbox(t *testing.T) {
 		t.Errorf("delete from the SIM: %v, left %v", err, sim.Inbox())
 	}
 }
+
+func TestHiLinkUnreachable(t *testing.T) {
+	sim, m := startHiLink(t, "e3372-nologin", "", "")
+	sim.SetUnreachable(true)
+	if _, err := m.Poll(context.Background()); err == nil {
+		t.Error("poll of an unreachable device worked")
+	}
+	sim.SetUnreachable(false)
+	if _, err := m.Poll(context.Background()); err != nil {
+		t.Errorf("poll once reachable: %v", err)
+	}
+}

@@ -295,6 +295,17 @@ func (s *HiLinkSim) SetLink(up bool) {
 	s.linkUp = up
 }
 
+// SetUnreachable makes the device drop every connection (a power cut, a
+// pulled cable) until called with false.
+func (s *HiLinkSim) SetUnreachable(down bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.downTill = time.Time{}
+	if down {
+		s.downTill = time.Unix(1<<40, 0)
+	}
+}
+
 // Reboot restarts the device: every session and token is gone.
 func (s *HiLinkSim) Reboot() {
 	s.mu.Lock()
