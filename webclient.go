@@ -27,6 +27,8 @@ type webRequest struct {
 	Path   string
 	Query  url.Values // sent in the URL
 	Form   url.Values // sent as the body of a POST
+	// Body is sent as the body of a POST when Form is nil: HiLink's XML.
+	Body   []byte
 	Header [][2]string
 }
 
@@ -172,6 +174,8 @@ func (r *webRequest) encode(host string) []byte {
 	var body string
 	if r.Form != nil {
 		body = r.Form.Encode()
+	} else {
+		body = string(r.Body)
 	}
 	fmt.Fprintf(&b, "%s %s HTTP/1.1\r\nHost: %s\r\nUser-Agent: smsgate\r\n", r.Method, target, host)
 	for _, h := range r.Header {
