@@ -98,7 +98,7 @@ func (m *hilinkModem) exchange(ctx context.Context, method, path string, body []
 			req.Header = append(req.Header, [2]string{"__RequestVerificationToken", token})
 		}
 	}
-	if c := m.jar.header(); c != "" {
+	if c := m.jar.header(path); c != "" {
 		req.Header = append(req.Header, [2]string{"Cookie", c})
 	}
 	ctx, cancel := context.WithTimeout(ctx, m.timeout)
@@ -108,7 +108,7 @@ func (m *hilinkModem) exchange(ctx context.Context, method, path string, body []
 		return nil, fmt.Errorf("%s %s: %w", method, path, err)
 	}
 	for _, c := range ans.SetCookies {
-		m.jar.set(c)
+		m.jar.set(c, path)
 	}
 	if t := answerTokens(ans.Header); len(t) > 0 {
 		// The newest tokens are surely unused; older ones may not be.
@@ -162,8 +162,7 @@ func (m *hilinkModem) post(ctx context.Context, path string, body []byte) (*xmlN
 }
 
 func (m *hilinkModem) hasSession() bool {
-	_, ok := m.jar.values["SessionID"]
-	return ok
+	return m.jar.has("SessionID")
 }
 
 // token is an unused one-time token: one handed out by the last answer,
@@ -190,7 +189,7 @@ func (m *hilinkModem) newSession(ctx context.Context) error {
 	n, err := m.get(ctx, "/api/webserver/SesTokInfo")
 	if err == nil {
 		if sid, ok := strings.CutPrefix(strings.TrimSpace(n.field("SesInfo")), "SessionID="); ok && (!m.info.LoggedIn || !m.hasSession()) {
-			m.jar.set("SessionID=" + sid)
+			m.jar.set("SessionID="+sid+"; Path=/", "/") // from a body: the session is the whole API's
 		}
 		if t := strings.TrimSpace(n.field("TokInfo")); validToken(t) {
 			m.tokens = []string{t}

@@ -531,6 +531,11 @@ func (j *cookieJar) set(header, reqPath string) {
 	}
 }
 
+// has says whether a cookie of that name is kept, for any path.
+func (j *cookieJar) has(name string) bool {
+	return slices.ContainsFunc(j.cookies, func(c jarCookie) bool { return c.name == name })
+}
+
 // defaultCookiePath is RFC 6265 5.1.4's default-path: the request path up
 // to its last slash.
 func defaultCookiePath(reqPath string) string {
