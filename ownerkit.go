@@ -11,14 +11,14 @@ import (
 // keep-alive (keepalive.go), longer replies (replyparts.go) and pausing
 // (pause.go). The zero value turns all of it off.
 type OwnerConfig struct {
-	Forward    forwardMode
-	ForwardMax int      // forwarded SMS in any 24 hours; 0 means 20
-	OnSMS      *program // -on-sms, nil without
-	USSDAllow  ussdCharset
-	Keepalive  time.Duration // 0: off; at least a day
+	Forward     forwardMode
+	ForwardMax  int      // forwarded SMS in any 24 hours; 0 means 20
+	OnSMS       *program // -on-sms, nil without
+	USSDAllow   ussdCharset
+	Keepalive   time.Duration // 0: off; at least a day
 	BalanceUSSD string        // added to the keep-alive, "" none
-	ReplyParts int           // 1 to 4; 0 means 1
-	DryRun     bool          // -on-sms is logged, not run
+	ReplyParts  int           // 1 to 4; 0 means 1
+	DryRun      bool          // -on-sms is logged, not run
 }
 
 // ownerState is what the owner's features must remember across restarts,

@@ -62,16 +62,18 @@ func parsePauseArgs(args []string) (Command, bool) {
 	if len(args) < 1 {
 		return Command{}, false
 	}
-	if _, err := parsePauseDuration(args[0]); err != nil {
-		return Command{}, false
-	}
+	// A duration out of range is answered by runPause, not taken for an
+	// unknown command.
 	return Command{Name: "pause", Arg: args[0]}, true
 }
 
 func (a *Actions) runPause(_ context.Context, cmd Command) (string, func() error, error) {
 	d, err := parsePauseDuration(cmd.Arg)
-	if err != nil || a.own == nil {
-		return "pause: " + shortErr(errors.Join(err, errors.New("not available"))), nil, err
+	if err == nil && a.own == nil {
+		err = errors.New("pause: not available")
+	}
+	if err != nil {
+		return err.Error(), nil, err
 	}
 	until := a.own.pauseUntil(a.own.now().Add(d), "command")
 	return fmt.Sprintf("paused until %s: no modem logins; send 'resume' or run 'smsgate resume' to end it", until.Format("15:04")), nil, nil

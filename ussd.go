@@ -18,13 +18,14 @@ type ussdPort interface {
 }
 
 const (
-	// ussdWait is how long the network has to answer.
-	ussdWait = 30 * time.Second
 	// ussdMaxLen bounds a code: balance and pack codes are a few
 	// characters; anything long is a mistake or an attack.
 	ussdMaxLen         = 20
 	defaultUSSDCharset = "*#0-9"
 )
+
+// ussdWait is how long the network has to answer (a variable for tests).
+var ussdWait = 30 * time.Second
 
 var errUSSDNoAnswer = errors.New("no answer in 30s")
 
@@ -139,11 +140,12 @@ func ownerCommandSpecs() []commandSpec {
 				}
 				return "ussd CODE"
 			},
-			does:    "sends a USSD code (only characters in `-ussd-allow`, at most 20) and replies with the network's answer; a menu it opens is closed; ZTE goform, HiLink and AT modems",
+			does:    "sends a USSD code (only characters in `-ussd-allow`, at most 20) and replies with the network's answer; a menu it opens is closed; only on modems that can (`help` lists it only there)",
 			example: "ussd *100#: Balance 12.50 TND, valid until 2027-01-31",
 		},
 		{
 			name: "pause", args: "DURATION", parse: parsePauseArgs, run: (*Actions).runPause,
+			help:    func(*Actions) string { return "pause 30m" },
 			does:    "stops smsgate logging in to the modem for DURATION (at most 2h), so that you can use its web UI; `resume` or `smsgate resume` ends it",
 			example: "paused until 14:30: no modem logins; send 'resume' or run 'smsgate resume' to end it",
 		},
