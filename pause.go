@@ -53,7 +53,7 @@ func parsePauseDuration(s string) (time.Duration, error) {
 		return 0, fmt.Errorf("pause %q: want a duration like 30m or 1h30m", s)
 	}
 	if d < minPause || d > maxPause {
-		return 0, fmt.Errorf("pause %s: want %s to %s", d, shortDuration(minPause), shortDuration(maxPause))
+		return 0, fmt.Errorf("pause %s: want 1m to 2h", s)
 	}
 	return d, nil
 }
