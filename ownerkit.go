@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"time"
 )
 
@@ -54,6 +53,7 @@ type ownerKit struct {
 	hook  *onSMSRunner
 	pause pauseState
 	busy  busyCount
+	saved time.Time // LastSent as last saved
 }
 
 // newOwnerKit wires the owner's features into g.
@@ -114,6 +114,11 @@ func (k *ownerKit) tend(ctx context.Context) {
 	if n := len(k.g.st.AlertsSent); n > 0 && k.g.st.AlertsSent[n-1].After(o.LastSent) {
 		o.LastSent = k.g.st.AlertsSent[n-1]
 	}
+	if !o.LastSent.Equal(k.saved) {
+		// A reply went out: -keepalive counts from it, across restarts.
+		k.saved = o.LastSent
+		k.g.store.Save(k.g.st)
+	}
 	if !k.g.canSend {
 		return
 	}
@@ -126,7 +131,9 @@ func (k *ownerKit) tend(ctx context.Context) {
 // send sends one SMS of smsgate's own and notes when, for -keepalive.
 func (k *ownerKit) send(ctx context.Context, number, text string) error {
 	err := k.g.modem.Send(ctx, number, text)
-	if err == nil || errors.Is(err, errSendUnconfirmed) {
+	if err == nil {
+		// Only a send the modem reported: a SIM out of credit is not kept
+		// alive by trying.
 		k.st().LastSent = k.now()
 	}
 	return err
