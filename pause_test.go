@@ -166,7 +166,7 @@ func TestPauseRequestFile(t *testing.T) {
 	}
 	b, _ := os.ReadFile(filepath.Join(dir, pauseRequestFile))
 	r, err := parsePauseRequest(b)
-	if err != nil || r.until.Sub(time.Now()) > 30*time.Minute || r.until.Sub(time.Now()) < 29*time.Minute {
+	if err != nil || time.Until(r.until) > 30*time.Minute || time.Until(r.until) < 29*time.Minute {
 		t.Errorf("request %q: %+v, %v", b, r, err)
 	}
 }
