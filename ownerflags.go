@@ -23,7 +23,7 @@ func (f *ownerFlags) register(fs *flag.FlagSet) {
 	fs.IntVar(&f.forwardMax, "forward-max", defaultForwardMax, "forwarded SMS at most this many in 24 hours; the next says how many were not")
 	fs.StringVar(&f.onSMS, "on-sms", "", "`PROGRAM [ARG...]` (absolute path, no shell) run once per SMS after it is decided, with SMS_FROM, SMS_DATE, SMS_TEXT, SMS_DECISION, SMS_ALLOWED in its environment; -cmd-timeout applies")
 	fs.StringVar(&f.ussdAllow, "ussd-allow", defaultUSSDCharset, "the `characters` a USSD code may use (ranges like 0-9); codes are at most 20 characters")
-	fs.Var(&f.keepalive, "keepalive", "send the owner a short status SMS when smsgate sent nothing for this long (30d; at least 1d; 0 off), to keep a prepaid SIM alive")
+	fs.Var(&f.keepalive, "keepalive", "send the owner a short status SMS when smsgate sent nothing for this `duration` (30d; at least 1d; 0 off), to keep a prepaid SIM alive")
 	fs.StringVar(&f.balanceUSSD, "balance-ussd", "", "USSD `code` whose answer the keep-alive SMS adds (*100#)")
 	fs.IntVar(&f.replyParts, "reply-parts", 1, "status, help, USSD answers and -cmd output may use up to this many concatenated SMS parts (1-4)")
 }
