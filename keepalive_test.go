@@ -30,6 +30,8 @@ func TestKeepaliveAfterSilenceOnceAcrossRestarts(t *testing.T) {
 	h.clk.Advance(20 * 24 * time.Hour)
 	h.sim.Deliver(owner, "ping", h.clk.Now()) // a reply is an outgoing SMS: counting starts again
 	h.step()
+	h.clk.Advance(time.Minute) // written within a minute (stateLazy)
+	h.step()
 	h.clk.Advance(29 * 24 * time.Hour)
 	h.restart()
 	h.step()

@@ -37,7 +37,7 @@ func (m *Modem) USSD(ctx context.Context, code string) (string, error) {
 	for {
 		flag, err := m.ussdRead(ctx, "ussd_write_flag")
 		if err != nil {
-			if ctx.Err() != nil {
+			if dl, ok := ctx.Deadline(); ctx.Err() != nil || ok && !time.Now().Before(dl) {
 				m.ussdCancel(code)
 				return "", fmt.Errorf("ussd %s: %w", code, errUSSDNoAnswer)
 			}

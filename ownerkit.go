@@ -1,7 +1,9 @@
 package main
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"time"
 )
 
@@ -110,28 +112,42 @@ func (k *ownerKit) tend(ctx context.Context) {
 	if k == nil || ctx.Err() != nil {
 		return
 	}
+	k.noteSent()
+	if !k.g.canSend {
+		return
+	}
+	if k.g.st.Owner != nil && len(k.g.st.Owner.ForwardQueue) > 0 {
+		o := k.st()
+		if k.fwd.flush(ctx, o, k.now(), k.send, func() { k.g.store.Save(k.g.st) }) {
+			k.g.store.Save(k.g.st)
+		}
+	}
+	k.keepalive(ctx)
+}
+
+// noteSent keeps, for -keepalive, when smsgate last sent an SMS (an
+// alert counts too), written within stateLazy: a keep-alive counts in days.
+func (k *ownerKit) noteSent() {
+	if k.cfg.Keepalive <= 0 {
+		return
+	}
 	o := k.st()
 	if n := len(k.g.st.AlertsSent); n > 0 && k.g.st.AlertsSent[n-1].After(o.LastSent) {
 		o.LastSent = k.g.st.AlertsSent[n-1]
 	}
-	if !o.LastSent.Equal(k.saved) {
-		// A reply went out: -keepalive counts from it, across restarts.
-		k.saved = o.LastSent
-		k.g.store.Save(k.g.st)
-	}
-	if !k.g.canSend {
+	if o.LastSent.Equal(k.saved) {
 		return
 	}
-	if k.fwd.flush(ctx, o, k.now(), k.send, func() { k.g.store.Save(k.g.st) }) {
-		k.g.store.Save(k.g.st)
+	k.g.store.SaveSoon(k.g.st)
+	if b, err := json.Marshal(k.g.st); k.g.store.dir == "" || err == nil && bytes.Equal(b, k.g.store.last) {
+		k.saved = o.LastSent
 	}
-	k.keepalive(ctx)
 }
 
 // send sends one SMS of smsgate's own and notes when, for -keepalive.
 func (k *ownerKit) send(ctx context.Context, number, text string) error {
 	err := k.g.modem.Send(ctx, number, text)
-	if err == nil {
+	if err == nil && k.cfg.Keepalive > 0 {
 		// Only a send the modem reported: a SIM out of credit is not kept
 		// alive by trying.
 		k.st().LastSent = k.now()

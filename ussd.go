@@ -136,7 +136,7 @@ func ownerCommandSpecs() []commandSpec {
 			name: "ussd", args: "CODE", parse: parseUSSDArgs, run: (*Actions).runUSSDCommand,
 			help: func(a *Actions) string {
 				if ussdOf(a.modem) == nil {
-					return "" // this modem cannot: not offered
+					return "ussd (not on this modem)"
 				}
 				return "ussd CODE"
 			},

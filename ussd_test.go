@@ -95,7 +95,7 @@ func TestUSSDUnsupportedPort(t *testing.T) {
 	if !errors.Is(err, errUnsupported) {
 		t.Errorf("a port without USSD: %v", err)
 	}
-	if (&Actions{}).help() != "smsgate: status | ping | reboot | modem reboot | modem reconnect | pause 30m | resume | help" {
+	if (&Actions{}).help() != "smsgate: status | ping | reboot | modem reboot | modem reconnect | ussd (not on this modem) | pause 30m | resume | help" {
 		t.Errorf("help on a modem without USSD: %q", (&Actions{}).help())
 	}
 }
