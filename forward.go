@@ -49,6 +49,8 @@ const (
 	// shortCodeMax is the longest all-digit sender taken for a service
 	// (a short code); longer ones are phone numbers.
 	shortCodeMax = 6
+	// forwardsPerFlush bounds the forwards sent after one poll.
+	forwardsPerFlush = 3
 )
 
 // forwardItem is one forward waiting to be sent.
@@ -215,7 +217,9 @@ func (f *forwarder) flush(ctx context.Context, o *ownerState, now time.Time,
 		}
 		o.ForwardQueue = keep
 	}
-	for len(o.ForwardQueue) > 0 {
+	// A few per poll: each send may wait a minute for the modem's
+	// confirmation, and the poll must end well within its -timeout bound.
+	for n := 0; len(o.ForwardQueue) > 0 && n < forwardsPerFlush; n++ {
 		it := &o.ForwardQueue[0]
 		if !it.Sending && o.ForwardSuppressed > 0 {
 			it.Text = fmt.Sprintf("(%d not forwarded: -forward-max) %s", o.ForwardSuppressed, it.Text)

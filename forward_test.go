@@ -244,3 +244,18 @@ func FuzzForwardDecision(f *testing.F) {
 		}
 	})
 }
+
+func TestForwardFlushIsBoundedPerPoll(t *testing.T) {
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	f := newForwarder(forwardAll, 20, []string{owner}, log)
+	o := &ownerState{Forwarded: map[string]time.Time{}}
+	for i := range 5 {
+		o.ForwardQueue = append(o.ForwardQueue, forwardItem{FP: fmt.Sprint(i), Text: "x", To: []string{owner}})
+	}
+	n := 0
+	send := func(context.Context, string, string) error { n++; return nil }
+	f.flush(context.Background(), o, time.Now(), send, func() {})
+	if n != forwardsPerFlush || len(o.ForwardQueue) != 5-forwardsPerFlush {
+		t.Errorf("one flush sent %d, left %d", n, len(o.ForwardQueue))
+	}
+}

@@ -84,6 +84,7 @@ func TestKeepaliveFlagRefusesLessThanADay(t *testing.T) {
 		{[]string{"-forward-max", "0"}, "-forward-max 0"},
 		{[]string{"-on-sms", "notify"}, "-on-sms"},
 		{[]string{"-ussd-allow", "9-0"}, "-ussd-allow"},
+		{[]string{"-forward", "all", "-alert", ""}, "-forward needs an -alert number"},
 	} {
 		var out bytes.Buffer
 		a := &app{stdout: &out, stderr: &out}

@@ -471,7 +471,7 @@ func (c *daemonConfig) validate(getenv func(string) string) (validConfig, error)
 	if v.programs, err = parsePrograms(c.programs, c.cmdTimeout); err != nil {
 		errs = append(errs, err)
 	}
-	if v.gateway.Owner, err = c.owner.validate(c.cmdTimeout, c.dryRun); err != nil {
+	if v.gateway.Owner, err = c.owner.validate(c.cmdTimeout, c.dryRun, c.alert.set && len(c.alert.list) == 0); err != nil {
 		errs = append(errs, err)
 	}
 	return v, errors.Join(errs...)

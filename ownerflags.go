@@ -30,13 +30,16 @@ func (f *ownerFlags) register(fs *flag.FlagSet) {
 
 // validate checks the flags and returns the gateway's OwnerConfig; every
 // mistake is said.
-func (f *ownerFlags) validate(cmdTimeout time.Duration, dryRun bool) (OwnerConfig, error) {
+func (f *ownerFlags) validate(cmdTimeout time.Duration, dryRun, alertNobody bool) (OwnerConfig, error) {
 	var errs []error
 	c := OwnerConfig{ForwardMax: f.forwardMax, Keepalive: f.keepalive.d, BalanceUSSD: f.balanceUSSD,
 		ReplyParts: f.replyParts, DryRun: dryRun}
 	var err error
 	if c.Forward, err = parseForwardMode(f.forward); err != nil {
 		errs = append(errs, err)
+	}
+	if c.Forward != forwardOff && alertNobody {
+		errs = append(errs, errors.New("-forward needs an -alert number to forward to (-alert is empty)"))
 	}
 	if f.forwardMax < 1 {
 		errs = append(errs, fmt.Errorf("-forward-max %d: want at least 1", f.forwardMax))

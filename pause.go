@@ -292,6 +292,11 @@ func runPauseCmd(cmd string, args []string, stdout, stderr io.Writer) error {
 	if err := writeAtomic(*dir, pauseRequestFile, []byte(req.String())); err != nil {
 		return fmt.Errorf("%s: %w", cmd, err)
 	}
+	// Readable by the daemon's user when root wrote it: the directory
+	// (0700, the daemon's) keeps everyone else out.
+	if err := os.Chmod(filepath.Join(*dir, pauseRequestFile), 0o644); err != nil {
+		return fmt.Errorf("%s: %w", cmd, err)
+	}
 	deadline := time.Now().Add(*wait)
 	for time.Now().Before(deadline) {
 		if _, err := os.Stat(filepath.Join(*dir, pauseRequestFile)); errors.Is(err, fs.ErrNotExist) {

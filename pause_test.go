@@ -188,3 +188,36 @@ func FuzzParsePauseRequest(f *testing.F) {
 		}
 	})
 }
+
+// noHoldModem is a modem whose adapter cannot hold its logins.
+type noHoldModem struct{ gatewayModem }
+
+// A family that cannot hold its logins is not asked anything while paused.
+func TestPauseWithoutLoginHolderLeavesTheModemAlone(t *testing.T) {
+	h := ownerHarness(t, OwnerConfig{}, nil)
+	actions := &Actions{modem: noHoldModem{h.modem}, reboot: h.reboots, host: h.host, log: h.gw.log}
+	gw, err := NewGateway(h.cfg, noHoldModem{h.modem}, actions, h.led, h.gw.log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	gw.now = h.clk.Now
+	h.gw = gw
+	h.sim.Deliver(owner, "pause 10m", h.clk.Now())
+	h.step()
+	requests := h.sim.Record().Requests
+	for range 5 {
+		h.clk.Advance(time.Minute)
+		h.step()
+	}
+	if n := h.sim.Record().Requests - requests; n != 0 {
+		t.Errorf("%d requests to the modem while paused", n)
+	}
+	if h.led.last() != healthLogin {
+		t.Errorf("LED %s while paused", h.led.last())
+	}
+	h.clk.Advance(6 * time.Minute)
+	h.step()
+	if h.sim.Record().Requests == requests {
+		t.Error("the modem is still left alone after the pause")
+	}
+}
