@@ -120,6 +120,28 @@ func isService(from string) bool {
 // came from another smsgate and is never forwarded.
 var smsgateReplies = []string{unknownCommandReply, "wrong pin", "wrong code", "code already used", "not executed:", "reboot refused", "pong, up "}
 
+// smsgateReply says whether text starts as an smsgate's reply, alert,
+// forward or keep-alive does: narrower than fromSmsgate, since an owner's
+// command may name smsgate anywhere but at its start.
+func smsgateReply(text string) bool {
+	t := strings.ToLower(strings.TrimSpace(text))
+	if strings.HasPrefix(t, "(") {
+		// "(3 alerts suppressed) smsgate ...", "(2 not forwarded: ...) smsgate fwd ..."
+		if _, rest, ok := strings.Cut(t, ") "); ok {
+			t = rest
+		}
+	}
+	if strings.HasPrefix(t, "smsgate") || strings.HasPrefix(t, "pin first, e.g.") || strings.HasPrefix(t, "code first, e.g.") {
+		return true
+	}
+	for _, p := range smsgateReplies {
+		if strings.HasPrefix(t, p) {
+			return true
+		}
+	}
+	return false
+}
+
 // fromSmsgate says whether text looks like something an smsgate sent: a
 // forward, an alert, help, a keep-alive or a refusal.
 func fromSmsgate(text string) bool {

@@ -242,6 +242,9 @@ func FuzzForwardDecision(f *testing.F) {
 		if smsParts(sent) != 1 || !fromSmsgate(sent) {
 			t.Fatalf("forward %q: %d parts, or another box would forward it", sent, smsParts(sent))
 		}
+		if c, ok := parseCommand(sent); ok {
+			t.Fatalf("forward %q parses as the command %s on another box", sent, c)
+		}
 	})
 }
 
@@ -257,5 +260,53 @@ func TestForwardFlushIsBoundedPerPoll(t *testing.T) {
 	f.flush(context.Background(), o, time.Now(), send, func() {})
 	if n != forwardsPerFlush || len(o.ForwardQueue) != 5-forwardsPerFlush {
 		t.Errorf("one flush sent %d, left %d", n, len(o.ForwardQueue))
+	}
+}
+
+// Two boxes that forward to each other: a stranger's message crosses once
+// and the exchange stops; nothing a forward carries runs on the other box.
+func TestForwardNoPingPongBetweenTwoBoxes(t *testing.T) {
+	const numA, numB = "+21699000001", "+21699000002"
+	a := ownerHarness(t, OwnerConfig{Forward: forwardAll}, func(c *GatewayConfig) {
+		c.Allow = []phoneKey{numB}
+		c.AlertTo = []string{numB}
+	})
+	b := ownerHarness(t, OwnerConfig{Forward: forwardAll}, func(c *GatewayConfig) {
+		c.Allow = []phoneKey{numA}
+		c.AlertTo = []string{numA}
+	})
+	a.sim.Deliver("+33612345678", "reboot", a.clk.Now()) // a stranger's text that is a command on B
+	total := 0
+	for round := range 6 {
+		from, to, toNum, fromNum := a, b, numB, numA
+		if round%2 == 1 {
+			from, to, toNum, fromNum = b, a, numA, numB
+		}
+		from.step()
+		from.step()
+		out := from.sentTo(toNum)
+		from.sim.ResetRecord()
+		total += len(out)
+		for _, text := range out {
+			to.sim.Deliver(fromNum, text, to.clk.Now())
+		}
+	}
+	if total > 2 {
+		t.Errorf("%d SMS between the boxes for one stranger's message; want the forward and at most one reply", total)
+	}
+	if a.reboots.count()+b.reboots.count() != 0 {
+		t.Error("a forwarded text ran a command")
+	}
+}
+
+func TestSmsgateReply(t *testing.T) {
+	for text, want := range map[string]bool{
+		"smsgate fwd from X": true, "(3 alerts suppressed) smsgate 12:00: up": true, "unknown command; send 'help'": true,
+		"wrong PIN (4 more and this number is ignored for 1h)": true, "PIN first, e.g. 'PIN status'. smsgate: status": true,
+		"4711 status": false, "status smsgate": false, "(hi) there": false, "ping": false,
+	} {
+		if got := smsgateReply(text); got != want {
+			t.Errorf("smsgateReply(%q) = %v", text, got)
+		}
 	}
 }

@@ -644,7 +644,7 @@ func (g *Gateway) pass(ctx context.Context, todo []SMS, now, newestOwn time.Time
 		g.store.Save(g.st)
 	}
 	for _, r := range replies {
-		if err := g.sendReply(ctx, r.m.From, r.text, r.cmd); err != nil {
+		if err := g.sendReply(ctx, r.m, r.text, r.cmd); err != nil {
 			g.log.Warn("reply failed", "id", r.m.ID, "to", r.m.From, "err", err)
 		}
 	}

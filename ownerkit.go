@@ -155,14 +155,20 @@ func (k *ownerKit) send(ctx context.Context, number, text string) error {
 	return err
 }
 
-// sendReply sends a reply to a command: up to -reply-parts parts for the
+// sendReply sends the reply to m: up to -reply-parts parts for the
 // commands that may use them (cmd is the command's name), one otherwise.
-func (g *Gateway) sendReply(ctx context.Context, to, text, cmd string) error {
+// A message that is itself an smsgate's reply or alert is not answered:
+// two boxes that allow each other would answer each other without end.
+func (g *Gateway) sendReply(ctx context.Context, m SMS, text, cmd string) error {
+	if smsgateReply(m.Text) {
+		g.log.Info("reply not sent: the message is an smsgate's own; answering could loop", "id", m.ID, "to", m.From)
+		return nil
+	}
 	k := g.own
 	if k == nil {
-		return g.modem.Send(ctx, to, fitOneSMS(text))
+		return g.modem.Send(ctx, m.From, fitOneSMS(text))
 	}
-	return k.send(ctx, to, fitParts(text, k.partsFor(cmd)))
+	return k.send(ctx, m.From, fitParts(text, k.partsFor(cmd)))
 }
 
 // close stops the -on-sms runner, letting the program running finish
