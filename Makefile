@@ -17,7 +17,8 @@ OTHER_OS := darwin/amd64 darwin/arm64 windows/amd64
 FUZZ     := FuzzProbeAnswers FuzzDecodeContent FuzzDecodeNumber FuzzParseSMSDate FuzzContentRoundTrip \
             FuzzParseLenientJSON FuzzUndoubleQuotes FuzzParseConfigJS FuzzParseCommand FuzzParseIRCode \
             FuzzProgramArgv FuzzRedactBody FuzzTOTPCheck FuzzSanitizeText FuzzReadAnswer \
-            FuzzHiLinkAnswer FuzzHiLinkSMSList FuzzHiLinkTokens FuzzHiLinkCESU8
+            FuzzHiLinkAnswer FuzzHiLinkSMSList FuzzHiLinkTokens FuzzHiLinkCESU8 \
+            FuzzForwardDecision FuzzUSSDCode FuzzParsePauseRequest
 
 # skip prints one loud line for a test the machine cannot run; under CI
 # (which installs everything) a skip is a failure.

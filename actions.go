@@ -45,6 +45,7 @@ type Actions struct {
 	release func()
 	// healNote says what healing did lately, for status.
 	healNote func() string
+	own      *ownerKit // USSD, pause, -reply-parts: ownerkit.go
 }
 
 // hostInfo reads the Pi's vital signs; a seam for tests.
@@ -181,6 +182,7 @@ func (a *Actions) status(ctx context.Context) string {
 			b.WriteString(" | " + note)
 		}
 	}
+	b.WriteString(a.own.statusNote())
 	return b.String()
 }
 

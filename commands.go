@@ -117,6 +117,7 @@ func init() {
 			does: "lists the commands",
 		},
 	}
+	commandTable = withOwnerCommands(commandTable)
 }
 
 func builtinCommand(name string) *commandSpec {

@@ -23,7 +23,7 @@ func TestDemo(t *testing.T) {
 	s := out.String()
 	for _, want := range []string{
 		`decision=executed command=help`,
-		`-> SMS to +15550001111: smsgate: status | ping | reboot | modem reboot | modem reconnect | ir NAME [N] (hifi-power,tv-power) | help`,
+		`-> SMS to +15550001111: smsgate: status | ping | reboot | modem reboot | modem reconnect | ir NAME [N] (hifi-power,tv-power) | ussd CODE | pause 30m | resume | help`,
 		`decision=executed command=status`,
 		`-> SMS to +15550001111: LTE 4/5 -95dBm SimTel, data up 100.64.12.34`,
 		`msg=action action=reboot detail="" dry_run=true`,

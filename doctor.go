@@ -66,6 +66,7 @@ type doctorConfig struct {
 	countryCode  string
 	sendTest     string
 	capture      string
+	owner        doctorOwnerFlags // -cmd, -on-sms, -ussd-allow: doctor_owner.go
 }
 
 func (c *doctorConfig) register(fs *flag.FlagSet) {
@@ -81,6 +82,7 @@ func (c *doctorConfig) register(fs *flag.FlagSet) {
 	fs.StringVar(&c.countryCode, "country-code", "", "the daemon's -country-code")
 	fs.StringVar(&c.sendTest, "send-test", "", "also send one SMS to `NUMBER` and wait until the modem reports it sent")
 	fs.StringVar(&c.capture, "capture", "", "write every request and answer, redacted for a bug report, to `FILE`")
+	c.owner.register(fs)
 }
 
 func runDoctor(args []string, stdout, stderr io.Writer) error {
@@ -144,6 +146,7 @@ func (d *doctor) run(ctx context.Context) error {
 	d.rec = newRecorder(nil, d.cfg.capture != "")
 	fmt.Fprintf(d.out, "smsgate doctor: modem %s\n", d.cfg.modem.url)
 	d.checkFlags()
+	d.checkOwner()
 	det := d.checkModem(ctx)
 	fmt.Fprintln(d.out, "smsgate doctor: this machine")
 	d.checkHost(ctx)

@@ -69,6 +69,8 @@ type GatewayConfig struct {
 	// StateDir keeps what must outlive a restart (see State); empty keeps
 	// it in memory only.
 	StateDir string
+	// Owner: -forward, -on-sms, USSD, -keepalive, -reply-parts, pause.
+	Owner OwnerConfig
 }
 
 const (
@@ -147,6 +149,7 @@ type Gateway struct {
 	startAt   time.Time
 	// began is when the first poll reached the modem (see started).
 	began time.Time
+	own   *ownerKit // the owner's features: ownerkit.go
 }
 
 // waitingMsg is a message in the inbox still to be decided.
@@ -205,6 +208,8 @@ func NewGateway(cfg GatewayConfig, modem modemPort, actions *Actions, led indica
 	g.heal = NewHealer(cfg.Heal, gatewayHeal{g}, g.alert, actions.uptime, log)
 	g.checks = hostChecks{hosts: cfg.CheckHosts, every: time.Minute, timeout: 5 * time.Second}
 	actions.healNote = g.heal.Recent
+	g.own = newOwnerKit(g)
+	actions.own = g.own
 	g.heal.Restore(g.st.HealSteps)
 	g.alerts.sent = append([]time.Time(nil), g.st.AlertsSent...)
 	if rk, ok := modem.(refusalKeeper); ok && g.st.LoginRefusals.Count > 0 {
@@ -249,6 +254,7 @@ func (g *Gateway) setHealth(h health) {
 func (g *Gateway) Run(ctx context.Context) error {
 	t := time.NewTicker(g.cfg.PollInterval)
 	defer t.Stop()
+	defer g.own.close()
 	for {
 		stepCtx, cancel := context.WithTimeout(ctx, g.cfg.StepTimeout)
 		g.Step(stepCtx)
@@ -268,6 +274,9 @@ func (g *Gateway) Run(ctx context.Context) error {
 func (g *Gateway) Step(ctx context.Context) {
 	defer g.keepRefusals()
 	clear(g.removedNow)
+	if g.own.pauseStep(ctx) {
+		return
+	}
 	st, err := g.modem.Poll(ctx)
 	if ctx.Err() != nil {
 		return // stopping: the modem is not to blame
@@ -540,6 +549,7 @@ func (g *Gateway) pass(ctx context.Context, todo []SMS, now, newestOwn time.Time
 	type outgoing struct {
 		m    SMS
 		text string
+		cmd  string // for -reply-parts
 	}
 	var replies []outgoing
 	// A backlog of old commands (a cold boot, a modem that was off) is
@@ -609,6 +619,7 @@ func (g *Gateway) pass(ctx context.Context, todo []SMS, now, newestOwn time.Time
 			}
 		}
 		g.logSMS(m, v.decision)
+		g.own.decided(m, v)
 		if v.verdict == "stale" {
 			if stale++; stale > 1 {
 				continue
@@ -616,7 +627,7 @@ func (g *Gateway) pass(ctx context.Context, todo []SMS, now, newestOwn time.Time
 			firstStale = len(replies)
 		}
 		if v.reply != "" {
-			replies = append(replies, outgoing{m, v.reply})
+			replies = append(replies, outgoing{m, v.reply, v.cmd.Name})
 		}
 	}
 	if stale > 1 {
@@ -634,7 +645,7 @@ func (g *Gateway) pass(ctx context.Context, todo []SMS, now, newestOwn time.Time
 		g.store.Save(g.st)
 	}
 	for _, r := range replies {
-		if err := g.modem.Send(ctx, r.m.From, fitOneSMS(r.text)); err != nil {
+		if err := g.sendReply(ctx, r.m, r.text, r.cmd); err != nil {
 			g.log.Warn("reply failed", "id", r.m.ID, "to", r.m.From, "err", err)
 		}
 	}
@@ -1322,6 +1333,7 @@ func (g *Gateway) tend(ctx context.Context, st PollState) {
 		g.setHealth(healthHealing)
 	}
 	g.flushAlerts(ctx)
+	g.own.tend(ctx)
 }
 
 func (g *Gateway) flushAlerts(ctx context.Context) {
@@ -1344,6 +1356,7 @@ func (g *Gateway) flushAlerts(ctx context.Context) {
 
 // loginHeld alerts once per hold of the modem login.
 func (g *Gateway) loginHeld(le *LoginError) {
+	g.own.loginHeld(le)
 	if g.loginAlerted || le.Busy {
 		return // the owner in the web UI is told nothing: they know
 	}

@@ -83,6 +83,8 @@ Usage:
   smsgate send [flags] NUMBER TEXT
   smsgate delete [flags] ID...
   smsgate modem-reboot [flags]
+  smsgate pause DURATION       stop the daemon logging in to the modem (at most 2h); needs its -state-dir
+  smsgate resume               end a pause
   smsgate doctor [flags]       check the modem, the flags and this machine before installing;
                                -capture FILE writes a redacted capture for a bug report
   smsgate demo                 try the command set against a simulated modem
@@ -105,6 +107,8 @@ func (a *app) run(args []string) error {
 		return a.runDaemon(args)
 	case "status", "list", "send", "delete", "modem-reboot":
 		return runOneShot(cmd, args, stdout, stderr)
+	case "pause", "resume":
+		return runPauseCmd(cmd, args, stdout, stderr)
 	case "doctor":
 		return runDoctor(args, stdout, stderr)
 	case "demo":
@@ -225,6 +229,7 @@ type daemonConfig struct {
 	alertStart     bool
 	alertMax       int
 	stateDir       string
+	owner          ownerFlags // -forward, -on-sms, -ussd-allow, -keepalive, -reply-parts: ownerflags.go
 }
 
 // alertFlag is -alert: unset means the first -allow number, "" nobody.
@@ -275,6 +280,7 @@ func (c *daemonConfig) register(fs *flag.FlagSet) {
 	fs.Var(&c.alert, "alert", "phone `number`s alerts go to; repeat or comma-separate; default the first -allow number; \"\" for none")
 	fs.BoolVar(&c.alertStart, "alert-start", false, "send the \"smsgate up\" alert after every start, not only after a boot nobody asked for")
 	fs.IntVar(&c.alertMax, "alert-max", 10, "alerts at most this many in 24 hours; the next says how many were suppressed")
+	c.owner.register(fs)
 	fs.StringVar(&c.stateDir, "state-dir", defaultStateDir(), "`directory` keeping PIN lockouts, rate counts, the last reboot and decided messages across restarts; default /perm/smsgate on gokrazy, else empty: memory only")
 }
 
@@ -471,6 +477,9 @@ func (c *daemonConfig) validate(getenv func(string) string) (validConfig, error)
 	}
 	// A missing program is said now, not on the day the owner needs it.
 	if v.programs, err = parsePrograms(c.programs, c.cmdTimeout); err != nil {
+		errs = append(errs, err)
+	}
+	if v.gateway.Owner, err = c.owner.validate(c.cmdTimeout, c.dryRun, c.alert.set && len(c.alert.list) == 0); err != nil {
 		errs = append(errs, err)
 	}
 	return v, errors.Join(errs...)

@@ -138,15 +138,20 @@ func (a *Actions) programCommand(cmd Command) (*exec.Cmd, *program) {
 	}
 	c := exec.Command(p.path, p.args...)
 	c.Dir = "/"
+	c.Env = programEnv()
+	return c, p
+}
+
+// programEnv is smsgate's environment without its secrets (SMSGATE_*),
+// for every program it runs; never nil, so that exec does not fill it in.
+func programEnv() []string {
+	env := []string{}
 	for _, kv := range os.Environ() {
 		if !strings.HasPrefix(kv, "SMSGATE_") {
-			c.Env = append(c.Env, kv)
+			env = append(env, kv)
 		}
 	}
-	if c.Env == nil {
-		c.Env = []string{}
-	}
-	return c, p
+	return env
 }
 
 // programResult is what one run did.
@@ -186,13 +191,13 @@ func (a *Actions) runProgram(ctx context.Context, cmd Command) (string, func() e
 		status = "killed by " + r.signal
 	}
 	reply := p.name + ": " + status
-	if line := firstLine(out); line != "" {
+	if line := a.programReplyText(out); line != "" {
 		reply += ": " + line
 	}
 	if status != "exit 0" {
 		err = errors.New(p.name + ": " + status)
 	}
-	return fitOneSMS(reply), nil, err
+	return a.fitReply(reply), nil, err
 }
 
 func shortSeconds(d time.Duration) string {

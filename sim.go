@@ -264,6 +264,7 @@ type Sim struct {
 	stuck       string // "": a reconnect brings data up; "reboot": only a modem reboot; "never"
 	rec         SimRecord
 	inFlight    int
+	own         simOwnerExt // USSD, another web UI user: sim_zte_ussd.go
 
 	srv *http.Server
 	URL string
@@ -740,6 +741,9 @@ func (s *Sim) get(r *http.Request) simAnswer {
 		s.rec.CmdReads = append(s.rec.CmdReads, SimCmdRead{Cmd: c, SinceAction: since, Result: res})
 		return s.json("sms_cmd", c, "sms_cmd_status_result", res)
 	}
+	if a, ok := s.ussdGet(cmd); ok {
+		return a
+	}
 	return s.json(cmd, "")
 }
 
@@ -1015,6 +1019,9 @@ func (s *Sim) set(r *http.Request) simAnswer {
 			s.pppNext = "ppp_disconnected"
 		}
 	default:
+		if a, ok := s.ussdSet(id, q); ok {
+			return a
+		}
 		post.Result = "unknown action"
 		return simAnswer{body: `{"result":"failure"}`}
 	}
@@ -1083,6 +1090,9 @@ func (s *Sim) login(r *http.Request) simAnswer {
 			s.lockedUntil = s.now().Add(s.LockTime)
 		}
 		return result("3")
+	}
+	if s.own.OtherUser {
+		return result("2")
 	}
 	s.failLeft = 5
 	a := result("0")

@@ -66,6 +66,9 @@ type State struct {
 	// firmware that does not count them (Modem.Refusals): without it every
 	// restart would spend three more of the owner's attempts.
 	LoginRefusals LoginRefusals `json:"login_refusals,omitzero"`
+	// Owner is what forwarding, the keep-alive and a pause remember
+	// (ownerkit.go); nil in a file from before them.
+	Owner *ownerState `json:"owner,omitempty"`
 }
 
 // removedSMS is a message the modem said it removed.
