@@ -872,6 +872,10 @@ func (p *pass) judge(m SMS) verdict {
 	if g.cfg.MarkRead && m.Read {
 		return ignored("already read (-mark-read)")
 	}
+	if g.cfg.TOTP != nil && copyOf(st.TOTPUsed, m.ID, fingerprint(m)) {
+		// Before the lockout and the code: a copy is no new attempt.
+		return consumed(decision{verdict: "duplicate", reason: "copy of a message already accepted (same sender, date and text)"}, "")
+	}
 	if until := st.LockedUntil[from]; now.Before(until) {
 		return ignored("sender locked out after wrong PINs until " + until.Format(time.RFC3339))
 	}

@@ -1,0 +1,50 @@
+package main
+
+import (
+	"strings"
+	"testing"
+	"time"
+)
+
+// Tests for issue 19: nothing lost, nothing twice, nobody locked out.
+
+// TestTOTPCopiesAreDuplicates: the network or the modem may deliver one SMS
+// several times (same sender, text and date). Under -totp the copies of an
+// accepted message are silent duplicates, never wrong codes: six copies
+// must not lock the owner out.
+func TestTOTPCopiesAreDuplicates(t *testing.T) {
+	key := []byte("12345678901234567890")
+	for _, split := range []bool{false, true} {
+		h := newHarness(t, "mf920v", func(c *GatewayConfig) { c.TOTP = newTOTP(key) })
+		at := h.clk.Now()
+		text := code(key, at) + " ping"
+		var ids []int64
+		for i := 0; i < 7; i++ {
+			ids = append(ids, h.sim.Deliver(owner, text, at))
+			if split {
+				h.step() // each copy in its own pass
+			}
+		}
+		h.step()
+		if d := h.decision(ids[0]); d != "executed" {
+			t.Fatalf("split=%v: first copy %s", split, d)
+		}
+		for _, id := range ids[1:] {
+			if d := h.decision(id); d != "duplicate" {
+				t.Errorf("split=%v: copy %d decided %s, want duplicate: %v", split, id, d, h.smsLines()[id])
+			}
+		}
+		if r := h.replies(); len(r) != 1 {
+			t.Errorf("split=%v: replies %q, want only the pong", split, r)
+		}
+		h.clk.Advance(31 * time.Second)
+		next := h.send(owner, code(key, h.clk.Now())+" ping")
+		h.step()
+		if d := h.decision(next); d != "executed" {
+			t.Errorf("split=%v: the owner's next valid code %s after copies: %v", split, d, h.smsLines()[next])
+		}
+		if strings.Contains(h.logs.String(), "locked out") {
+			t.Errorf("split=%v: copies locked the owner out", split)
+		}
+	}
+}
