@@ -633,8 +633,9 @@ func (g *Gateway) pass(ctx context.Context, todo []SMS, now, newestOwn time.Time
 		g.store.Save(g.st)
 	}
 	for _, r := range replies {
-		if err := g.modem.Send(ctx, r.m.From, fitOneSMS(r.text)); err != nil {
-			g.log.Warn("reply failed", "id", r.m.ID, "to", r.m.From, "err", err)
+		to := g.replyTo(r.m)
+		if err := g.modem.Send(ctx, to, fitOneSMS(r.text)); err != nil {
+			g.log.Warn("reply failed", "id", r.m.ID, "to", to, "err", err)
 		}
 	}
 	if last != nil {
@@ -644,6 +645,17 @@ func (g *Gateway) pass(ctx context.Context, todo []SMS, now, newestOwn time.Time
 		}
 	}
 	return len(consume) > 0
+}
+
+// replyTo is where a reply to m goes: the -allow number its sender
+// matched, in international form (README: replies always go to the allowed
+// number), never the raw sender string, which the network may give in a
+// national or spaced form. Only allowed senders are answered.
+func (g *Gateway) replyTo(m SMS) string {
+	if k := normalizeNumber(m.From, g.cfg.CountryCode); g.allow[k] {
+		return string(k)
+	}
+	return m.From
 }
 
 func errString(err error) string {

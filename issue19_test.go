@@ -48,3 +48,21 @@ func TestTOTPCopiesAreDuplicates(t *testing.T) {
 		}
 	}
 }
+
+// TestRepliesGoToTheAllowedNumber: a reply goes to the -allow number the
+// sender matched, in international form, not to the raw sender string.
+func TestRepliesGoToTheAllowedNumber(t *testing.T) {
+	h := newHarness(t, "mf920v", func(c *GatewayConfig) { c.CountryCode = "216" })
+	for i, from := range []string{"012345678", "0021612345678", "+216 12345678", "+216-1234-5678"} {
+		h.clk.Advance(time.Minute)
+		id := h.send(from, "ping")
+		h.step()
+		if d := h.decision(id); d != "executed" {
+			t.Fatalf("%q: %s", from, d)
+		}
+		sent := h.sim.Record().Sent
+		if len(sent) != i+1 || sent[i].Number != owner {
+			t.Errorf("reply to %q went to %+v, want %s", from, sent, owner)
+		}
+	}
+}
