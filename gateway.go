@@ -207,6 +207,10 @@ func NewGateway(cfg GatewayConfig, modem gatewayModem, actions *Actions, led ind
 	actions.healNote = g.heal.Recent
 	g.heal.Restore(g.st.HealSteps)
 	g.alerts.sent = append([]time.Time(nil), g.st.AlertsSent...)
+	g.alerts.onCount = func(sent []time.Time) {
+		g.st.AlertsSent = sent
+		g.store.Save(g.st)
+	}
 	if rk, ok := modem.(refusalKeeper); ok && g.st.LoginRefusals.Count > 0 {
 		if rk.SetRefusals(g.st.LoginRefusals) {
 			log.Warn("modem: logins refused before this start still count against the owner's attempts", "refused", g.st.LoginRefusals.Count)

@@ -1,6 +1,9 @@
 package main
 
 import (
+	"context"
+	"log/slog"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -64,5 +67,44 @@ func TestRepliesGoToTheAllowedNumber(t *testing.T) {
 		if len(sent) != i+1 || sent[i].Number != owner {
 			t.Errorf("reply to %q went to %+v, want %s", from, sent, owner)
 		}
+	}
+}
+
+// dyingSender is the gateway's modem with a Send that goes out and then
+// the process "dies" (the goroutine ends) before the modem answers.
+type dyingSender struct {
+	*Modem
+	sends *int
+}
+
+func (d dyingSender) Send(ctx context.Context, number, text string) error {
+	*d.sends++
+	runtime.Goexit()
+	return nil
+}
+
+// TestAlertMaxCountedBeforeSending: -alert-max 1 and three restarts while
+// the modem is sending: one alert goes out, not three. The count is saved
+// before the send.
+func TestAlertMaxCountedBeforeSending(t *testing.T) {
+	h := newHarness(t, "mf920v", func(c *GatewayConfig) { c.StateDir = t.TempDir(); c.AlertMax = 1 })
+	sends := 0
+	for i := 0; i < 3; i++ {
+		log := slog.New(slog.NewJSONHandler(h.logs, nil))
+		actions := &Actions{modem: h.modem, reboot: h.reboots, host: h.host, log: log}
+		gw, err := NewGateway(h.cfg, dyingSender{h.modem, &sends}, actions, h.led, log)
+		if err != nil {
+			t.Fatal(err)
+		}
+		gw.now = h.clk.Now
+		gw.canSend = true
+		gw.alert(h.clk.Now(), "something happened")
+		done := make(chan struct{})
+		go func() { defer close(done); gw.flushAlerts(context.Background()) }()
+		<-done
+		h.clk.Advance(time.Second)
+	}
+	if sends != 1 {
+		t.Errorf("-alert-max 1: %d alerts sent across 3 restarts mid-send", sends)
 	}
 }
