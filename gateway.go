@@ -271,6 +271,7 @@ func (g *Gateway) Run(ctx context.Context) error {
 func (g *Gateway) Step(ctx context.Context) {
 	defer g.keepRefusals()
 	clear(g.removedNow)
+	g.boundTimes(g.now())
 	st, err := g.modem.Poll(ctx)
 	if ctx.Err() != nil {
 		return // stopping: the modem is not to blame
@@ -1093,6 +1094,9 @@ func zoneInHours(m SMS, now time.Time) time.Time {
 }
 
 func (g *Gateway) rebootTooSoon(st *State, now time.Time) string {
+	if plausible(now) {
+		st.LastReboot = notAfter(st.LastReboot, now) // a clock corrected back
+	}
 	if !st.LastReboot.IsZero() && now.Sub(st.LastReboot) < g.cfg.RebootInterval {
 		return fmt.Sprintf("last reboot %s ago (at most one per %s)", shortDuration(max(now.Sub(st.LastReboot), 0)), shortDuration(g.cfg.RebootInterval))
 	}

@@ -2,7 +2,10 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"log/slog"
+	"os"
+	"path/filepath"
 	"runtime"
 	"strings"
 	"testing"
@@ -106,5 +109,56 @@ func TestAlertMaxCountedBeforeSending(t *testing.T) {
 	}
 	if sends != 1 {
 		t.Errorf("-alert-max 1: %d alerts sent across 3 restarts mid-send", sends)
+	}
+}
+
+// TestFutureTimesInStateAreBounded: a state file written while the Pi's
+// clock was ahead (then corrected) holds times in the future. None makes
+// anything wait longer than its rule from now: a lockout at most an hour,
+// rate counts at most an hour, the last reboot at most -reboot-interval,
+// healing steps and alerts at most a day.
+func TestFutureTimesInStateAreBounded(t *testing.T) {
+	ahead := time.Date(2026, 3, 14, 12, 0, 0, 0, time.UTC).Add(48 * time.Hour) // the harness clock starts at 12:00
+	var ten []time.Time
+	for range 10 {
+		ten = append(ten, ahead)
+	}
+	cases := []struct {
+		name  string
+		state State
+		after time.Duration // the most the rule may hold from now
+		text  string
+	}{
+		{"lockout", State{LockedUntil: map[phoneKey]time.Time{owner: ahead}}, time.Hour + time.Second, "ping"},
+		{"rate", State{Executed: map[phoneKey][]time.Time{owner: ten}}, time.Hour + time.Second, "ping"},
+		{"last reboot", State{LastReboot: ahead, RebootBy: "command"}, 10*time.Minute + time.Second, "reboot"},
+		{"pin fails", State{PINFails: map[phoneKey][]time.Time{owner: ten[:4]}}, time.Hour + time.Second, "0000 ping"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			dir := t.TempDir()
+			b, _ := json.Marshal(c.state)
+			if err := os.WriteFile(filepath.Join(dir, stateFile), b, 0o600); err != nil {
+				t.Fatal(err)
+			}
+			h := newHarness(t, "mf920v", func(g *GatewayConfig) { g.StateDir = dir; g.PIN = "4711" })
+			h.step()
+			h.clk.Advance(c.after)
+			if c.name == "pin fails" {
+				// Four wrong PINs saved ahead are past an hour later: one
+				// more wrong PIN now is the first, not the fifth.
+				id := h.send(owner, c.text)
+				h.step()
+				if d := h.decision(id); d != "rejected" || strings.Contains(h.logs.String(), "locked out") {
+					t.Fatalf("a wrong PIN an hour after 4 fails saved ahead locked the owner out: %s", h.logs.String())
+				}
+				c.text = "ping"
+			}
+			id := h.send(owner, "4711 "+strings.TrimPrefix(c.text, "4711 "))
+			h.step()
+			if d := h.decision(id); d != "executed" {
+				t.Errorf("%s saved 2 days ahead still holds %s later: %s %v", c.name, c.after, d, h.smsLines()[id])
+			}
+		})
 	}
 }
