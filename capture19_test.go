@@ -128,8 +128,8 @@ func TestDoctorCaptureWholeFileHasNoSecretForm(t *testing.T) {
 func TestMarshalCaptureRemovesEncodedForms(t *testing.T) {
 	enc := url.QueryEscape(capPassword)
 	c := &Capture{Format: captureFormat,
-		Detected: map[string]string{"wa_inner_version": "V1 " + capIMEI, "cr_version": "8612 3456 7890 123", "x" + enc: "012345678"},
-		Report:   []string{"login " + enc, "owner +216 12 345 678"},
+		Detected:  map[string]string{"wa_inner_version": "V1 " + capIMEI, "cr_version": "8612 3456 7890 123", "x" + enc: "012345678"},
+		Report:    []string{"login " + enc, "owner +216 12 345 678"},
 		Exchanges: []Exchange{{Seq: 1, Kind: "json", Header: map[string]string{"Server": "GoAhead " + enc}}}}
 	// The body as the recorder keeps it.
 	_, c.Exchanges[0].Body, _ = redactBody([]byte(`{"k` + enc + `":"v","network_provider":"Orange ` + enc + ` 8612 3456 7890 123"}`))
