@@ -1,6 +1,9 @@
 package main
 
 import (
+	"errors"
+	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
@@ -53,5 +56,47 @@ func TestStateFileNotRegularIsRefused(t *testing.T) {
 				t.Errorf("the %s was replaced: %v %v", kind, fi, err)
 			}
 		})
+	}
+}
+
+// TestStateDirLockUnavailableIsNotFatal: when the lock file cannot be made
+// (a read-only or broken state directory) the daemon says so loudly and
+// runs, as it does when the state file cannot be written; a FIFO named like
+// the lock file does not hang it.
+func TestStateDirLockUnavailableIsNotFatal(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "file")
+	os.WriteFile(file, nil, 0o600)
+	fifoDir := t.TempDir()
+	if err := syscall.Mkfifo(filepath.Join(fifoDir, lockFile), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, dir := range []string{filepath.Join(file, "sub"), fifoDir} {
+		var logs lockedBuffer
+		done := make(chan error, 1)
+		go func() {
+			l, err := holdStateDir(dir, slog.New(slog.NewTextHandler(&logs, nil)))
+			l.Release()
+			done <- err
+		}()
+		select {
+		case err := <-done:
+			if err != nil || !strings.Contains(logs.String(), "WITHOUT protection") {
+				t.Errorf("%s: err %v, log %q", dir, err, logs.String())
+			}
+		case <-time.After(5 * time.Second):
+			t.Fatalf("%s: hangs", dir)
+		}
+	}
+	// Held twice in one process: flock locks are per open file, so the
+	// second is refused.
+	dir := t.TempDir()
+	l, err := holdStateDir(dir, slog.New(slog.NewTextHandler(&lockedBuffer{}, nil)))
+	if err != nil || l == nil {
+		t.Fatal(err)
+	}
+	defer l.Release()
+	if _, err := holdStateDir(dir, slog.New(slog.NewTextHandler(&lockedBuffer{}, nil))); !errors.Is(err, errStateDirHeld) ||
+		!strings.Contains(err.Error(), fmt.Sprintf("pid %d", os.Getpid())) {
+		t.Errorf("second hold: %v", err)
 	}
 }

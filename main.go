@@ -472,6 +472,14 @@ func (c *daemonConfig) validate(getenv func(string) string) (validConfig, error)
 // ends or the loop stalls. Whatever was opened is given back on every way
 // out, a panic included.
 func (a *app) serve(ctx context.Context, cfg validConfig, log *slog.Logger) error {
+	// Before any hardware: a second daemon must not take the LED or the
+	// watchdog from the first either.
+	lock, err := holdStateDir(cfg.gateway.StateDir, log)
+	if err != nil {
+		log.Error("smsgate not started", "err", err)
+		return badConfig(err)
+	}
+	defer lock.Release()
 	hw := &hardware{log: log}
 	defer hw.Close()
 	hw.open(cfg)
