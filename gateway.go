@@ -147,6 +147,9 @@ type Gateway struct {
 	startAt   time.Time
 	// began is when the first poll reached the modem (see started).
 	began time.Time
+	// intentsSettled: the intents a crash left were finished or reported.
+	intentsSettled bool
+	crashHook      func(step string) // tests: see crashAt
 }
 
 // waitingMsg is a message in the inbox still to be decided.
@@ -392,6 +395,10 @@ func (g *Gateway) handle(ctx context.Context, msgs []SMS) (touched bool) {
 	now := g.reference(msgs)
 	g.st.prune(now)
 	g.boundRan()
+	if !g.intentsSettled {
+		g.intentsSettled = true
+		g.finishIntents(ctx, msgs)
+	}
 	present := map[int64]bool{}
 	var todo []SMS
 	var kept bool // a kept message warned about: saved at once
@@ -535,7 +542,13 @@ func (g *Gateway) pass(ctx context.Context, todo []SMS, now, newestOwn time.Time
 			consume = append(consume, m.ID)
 		}
 	}
+	if len(consume) > 0 {
+		// Write-ahead: a crash from here on leaves a trace (intent.go).
+		g.intend(todo, planned)
+		g.crashAt("intent saved")
+	}
 	removed, rmErr := g.removeAll(ctx, consume)
+	g.crashAt("removed")
 	for _, id := range consume {
 		g.removedNow[id] = true // confirmed or not: the modem may have done it
 	}
@@ -568,6 +581,11 @@ func (g *Gateway) pass(ctx context.Context, todo []SMS, now, newestOwn time.Time
 				reason: "modem did not confirm removal: " + errString(rmErr)}}
 		case v.remove:
 			v = p.judge(m)
+			stage := intentDecided
+			if !v.run {
+				stage = intentRan // nothing to run: settled once saved
+			}
+			g.intentStage(m.ID, stage, v.decision, "")
 		}
 		if v.verdict == "deferred" {
 			g.deferMsg(m, v.decision)
@@ -598,6 +616,8 @@ func (g *Gateway) pass(ctx context.Context, todo []SMS, now, newestOwn time.Time
 	} else {
 		g.store.SaveSoon(g.st)
 	}
+	g.crashAt("decided saved")
+	lastID := int64(-1)
 	for _, s := range steps {
 		m, v := s.m, s.v
 		if v.run {
@@ -609,7 +629,14 @@ func (g *Gateway) pass(ctx context.Context, todo []SMS, now, newestOwn time.Time
 				v.verdict, v.reason = "failed", err.Error()
 			}
 			if after != nil {
-				last, lastCmd = after, v.command
+				last, lastCmd, lastID = after, v.command, m.ID
+			}
+			g.crashAt("ran")
+			if after == nil {
+				// Known to have run: a crash from here on sends the
+				// reply, never runs it again.
+				g.intentStage(m.ID, intentRan, v.decision, v.reply)
+				g.store.Save(g.st)
 			}
 		}
 		g.logSMS(m, v.decision)
@@ -637,17 +664,25 @@ func (g *Gateway) pass(ctx context.Context, todo []SMS, now, newestOwn time.Time
 	if len(consume) > 0 {
 		g.store.Save(g.st)
 	}
+	g.crashAt("ran saved")
 	for _, r := range replies {
 		to := g.replyTo(r.m)
 		if err := g.modem.Send(ctx, to, fitOneSMS(r.text)); err != nil {
 			g.log.Warn("reply failed", "id", r.m.ID, "to", to, "err", err)
 		}
 	}
+	g.crashAt("replied")
+	if g.settleIntents(consume, lastID) {
+		g.store.Save(g.st)
+	}
+	g.crashAt("settled")
 	if last != nil {
 		g.setHealth(healthBusy)
 		if err := last(); err != nil {
 			g.log.Error("action failed after reply", "command", lastCmd, "err", err)
 		}
+		g.dropIntent(lastID)
+		g.store.Save(g.st)
 	}
 	return len(consume) > 0
 }
@@ -688,6 +723,7 @@ func (g *Gateway) deferMsg(m SMS, d decision) {
 // gone logs a deferred message that left the inbox before it was decided:
 // the modem removed it without confirming, so it never runs.
 func (g *Gateway) gone(id int64, w *waitingMsg) {
+	g.dropIntent(id)
 	g.log.Info("sms", "id", id, "from", w.from, "decision", "gone", "command", "",
 		"reason", "left the inbox before its removal was confirmed; not run")
 }

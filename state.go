@@ -67,6 +67,10 @@ type State struct {
 	// firmware that does not count them (Modem.Refusals): without it every
 	// restart would spend three more of the owner's attempts.
 	LoginRefusals LoginRefusals `json:"login_refusals,omitzero"`
+	// Intents are the messages a pass is consuming, saved before the
+	// modem is asked to remove them (see intent.go). Bounded by the inbox;
+	// empty between passes.
+	Intents []intent `json:"intents,omitempty"`
 }
 
 // removedSMS is a message the modem said it removed.
