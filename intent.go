@@ -150,8 +150,9 @@ func (g *Gateway) finishIntent(ctx context.Context, in intent, listed bool) {
 	case in.Stage == intentDecided:
 		g.log.Warn("restart: a decided message's reply may not have been sent", attrs...)
 	case in.Stage == intentRan && in.Reply != "":
+		// The crash may have come after it went out: said so.
 		g.log.Info("restart: sending the reply a crash held back", attrs...)
-		g.report(ctx, in.To, in.Reply)
+		g.report(ctx, in.To, "after a restart: "+in.Reply)
 	default:
 		g.log.Info("restart: a settled message", attrs...)
 	}
