@@ -1137,7 +1137,7 @@ func (g *Gateway) rebootTooSoon(st *State, now time.Time) string {
 		return fmt.Sprintf("last reboot %s ago (at most one per %s)", shortDuration(max(now.Sub(st.LastReboot), 0)), shortDuration(g.cfg.RebootInterval))
 	}
 	// A dry run reboots nothing, so the time since boot does not matter.
-	if up, err := g.actions.host.Uptime(); err == nil && up < g.cfg.RebootInterval && !g.actions.dryRun {
+	if up, err := g.actions.host.Uptime(); err == nil && up < g.cfg.RebootInterval && !g.actions.dryRun && !g.actions.noReboot {
 		return fmt.Sprintf("the Pi booted %s ago (at most one reboot per %s)", shortDuration(up), shortDuration(g.cfg.RebootInterval))
 	}
 	return ""

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -100,3 +101,46 @@ func TestStateDirLockUnavailableIsNotFatal(t *testing.T) {
 		t.Errorf("second hold: %v", err)
 	}
 }
+
+// TestNoRebootRunsProgramsButNeverReboots: -no-reboot lets an outside
+// tester run -cmd programs for real on a machine that must not reboot: the
+// Pi reboot (by command) is logged, not done, and the watchdog (which could
+// reset the machine) is not opened.
+func TestNoRebootRunsProgramsButNeverReboots(t *testing.T) {
+	sim, _, _ := startSim(t, "mf920v", "pw", "pw")
+	mark := filepath.Join(t.TempDir(), "ran")
+	wd := filepath.Join(t.TempDir(), "watchdog")
+	os.WriteFile(wd, nil, 0o600)
+	reboots := &countingRebooter{}
+	var out lockedBuffer
+	a := &app{stdin: strings.NewReader(""), stdout: &out, stderr: &out,
+		newRebooter: func(rebootConfig, *slog.Logger) rebooter { return reboots }}
+	cfg, err := parseDaemonFlags([]string{"-modem", sim.URL, "-allow", owner, "-no-reboot", "-poll", "50ms",
+		"-watchdog", wd, "-reboot-interval", "1s", "-cmd", "mark=/usr/bin/touch " + mark, "-log-format", "json"},
+		func(k string) string { return map[string]string{"SMSGATE_PASSWORD": "pw"}[k] })
+	if err != nil {
+		t.Fatal(err)
+	}
+	log, _ := newLogger(&out, "json", slog.LevelInfo)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- a.serve(ctx, cfg, log) }()
+	defer func() { cancel(); <-done }()
+	sim.Deliver(owner, "mark", time.Now())
+	sim.Deliver(owner, "reboot", time.Now())
+	end := time.Now().Add(10 * time.Second)
+	for !strings.Contains(out.String(), `"action":"reboot"`) || !fileExists(mark) {
+		if time.Now().After(end) {
+			t.Fatalf("the program did not run or the reboot was not logged:\n%s", out.String())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if reboots.count() != 0 {
+		t.Errorf("-no-reboot rebooted %d times", reboots.count())
+	}
+	if !strings.Contains(out.String(), `"action":"watchdog","detail":"not opened"`) {
+		t.Errorf("-no-reboot opened the watchdog:\n%s", out.String())
+	}
+}
+
+func fileExists(p string) bool { _, err := os.Stat(p); return err == nil }
