@@ -45,7 +45,7 @@ type Actions struct {
 	reboot    rebooter
 	ir        irSender // nil without -ir
 	dryRun    bool
-	noReboot  bool // -no-reboot: the Pi reboot is logged, not done
+	noReboot  bool       // -no-reboot: the Pi reboot is logged, not done
 	checkHost []string   // -check-host, repeatable
 	secret    secretKind // what starts every command, for help
 	programs  []*program // the owner's -cmd programs

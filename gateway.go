@@ -397,8 +397,9 @@ func (g *Gateway) handle(ctx context.Context, msgs []SMS) (touched bool) {
 	g.boundRan()
 	if !g.intentsSettled {
 		g.intentsSettled = true
-		g.finishIntents(ctx, msgs)
+		g.finishIntents(msgs)
 	}
+	defer g.sendReports(ctx) // after the pass: a new command first
 	present := map[int64]bool{}
 	var todo []SMS
 	var kept bool // a kept message warned about: saved at once

@@ -110,7 +110,7 @@ func (g *Gateway) dropIntent(id int64) {
 //     the owner is told (SMS and log). A Pi reboot the uptime shows done
 //     is only logged.
 //   - ran: the action ran and its reply was not sent: it is sent now.
-func (g *Gateway) finishIntents(ctx context.Context, msgs []SMS) {
+func (g *Gateway) finishIntents(msgs []SMS) {
 	if len(g.st.Intents) == 0 {
 		return
 	}
@@ -119,13 +119,30 @@ func (g *Gateway) finishIntents(ctx context.Context, msgs []SMS) {
 		listed[m.ID] = fingerprint(m)
 	}
 	for _, in := range g.st.Intents {
-		g.finishIntent(ctx, in, listed[in.ID] == in.FP)
+		if text := g.finishIntent(in, listed[in.ID] == in.FP); text != "" {
+			in.Reply = text
+			g.st.Reports = append(g.st.Reports, in)
+		}
 	}
 	g.st.Intents = nil
 	g.store.Save(g.st)
 }
 
-func (g *Gateway) finishIntent(ctx context.Context, in intent, listed bool) {
+// sendReports sends the owner the reports finishIntents left, after the
+// pass (an owner's new command first), each forgotten once sent: a crash
+// in between sends only those not sent yet.
+func (g *Gateway) sendReports(ctx context.Context) {
+	for len(g.st.Reports) > 0 && ctx.Err() == nil {
+		r := g.st.Reports[0]
+		g.report(ctx, r.To, r.Reply)
+		g.st.Reports = g.st.Reports[1:]
+		g.store.Save(g.st)
+	}
+}
+
+// finishIntent logs what a crash left of in, and returns what the owner
+// must be told by SMS ("" for nothing).
+func (g *Gateway) finishIntent(in intent, listed bool) string {
 	attrs := []any{"id", in.ID, "from", in.To, "command", in.Command, "planned", in.Verdict, "stage", in.Stage}
 	what := "'" + in.Command + "'"
 	if !in.Sent.IsZero() {
@@ -135,27 +152,26 @@ func (g *Gateway) finishIntent(ctx context.Context, in intent, listed bool) {
 	switch {
 	case in.Stage == intentRemoving && listed:
 		g.log.Info("restart: a removal was not done; the message is decided afresh", attrs...)
+	case in.Stage == intentRemoving && !run:
+		g.log.Warn("restart: a message was taken off the modem before its decision was saved; it was not a command to run", attrs...)
 	case in.Stage == intentRemoving:
-		if !run {
-			g.log.Warn("restart: a message was taken off the modem before its decision was saved; it was not a command to run", attrs...)
-			return
-		}
 		g.log.Warn("restart: a command was taken off the modem and NOT run; the owner is told", attrs...)
-		g.report(ctx, in.To, "smsgate restarted: "+what+" was taken off the modem but not run; send it again if still wanted")
+		return "smsgate restarted: " + what + " was taken off the modem but not run; send it again if still wanted"
 	case in.Stage == intentDecided && run && g.rebootDone(in):
 		g.log.Info("restart: the reboot asked for ran", attrs...)
 	case in.Stage == intentDecided && run:
 		g.log.Warn("restart: a command may or may not have run; it is NOT run again; the owner is told", attrs...)
-		g.report(ctx, in.To, "smsgate restarted while running "+what+": it may or may not have run; not run again. Send 'status' to check")
+		return "smsgate restarted while running " + what + ": it may or may not have run; not run again. Send 'status' to check"
 	case in.Stage == intentDecided:
 		g.log.Warn("restart: a decided message's reply may not have been sent", attrs...)
 	case in.Stage == intentRan && in.Reply != "":
 		// The crash may have come after it went out: said so.
 		g.log.Info("restart: sending the reply a crash held back", attrs...)
-		g.report(ctx, in.To, "after a restart: "+in.Reply)
+		return "after a restart: " + in.Reply
 	default:
 		g.log.Info("restart: a settled message", attrs...)
 	}
+	return ""
 }
 
 // rebootDone says whether in, a Pi reboot, happened: the Pi booted after it

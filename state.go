@@ -71,6 +71,9 @@ type State struct {
 	// modem is asked to remove them (see intent.go). Bounded by the inbox;
 	// empty between passes.
 	Intents []intent `json:"intents,omitempty"`
+	// Reports are what the owner is still to be told of intents a crash
+	// left (Reply is the text), sent and forgotten one by one.
+	Reports []intent `json:"reports,omitempty"`
 }
 
 // removedSMS is a message the modem said it removed.
