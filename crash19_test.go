@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"runtime"
 	"strconv"
 	"strings"
@@ -51,10 +52,11 @@ func TestCrashAtEveryStepOfAPass(t *testing.T) {
 		}},
 		{"reboot", func(h *harness) int { return h.reboots.count() }},
 	}
-	for _, c := range cmds {
+	for i, c := range append(cmds, cmds[0]) {
+		markRead := i == len(cmds) // the IR command again, under -mark-read
 		for _, step := range passSteps {
-			t.Run(c.text+"/"+step, func(t *testing.T) {
-				h := newHarness(t, "mf920v", func(g *GatewayConfig) { g.StateDir = t.TempDir() })
+			t.Run(fmt.Sprintf("%s/mark-read=%v/%s", c.text, markRead, step), func(t *testing.T) {
+				h := newHarness(t, "mf920v", func(g *GatewayConfig) { g.StateDir = t.TempDir(); g.MarkRead = markRead })
 				id := h.send(owner, c.text)
 				if !crashedStep(h, step) {
 					t.Fatalf("the pass never reached %q", step)

@@ -149,6 +149,7 @@ type Gateway struct {
 	began time.Time
 	// intentsSettled: the intents a crash left were finished or reported.
 	intentsSettled bool
+	markedByUs     map[int64]string  // -mark-read: marked by a pass a crash cut (intent.go)
 	crashHook      func(step string) // tests: see crashAt
 }
 
@@ -923,7 +924,7 @@ func (p *pass) judge(m SMS) verdict {
 		v.stranger = true
 		return v
 	}
-	if g.cfg.MarkRead && m.Read {
+	if g.cfg.MarkRead && m.Read && g.markedByUs[m.ID] != fingerprint(m) {
 		return ignored("already read (-mark-read)")
 	}
 	if g.cfg.TOTP != nil && copyOf(st.TOTPUsed, m.ID, fingerprint(m)) {

@@ -119,6 +119,14 @@ func (g *Gateway) finishIntents(msgs []SMS) {
 		listed[m.ID] = fingerprint(m)
 	}
 	for _, in := range g.st.Intents {
+		if in.Stage == intentRemoving && listed[in.ID] == in.FP && g.cfg.MarkRead {
+			// Marked read by the pass that crashed, perhaps: still a
+			// command to decide, not one "already read" by the owner.
+			if g.markedByUs == nil {
+				g.markedByUs = map[int64]string{}
+			}
+			g.markedByUs[in.ID] = in.FP
+		}
 		if text := g.finishIntent(in, listed[in.ID] == in.FP); text != "" {
 			in.Reply = text
 			g.st.Reports = append(g.st.Reports, in)
