@@ -162,3 +162,26 @@ func TestFutureTimesInStateAreBounded(t *testing.T) {
 		})
 	}
 }
+
+// TestFutureAlertsAndHealStepsAreBounded: alerts sent and healing steps
+// saved ahead count as now, so -alert-max and -heal-max hold at most a
+// day from now.
+func TestFutureAlertsAndHealStepsAreBounded(t *testing.T) {
+	ahead := time.Date(2026, 3, 14, 12, 0, 0, 0, time.UTC).Add(72 * time.Hour)
+	dir := t.TempDir()
+	b, _ := json.Marshal(State{AlertsSent: []time.Time{ahead}, HealSteps: map[string][]time.Time{"reconnect": {ahead}}})
+	if err := os.WriteFile(filepath.Join(dir, stateFile), b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	h := newHarness(t, "mf920v", func(g *GatewayConfig) { g.StateDir = dir; g.AlertMax = 1 })
+	h.step()
+	h.clk.Advance(24*time.Hour + time.Minute)
+	h.gw.alert(h.clk.Now(), "the line is back")
+	h.step()
+	if r := h.replies(); len(r) != 1 || !strings.Contains(r[0], "the line is back") {
+		t.Errorf("an alert saved 3 days ahead still holds -alert-max 1 a day later: %q", r)
+	}
+	if n := len(h.gw.heal.within(stepReconnect, h.clk.Now())); n != 0 {
+		t.Errorf("a healing step saved 3 days ahead still counts a day later: %d", n)
+	}
+}
