@@ -400,7 +400,6 @@ func (g *Gateway) handle(ctx context.Context, msgs []SMS) (touched bool) {
 		g.intentsSettled = true
 		g.finishIntents(msgs)
 	}
-	defer g.sendReports(ctx) // after the pass: a new command first
 	present := map[int64]bool{}
 	var todo []SMS
 	var kept bool // a kept message warned about: saved at once
@@ -1381,6 +1380,9 @@ func (g *Gateway) tend(ctx context.Context, st PollState) {
 	g.heal.Observe(ctx, now, o)
 	if g.heal.Active() {
 		g.setHealth(healthHealing)
+	}
+	if g.canSend {
+		g.sendReports(ctx) // what a crash left (intent.go)
 	}
 	g.flushAlerts(ctx)
 }

@@ -39,6 +39,7 @@ type intent struct {
 	At      time.Time `json:"at"` // by the Pi's clock, when saved
 	Stage   string    `json:"stage"`
 	Reply   string    `json:"reply,omitempty"` // stage ran: still to send
+	Tries   int       `json:"tries,omitempty"` // reports: sends that failed
 }
 
 // crashAt is a test hook: called at each step of a pass, it may end the
@@ -64,7 +65,11 @@ func (g *Gateway) intend(todo []SMS, planned []verdict) {
 			in.Sent = m.Time
 		}
 		if old := g.intentFor(m.ID); old != nil {
-			*old = in // deferred before: its removal tried again
+			// Deferred before, its removal tried again: the same intent
+			// is not written again at every poll.
+			if old.FP != in.FP || old.Stage != intentRemoving || old.Verdict != in.Verdict {
+				*old = in
+			}
 			continue
 		}
 		g.st.Intents = append(g.st.Intents, in)
@@ -138,15 +143,27 @@ func (g *Gateway) finishIntents(msgs []SMS) {
 
 // sendReports sends the owner the reports finishIntents left, after the
 // pass (an owner's new command first), each forgotten once sent: a crash
-// in between sends only those not sent yet.
+// in between sends only those not sent yet. One the modem does not send
+// waits for the next poll; after reportTries it goes to the alerts, which
+// have their own back-off.
 func (g *Gateway) sendReports(ctx context.Context) {
 	for len(g.st.Reports) > 0 && ctx.Err() == nil {
-		r := g.st.Reports[0]
-		g.report(ctx, r.To, r.Reply)
+		r := &g.st.Reports[0]
+		if err := g.modem.Send(ctx, r.To, fitOneSMS(r.Reply)); err != nil {
+			if r.Tries++; r.Tries < reportTries {
+				g.log.Warn("report not sent; tried again next poll", "to", r.To, "tries", r.Tries, "err", err)
+				g.store.Save(g.st)
+				return
+			}
+			g.log.Warn("report not sent; left to the alerts", "to", r.To, "tries", r.Tries, "err", err)
+			g.alert(g.now(), r.Reply)
+		}
 		g.st.Reports = g.st.Reports[1:]
 		g.store.Save(g.st)
 	}
 }
+
+const reportTries = 3
 
 // finishIntent logs what a crash left of in, and returns what the owner
 // must be told by SMS ("" for nothing).
@@ -191,15 +208,6 @@ func (g *Gateway) rebootDone(in intent) bool {
 	}
 	up, err := g.actions.uptime()
 	return err == nil && g.now().Add(-up).After(in.At)
-}
-
-// report sends text to number now; when the modem cannot, it waits with
-// the alerts.
-func (g *Gateway) report(ctx context.Context, number, text string) {
-	if err := g.modem.Send(ctx, number, fitOneSMS(text)); err != nil {
-		g.log.Warn("report not sent; queued as an alert", "to", number, "err", err)
-		g.alert(g.now(), text)
-	}
 }
 
 // settleIntents drops, once the replies went out, the intents of the
