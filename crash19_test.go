@@ -97,3 +97,24 @@ func TestCrashAtEveryStepOfAPass(t *testing.T) {
 }
 
 func itoa(n int64) string { return strconv.FormatInt(n, 10) }
+
+// TestRefusedRemovalWritesItsIntentOnce: while the modem refuses to delete
+// a command, every poll plans it again; its intent is written once, not at
+// every poll (an SD card would wear).
+func TestRefusedRemovalWritesItsIntentOnce(t *testing.T) {
+	h := newHarness(t, "mf920v", func(g *GatewayConfig) { g.StateDir = t.TempDir() })
+	h.sim.SetFaults(func(f *SimFaults) { f.FailActions = map[string]string{"DELETE_SMS": "failure"} })
+	h.send(owner, "ping")
+	h.step()
+	before := h.gw.store.writes
+	for range 30 {
+		h.clk.Advance(5 * time.Second)
+		h.step()
+	}
+	if n := h.gw.store.writes - before; n > 1 {
+		t.Errorf("%d state writes in 30 polls of a refused removal", n)
+	}
+	if len(h.gw.st.Intents) != 1 {
+		t.Errorf("intents %+v", h.gw.st.Intents)
+	}
+}
