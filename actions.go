@@ -35,6 +35,7 @@ type Actions struct {
 	reboot    rebooter
 	ir        irSender // nil without -ir
 	dryRun    bool
+	noReboot  bool       // -no-reboot: the Pi reboot is logged, not done
 	checkHost []string   // -check-host, repeatable
 	secret    secretKind // what starts every command, for help
 	programs  []*program // the owner's -cmd programs
@@ -67,6 +68,8 @@ func (a *Actions) runReboot(ctx context.Context, _ Command) (string, func() erro
 	reply := "rebooting the Pi now"
 	if a.dryRun {
 		reply += " (dry run: not really)"
+	} else if a.noReboot {
+		reply += " (-no-reboot: not really)"
 	}
 	return reply, func() error {
 		return a.rebootPi(ctx, "")
@@ -76,8 +79,8 @@ func (a *Actions) runReboot(ctx context.Context, _ Command) (string, func() erro
 // rebootPi is the one way the Pi is rebooted, by a command or by healing
 // (by says which): the pins are given back first.
 func (a *Actions) rebootPi(ctx context.Context, by string) error {
-	a.logAction("reboot", by, a.dryRun)
-	if a.dryRun {
+	a.logAction("reboot", by, a.dryRun || a.noReboot)
+	if a.dryRun || a.noReboot {
 		return nil
 	}
 	if a.release != nil {

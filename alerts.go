@@ -52,6 +52,8 @@ type Alerts struct {
 	// suppressed counts alerts dropped since the last one that went out:
 	// over the daily limit, or pushed out of a full queue.
 	suppressed int
+	// onCount, when set, keeps the count (sent) before an alert goes out.
+	onCount func(sent []time.Time)
 }
 
 // NewAlerts returns a queue for the numbers in to (none: alerts are only
@@ -120,6 +122,11 @@ func (a *Alerts) Flush(ctx context.Context, now time.Time, send func(ctx context
 			p.text = fitOneSMS(p.text)
 			a.sent = append(a.sent, now)
 			p.counted = true
+			if a.onCount != nil {
+				// Before the send: a restart while the modem sends
+				// must find the alert counted (-alert-max).
+				a.onCount(a.Sent())
+			}
 		}
 		if now.Before(p.retryAt) {
 			return

@@ -456,6 +456,11 @@ func secretForms(password string, secrets []string) []string {
 		add(password, 4)
 		add(base64.StdEncoding.EncodeToString([]byte(password)), 4)
 		add(encodeContent(password), 8)
+		// URL-encoded, as a form or a path carries it ($ as %24, space
+		// as + or %20): a firmware may echo it in a key, a value or a
+		// header.
+		add(url.QueryEscape(password), 4)
+		add(url.PathEscape(password), 4)
 	}
 	for _, s := range secrets {
 		s = strings.TrimSpace(s)
@@ -489,7 +494,58 @@ func redactSecrets(s, password string, secrets []string) string {
 		re := regexp.MustCompile(`(?i)` + regexp.QuoteMeta(f))
 		s = re.ReplaceAllString(s, "<redacted>")
 	}
+	// A number written in groups (+216 12 345 678, 8612 3456 7890 123).
+	for _, sec := range secrets {
+		if re := spacedDigits(sec); re != nil {
+			s = re.ReplaceAllString(s, "<redacted>")
+		}
+	}
 	return s
+}
+
+// spacedDigits matches the digits of secret with any separators between
+// them; nil when it has fewer than 5 digits.
+func spacedDigits(secret string) *regexp.Regexp {
+	var parts []string
+	for _, r := range secret {
+		if r >= '0' && r <= '9' {
+			parts = append(parts, string(r))
+		}
+	}
+	if len(parts) < 5 {
+		return nil
+	}
+	return regexp.MustCompile(strings.Join(parts, `[\s\-.()/]*`))
+}
+
+// scrubCaptureStrings puts through scrubText every string of c that
+// captureExchange did not already: what the client detected (keys and
+// values), doctor's report, the kept headers. The firmware's version
+// strings reach the detected block as they came.
+func scrubCaptureStrings(c *Capture) *Capture {
+	out := *c
+	if c.Detected != nil {
+		out.Detected = make(map[string]string, len(c.Detected))
+		for k, v := range c.Detected {
+			out.Detected[scrubText(k)] = scrubText(v)
+		}
+	}
+	out.Report = make([]string, len(c.Report))
+	for i, l := range c.Report {
+		out.Report[i] = scrubText(l)
+	}
+	out.Exchanges = make([]Exchange, len(c.Exchanges))
+	for i, e := range c.Exchanges {
+		if e.Header != nil {
+			h := make(map[string]string, len(e.Header))
+			for k, v := range e.Header {
+				h[k] = scrubText(v)
+			}
+			e.Header = h
+		}
+		out.Exchanges[i] = e
+	}
+	return &out
 }
 
 // MarshalCapture renders a capture, with the known secrets (password,
@@ -499,7 +555,7 @@ func MarshalCapture(c *Capture, password string, secrets []string) ([]byte, erro
 	enc := json.NewEncoder(&buf)
 	enc.SetEscapeHTML(false)
 	enc.SetIndent("", "  ")
-	if err := enc.Encode(c); err != nil {
+	if err := enc.Encode(scrubCaptureStrings(c)); err != nil {
 		return nil, err
 	}
 	out := redactSecrets(buf.String(), password, secrets)

@@ -150,6 +150,10 @@ type Gateway struct {
 	// began is when the first poll reached the modem (see started).
 	began time.Time
 	own   *ownerKit // the owner's features: ownerkit.go
+	// intentsSettled: the intents a crash left were finished or reported.
+	intentsSettled bool
+	markedByUs     map[int64]string  // -mark-read: marked by a pass a crash cut (intent.go)
+	crashHook      func(step string) // tests: see crashAt
 }
 
 // waitingMsg is a message in the inbox still to be decided.
@@ -212,6 +216,10 @@ func NewGateway(cfg GatewayConfig, modem modemPort, actions *Actions, led indica
 	actions.own = g.own
 	g.heal.Restore(g.st.HealSteps)
 	g.alerts.sent = append([]time.Time(nil), g.st.AlertsSent...)
+	g.alerts.onCount = func(sent []time.Time) {
+		g.st.AlertsSent = sent
+		g.store.Save(g.st)
+	}
 	if rk, ok := modem.(refusalKeeper); ok && g.st.LoginRefusals.Count > 0 {
 		if rk.SetRefusals(g.st.LoginRefusals) {
 			log.Warn("modem: logins refused before this start still count against the owner's attempts", "refused", g.st.LoginRefusals.Count)
@@ -274,6 +282,7 @@ func (g *Gateway) Run(ctx context.Context) error {
 func (g *Gateway) Step(ctx context.Context) {
 	defer g.keepRefusals()
 	clear(g.removedNow)
+	g.boundTimes(g.now())
 	if g.own.pauseStep(ctx) {
 		return
 	}
@@ -397,6 +406,10 @@ func (g *Gateway) handle(ctx context.Context, msgs []SMS) (touched bool) {
 	now := g.reference(msgs)
 	g.st.prune(now)
 	g.boundRan()
+	if !g.intentsSettled {
+		g.intentsSettled = true
+		g.finishIntents(msgs)
+	}
 	present := map[int64]bool{}
 	var todo []SMS
 	var kept bool // a kept message warned about: saved at once
@@ -540,7 +553,13 @@ func (g *Gateway) pass(ctx context.Context, todo []SMS, now, newestOwn time.Time
 			consume = append(consume, m.ID)
 		}
 	}
+	if len(consume) > 0 {
+		// Write-ahead: a crash from here on leaves a trace (intent.go).
+		g.intend(todo, planned)
+		g.crashAt("intent saved")
+	}
 	removed, rmErr := g.removeAll(ctx, consume)
+	g.crashAt("removed")
 	for _, id := range consume {
 		g.removedNow[id] = true // confirmed or not: the modem may have done it
 	}
@@ -574,6 +593,11 @@ func (g *Gateway) pass(ctx context.Context, todo []SMS, now, newestOwn time.Time
 				reason: "modem did not confirm removal: " + errString(rmErr)}}
 		case v.remove:
 			v = p.judge(m)
+			stage := intentDecided
+			if !v.run {
+				stage = intentRan // nothing to run: settled once saved
+			}
+			g.intentStage(m.ID, stage, v.decision, "")
 		}
 		if v.verdict == "deferred" {
 			g.deferMsg(m, v.decision)
@@ -604,6 +628,8 @@ func (g *Gateway) pass(ctx context.Context, todo []SMS, now, newestOwn time.Time
 	} else {
 		g.store.SaveSoon(g.st)
 	}
+	g.crashAt("decided saved")
+	lastID := int64(-1)
 	for _, s := range steps {
 		m, v := s.m, s.v
 		if v.run {
@@ -615,7 +641,14 @@ func (g *Gateway) pass(ctx context.Context, todo []SMS, now, newestOwn time.Time
 				v.verdict, v.reason = "failed", err.Error()
 			}
 			if after != nil {
-				last, lastCmd = after, v.command
+				last, lastCmd, lastID = after, v.command, m.ID
+			}
+			g.crashAt("ran")
+			if after == nil {
+				// Known to have run: a crash from here on sends the
+				// reply, never runs it again.
+				g.intentStage(m.ID, intentRan, v.decision, v.reply)
+				g.store.Save(g.st)
 			}
 		}
 		g.logSMS(m, v.decision)
@@ -644,18 +677,37 @@ func (g *Gateway) pass(ctx context.Context, todo []SMS, now, newestOwn time.Time
 	if len(consume) > 0 {
 		g.store.Save(g.st)
 	}
+	g.crashAt("ran saved")
 	for _, r := range replies {
 		if err := g.sendReply(ctx, r.m, r.text, r.cmd); err != nil {
-			g.log.Warn("reply failed", "id", r.m.ID, "to", r.m.From, "err", err)
+			g.log.Warn("reply failed", "id", r.m.ID, "to", g.replyTo(r.m), "err", err)
 		}
 	}
+	g.crashAt("replied")
+	if g.settleIntents(consume, lastID) {
+		g.store.Save(g.st)
+	}
+	g.crashAt("settled")
 	if last != nil {
 		g.setHealth(healthBusy)
 		if err := last(); err != nil {
 			g.log.Error("action failed after reply", "command", lastCmd, "err", err)
 		}
+		g.dropIntent(lastID)
+		g.store.Save(g.st)
 	}
 	return len(consume) > 0
+}
+
+// replyTo is where a reply to m goes: the -allow number its sender
+// matched, in international form (README: replies always go to the allowed
+// number), never the raw sender string, which the network may give in a
+// national or spaced form. Only allowed senders are answered.
+func (g *Gateway) replyTo(m SMS) string {
+	if k := normalizeNumber(m.From, g.cfg.CountryCode); g.allow[k] {
+		return string(k)
+	}
+	return m.From
 }
 
 func errString(err error) string {
@@ -683,6 +735,7 @@ func (g *Gateway) deferMsg(m SMS, d decision) {
 // gone logs a deferred message that left the inbox before it was decided:
 // the modem removed it without confirming, so it never runs.
 func (g *Gateway) gone(id int64, w *waitingMsg) {
+	g.dropIntent(id)
 	g.log.Info("sms", "id", id, "from", w.from, "decision", "gone", "command", "",
 		"reason", "left the inbox before its removal was confirmed; not run")
 }
@@ -881,8 +934,12 @@ func (p *pass) judge(m SMS) verdict {
 		v.stranger = true
 		return v
 	}
-	if g.cfg.MarkRead && m.Read {
+	if g.cfg.MarkRead && m.Read && g.markedByUs[m.ID] != fingerprint(m) {
 		return ignored("already read (-mark-read)")
+	}
+	if g.cfg.TOTP != nil && copyOf(st.TOTPUsed, m.ID, fingerprint(m)) {
+		// Before the lockout and the code: a copy is no new attempt.
+		return consumed(decision{verdict: "duplicate", reason: "copy of a message already accepted (same sender, date and text)"}, "")
 	}
 	if until := st.LockedUntil[from]; now.Before(until) {
 		return ignored("sender locked out after wrong PINs until " + until.Format(time.RFC3339))
@@ -1085,11 +1142,14 @@ func zoneInHours(m SMS, now time.Time) time.Time {
 }
 
 func (g *Gateway) rebootTooSoon(st *State, now time.Time) string {
+	if plausible(now) {
+		st.LastReboot = notAfter(st.LastReboot, now) // a clock corrected back
+	}
 	if !st.LastReboot.IsZero() && now.Sub(st.LastReboot) < g.cfg.RebootInterval {
 		return fmt.Sprintf("last reboot %s ago (at most one per %s)", shortDuration(max(now.Sub(st.LastReboot), 0)), shortDuration(g.cfg.RebootInterval))
 	}
 	// A dry run reboots nothing, so the time since boot does not matter.
-	if up, err := g.actions.host.Uptime(); err == nil && up < g.cfg.RebootInterval && !g.actions.dryRun {
+	if up, err := g.actions.host.Uptime(); err == nil && up < g.cfg.RebootInterval && !g.actions.dryRun && !g.actions.noReboot {
 		return fmt.Sprintf("the Pi booted %s ago (at most one reboot per %s)", shortDuration(up), shortDuration(g.cfg.RebootInterval))
 	}
 	return ""
@@ -1331,6 +1391,9 @@ func (g *Gateway) tend(ctx context.Context, st PollState) {
 	g.heal.Observe(ctx, now, o)
 	if g.heal.Active() {
 		g.setHealth(healthHealing)
+	}
+	if g.canSend {
+		g.sendReports(ctx) // what a crash left (intent.go)
 	}
 	g.flushAlerts(ctx)
 	g.own.tend(ctx)

@@ -56,7 +56,9 @@ func (h *hardware) open(cfg validConfig) {
 		h.pins = append(h.pins, tx.Close)
 		h.ir = tx
 	}
-	if cfg.dryRun {
+	if cfg.dryRun || cfg.noReboot {
+		// An armed watchdog resets the machine when smsgate stops feeding
+		// it: -no-reboot leaves it closed too.
 		h.log.Info("action", "action", "watchdog", "detail", "not opened", "dry_run", true)
 		return
 	}

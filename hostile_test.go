@@ -450,7 +450,11 @@ func TestStateDiskTrouble(t *testing.T) {
 					t.Fatal("a disk that refuses writes stopped commands")
 				}
 			}
-			if n := len(h.logLines("state: not saved; remembered in memory only until the disk takes writes")); n != 1 {
+			// A directory named like the state file is refused at start
+			// (issue 19.8), a read-only directory at the first write:
+			// either way one line.
+			if n := len(h.logLines("state: not saved; remembered in memory only until the disk takes writes")) +
+				len(h.logLines("state: not a regular file; refused: serving from memory only, nothing saved")); n != 1 {
 				t.Errorf("%d lines about the disk, want 1", n)
 			}
 		})
@@ -497,7 +501,10 @@ func TestStateWritesAreRare(t *testing.T) {
 	h.send(owner, "ping")
 	h.step()
 	b, _ := os.ReadFile(filepath.Join(dir, stateFile))
-	if h.gw.store.writes != before+1 || !strings.Contains(string(b), `"executed"`) {
+	// A command costs a few synced writes (issue 19.3): its intent before
+	// the modem deletes it, the decision before it runs, the run before
+	// its reply, and the settling after.
+	if h.gw.store.writes > before+4 || !strings.Contains(string(b), `"executed"`) {
 		t.Errorf("a command was not written at once: %s", b)
 	}
 }

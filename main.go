@@ -211,6 +211,7 @@ type daemonConfig struct {
 	poll           time.Duration
 	checkHost      listFlag
 	dryRun         bool
+	noReboot       bool
 	logFormat      string
 	led            string
 	ledActiveLow   bool
@@ -260,6 +261,7 @@ func (c *daemonConfig) register(fs *flag.FlagSet) {
 	fs.DurationVar(&c.poll, "poll", 5*time.Second, "poll interval")
 	fs.Var(&c.checkHost, "check-host", "`host:port` to resolve and connect to (e.g. example.com:443): in status, and watched by healing at most once a minute; repeatable")
 	fs.BoolVar(&c.dryRun, "dry-run", false, "log reboot, IR, -cmd, LED and watchdog actions instead of doing them (modem actions still happen)")
+	fs.BoolVar(&c.noReboot, "no-reboot", false, "never reboot the Pi (by command or healing: logged instead) and never open the watchdog; -cmd programs, IR, the LED and modem actions happen for real: to try smsgate on a machine that must not reboot")
 	fs.StringVar(&c.logFormat, "log-format", "text", "text or json")
 	fs.StringVar(&c.led, "led", "", "status LED: a GPIO pin (GPIO17, P1_11, gpiochip0:17) or an onboard LED (ACT, PWR, led0)")
 	fs.BoolVar(&c.ledActiveLow, "led-active-low", false, "the LED lights when the pin is low")
@@ -326,6 +328,7 @@ type validConfig struct {
 	allow            string // as given, for the start line
 	logFormat        string
 	dryRun           bool
+	noReboot         bool
 	checkHost        []string
 	alertStart       bool
 	led              string
@@ -355,7 +358,7 @@ func (c *daemonConfig) validate(getenv func(string) string) (validConfig, error)
 	bad := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
 
 	v := validConfig{
-		allow: c.allow.String(), logFormat: c.logFormat, dryRun: c.dryRun, checkHost: c.checkHost, alertStart: c.alertStart,
+		allow: c.allow.String(), logFormat: c.logFormat, dryRun: c.dryRun, noReboot: c.noReboot, checkHost: c.checkHost, alertStart: c.alertStart,
 		led: c.led, ledActiveLow: c.ledActiveLow, ir: c.ir,
 		watchdog: watchdogConfig{path: c.watchdog, timeout: c.wdTimeout, nowayout: c.wdNowayout},
 		reboot:   rebootConfig{mode: c.rebootMode, grace: c.rebootGrace},
@@ -489,6 +492,14 @@ func (c *daemonConfig) validate(getenv func(string) string) (validConfig, error)
 // ends or the loop stalls. Whatever was opened is given back on every way
 // out, a panic included.
 func (a *app) serve(ctx context.Context, cfg validConfig, log *slog.Logger) error {
+	// Before any hardware: a second daemon must not take the LED or the
+	// watchdog from the first either.
+	lock, err := holdStateDir(cfg.gateway.StateDir, log)
+	if err != nil {
+		log.Error("smsgate not started", "err", err)
+		return badConfig(err)
+	}
+	defer lock.Release()
 	hw := &hardware{log: log}
 	defer hw.Close()
 	hw.open(cfg)
@@ -502,7 +513,7 @@ func (a *app) serve(ctx context.Context, cfg validConfig, log *slog.Logger) erro
 		ir = &IR{codes: cfg.irCodes, tx: hw.ir, toggle: map[string]bool{}}
 	}
 	actions := &Actions{
-		modem: modem, ir: ir, dryRun: cfg.dryRun, checkHost: cfg.checkHost, host: procHost{}, log: log,
+		modem: modem, ir: ir, dryRun: cfg.dryRun, noReboot: cfg.noReboot, checkHost: cfg.checkHost, host: procHost{}, log: log,
 		reboot: a.newRebooter(cfg.reboot, log), release: hw.releasePins, programs: cfg.programs,
 	}
 	gw, err := NewGateway(cfg.gateway, modem, actions, hw.ind, log)
@@ -518,7 +529,7 @@ func (a *app) serve(ctx context.Context, cfg validConfig, log *slog.Logger) erro
 	if cfg.passwordFromFlag {
 		log.Info("the modem password came from -password; SMSGATE_PASSWORD keeps it out of ps")
 	}
-	log.Info("smsgate starting", "modem", cfg.modem.URL, "modem_type", cfg.modemType, "allow", cfg.allow, "dry_run", cfg.dryRun,
+	log.Info("smsgate starting", "modem", cfg.modem.URL, "modem_type", cfg.modemType, "allow", cfg.allow, "dry_run", cfg.dryRun, "no_reboot", cfg.noReboot,
 		"mark_read", cfg.gateway.MarkRead, "poll", cfg.gateway.PollInterval, "ir_codes", len(cfg.irCodes), "led", cfg.led, "cmds", len(cfg.programs),
 		"state_dir", cfg.gateway.StateDir)
 

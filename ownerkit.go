@@ -164,11 +164,12 @@ func (g *Gateway) sendReply(ctx context.Context, m SMS, text, cmd string) error 
 		g.log.Info("reply not sent: the message is an smsgate's own; answering could loop", "id", m.ID, "to", m.From)
 		return nil
 	}
+	to := g.replyTo(m)
 	k := g.own
 	if k == nil {
-		return g.modem.Send(ctx, m.From, fitOneSMS(text))
+		return g.modem.Send(ctx, to, fitOneSMS(text))
 	}
-	return k.send(ctx, m.From, fitParts(text, k.partsFor(cmd)))
+	return k.send(ctx, to, fitParts(text, k.partsFor(cmd)))
 }
 
 // close stops the -on-sms runner, letting the program running finish

@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"syscall"
 	"time"
 )
 
@@ -69,6 +70,13 @@ type State struct {
 	// Owner is what forwarding, the keep-alive and a pause remember
 	// (ownerkit.go); nil in a file from before them.
 	Owner *ownerState `json:"owner,omitempty"`
+	// Intents are the messages a pass is consuming, saved before the
+	// modem is asked to remove them (see intent.go). Bounded by the inbox;
+	// empty between passes.
+	Intents []intent `json:"intents,omitempty"`
+	// Reports are what the owner is still to be told of intents a crash
+	// left (Reply is the text), sent and forgotten one by one.
+	Reports []intent `json:"reports,omitempty"`
 }
 
 // removedSMS is a message the modem said it removed.
@@ -232,6 +240,15 @@ func openStateStore(dir string, log *slog.Logger) (*stateStore, *State) {
 		}
 		log.Info("state: removed what an interrupted write left", "files", len(left))
 	}
+	if fi, err := os.Stat(path); err == nil && !fi.Mode().IsRegular() {
+		// A FIFO would block the open for ever (no log line, no poll, no
+		// supervision); a directory or device is not ours either. Left as
+		// it is, and nothing is written in its place.
+		log.Error("state: not a regular file; refused: serving from memory only, nothing saved",
+			"path", path, "mode", fi.Mode().Type().String())
+		s.dir = ""
+		return s, st
+	}
 	b, err := readBounded(path, maxStateLen)
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
@@ -252,11 +269,16 @@ func openStateStore(dir string, log *slog.Logger) (*stateStore, *State) {
 }
 
 func readBounded(path string, limit int64) ([]byte, error) {
-	f, err := os.Open(path)
+	// Non-blocking: a FIFO put there after the check must not hang the
+	// start either.
+	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK, 0)
 	if err != nil {
 		return nil, err
 	}
 	defer f.Close()
+	if fi, err := f.Stat(); err != nil || !fi.Mode().IsRegular() {
+		return nil, fmt.Errorf("%s: not a regular file", path)
+	}
 	b, err := io.ReadAll(io.LimitReader(f, limit+1))
 	if err != nil {
 		return nil, err

@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -158,4 +159,19 @@ func totpURI(secret, account string) string {
 	q := url.Values{"secret": {secret}, "issuer": {"smsgate"}, "algorithm": {"SHA1"},
 		"digits": {fmt.Sprint(totpDigits)}, "period": {fmt.Sprint(int(totpPeriod / time.Second))}}
 	return "otpauth://totp/" + label + "?" + q.Encode()
+}
+
+// copyOf says whether the message id with fingerprint fp is a copy of one
+// whose code was accepted (used, as check keeps it): the network or the
+// modem can deliver one SMS several times, same sender, date and text,
+// under new ids. Such a copy is a duplicate, never a wrong code: counted
+// as one, six copies would lock the owner out.
+func copyOf(used map[int64]string, id int64, fp string) bool {
+	self := strconv.FormatInt(id, 10) + "|" + fp
+	for _, by := range used {
+		if by != self && strings.HasSuffix(by, "|"+fp) {
+			return true
+		}
+	}
+	return false
 }

@@ -1,0 +1,120 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"runtime"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+)
+
+// passSteps are the crash points of a pass (Gateway.crashAt), in order.
+var passSteps = []string{"intent saved", "removed", "decided saved", "ran", "ran saved", "replied", "settled"}
+
+// crashedStep runs one poll that dies at step, as a SIGKILL would: nothing
+// more is written to the state directory, nothing more is sent. It reports
+// whether the pass reached step.
+func crashedStep(h *harness, step string) bool {
+	reached := false
+	h.gw.crashHook = func(s string) {
+		if s == step {
+			reached = true
+			h.gw.store.dir = "" // a dead process writes nothing
+			runtime.Goexit()
+		}
+	}
+	done := make(chan struct{})
+	go func() { defer close(done); h.gw.Step(context.Background()) }()
+	<-done
+	return reached
+}
+
+// TestCrashAtEveryStepOfAPass kills a pass at each of its steps, then
+// starts again on the same state directory against the same modem. Every
+// command runs at most once; one that did not run, or whose fate cannot
+// be known, is reported to the owner by SMS; no report is untrue.
+func TestCrashAtEveryStepOfAPass(t *testing.T) {
+	cmds := []struct {
+		text string
+		ran  func(h *harness) int
+	}{
+		{"ir power", func(h *harness) int { h.ir.mu.Lock(); defer h.ir.mu.Unlock(); return len(h.ir.sent) }},
+		{"modem reconnect", func(h *harness) int {
+			n := 0
+			for _, p := range h.sim.Record().Posts {
+				if p.GoformID == "CONNECT_NETWORK" {
+					n++
+				}
+			}
+			return n
+		}},
+		{"reboot", func(h *harness) int { return h.reboots.count() }},
+	}
+	for i, c := range append(cmds, cmds[0]) {
+		markRead := i == len(cmds) // the IR command again, under -mark-read
+		for _, step := range passSteps {
+			t.Run(fmt.Sprintf("%s/mark-read=%v/%s", c.text, markRead, step), func(t *testing.T) {
+				h := newHarness(t, "mf920v", func(g *GatewayConfig) { g.StateDir = t.TempDir(); g.MarkRead = markRead })
+				id := h.send(owner, c.text)
+				if !crashedStep(h, step) {
+					t.Fatalf("the pass never reached %q", step)
+				}
+				for round := 0; round < 2; round++ {
+					h.restart()
+					for i := 0; i < 3; i++ {
+						h.clk.Advance(10 * time.Second)
+						h.step()
+					}
+				}
+				n := c.ran(h)
+				var notRun, unknown int
+				for _, r := range h.replies() {
+					notRun += strings.Count(r, "but not run")
+					unknown += strings.Count(r, "may or may not have run")
+				}
+				t.Logf("ran %d, reports: not run %d, unknown %d; replies %q", n, notRun, unknown, h.replies())
+				switch {
+				case n > 1:
+					t.Errorf("ran %d times", n)
+				case n == 0 && notRun+unknown == 0:
+					t.Errorf("lost without a report; log:\n%s", h.logs.String())
+				case n == 1 && notRun > 0:
+					t.Errorf("reported as not run, but ran")
+				case notRun+unknown > 1:
+					t.Errorf("reported %d times", notRun+unknown)
+				}
+				if len(h.gw.st.Intents) != 0 {
+					t.Errorf("intents left: %+v", h.gw.st.Intents)
+				}
+				if !strings.Contains(h.logs.String(), `"id":`+itoa(id)) {
+					t.Errorf("message %d left no log line", id)
+				}
+			})
+		}
+	}
+}
+
+func itoa(n int64) string { return strconv.FormatInt(n, 10) }
+
+// TestRefusedRemovalWritesItsIntentOnce: while the modem refuses to delete
+// a command, every poll plans it again; its intent is written once, not at
+// every poll (an SD card would wear).
+func TestRefusedRemovalWritesItsIntentOnce(t *testing.T) {
+	h := newHarness(t, "mf920v", func(g *GatewayConfig) { g.StateDir = t.TempDir() })
+	h.sim.SetFaults(func(f *SimFaults) { f.FailActions = map[string]string{"DELETE_SMS": "failure"} })
+	h.send(owner, "ping")
+	h.step()
+	before := h.gw.store.writes
+	for range 30 {
+		h.clk.Advance(5 * time.Second)
+		h.step()
+	}
+	if n := h.gw.store.writes - before; n > 1 {
+		t.Errorf("%d state writes in 30 polls of a refused removal", n)
+	}
+	if len(h.gw.st.Intents) != 1 {
+		t.Errorf("intents %+v", h.gw.st.Intents)
+	}
+}

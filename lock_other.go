@@ -1,0 +1,14 @@
+//go:build !(linux || darwin)
+
+package main
+
+import (
+	"fmt"
+	"os"
+)
+
+// lockPath: no flock here (Windows). The daemon says so and runs without
+// the protection; the lock matters on the Pi.
+func lockPath(dir, path string) (*stateDirLock, int, error) {
+	return nil, 0, fmt.Errorf("no flock on this system: %w", os.ErrNotExist)
+}
