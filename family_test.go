@@ -71,6 +71,7 @@ type simFamily struct {
 // their simulators: {familyHiLink, startHiLinkFamily}, ...
 var families = []simFamily{
 	{familyZTE, startZTEFamily},
+	{familyHiLink, startHiLinkFamily},
 }
 
 // zteFamily is the ZTE goform simulator as a familySim.

@@ -57,6 +57,16 @@ type hilinkModem struct {
 	reloginAt     time.Time
 }
 
+func init() {
+	registerFamily(familyHiLink, func(t portTarget) (modemPort, error) {
+		m, err := newHiLinkModem(t.Config)
+		if err != nil {
+			return nil, err // not a typed nil in the interface
+		}
+		return m, nil
+	})
+}
+
 // newHiLinkModem returns a client for the HiLink device at cfg.URL. It does
 // not contact the device.
 func newHiLinkModem(cfg ModemConfig) (*hilinkModem, error) {

@@ -5,7 +5,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"encoding/xml"
 	"errors"
 	"fmt"
 	"io"
@@ -323,24 +322,19 @@ func probeHiLink(ctx context.Context, p *prober) (bool, string, error) {
 	return ok, saw, nil
 }
 
-// hilinkProbeAnswer says whether a SesTokInfo answer is HiLink's.
+// hilinkProbeAnswer says whether a SesTokInfo answer is HiLink's, read by
+// the HiLink adapter's own XML reader (hilink_xml.go).
 func hilinkProbeAnswer(body []byte) (bool, string) {
-	var v struct {
-		XMLName xml.Name
-		SesInfo string `xml:"SesInfo"`
-		TokInfo string `xml:"TokInfo"`
-		Code    string `xml:"code"`
-	}
-	if err := xml.Unmarshal(body, &v); err != nil {
-		return false, "not XML: " + answerKind(body)
-	}
+	n, err := parseHiLink(body)
 	switch {
-	case v.XMLName.Local == "response" && (strings.TrimSpace(v.SesInfo) != "" || strings.TrimSpace(v.TokInfo) != ""):
+	case err != nil && hilinkCode(err) != 0:
+		return true, fmt.Sprintf("HiLink error %d", hilinkCode(err))
+	case err != nil:
+		return false, "not HiLink XML: " + answerKind(body)
+	case n.has("SesInfo") || n.has("TokInfo"):
 		return true, "SesTokInfo XML"
-	case v.XMLName.Local == "error" && strings.TrimSpace(v.Code) != "":
-		return true, "HiLink error " + clip(strings.TrimSpace(v.Code), 12)
 	}
-	return false, "XML <" + clip(v.XMLName.Local, 20) + "> without SesInfo or TokInfo"
+	return false, "XML without SesInfo or TokInfo"
 }
 
 // probeUbus posts one anonymous JSON-RPC call that the web UI makes before

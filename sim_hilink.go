@@ -73,6 +73,13 @@ type HiLinkSim struct {
 	linkUp     bool
 	sendState  hsSendState
 	downTill   time.Time
+	// dropped: the data connection fell (the radio stays registered);
+	// stuck "reboot": only a device reboot brings it back, not the
+	// data switch.
+	dropped     bool
+	stuck       string
+	failDeletes int // the next n delete-sms are refused
+	logins      int // login attempts (type-4 posts and SCRAM challenges)
 }
 
 type hilinkSimPersonality struct {
@@ -295,6 +302,47 @@ func (s *HiLinkSim) SetLink(up bool) {
 	s.linkUp = up
 }
 
+// DropData makes the data connection fall (true) while the radio stays
+// registered, or brings it back (false); SMS still come and go.
+func (s *HiLinkSim) DropData(drop bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.dropped = drop
+}
+
+// SetStuck: "" the data switch brings a fallen connection back; "reboot"
+// only a device reboot does.
+func (s *HiLinkSim) SetStuck(mode string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.stuck = mode
+}
+
+// FailDeletes refuses the next n delete-sms, then obeys.
+func (s *HiLinkSim) FailDeletes(n int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.failDeletes = n
+}
+
+// Logins counts the login attempts made.
+func (s *HiLinkSim) Logins() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.logins
+}
+
+// CompleteMessage ends the merging of a long message (SmsType 1 again).
+func (s *HiLinkSim) CompleteMessage(id int64) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, m := range s.msgs {
+		if m.index == id {
+			m.multi = false
+		}
+	}
+}
+
 // SetUnreachable makes the device drop every connection (a power cut, a
 // pulled cable) until called with false.
 func (s *HiLinkSim) SetUnreachable(down bool) {
@@ -315,7 +363,7 @@ func (s *HiLinkSim) Reboot() {
 
 func (s *HiLinkSim) reboot() {
 	s.sessions, s.tokens = map[string]*hsSession{}, map[string]string{}
-	s.dataOn = true
+	s.dataOn, s.dropped = true, false
 }
 
 // ExpireSessions forgets every session, as the device does after an idle
@@ -538,7 +586,7 @@ func (s *HiLinkSim) get(path, sid string, ss *hsSession) hsAnswer {
 		conn, icon, nt := "902", "0", "0"
 		if s.linkUp {
 			icon, nt = "4", "19"
-			if s.dataOn {
+			if s.dataOn && !s.dropped {
 				conn = "901"
 			}
 		}
@@ -675,8 +723,10 @@ func (s *HiLinkSim) post(r *http.Request, raw []byte, sid string, ss *hsSession)
 	var a hsAnswer
 	switch r.URL.Path {
 	case "/api/user/login":
+		s.logins++
 		return s.loginType4(f, tok)
 	case "/api/user/challenge_login":
+		s.logins++
 		return s.challenge(f, sid, ss)
 	case "/api/user/authentication_login":
 		return s.authenticate(f, sid, ss)
@@ -718,6 +768,10 @@ func (s *HiLinkSim) act(path string, f map[string]string, names, values []string
 		if err != nil {
 			return hsErr(100006)
 		}
+		if path == "/api/sms/delete-sms" && s.failDeletes > 0 {
+			s.failDeletes--
+			return hsErr(100001) // unknown error: the device refused
+		}
 		for i, m := range s.msgs {
 			if m.index == id {
 				if path == "/api/sms/set-read" {
@@ -754,6 +808,7 @@ func (s *HiLinkSim) act(path string, f map[string]string, names, values []string
 			s.actions = append(s.actions, "data off")
 		case "1":
 			s.dataOn = true
+			s.dropped = s.dropped && s.stuck == "reboot"
 			s.actions = append(s.actions, "data on")
 		default:
 			return hsErr(100006)
