@@ -73,7 +73,7 @@ func ownerFeaturesOf(m any) string {
 	} else {
 		cannot = append(cannot, "ussd")
 	}
-	if _, ok := m.(loginHolder); ok {
+	if _, ok := adapterOf(m).(loginHolder); ok {
 		can = append(can, "pause (polls on with the session it has)")
 	} else {
 		can = append(can, "pause (no modem access while paused)")

@@ -508,6 +508,7 @@ func (a *app) serve(ctx context.Context, cfg validConfig, log *slog.Logger) erro
 	if err != nil {
 		return err
 	}
+	defer releasePort(modem, log)
 	var ir irSender
 	if hw.ir != nil {
 		ir = &IR{codes: cfg.irCodes, tx: hw.ir, toggle: map[string]bool{}}
@@ -600,6 +601,7 @@ func runOneShot(cmd string, args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	defer releasePort(m, log)
 	if cmd == "modem-reboot" && !m.Info().Can.Reboot {
 		return fmt.Errorf("modem reboot: %w", errUnsupported)
 	}

@@ -86,6 +86,18 @@ func (d *detectingPort) get(ctx context.Context) (modemPort, error) {
 	return p, nil
 }
 
+// adapterOf is the family's adapter behind p: the detected one while p is
+// the daemon's detectingPort. An optional interface (USSD, a login hold, a
+// logout) is asked of the adapter, which has it, not of the wrapper.
+func adapterOf(p any) any {
+	if d, ok := p.(*detectingPort); ok {
+		if c := d.current(); c != nil {
+			return c
+		}
+	}
+	return p
+}
+
 func (d *detectingPort) current() modemPort {
 	d.mu.Lock()
 	defer d.mu.Unlock()

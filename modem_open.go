@@ -445,6 +445,31 @@ type sessionOpener interface {
 	EnsureSession(ctx context.Context) error
 }
 
+// sessionCloser is an adapter whose sessions pile up on the modem unless
+// they are ended (HiLink refuses a login beyond a few open sessions).
+type sessionCloser interface {
+	Logout(ctx context.Context) error
+}
+
+// releasePort ends what a one-shot command opened: the web session, the
+// serial port. The command's outcome is already decided: a failure here is
+// only logged.
+func releasePort(port modemPort, log *slog.Logger) {
+	p := adapterOf(port)
+	if s, ok := p.(sessionCloser); ok {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if err := s.Logout(ctx); err != nil {
+			log.Debug("modem logout", "err", err)
+		}
+	}
+	if c, ok := p.(io.Closer); ok {
+		if err := c.Close(); err != nil {
+			log.Debug("modem close", "err", err)
+		}
+	}
+}
+
 // daemonPort is the daemon's port. An HTTP modem is detected on first use,
 // so that smsgate starts, and supervises itself, before the modem is up;
 // a serial line is opened at once.

@@ -326,3 +326,31 @@ func TestOneShotAddressing(t *testing.T) {
 		t.Errorf("a relative serial path: %v", err)
 	}
 }
+
+// The daemon's port is a detectingPort: what the owner's features ask of
+// the adapter (USSD, a login hold for pause, a logout) must reach the
+// adapter behind it once the family is known (a wrapper that hid them made
+// `ussd` and `pause` answer "not on this modem" in the daemon only).
+func TestDetectingPortPassesOptionalFeatures(t *testing.T) {
+	sim, err := NewSim("mf920v", "pw")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := sim.Start("127.0.0.1:0"); err != nil {
+		t.Fatal(err)
+	}
+	defer sim.Close()
+	d := newDetectingPort(portTarget{Config: ModemConfig{URL: sim.URL, Password: "pw", Timeout: 2 * time.Second}}, nil)
+	if ussdOf(d) != nil {
+		t.Error("USSD offered before the family is known")
+	}
+	if _, err := d.get(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if ussdOf(d) == nil {
+		t.Error("a detected ZTE modem's USSD is hidden by the daemon's port")
+	}
+	if _, ok := adapterOf(d).(loginHolder); !ok {
+		t.Error("a detected ZTE modem's login hold (pause) is hidden by the daemon's port")
+	}
+}

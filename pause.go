@@ -150,7 +150,7 @@ func (k *ownerKit) applyPause() {
 			k.g.store.Save(k.g.st)
 		}
 	case k.pause.shown.IsZero():
-		if h, ok := k.g.modem.(loginHolder); ok {
+		if h, ok := adapterOf(k.g.modem).(loginHolder); ok {
 			k.pause.release = h.HoldLogins("paused by the owner until " + until.Format("15:04"))
 		}
 		k.g.log.Warn("paused: smsgate does not log in to the modem", "until", until.Format(time.RFC3339),

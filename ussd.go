@@ -78,6 +78,7 @@ func (c ussdCharset) check(code string) error {
 // ussdOf is m's USSD, or nil when its family cannot: no USSD method, or an
 // adapter that says it cannot.
 func ussdOf(m any) ussdPort {
+	m = adapterOf(m)
 	u, ok := m.(ussdPort)
 	if !ok {
 		return nil
