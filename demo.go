@@ -22,19 +22,18 @@ const (
 func runDemo(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	fs := newFlagSet("demo", "demo [flags]", stderr)
 	pin := fs.String("pin", "", "require this PIN before every command, as -pin does")
-	personality := fs.String("personality", "mf920v", "simulated firmware: "+strings.Join(simPersonalityNames(), ", "))
+	personality := fs.String("personality", "mf920v", "simulated modem, any family: "+strings.Join(simFrontNames(), ", "))
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	sim, err := NewSim(*personality, "demo-password")
+	sim, err := startSimFront(*personality, "demo-password", "127.0.0.1:0")
 	if err != nil {
 		return err
 	}
-	sim.RebootTime = 5 * time.Second
-	if err := sim.Start("127.0.0.1:0"); err != nil {
-		return err
-	}
 	defer sim.Close()
+	if z, ok := sim.(zteFront); ok {
+		z.RebootTime = 5 * time.Second
+	}
 
 	log := slog.New(slog.NewTextHandler(stdout, &slog.HandlerOptions{
 		ReplaceAttr: func(groups []string, a slog.Attr) slog.Attr {
@@ -44,18 +43,26 @@ func runDemo(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 			return a
 		},
 	}))
-	modem, err := NewModem(ModemConfig{URL: sim.URL, Password: "demo-password", Timeout: 3 * time.Second, Logger: log})
+	// The family is detected as the daemon detects it.
+	modem, err := openTarget(context.Background(), portTarget{
+		Config: ModemConfig{URL: sim.Addr(), Password: "demo-password", Timeout: 3 * time.Second, Logger: log}})
 	if err != nil {
 		return err
 	}
-	modem.statusEvery = 100 * time.Millisecond
+	defer releasePort(modem, log)
+	switch m := modem.(type) {
+	case *Modem:
+		m.statusEvery = 100 * time.Millisecond
+	case *hilinkModem:
+		m.linkEvery = 0 // the demo's /no-data shows at the next SMS, not a minute later
+	}
 	codes, err := parseIRCodes([]string{"hifi-power=samsung32:0x2c2c1e", "tv-power=nec:0x0408"})
 	if err != nil {
 		return err
 	}
 	actions := &Actions{
 		modem: modem, dryRun: true, host: procHost{}, log: log,
-		checkHost: []string{strings.TrimPrefix(sim.URL, "http://")},
+		checkHost: []string{strings.TrimPrefix(sim.Addr(), "http://")},
 		ir:        &IR{codes: codes, tx: nopTX{}, toggle: map[string]bool{}},
 		reboot:    refuseReboot{},
 	}
@@ -70,7 +77,7 @@ func runDemo(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 Type an SMS and press Enter. It comes from the owner (%s) unless it starts
 with "stranger:" (%s). Try: help, status, ping, reboot, modem reconnect,
 ir hifi-power, modem reboot. Also: /no-data, /data, /modem-off, /modem-on, /quit.
-`, *personality, sim.URL, demoOwner, demoStranger)
+`, *personality+" ("+modem.Info().Family+")", sim.Addr(), demoOwner, demoStranger)
 	if *pin != "" {
 		fmt.Fprintf(stdout, "Commands need the PIN first: '%s status'.\n", *pin)
 	}
@@ -84,14 +91,10 @@ ir hifi-power, modem reboot. Also: /no-data, /data, /modem-off, /modem-on, /quit
 			continue
 		case "/quit":
 			return nil
-		case "/no-data":
-			sim.SetLink("ppp_disconnected", "0")
-		case "/data":
-			sim.SetLink("ppp_connected", "4")
-		case "/modem-off":
-			sim.SetFaults(func(f *SimFaults) { f.Unreachable = true })
-		case "/modem-on":
-			sim.SetFaults(func(f *SimFaults) { f.Unreachable = false })
+		case "/no-data", "/data":
+			sim.SetData(line == "/data")
+		case "/modem-off", "/modem-on":
+			sim.SetReachable(line == "/modem-on")
 		default:
 			from := demoOwner
 			if rest, ok := strings.CutPrefix(line, "stranger:"); ok {
@@ -101,10 +104,10 @@ ir hifi-power, modem reboot. Also: /no-data, /data, /modem-off, /modem-on, /quit
 				fmt.Fprintln(stdout, "(the simulated inbox is full: the SMS was lost, as on a real modem)")
 			}
 		}
-		sent := len(sim.Record().Sent)
+		sent := len(sim.Sent())
 		gw.Step(ctx)
-		for _, s := range sim.Record().Sent[sent:] {
-			fmt.Fprintf(stdout, "  -> SMS to %s: %s\n", s.Number, s.Text)
+		for _, s := range sim.Sent()[sent:] {
+			fmt.Fprintf(stdout, "  -> SMS to %s\n", s)
 		}
 	}
 	return sc.Err()

@@ -145,3 +145,31 @@ func TestInitReboot(t *testing.T) {
 		}
 	}
 }
+
+// The demo runs on every family's simulator, detected as the daemon
+// detects it.
+func TestDemoEveryFamily(t *testing.T) {
+	for personality, family := range map[string]string{"mf920v": "zte", "e3372h": "hilink", "b618": "hilink", "e3372-nologin": "hilink"} {
+		t.Run(personality, func(t *testing.T) {
+			in := strings.Join([]string{"status", "reboot", "stranger: reboot", "/no-data", "ping", "/quit"}, "\n")
+			var out bytes.Buffer
+			if err := run([]string{"demo", "-personality", personality}, strings.NewReader(in), &out, &out); err != nil {
+				t.Fatalf("demo: %v\n%s", err, out.String())
+			}
+			s := out.String()
+			for _, want := range []string{
+				"a simulated " + personality + " (" + family + ")",
+				`decision=executed command=status`,
+				` -95dBm `,
+				`-> SMS to +15550001111: rebooting the Pi now`,
+				`decision=ignored command="" reason="sender not in -allow; left in the inbox" text=reboot`,
+				`led="slow blink (modem up, no mobile data or signal)"`,
+				`-> SMS to +15550001111: pong`,
+			} {
+				if !strings.Contains(s, want) {
+					t.Errorf("demo output lacks %q\n%s", want, s)
+				}
+			}
+		})
+	}
+}

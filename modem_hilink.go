@@ -352,7 +352,12 @@ func (m *hilinkModem) readInfo(ctx context.Context) {
 	}
 	m.info.Model = strings.TrimSpace(n.field("DeviceName"))
 	m.info.Firmware = strings.TrimSpace(n.field("SoftwareVersion"))
+	// Classify says what kind of device: "hilink" (a stick), "cpe" (a
+	// router), "mobile-wifi" (a pocket hotspot).
 	m.info.Generation = strings.TrimSpace(n.field("Classify"))
+	if strings.EqualFold(m.info.Generation, "hilink") {
+		m.info.Generation = "stick"
+	}
 }
 
 // Poll reads sms-count: one request per idle poll, no token, no login
@@ -491,7 +496,8 @@ func (m *hilinkModem) Status(ctx context.Context) (ModemStatus, error) {
 	if s, err := m.read(ctx, "/api/device/signal"); err == nil {
 		for _, k := range []string{"rsrp", "rscp", "rssi"} {
 			if v := strings.TrimSpace(s.field(k)); v != "" {
-				st.SignalDB = clip(v, 16)
+				// "-95dBm": the unit is the port's to add.
+				st.SignalDB = clip(strings.TrimSpace(strings.TrimSuffix(v, "dBm")), 16)
 				break
 			}
 		}

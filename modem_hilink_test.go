@@ -144,7 +144,7 @@ func TestHiLinkEveryMethod(t *testing.T) {
 				t.Errorf("capacity = %+v, %v", c, err)
 			}
 			ms, err := m.Status(ctx)
-			if err != nil || ms.Network != "LTE" || ms.Bars != 4 || !ms.DataUp || ms.Operator != "Sim Telecom" || ms.SignalDB != "-95dBm" || !ms.SIMReady {
+			if err != nil || ms.Network != "LTE" || ms.Bars != 4 || !ms.DataUp || ms.Operator != "Sim Telecom" || ms.SignalDB != "-95" || !ms.SIMReady {
 				t.Errorf("status = %+v, %v", ms, err)
 			}
 			how, err := m.Reconnect(ctx)

@@ -90,7 +90,7 @@ type Capabilities struct {
 type ModemStatus struct {
 	Network  string // radio technology or registration: "LTE", "3G", "no service"
 	Bars     int    // signal 0-5, -1 unknown
-	SignalDB string // RSRP or RSSI in dBm, as the modem reports it
+	SignalDB string // RSRP or RSSI in dBm, the number without its unit ("-95")
 	Operator string
 	DataUp   bool
 	Data     string // how the data link is when it is not up: "disconnected", "connecting", ...

@@ -20,7 +20,7 @@ import (
 func runSim(args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("sim", "sim [flags]", stderr)
 	listen := fs.String("listen", "127.0.0.1:8080", "loopback `address` to serve on")
-	personality := fs.String("personality", "mf920v", "firmware: "+strings.Join(simPersonalityNames(), ", "))
+	personality := fs.String("personality", "mf920v", "the modem, any family: "+strings.Join(simFrontNames(), ", "))
 	password := fs.String("password", "admin", "the simulated web UI password")
 	replay := fs.String("replay", "", "answer like the modem of a `FILE` written by doctor -capture (instead of -personality)")
 	var deliver repeatFlag
@@ -31,6 +31,9 @@ func runSim(args []string, stdout, stderr io.Writer) error {
 	fromStdin := fs.Bool("deliver-stdin", false, "put each NUMBER=TEXT line read from stdin in the inbox as it arrives (make bench's soak)")
 	if err := parseFlags(fs, args); err != nil {
 		return err
+	}
+	if _, ok := hilinkSimPersonalities[*personality]; ok && *replay == "" {
+		return serveSimFront(*personality, *password, *listen, deliver, *dataDown, stdout)
 	}
 	var sim *Sim
 	var r *replaySpec
@@ -111,5 +114,41 @@ func runSim(args []string, stdout, stderr io.Writer) error {
 			fmt.Fprintln(stdout, "sim: data connected")
 		}
 		seen = r
+	}
+}
+
+// serveSimFront serves a simulator of a family other than ZTE goform with
+// the flags every family has, and says what it sent as it happens.
+func serveSimFront(personality, password, listen string, deliver []string, dataDown bool, stdout io.Writer) error {
+	sim, err := startSimFront(personality, password, listen)
+	if err != nil {
+		return badConfig(err)
+	}
+	defer sim.Close()
+	for _, d := range deliver {
+		from, text, ok := strings.Cut(d, "=")
+		if !ok {
+			return badConfig(fmt.Errorf("-deliver %q: want NUMBER=TEXT", d))
+		}
+		sim.Deliver(from, text, time.Now())
+	}
+	sim.SetData(!dataDown)
+	fmt.Fprintf(stdout, "simulated %s serving on %s\n", personality, sim.Addr())
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
+	defer stop()
+	t := time.NewTicker(100 * time.Millisecond)
+	defer t.Stop()
+	seen := 0
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+		}
+		sent := sim.Sent()
+		for _, m := range sent[seen:] {
+			fmt.Fprintf(stdout, "sim: sent to %s\n", m)
+		}
+		seen = len(sent)
 	}
 }
