@@ -544,6 +544,45 @@ func (g *Gateway) retryKept(ctx context.Context) bool {
 // decide again on what was removed (the state changes only now) and send
 // the replies, then run the disruptive action, at most one.
 func (g *Gateway) pass(ctx context.Context, todo []SMS, now, newestOwn time.Time) (touched bool) {
+	planned, consume := g.plan(todo, now, newestOwn)
+	removed, rmErr := g.consume(ctx, todo, planned, consume)
+	o := &passOutcome{consume: consume, lastID: -1}
+	p := g.newPass(g.st, now, newestOwn, true)
+	g.decideRemoved(p, o, todo, planned, removed, rmErr, now)
+	g.runDecided(ctx, p, o)
+	g.finishPass(ctx, o)
+	return len(consume) > 0
+}
+
+// passOutcome carries one pass's decisions from step to step.
+type passOutcome struct {
+	consume []int64      // what the plan took off the modem
+	steps   []decidedSMS // decided, in inbox order
+	// durable: an allowed sender's message was decided without being
+	// consumed (a PIN lockout, -mark-read); judged afresh after a restart
+	// it could run, so it is saved at once like what was consumed.
+	durable bool
+	replies []outgoing
+	// last is the disruptive action (a reboot) that runs after the
+	// replies, at most one per pass.
+	last    func() error
+	lastCmd string
+	lastID  int64
+}
+
+type decidedSMS struct {
+	m SMS
+	v verdict
+}
+
+type outgoing struct {
+	m    SMS
+	text string
+	cmd  string // for -reply-parts
+}
+
+// plan judges todo on a copy of the state: what would be consumed.
+func (g *Gateway) plan(todo []SMS, now, newestOwn time.Time) ([]verdict, []int64) {
 	plan := g.newPass(g.st.clone(), now, newestOwn, false)
 	planned := make([]verdict, len(todo))
 	var consume []int64
@@ -553,8 +592,13 @@ func (g *Gateway) pass(ctx context.Context, todo []SMS, now, newestOwn time.Time
 			consume = append(consume, m.ID)
 		}
 	}
+	return planned, consume
+}
+
+// consume takes what the plan consumes off the modem, its intent saved
+// first (write-ahead: a crash from here on leaves a trace, intent.go).
+func (g *Gateway) consume(ctx context.Context, todo []SMS, planned []verdict, consume []int64) (map[int64]bool, error) {
 	if len(consume) > 0 {
-		// Write-ahead: a crash from here on leaves a trace (intent.go).
 		g.intend(todo, planned)
 		g.crashAt("intent saved")
 	}
@@ -563,28 +607,15 @@ func (g *Gateway) pass(ctx context.Context, todo []SMS, now, newestOwn time.Time
 	for _, id := range consume {
 		g.removedNow[id] = true // confirmed or not: the modem may have done it
 	}
+	return removed, rmErr
+}
 
-	p := g.newPass(g.st, now, newestOwn, true)
-	type outgoing struct {
-		m    SMS
-		text string
-		cmd  string // for -reply-parts
-	}
-	var replies []outgoing
-	// A backlog of old commands (a cold boot, a modem that was off) is
-	// answered with one SMS, not one per command.
-	firstStale, stale := -1, 0
-	var last func() error
-	var lastCmd string
-	type decided struct {
-		m SMS
-		v verdict
-	}
-	var steps []decided
-	// durable: an allowed sender's message was decided without being
-	// consumed (a PIN lockout, -mark-read); judged afresh after a restart
-	// it could run, so it is saved at once like what was consumed.
-	durable := false
+// decideRemoved decides again, on the real state, what the modem removed;
+// what it did not confirm waits. The decisions are saved before anything
+// runs: a crash, power cut or SIGKILL while a program runs must not leave
+// a restarted smsgate to judge a command again (a modem may keep what it
+// said it deleted) nor forget the rate count.
+func (g *Gateway) decideRemoved(p *pass, o *passOutcome, todo []SMS, planned []verdict, removed map[int64]bool, rmErr error, now time.Time) {
 	for i, m := range todo {
 		v := planned[i]
 		switch {
@@ -607,7 +638,7 @@ func (g *Gateway) pass(ctx context.Context, todo []SMS, now, newestOwn time.Time
 		if v.stranger {
 			g.stranger(m, now)
 		} else if !v.remove {
-			durable = true
+			o.durable = true
 		}
 		if !v.remove || g.cfg.MarkRead {
 			g.st.Decided[m.ID] = fingerprint(m) // still in the inbox
@@ -616,40 +647,27 @@ func (g *Gateway) pass(ctx context.Context, todo []SMS, now, newestOwn time.Time
 			// the modem accepted the delete.
 			g.st.Removed[m.ID] = removedSMS{FP: fingerprint(m)}
 		}
-		steps = append(steps, decided{m, v})
+		o.steps = append(o.steps, decidedSMS{m, v})
 	}
-	// Saved before anything runs: a crash, power cut or SIGKILL while a
-	// program runs must not leave a restarted smsgate to judge a command
-	// again (a modem may keep what it said it deleted) nor forget the rate
-	// count. A pass that decided only strangers' messages changed only
-	// what spares a log line.
-	if len(consume) > 0 || durable {
+	// A pass that decided only strangers' messages changed only what
+	// spares a log line.
+	if len(o.consume) > 0 || o.durable {
 		g.store.Save(g.st)
 	} else {
 		g.store.SaveSoon(g.st)
 	}
 	g.crashAt("decided saved")
-	lastID := int64(-1)
-	for _, s := range steps {
+}
+
+// runDecided runs the commands decided, logs each message once and
+// gathers the replies. A backlog of old commands (a cold boot, a modem
+// that was off) is answered with one SMS, not one per command.
+func (g *Gateway) runDecided(ctx context.Context, p *pass, o *passOutcome) {
+	firstStale, stale := -1, 0
+	for _, s := range o.steps {
 		m, v := s.m, s.v
 		if v.run {
-			g.setHealth(healthBusy)
-			g.heal.OwnerCommand(v.cmd.Name, g.now()) // the healer keeps the Pi's time
-			reply, after, err := g.actions.Run(ctx, v.cmd)
-			v.reply = reply
-			if err != nil {
-				v.verdict, v.reason = "failed", err.Error()
-			}
-			if after != nil {
-				last, lastCmd, lastID = after, v.command, m.ID
-			}
-			g.crashAt("ran")
-			if after == nil {
-				// Known to have run: a crash from here on sends the
-				// reply, never runs it again.
-				g.intentStage(m.ID, intentRan, v.decision, v.reply)
-				g.store.Save(g.st)
-			}
+			v = g.runOne(ctx, o, m, v)
 		}
 		g.logSMS(m, v.decision)
 		g.own.decided(m, v)
@@ -657,14 +675,14 @@ func (g *Gateway) pass(ctx context.Context, todo []SMS, now, newestOwn time.Time
 			if stale++; stale > 1 {
 				continue
 			}
-			firstStale = len(replies)
+			firstStale = len(o.replies)
 		}
 		if v.reply != "" {
-			replies = append(replies, outgoing{m, v.reply, v.cmd.Name})
+			o.replies = append(o.replies, outgoing{m, v.reply, v.cmd.Name})
 		}
 	}
 	if stale > 1 {
-		replies[firstStale].text += fmt.Sprintf("; %d more old commands not executed either", stale-1)
+		o.replies[firstStale].text += fmt.Sprintf("; %d more old commands not executed either", stale-1)
 	}
 	// Whatever waits now was in the inbox before these commands ran.
 	for _, w := range g.waiting {
@@ -674,29 +692,55 @@ func (g *Gateway) pass(ctx context.Context, todo []SMS, now, newestOwn time.Time
 	}
 	// Again before the reboot that would lose it, should running have
 	// changed anything (a no-op otherwise).
-	if len(consume) > 0 {
+	if len(o.consume) > 0 {
 		g.store.Save(g.st)
 	}
 	g.crashAt("ran saved")
-	for _, r := range replies {
+}
+
+// runOne runs one decided command; a disruptive one is kept for last.
+func (g *Gateway) runOne(ctx context.Context, o *passOutcome, m SMS, v verdict) verdict {
+	g.setHealth(healthBusy)
+	g.heal.OwnerCommand(v.cmd.Name, g.now()) // the healer keeps the Pi's time
+	reply, after, err := g.actions.Run(ctx, v.cmd)
+	v.reply = reply
+	if err != nil {
+		v.verdict, v.reason = "failed", err.Error()
+	}
+	if after != nil {
+		o.last, o.lastCmd, o.lastID = after, v.command, m.ID
+	}
+	g.crashAt("ran")
+	if after == nil {
+		// Known to have run: a crash from here on sends the reply, never
+		// runs it again.
+		g.intentStage(m.ID, intentRan, v.decision, v.reply)
+		g.store.Save(g.st)
+	}
+	return v
+}
+
+// finishPass sends the replies, settles the intents, then runs the
+// disruptive action.
+func (g *Gateway) finishPass(ctx context.Context, o *passOutcome) {
+	for _, r := range o.replies {
 		if err := g.sendReply(ctx, r.m, r.text, r.cmd); err != nil {
 			g.log.Warn("reply failed", "id", r.m.ID, "to", g.replyTo(r.m), "err", err)
 		}
 	}
 	g.crashAt("replied")
-	if g.settleIntents(consume, lastID) {
+	if g.settleIntents(o.consume, o.lastID) {
 		g.store.Save(g.st)
 	}
 	g.crashAt("settled")
-	if last != nil {
+	if o.last != nil {
 		g.setHealth(healthBusy)
-		if err := last(); err != nil {
-			g.log.Error("action failed after reply", "command", lastCmd, "err", err)
+		if err := o.last(); err != nil {
+			g.log.Error("action failed after reply", "command", o.lastCmd, "err", err)
 		}
-		g.dropIntent(lastID)
+		g.dropIntent(o.lastID)
 		g.store.Save(g.st)
 	}
-	return len(consume) > 0
 }
 
 // replyTo is where a reply to m goes: the -allow number its sender

@@ -354,138 +354,180 @@ type watchdogConfig struct {
 // try. getenv supplies SMSGATE_PASSWORD, SMSGATE_PIN and SMSGATE_TOTP. It
 // opens, reads and changes nothing, but looks the -cmd programs up.
 func (c *daemonConfig) validate(getenv func(string) string) (validConfig, error) {
-	var errs []error
-	bad := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
-
+	var errs problems
 	v := validConfig{
 		allow: c.allow.String(), logFormat: c.logFormat, dryRun: c.dryRun, noReboot: c.noReboot, checkHost: c.checkHost, alertStart: c.alertStart,
 		led: c.led, ledActiveLow: c.ledActiveLow, ir: c.ir,
 		watchdog: watchdogConfig{path: c.watchdog, timeout: c.wdTimeout, nowayout: c.wdNowayout},
 		reboot:   rebootConfig{mode: c.rebootMode, grace: c.rebootGrace},
 	}
-	v.modem = ModemConfig{URL: c.modem.url, User: c.modem.user, Password: c.modem.password, Timeout: c.modem.timeout}
-	if v.modem.Password == "" {
-		v.modem.Password = getenv("SMSGATE_PASSWORD")
-	} else {
-		v.passwordFromFlag = getenv("SMSGATE_PASSWORD") == ""
-	}
+	v.modem, v.passwordFromFlag = c.validateModem(getenv, &errs)
 	v.modemType = c.modem.family
-	if t, err := parseModemAddress(v.modem.URL, v.modemType, v.modem); err != nil {
-		errs = append(errs, fmt.Errorf("-modem: %w", err))
-	} else if _, ok := portOpeners[t.Family]; t.Family != "" && !ok {
-		bad("-modem-type %s: this smsgate is built without that family", t.Family)
-	}
-	if c.modem.timeout <= 0 {
-		bad("-timeout %s: want more than 0", c.modem.timeout)
-	}
-
-	cc, err := parseCountryCode(c.countryCode)
-	if err != nil {
-		errs = append(errs, err)
-	}
-	var allow []phoneKey
-	for _, a := range c.allow {
-		k := normalizeNumber(a, cc)
-		if !k.international() {
-			bad("-allow %q: give it in international form (+216...) or set -country-code", a)
-		}
-		allow = append(allow, k)
-	}
-	if len(c.allow) == 0 {
-		bad("no -allow numbers: smsgate would obey nobody; give the owner's number")
-	}
-	pin := c.pin
-	if pin == "" {
-		pin = getenv("SMSGATE_PIN")
-	}
-	var otp *totp
-	if c.totp {
-		key, err := parseTOTPSecret(getenv("SMSGATE_TOTP"))
-		switch {
-		case getenv("SMSGATE_TOTP") == "":
-			bad("-totp: no secret in SMSGATE_TOTP; 'smsgate totp-new' makes one")
-		case err != nil:
-			bad("-totp: %w", err)
-		case pin != "":
-			bad("-totp and a PIN (-pin or SMSGATE_PIN): choose one; the code replaces the PIN")
-		default:
-			otp = newTOTP(key)
-		}
-	}
-	if c.rate < 1 {
-		bad("-rate %d: want at least 1 command per hour", c.rate)
-	}
-	if c.maxAge <= 0 {
-		bad("-max-age %s: want more than 0", c.maxAge)
-	}
-	if c.poll <= 0 {
-		bad("-poll %s: want more than 0", c.poll)
-	}
-	if c.rebootInterval < 0 {
-		bad("-reboot-interval %s: want 0 or more", c.rebootInterval)
-	}
+	cc, allow := c.validateSenders(&errs)
+	pin, otp := c.validateSecret(getenv, &errs)
+	c.validateLimits(&errs)
 	v.gateway = GatewayConfig{
 		Allow: allow, CountryCode: cc, PIN: pin, TOTP: otp, Rate: c.rate, MaxAge: c.maxAge,
 		MarkRead: c.markRead, KeepInbox: c.keepInbox, PollInterval: c.poll, RebootInterval: c.rebootInterval,
 		StepTimeout: c.stepTimeout(), Heal: c.heal, CheckHosts: c.checkHost, AlertMax: c.alertMax,
-		StateDir: c.stateDir,
+		StateDir: c.stateDir, AlertTo: c.validateAlerts(cc, &errs),
+	}
+	v.irCodes = c.validateHardware(&errs)
+	var err error
+	// A missing program is said now, not on the day the owner needs it.
+	if v.programs, err = parsePrograms(c.programs, c.cmdTimeout); err != nil {
+		errs.add(err)
+	}
+	if v.gateway.Owner, err = c.owner.validate(c.cmdTimeout, c.dryRun, c.alert.set && len(c.alert.list) == 0); err != nil {
+		errs.add(err)
+	}
+	return v, errors.Join(errs...)
+}
+
+// problems gathers every mistake in the flags, so that one start says them
+// all, not one per restart.
+type problems []error
+
+func (p *problems) add(err error) {
+	if err != nil {
+		*p = append(*p, err)
+	}
+}
+
+func (p *problems) addf(format string, args ...any) { *p = append(*p, fmt.Errorf(format, args...)) }
+
+// validateModem checks where the modem is; the password may come from the
+// environment, and passwordFromFlag says it was seen by ps instead.
+func (c *daemonConfig) validateModem(getenv func(string) string, errs *problems) (m ModemConfig, passwordFromFlag bool) {
+	m = ModemConfig{URL: c.modem.url, User: c.modem.user, Password: c.modem.password, Timeout: c.modem.timeout}
+	if m.Password == "" {
+		m.Password = getenv("SMSGATE_PASSWORD")
+	} else {
+		passwordFromFlag = getenv("SMSGATE_PASSWORD") == ""
+	}
+	if t, err := parseModemAddress(m.URL, c.modem.family, m); err != nil {
+		errs.add(fmt.Errorf("-modem: %w", err))
+	} else if _, ok := portOpeners[t.Family]; t.Family != "" && !ok {
+		errs.addf("-modem-type %s: this smsgate is built without that family", t.Family)
+	}
+	if c.modem.timeout <= 0 {
+		errs.addf("-timeout %s: want more than 0", c.modem.timeout)
+	}
+	return m, passwordFromFlag
+}
+
+// validateSenders checks who is obeyed: every -allow number in
+// international form.
+func (c *daemonConfig) validateSenders(errs *problems) (string, []phoneKey) {
+	cc, err := parseCountryCode(c.countryCode)
+	errs.add(err)
+	var allow []phoneKey
+	for _, a := range c.allow {
+		k := normalizeNumber(a, cc)
+		if !k.international() {
+			errs.addf("-allow %q: give it in international form (+216...) or set -country-code", a)
+		}
+		allow = append(allow, k)
+	}
+	if len(c.allow) == 0 {
+		errs.addf("no -allow numbers: smsgate would obey nobody; give the owner's number")
+	}
+	return cc, allow
+}
+
+// validateSecret checks the PIN or the TOTP secret, from flags or the
+// environment; one of them at most.
+func (c *daemonConfig) validateSecret(getenv func(string) string, errs *problems) (string, *totp) {
+	pin := c.pin
+	if pin == "" {
+		pin = getenv("SMSGATE_PIN")
+	}
+	if !c.totp {
+		return pin, nil
+	}
+	key, err := parseTOTPSecret(getenv("SMSGATE_TOTP"))
+	switch {
+	case getenv("SMSGATE_TOTP") == "":
+		errs.addf("-totp: no secret in SMSGATE_TOTP; 'smsgate totp-new' makes one")
+	case err != nil:
+		errs.addf("-totp: %w", err)
+	case pin != "":
+		errs.addf("-totp and a PIN (-pin or SMSGATE_PIN): choose one; the code replaces the PIN")
+	default:
+		return pin, newTOTP(key)
+	}
+	return pin, nil
+}
+
+// validateLimits checks the numbers and durations that bound smsgate.
+func (c *daemonConfig) validateLimits(errs *problems) {
+	if c.rate < 1 {
+		errs.addf("-rate %d: want at least 1 command per hour", c.rate)
+	}
+	if c.maxAge <= 0 {
+		errs.addf("-max-age %s: want more than 0", c.maxAge)
+	}
+	if c.poll <= 0 {
+		errs.addf("-poll %s: want more than 0", c.poll)
+	}
+	if c.rebootInterval < 0 {
+		errs.addf("-reboot-interval %s: want 0 or more", c.rebootInterval)
 	}
 	if c.heal.After <= 0 {
-		bad("-heal-after %s: want more than 0", c.heal.After)
+		errs.addf("-heal-after %s: want more than 0", c.heal.After)
 	}
 	if c.heal.Max < 1 {
-		bad("-heal-max %d: want at least 1", c.heal.Max)
+		errs.addf("-heal-max %d: want at least 1", c.heal.Max)
 	}
 	if c.alertMax < 1 {
-		bad("-alert-max %d: want at least 1", c.alertMax)
+		errs.addf("-alert-max %d: want at least 1", c.alertMax)
 	}
-	if c.alert.set {
-		// "" (no alerts) is an empty list, not nil: nil means the default.
-		v.gateway.AlertTo = []string{}
-		for _, a := range c.alert.list {
-			k := normalizeNumber(a, cc)
-			if !k.international() {
-				bad("-alert %q: give it in international form (+216...) or set -country-code", a)
-			}
-			v.gateway.AlertTo = append(v.gateway.AlertTo, string(k))
-		}
-	}
-
 	for _, hp := range c.checkHost {
 		if host, port, err := net.SplitHostPort(hp); err != nil || host == "" || port == "" {
-			bad("-check-host %q: want host:port (example.com:443)", hp)
+			errs.addf("-check-host %q: want host:port (example.com:443)", hp)
 		}
 	}
 	if _, err := newLogger(io.Discard, c.logFormat, slog.LevelInfo); err != nil {
-		errs = append(errs, err)
+		errs.add(err)
 	}
+}
+
+// validateAlerts is where alerts go: nil for the default (the -allow
+// numbers), empty for none (-alert "").
+func (c *daemonConfig) validateAlerts(cc string, errs *problems) []string {
+	if !c.alert.set {
+		return nil
+	}
+	to := []string{}
+	for _, a := range c.alert.list {
+		k := normalizeNumber(a, cc)
+		if !k.international() {
+			errs.addf("-alert %q: give it in international form (+216...) or set -country-code", a)
+		}
+		to = append(to, string(k))
+	}
+	return to
+}
+
+// validateHardware checks the IR codes, the watchdog and the reboot.
+func (c *daemonConfig) validateHardware(errs *problems) map[string]irCode {
 	codes, err := parseIRCodes(c.irCodes)
-	if err != nil {
-		errs = append(errs, err)
-	}
-	v.irCodes = codes
+	errs.add(err)
 	if (c.ir == "") != (len(c.irCodes) == 0) {
-		bad("-ir and -ir-code go together: the transmitter, and the codes it sends")
+		errs.addf("-ir and -ir-code go together: the transmitter, and the codes it sends")
 	}
 	if c.watchdog != "" && c.wdTimeout < time.Second {
-		bad("-watchdog-timeout %s: want at least 1s (the device counts in seconds)", c.wdTimeout)
+		errs.addf("-watchdog-timeout %s: want at least 1s (the device counts in seconds)", c.wdTimeout)
 	}
 	switch c.rebootMode {
 	case "auto", "init", "syscall":
 	default:
-		bad("-reboot-mode %q: want auto, init or syscall", c.rebootMode)
+		errs.addf("-reboot-mode %q: want auto, init or syscall", c.rebootMode)
 	}
 	if c.rebootGrace <= 0 {
-		bad("-reboot-grace %s: want more than 0", c.rebootGrace)
+		errs.addf("-reboot-grace %s: want more than 0", c.rebootGrace)
 	}
-	// A missing program is said now, not on the day the owner needs it.
-	if v.programs, err = parsePrograms(c.programs, c.cmdTimeout); err != nil {
-		errs = append(errs, err)
-	}
-	if v.gateway.Owner, err = c.owner.validate(c.cmdTimeout, c.dryRun, c.alert.set && len(c.alert.list) == 0); err != nil {
-		errs = append(errs, err)
-	}
-	return v, errors.Join(errs...)
+	return codes
 }
 
 // serve opens the hardware, wires the parts together and runs until ctx
