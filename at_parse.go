@@ -132,6 +132,23 @@ func parseCPMS(line string) []storeUse {
 	return out
 }
 
+// parseCPMSSupport reads the stores the module has for reading, from
+// "+CPMS: ("SM","ME","MT"),(...),(...)" (AT+CPMS=?).
+func parseCPMSSupport(line string) []string {
+	_, rest, _ := strings.Cut(line, "(")
+	group, _, ok := strings.Cut(rest, ")")
+	if !ok {
+		return nil
+	}
+	var out []string
+	for _, f := range strings.Split(group, ",") {
+		if n := strings.ToUpper(strings.Trim(strings.TrimSpace(f), `"`)); n != "" && len(n) <= 4 {
+			out = append(out, n)
+		}
+	}
+	return out
+}
+
 func isDigits(s string) bool {
 	for _, c := range s {
 		if c < '0' || c > '9' {

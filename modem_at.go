@@ -311,6 +311,7 @@ func (m *atModem) init(ctx context.Context) error {
 	if _, err := m.exec(ctx, "AT+CMGF=0", m.cfg.Timeout); err != nil {
 		return fail(fmt.Errorf("PDU mode: %w", err))
 	}
+	m.findStores(ctx)
 	if err := m.setStore(ctx); err != nil {
 		return fail(err)
 	}
@@ -352,6 +353,29 @@ func (m *atModem) readSIM(ctx context.Context) error {
 		return fmt.Errorf("SIM not ready: %q", clip(strings.Join(lines, " "), 60))
 	}
 	return nil
+}
+
+// findStores adds to the sweep the SIM and the module's memory, where the
+// module has them, and whatever store it was using: messages may wait there
+// from before smsgate ran (or set AT+CPMS). "MT" (both as one) and the
+// broadcast and status report stores are left out.
+func (m *atModem) findStores(ctx context.Context) {
+	var names []string
+	if lines, err := m.exec(ctx, "AT+CPMS=?", m.cfg.Timeout); err == nil && len(lines) > 0 {
+		names = append(names, parseCPMSSupport(lines[0])...)
+	}
+	if lines, err := m.exec(ctx, "AT+CPMS?", m.cfg.Timeout); err == nil && len(lines) > 0 {
+		for _, s := range parseCPMS(lines[0]) {
+			names = append(names, strings.ToUpper(s.Name))
+		}
+	}
+	m.st.Lock()
+	defer m.st.Unlock()
+	for _, n := range names {
+		if n == "SM" || n == "ME" {
+			m.st.stores[n] = true
+		}
+	}
 }
 
 // setStore asks for the configured store for reading, writing and

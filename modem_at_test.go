@@ -4,6 +4,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"io"
 	"log/slog"
 	"slices"
@@ -76,5 +77,224 @@ func TestATInboxDecodesWhatTheSimulatorDelivered(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+func simStoreSize(s *ATSim) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	n := 0
+	for _, st := range s.store {
+		n += len(st)
+	}
+	return n
+}
+
+func TestATDeleteRemovesEveryPartOfAMergedMessage(t *testing.T) {
+	for _, p := range atPersonalities {
+		t.Run(p, func(t *testing.T) {
+			sim, m := atPair(t, p)
+			ctx := ctxT(t)
+			now := time.Now()
+			sim.Deliver("+4915112345678", strings.Repeat("x", 400), now) // 3 parts
+			sim.Deliver("+4915112345678", "keep me", now)
+			msgs, err := m.Inbox(ctx)
+			if err != nil || len(msgs) != 2 {
+				t.Fatalf("inbox: %v %+v", err, msgs)
+			}
+			long := msgs[slices.IndexFunc(msgs, func(s SMS) bool { return s.Text != "keep me" })]
+			if err := m.Delete(ctx, long.ID); err != nil {
+				t.Fatal(err)
+			}
+			if n := simStoreSize(sim); n != 1 {
+				t.Fatalf("%d stored after deleting the long message, want 1 (%v)", n, sim.Actions())
+			}
+			left, err := m.Inbox(ctx)
+			if err != nil || len(left) != 1 || left[0].Text != "keep me" {
+				t.Fatalf("after delete: %v %+v", err, left)
+			}
+			// Deleting it again: nothing there any more, said so.
+			if err := m.Delete(ctx, long.ID); err == nil {
+				t.Error("deleting a message no longer listed: no error")
+			}
+		})
+	}
+}
+
+// A message deleted behind smsgate's back and another filed at its index:
+// Delete must not take the newcomer.
+func TestATDeleteLeavesANewcomerAtTheSameIndexAlone(t *testing.T) {
+	sim, m := atPair(t, "ec25")
+	ctx := ctxT(t)
+	if _, err := m.Poll(ctx); err != nil { // both go to the store smsgate set
+		t.Fatal(err)
+	}
+	sim.Deliver("+4915112345678", "old", time.Now())
+	msgs, err := m.Inbox(ctx)
+	if err != nil || len(msgs) != 1 {
+		t.Fatalf("inbox: %v %+v", err, msgs)
+	}
+	sim.mu.Lock()
+	for _, st := range sim.store {
+		clear(st)
+	}
+	sim.mu.Unlock()
+	sim.Deliver("+4915112345678", "newcomer", time.Now())
+	err = m.Delete(ctx, msgs[0].ID)
+	if err == nil {
+		t.Fatal("delete of a replaced index: no error")
+	}
+	if simStoreSize(sim) != 1 {
+		t.Fatalf("the newcomer was deleted: %v", sim.Actions())
+	}
+}
+
+func TestATIncompleteMessageListedAsSuch(t *testing.T) {
+	for _, p := range atPersonalities {
+		t.Run(p, func(t *testing.T) {
+			sim, m := atPair(t, p)
+			sim.DeliverIncomplete("+4915112345678", strings.Repeat("y", 400), time.Now(), 2)
+			msgs, err := m.Inbox(ctxT(t))
+			if err != nil || len(msgs) != 1 {
+				t.Fatalf("inbox: %v %+v", err, msgs)
+			}
+			if msgs[0].Complete || !strings.Contains(msgs[0].Problem, "2 of 3 parts") {
+				t.Fatalf("got complete %v problem %q", msgs[0].Complete, msgs[0].Problem)
+			}
+			if err := m.Delete(ctxT(t), msgs[0].ID); err != nil || simStoreSize(sim) != 0 {
+				t.Fatalf("delete: %v, %d left", err, simStoreSize(sim))
+			}
+		})
+	}
+}
+
+func TestATSend(t *testing.T) {
+	long := strings.Repeat("0123456789", 20)
+	cases := []struct {
+		name     string
+		text     string
+		maxParts int
+		want     []string // texts of the parts the module took
+		err      error
+	}{
+		{"gsm", "pong, up 3h00m [ok] €", 1, []string{"pong, up 3h00m [ok] €"}, nil},
+		{"ucs2", "ответ: 😀", 1, []string{"ответ: 😀"}, nil},
+		{"long refused", long, 1, nil, errTooLong},
+		{"long split", long, 2, []string{long[:153], long[153:]}, nil},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			sim, m := atPair(t, "sim7600")
+			m.cfg.MaxParts = c.maxParts
+			err := m.Send(ctxT(t), "+4915112345678", c.text)
+			if !errors.Is(err, c.err) {
+				t.Fatalf("send: %v, want %v", err, c.err)
+			}
+			var got []string
+			for _, s := range sim.Sent() {
+				if s.To != "+4915112345678" {
+					t.Errorf("sent to %q", s.To)
+				}
+				got = append(got, s.Text)
+			}
+			if !slices.Equal(got, c.want) {
+				t.Fatalf("module took %q, want %q (%v)", got, c.want, sim.Actions())
+			}
+		})
+	}
+}
+
+func TestATSendUnansweredIsUnconfirmedAndNotRepeated(t *testing.T) {
+	sim, m := atPair(t, "ec25")
+	ctx := ctxT(t)
+	if _, err := m.Poll(ctx); err != nil {
+		t.Fatal(err)
+	}
+	sim.SetFaults(atSimFaults{CMGSSilent: true})
+	m.cfg.Timeout = 300 * time.Millisecond
+	start := time.Now()
+	c2, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	err := m.Send(c2, "+4915112345678", "hello")
+	if !errors.Is(err, errSendUnconfirmed) {
+		t.Fatalf("send: %v after %v, want errSendUnconfirmed", err, time.Since(start))
+	}
+	if n := len(sim.Sent()); n != 1 {
+		t.Fatalf("module took %d PDUs, want 1", n)
+	}
+	// The line works again afterwards.
+	sim.SetFaults(atSimFaults{})
+	if _, err := m.Capacity(ctx); err != nil {
+		t.Fatalf("after the unanswered send: %v", err)
+	}
+}
+
+func TestATSendRefusedIsAnError(t *testing.T) {
+	sim, m := atPair(t, "sim800")
+	sim.SetLink(false)
+	err := m.Send(ctxT(t), "+4915112345678", "hello")
+	var ae *atError
+	if !errors.As(err, &ae) || ae.code() != 331 || errors.Is(err, errSendUnconfirmed) {
+		t.Fatalf("send with no network: %v, want +CMS ERROR: 331", err)
+	}
+}
+
+func waitEvent(t *testing.T, ch <-chan struct{}, d time.Duration) bool {
+	t.Helper()
+	select {
+	case <-ch:
+		return true
+	case <-time.After(d):
+		return false
+	}
+}
+
+func drainEvents(ch <-chan struct{}) {
+	for {
+		select {
+		case <-ch:
+		default:
+			return
+		}
+	}
+}
+
+func TestATEventOnCMTIAndIdleCostsNothing(t *testing.T) {
+	sim, m := atPair(t, "sim7600")
+	ctx := ctxT(t)
+	st0, err := m.Poll(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !st0.SIMReady || !st0.Registered {
+		t.Fatalf("poll after init: %+v", st0)
+	}
+	drainEvents(m.Events())
+	before := len(sim.Commands())
+	for i := 0; i < 50; i++ {
+		st, err := m.Poll(ctx)
+		if err != nil || st.Unread != st0.Unread {
+			t.Fatalf("idle poll %d: %+v %v", i, st, err)
+		}
+	}
+	if n := len(sim.Commands()) - before; n != 0 {
+		t.Fatalf("50 idle polls cost %d AT commands: %v", n, sim.Commands()[before:])
+	}
+	sim.Deliver("+4915112345678", "status", time.Now())
+	if !waitEvent(t, m.Events(), 2*time.Second) {
+		t.Fatal("no event after +CMTI")
+	}
+	st, err := m.Poll(ctx)
+	if err != nil || st.Unread == st0.Unread {
+		t.Fatalf("poll after +CMTI: %+v %v, unread unchanged", st, err)
+	}
+	// The probe comes once ProbeEvery has passed.
+	m.lastProbe = time.Now().Add(-2 * m.cfg.ProbeEvery)
+	before = len(sim.Commands())
+	if _, err := m.Poll(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if got := sim.Commands()[before:]; !slices.Equal(got, []string{"AT"}) {
+		t.Fatalf("probe sent %q, want one AT", got)
 	}
 }

@@ -270,6 +270,9 @@ func (s *ATSim) command(pty *simPTY, cmd string) {
 	if !hasArg && strings.HasSuffix(up, "?") {
 		name, arg = strings.TrimSuffix(up, "?"), "?"
 	}
+	if hasArg && arg == "?" {
+		arg = "=?" // a test command: what is supported
+	}
 	argRaw := ""
 	if hasArg {
 		argRaw = cmd[len(name)+1:]
@@ -389,6 +392,16 @@ func (s *ATSim) regStat() int {
 
 // cpms sets or reads the three stores: reading, writing, receiving.
 func (s *ATSim) cpms(pty *simPTY, arg, _ string) {
+	if arg == "=?" {
+		var names []string
+		for n := range s.p.Stores {
+			names = append(names, strconv.Quote(n))
+		}
+		sort.Strings(names)
+		g := "(" + strings.Join(names, ",") + ")"
+		s.reply(pty, "+CPMS: "+g+","+g+","+g, "OK")
+		return
+	}
 	if arg == "?" {
 		var f []string
 		for _, m := range s.mem {
