@@ -251,4 +251,3 @@ func parseCOPS(line string) (oper, tech string) {
 	}
 	return oper, tech
 }
-

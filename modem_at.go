@@ -267,11 +267,19 @@ func (m *atModem) ensure(ctx context.Context) error {
 		m.needInit.Store(true)
 		m.mem1 = ""
 	}
-	if m.needInit.Load() {
-		return m.init(ctx)
+	var err error
+	// A module that restarts sends its boot URCs over a moment: an init
+	// they interrupt is done again once the line is quiet.
+	for try := 0; try < 3 && m.needInit.Load(); try++ {
+		if err = m.init(ctx); !errors.Is(err, errRestartedInInit) {
+			return err
+		}
+		m.conn.quiet(ctx, 300*time.Millisecond, 3*time.Second)
 	}
-	return nil
+	return err
 }
+
+var errRestartedInInit = errors.New("the module restarted during init")
 
 // exec runs one command on an ensured line.
 func (m *atModem) exec(ctx context.Context, cmd string, timeout time.Duration) ([]string, error) {
@@ -331,7 +339,7 @@ func (m *atModem) init(ctx context.Context) error {
 		m.st.Unlock()
 	}
 	if m.needInit.Load() {
-		return fail(errors.New("the module restarted during init"))
+		return fail(errRestartedInInit)
 	}
 	m.st.Lock()
 	m.st.indications++ // list the inbox: indications may have been lost

@@ -298,3 +298,228 @@ func TestATEventOnCMTIAndIdleCostsNothing(t *testing.T) {
 		t.Fatalf("probe sent %q, want one AT", got)
 	}
 }
+
+func TestATLineFaults(t *testing.T) {
+	cases := []struct {
+		name   string
+		faults atSimFaults
+	}{
+		{"echo stuck on", atSimFaults{EchoStuck: true}},
+		{"URC in the middle of a listing", atSimFaults{URCMidAnswer: true}},
+	}
+	for _, c := range cases {
+		for _, p := range atPersonalities {
+			t.Run(c.name+"/"+p, func(t *testing.T) {
+				sim, m := atPair(t, p)
+				sim.SetFaults(c.faults)
+				ctx := ctxT(t)
+				sim.Deliver("+4915112345678", "one", time.Now())
+				sim.Deliver("+4915112345678", strings.Repeat("two ", 50), time.Now())
+				msgs, err := m.Inbox(ctx)
+				if err != nil || len(msgs) != 2 || msgs[0].Text != "one" && msgs[1].Text != "one" {
+					t.Fatalf("inbox: %v %+v", err, msgs)
+				}
+				for _, s := range msgs {
+					if err := m.Delete(ctx, s.ID); err != nil {
+						t.Fatal(err)
+					}
+				}
+				if err := m.Send(ctx, "+4915112345678", "pong"); err != nil {
+					t.Fatal(err)
+				}
+				if simStoreSize(sim) != 0 || len(sim.Sent()) != 1 {
+					t.Fatalf("%d stored, %d sent: %v", simStoreSize(sim), len(sim.Sent()), sim.Actions())
+				}
+			})
+		}
+	}
+}
+
+// A command that never answers times out; the line is resynchronised and
+// the next command gets its own answer, not a late one.
+func TestATNeverAnsweredCommandThenResync(t *testing.T) {
+	sim, m := atPair(t, "sim7600")
+	ctx := ctxT(t)
+	m.cfg.Timeout = 200 * time.Millisecond
+	if _, err := m.Poll(ctx); err != nil {
+		t.Fatal(err)
+	}
+	sim.Deliver("+4915112345678", "status", time.Now())
+	sim.SetFaults(atSimFaults{NeverAnswer: "AT+CMGL"})
+	if _, err := m.Inbox(ctx); !errors.Is(err, errATTimeout) {
+		t.Fatalf("inbox with a silent module: %v, want a timeout", err)
+	}
+	sim.SetFaults(atSimFaults{})
+	msgs, err := m.Inbox(ctx)
+	if err != nil || len(msgs) != 1 || msgs[0].Text != "status" {
+		t.Fatalf("inbox after resync: %v %+v", err, msgs)
+	}
+	c, err := m.Capacity(ctx)
+	if err != nil || c.Used != 1 {
+		t.Fatalf("capacity after resync: %+v %v", c, err)
+	}
+}
+
+// The module restarts between two commands of a pass: settings are gone
+// (echo on, no +CMTI); smsgate sets it up again and lists.
+func TestATModuleRestartMidPass(t *testing.T) {
+	for _, p := range atPersonalities {
+		t.Run(p, func(t *testing.T) {
+			sim, m := atPair(t, p)
+			ctx := ctxT(t)
+			st0, err := m.Poll(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			drainEvents(m.Events())
+			sim.Reboot()
+			if !waitEvent(t, m.Events(), 2*time.Second) {
+				t.Fatal("no event after RDY")
+			}
+			st, err := m.Poll(ctx)
+			if err != nil || st.Unread == st0.Unread {
+				t.Fatalf("poll after restart: %+v %v", st, err)
+			}
+			drainEvents(m.Events())
+			sim.Deliver("+4915112345678", "after restart", time.Now())
+			if !waitEvent(t, m.Events(), 2*time.Second) {
+				t.Fatal("no +CMTI after restart: not set up again")
+			}
+			msgs, err := m.Inbox(ctx)
+			if err != nil || len(msgs) != 1 {
+				t.Fatalf("inbox after restart: %v %+v", err, msgs)
+			}
+		})
+	}
+}
+
+// The device node vanishes (USB re-enumeration) and comes back: errors
+// meanwhile, then the module is reopened and set up, nothing lost.
+func TestATDeviceVanishesAndComesBack(t *testing.T) {
+	sim, m := atPair(t, "ec25")
+	ctx := ctxT(t)
+	if _, err := m.Poll(ctx); err != nil {
+		t.Fatal(err)
+	}
+	sim.Deliver("+4915112345678", "before", time.Now())
+	sim.Unplug()
+	gone := time.Now().Add(2 * time.Second)
+	for _, err := m.Poll(ctx); err == nil; _, err = m.Poll(ctx) {
+		if time.Now().After(gone) {
+			t.Fatal("poll with the device gone: no error")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if err := sim.Replug(); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		_, err := m.Poll(ctx)
+		if err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("not back after replug: %v", err)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	msgs, err := m.Inbox(ctx)
+	if err != nil || len(msgs) != 1 || msgs[0].Text != "before" {
+		t.Fatalf("inbox after replug: %v %+v", err, msgs)
+	}
+}
+
+func TestATCallsReportedOncePerCall(t *testing.T) {
+	sim, m := atPair(t, "sim800")
+	if _, err := m.Poll(ctxT(t)); err != nil {
+		t.Fatal(err)
+	}
+	sim.Ring("+4915112345678")
+	sim.Ring("+4915112345678")
+	select {
+	case c := <-m.Calls():
+		if c.Number != "+4915112345678" {
+			t.Fatalf("call from %q", c.Number)
+		}
+	case <-time.After(2 * time.Second):
+		t.Fatal("no call reported")
+	}
+	select {
+	case c := <-m.Calls():
+		t.Fatalf("the second ring of one call reported again: %+v", c)
+	case <-time.After(200 * time.Millisecond):
+	}
+}
+
+func TestATUSSD(t *testing.T) {
+	sim, m := atPair(t, "sim7600")
+	ctx := ctxT(t)
+	got, err := m.USSD(ctx, "*100#")
+	if err != nil || got != "Balance for *100#:\n12.34 EUR" {
+		t.Fatalf("ussd: %q %v", got, err)
+	}
+	sim.SetFaults(atSimFaults{USSDSilent: true})
+	m.ussdWait = 200 * time.Millisecond
+	if _, err := m.USSD(ctx, "*100#"); !errors.Is(err, errNoUSSDAnswer) {
+		t.Fatalf("silent ussd: %v", err)
+	}
+	if _, err := m.USSD(ctx, "*100#\"\r\nAT+CFUN=0"); err == nil {
+		t.Fatal("a code with a quote and a line break was sent")
+	}
+}
+
+func TestATRebootReconnectStatus(t *testing.T) {
+	sim, m := atPair(t, "ec25")
+	ctx := ctxT(t)
+	st, err := m.Status(ctx)
+	if err != nil || !st.SIMReady || st.Network != "LTE" || st.Operator != "Sim Telecom" || st.Bars < 3 || !st.DataUp {
+		t.Fatalf("status: %+v %v", st, err)
+	}
+	how, err := m.Reconnect(ctx)
+	if err != nil || !strings.Contains(how, "attached again") {
+		t.Fatalf("reconnect: %q %v", how, err)
+	}
+	drainEvents(m.Events())
+	if err := m.Reboot(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if !waitEvent(t, m.Events(), 3*time.Second) {
+		t.Fatal("no event after the module came back")
+	}
+	if _, err := m.Poll(ctx); err != nil {
+		t.Fatal(err)
+	}
+	acts := strings.Join(sim.Actions(), ",")
+	if acts != "cgatt=0,cgatt=1,reboot" {
+		t.Fatalf("actions %q", acts)
+	}
+	sim.SetLink(false)
+	time.Sleep(100 * time.Millisecond)
+	if st, err := m.Poll(ctx); err != nil || st.Registered {
+		t.Fatalf("poll with the link down: %+v %v", st, err)
+	}
+}
+
+func TestParseSerialAddr(t *testing.T) {
+	cases := []struct {
+		in   string
+		dev  string
+		baud int
+		ok   bool
+	}{
+		{"serial:/dev/ttyUSB2", "/dev/ttyUSB2", 115200, true},
+		{"serial:/dev/ttyAMA0?baud=9600", "/dev/ttyAMA0", 9600, true},
+		{"serial:/dev/serial/by-id/usb-Quectel_EC25-if02-port0", "/dev/serial/by-id/usb-Quectel_EC25-if02-port0", 115200, true},
+		{"serial:ttyUSB2", "", 0, false},
+		{"serial:/dev/ttyUSB2?baud=fast", "", 0, false},
+		{"serial:/dev/ttyUSB2?speed=9600", "", 0, false},
+		{"/dev/ttyUSB2", "", 0, false},
+	}
+	for _, c := range cases {
+		got, err := parseSerialAddr(c.in)
+		if (err == nil) != c.ok || got.Device != c.dev || got.Baud != c.baud {
+			t.Errorf("%q: %+v %v", c.in, got, err)
+		}
+	}
+}

@@ -606,6 +606,9 @@ func (s *ATSim) SetLink(up bool) {
 	s.linkUp = up
 	if s.creg {
 		s.urc(fmt.Sprintf("+CREG: %d", s.regStat()))
+		if !s.p.NoCEREG {
+			s.urc(fmt.Sprintf("+CEREG: %d", s.regStat()))
+		}
 	}
 }
 
