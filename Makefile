@@ -16,7 +16,8 @@ STATICCHECK := $(GO) run honnef.co/go/tools/cmd/staticcheck@v0.8.2
 OTHER_OS := darwin/amd64 darwin/arm64 windows/amd64
 FUZZ     := FuzzDecodeContent FuzzDecodeNumber FuzzParseSMSDate FuzzContentRoundTrip \
             FuzzParseLenientJSON FuzzUndoubleQuotes FuzzParseConfigJS FuzzParseCommand FuzzParseIRCode \
-            FuzzProgramArgv FuzzRedactBody FuzzTOTPCheck FuzzSanitizeText FuzzReadAnswer
+            FuzzProgramArgv FuzzRedactBody FuzzTOTPCheck FuzzSanitizeText FuzzReadAnswer \
+            FuzzDecodeDeliverPDU FuzzEncodeSubmit FuzzATLines FuzzParseCMGL FuzzParseATAnswer
 
 # skip prints one loud line for a test the machine cannot run; under CI
 # (which installs everything) a skip is a failure.

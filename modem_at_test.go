@@ -181,6 +181,8 @@ func TestATSend(t *testing.T) {
 		{"ucs2", "ответ: 😀", 1, []string{"ответ: 😀"}, nil},
 		{"long refused", long, 1, nil, errTooLong},
 		{"long split", long, 2, []string{long[:153], long[153:]}, nil},
+		{"escape kept whole", strings.Repeat("a", 152) + "€bcdefghi", 2, []string{strings.Repeat("a", 152), "€bcdefghi"}, nil},
+		{"surrogates kept whole", strings.Repeat("ж", 66) + "😀wxyz", 2, []string{strings.Repeat("ж", 66), "😀wxyz"}, nil},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
