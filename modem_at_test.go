@@ -525,3 +525,43 @@ func TestParseSerialAddr(t *testing.T) {
 		}
 	}
 }
+
+func TestATDoctorChecks(t *testing.T) {
+	sim, m := atPair(t, "sim800")
+	got := m.DoctorChecks(ctxT(t))
+	var names []string
+	for _, c := range got {
+		names = append(names, c.Name)
+		if c.Level != levelOK {
+			t.Errorf("%s: %s %s", c.Name, c.Level, c.Detail)
+		}
+	}
+	if want := []string{"serial", "AT", "SIM", "PDU mode", "storage", "network"}; !slices.Equal(names, want) {
+		t.Fatalf("checks %q, want %q", names, want)
+	}
+	sim.SetLink(false)
+	sim.Unplug()
+	got = m.DoctorChecks(ctxT(t))
+	if last := got[len(got)-1]; last.Name != "serial" || last.Level != levelFail || last.Fix == "" {
+		t.Fatalf("device gone: %+v", got)
+	}
+}
+
+func TestConsoleCheck(t *testing.T) {
+	cases := []struct {
+		dev, resolved, cmdline string
+		applies                bool
+		level                  checkLevel
+	}{
+		{"/dev/ttyUSB2", "/dev/ttyUSB2", "console=serial0,115200 console=tty1", false, levelOK},
+		{"/dev/serial0", "/dev/ttyS0", "console=serial0,115200 console=tty1 root=PARTUUID=x", true, levelFail},
+		{"/dev/ttyAMA0", "/dev/ttyAMA0", "console=tty1 root=/dev/mmcblk0p2", true, levelOK},
+		{"/dev/serial0", "/dev/ttyAMA0", "console=ttyAMA0,115200", true, levelFail},
+	}
+	for _, c := range cases {
+		got, ok := consoleCheck(c.dev, c.resolved, c.cmdline)
+		if ok != c.applies || (ok && got.Level != c.level) {
+			t.Errorf("%s %q: %+v %v", c.dev, c.cmdline, got, ok)
+		}
+	}
+}
