@@ -183,7 +183,13 @@ func readSCTS(b []byte) (time.Time, string) {
 	if v[1] < 1 || v[1] > 12 || v[2] < 1 || v[2] > 31 || v[3] > 23 || v[4] > 59 || v[5] > 59 || q > 56 || q < -48 {
 		return time.Time{}, raw
 	}
-	t := time.Date(2000+v[0], time.Month(v[1]), v[2], v[3], v[4], v[5], 0, time.FixedZone("", q*15*60))
+	// The timestamp has no century: 90-99 are read as the 1990s, so that
+	// a bogus one is too old to act on rather than in the future.
+	year := 2000 + v[0]
+	if v[0] >= 90 {
+		year -= 100
+	}
+	t := time.Date(year, time.Month(v[1]), v[2], v[3], v[4], v[5], 0, time.FixedZone("", q*15*60))
 	if t.Day() != v[2] { // 31 February
 		return time.Time{}, raw
 	}
