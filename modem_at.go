@@ -104,6 +104,10 @@ type atModem struct {
 	mem1      string // the store reads and deletes go to now
 	regURC    bool   // AT+CREG=1 accepted: registration comes as URCs
 	listed    map[int64][]listedPart
+	// unread: parts smsgate saw unread. Listing or reading a message
+	// marks it read in the module (TS 27.005), so a message is reported
+	// read only once MarkRead was asked for, not because it was listed.
+	unread map[string]bool
 	ref       byte
 	lastProbe time.Time
 	ussdWait  time.Duration // 30 s; tests shorten it
@@ -141,7 +145,7 @@ func newATModem(cfg ATConfig) (*atModem, error) {
 	}
 	m := &atModem{cfg: cfg, log: cfg.Logger.With("modem", "at", "device", cfg.Device),
 		events: make(chan struct{}, 1), calls: make(chan ATCall, 4), ussd: make(chan string, 1),
-		listed: map[int64][]listedPart{}, ref: byte(time.Now().UnixNano()), ussdWait: 30 * time.Second}
+		listed: map[int64][]listedPart{}, unread: map[string]bool{}, ref: byte(time.Now().UnixNano()), ussdWait: 30 * time.Second}
 	m.st.stores = map[string]bool{}
 	m.needInit.Store(true)
 	return m, nil
@@ -512,6 +516,7 @@ func (m *atModem) inbox(ctx context.Context) ([]SMS, error) {
 	sort.Strings(stores[1:])
 	var out []SMS
 	listed := map[int64][]listedPart{}
+	seen := map[string]bool{}
 	for _, store := range stores {
 		if err := m.useStore(ctx, store); err != nil {
 			return nil, err
@@ -524,12 +529,17 @@ func (m *atModem) inbox(ctx context.Context) ([]SMS, error) {
 		for _, p := range problems {
 			m.log.Warn("listing", "store", store, "problem", p)
 		}
-		for _, msg := range m.decodeStore(store, entries) {
+		for _, msg := range m.decodeStore(store, entries, seen) {
 			out = append(out, msg.sms)
 			listed[msg.sms.ID] = msg.parts
 		}
 	}
 	m.listed = listed
+	for k := range m.unread {
+		if !seen[k] {
+			delete(m.unread, k) // gone from the store
+		}
+	}
 	return out, nil
 }
 
@@ -540,16 +550,24 @@ type listedSMS struct {
 
 // decodeStore turns one store's listing into messages. A PDU that does not
 // decode is still listed, from nobody, so that it can be seen and deleted.
-func (m *atModem) decodeStore(store string, entries []cmglEntry) []listedSMS {
+func (m *atModem) decodeStore(store string, entries []cmglEntry, seen map[string]bool) []listedSMS {
 	label := "sim"
 	if store == m.primary {
 		label = "device"
 	}
 	var parts []storedPart
 	var out []listedSMS
-	for _, e := range entries {
+	for i, e := range entries {
 		if e.Stat == 2 || e.Stat == 3 {
 			continue // stored outgoing messages are not the inbox
+		}
+		key := partKey(store, e.Index, e.PDU)
+		seen[key] = true
+		if e.Stat == 0 {
+			m.unread[key] = true
+		}
+		if m.unread[key] {
+			entries[i].Stat, e.Stat = 0, 0
 		}
 		p, err := decodeDeliverPDU(e.PDU)
 		if err != nil {
@@ -574,6 +592,10 @@ func (m *atModem) decodeStore(store string, entries []cmglEntry) []listedSMS {
 	}
 	sort.SliceStable(out, func(i, j int) bool { return out[i].sms.ID < out[j].sms.ID })
 	return out
+}
+
+func partKey(store string, index int, pdu string) string {
+	return store + "/" + strconv.Itoa(index) + "/" + strings.ToUpper(pdu)
 }
 
 // partsOf finds where a message's parts are: from the last listing, or a
@@ -626,6 +648,7 @@ func (m *atModem) deleteOne(ctx context.Context, id int64) error {
 		if _, err := m.exec(ctx, fmt.Sprintf("AT+CMGD=%d", p.index), 2*m.cfg.Timeout); err != nil {
 			return fmt.Errorf("delete sms %d part at %s %d: %w", id, p.store, p.index, err)
 		}
+		delete(m.unread, partKey(p.store, p.index, p.pdu))
 	}
 	delete(m.listed, id)
 	return nil
@@ -671,6 +694,7 @@ func (m *atModem) MarkRead(ctx context.Context, ids ...int64) error {
 			if _, err := m.holds(ctx, p); err != nil {
 				return fmt.Errorf("mark read %d: %w", id, err)
 			}
+			delete(m.unread, partKey(p.store, p.index, p.pdu))
 		}
 	}
 	return nil

@@ -565,3 +565,45 @@ func TestConsoleCheck(t *testing.T) {
 		}
 	}
 }
+
+// Listing marks a message read in the module; smsgate reports it unread
+// until it is asked to mark it read, so -mark-read never skips a command
+// only because it was listed before.
+func TestATReadOnlyWhenMarkedRead(t *testing.T) {
+	sim, m := atPair(t, "sim7600")
+	ctx := ctxT(t)
+	sim.Deliver("+4915112345678", strings.Repeat("z", 200), time.Now())
+	for i := 0; i < 2; i++ {
+		msgs, err := m.Inbox(ctx)
+		if err != nil || len(msgs) != 1 || msgs[0].Read {
+			t.Fatalf("listing %d: %v %+v", i, err, msgs)
+		}
+	}
+	msgs, _ := m.Inbox(ctx)
+	if err := m.MarkRead(ctx, msgs[0].ID); err != nil {
+		t.Fatal(err)
+	}
+	if msgs, err := m.Inbox(ctx); err != nil || len(msgs) != 1 || !msgs[0].Read {
+		t.Fatalf("after MarkRead: %v %+v", err, msgs)
+	}
+}
+
+// +CMTI lost (the fault drops it): no event, but the sweep's listing
+// finds the message.
+func TestATLostIndicationFoundBySweep(t *testing.T) {
+	sim, m := atPair(t, "ec25")
+	ctx := ctxT(t)
+	if _, err := m.Poll(ctx); err != nil {
+		t.Fatal(err)
+	}
+	drainEvents(m.Events())
+	sim.SetFaults(atSimFaults{DropCMTI: true})
+	sim.Deliver("+4915112345678", "status", time.Now())
+	if waitEvent(t, m.Events(), 200*time.Millisecond) {
+		t.Fatal("an event without +CMTI")
+	}
+	msgs, err := m.Inbox(ctx)
+	if err != nil || len(msgs) != 1 || msgs[0].Text != "status" {
+		t.Fatalf("sweep: %v %+v", err, msgs)
+	}
+}

@@ -454,7 +454,8 @@ func (s *ATSim) cmgl(pty *simPTY, arg, _ string) {
 		if s.faults.URCMidAnswer && n == 0 {
 			lines = append(lines, fmt.Sprintf("+CMTI: %q,%d", s.mem[0], i), "RING")
 		}
-		if stat == 0 {
+		// TS 27.005: listing a received unread message makes it read.
+		if m.stat == 0 {
 			m.stat = 1
 			st[i] = m
 		}
