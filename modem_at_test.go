@@ -607,3 +607,37 @@ func TestATLostIndicationFoundBySweep(t *testing.T) {
 		t.Fatalf("sweep: %v %+v", err, msgs)
 	}
 }
+
+// The module restarts while a listing is in flight: the listing fails
+// (nothing is decided on half an answer), the next one sets the module up
+// again and finds every message, and +CMTI works again.
+func TestATRestartDuringListing(t *testing.T) {
+	sim, m := atPair(t, "sim7600")
+	ctx := ctxT(t)
+	m.cfg.Timeout = 300 * time.Millisecond
+	sim.Deliver("+4915112345678", "one", time.Now())
+	if _, err := m.Poll(ctx); err != nil {
+		t.Fatal(err)
+	}
+	sim.SetFaults(atSimFaults{NeverAnswer: "AT+CMGL"})
+	done := make(chan error, 1)
+	go func() {
+		_, err := m.Inbox(ctx)
+		done <- err
+	}()
+	time.Sleep(50 * time.Millisecond)
+	sim.Reboot()
+	if err := <-done; err == nil {
+		t.Fatal("a listing the module never finished: no error")
+	}
+	sim.SetFaults(atSimFaults{})
+	msgs, err := m.Inbox(ctx)
+	if err != nil || len(msgs) != 1 || msgs[0].Text != "one" {
+		t.Fatalf("after restart: %v %+v", err, msgs)
+	}
+	drainEvents(m.Events())
+	sim.Deliver("+4915112345678", "two", time.Now())
+	if !waitEvent(t, m.Events(), 2*time.Second) {
+		t.Fatal("no +CMTI after the restart")
+	}
+}
