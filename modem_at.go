@@ -84,6 +84,14 @@ func parseSerialAddr(s string) (ATConfig, error) {
 	return cfg, nil
 }
 
+// The AT adapter is a modem port that says when messages arrive and has
+// doctor checks of its own.
+var (
+	_ modemPort   = (*atModem)(nil)
+	_ eventSource = (*atModem)(nil)
+	_ portDoctor  = (*atModem)(nil)
+)
+
 // ATCall is an incoming call seen by RING and +CLIP, never answered.
 type ATCall struct {
 	Number string // "" when the caller withheld it
@@ -107,7 +115,7 @@ type atModem struct {
 	// unread: parts smsgate saw unread. Listing or reading a message
 	// marks it read in the module (TS 27.005), so a message is reported
 	// read only once MarkRead was asked for, not because it was listed.
-	unread map[string]bool
+	unread    map[string]bool
 	ref       byte
 	lastProbe time.Time
 	ussdWait  time.Duration // 30 s; tests shorten it

@@ -50,12 +50,11 @@ func gsmTables() ([128]rune, map[byte]rune) {
 // concatInfo is a concatenation information element (IEI 0x00 with an
 // 8-bit reference, 0x08 with a 16-bit one).
 type concatInfo struct {
-	ref      uint16
-	wide     bool // 16-bit reference
-	total    int
-	seq      int
-	present  bool
-	shiftIEI []string // national language shift IEs seen (0x24, 0x25)
+	ref     uint16
+	wide    bool // 16-bit reference
+	total   int
+	seq     int
+	present bool
 }
 
 // pduPart is one stored SMS-DELIVER, decoded up to its user data units
