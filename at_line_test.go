@@ -6,6 +6,25 @@ import (
 	"testing"
 )
 
+// The AT adapter is a modem port that says when messages arrive and has
+// doctor checks of its own.
+var (
+	_ modemPort   = (*atModem)(nil)
+	_ eventSource = (*atModem)(nil)
+	_ portDoctor  = (*atModem)(nil)
+)
+
+// TestATSimIsIndependent: the AT simulator uses nothing declared in the
+// client's files: its PDU code, line handling and pty are its own.
+func TestATSimIsIndependent(t *testing.T) {
+	own := []string{"sim_at.go", "sim_at_pdu.go", "sim_at_pty.go"}
+	for _, f := range own {
+		if used := clientNamesUsed(t, f, own...); len(used) > 0 {
+			t.Errorf("%s uses the client's %s", f, strings.Join(used, ", "))
+		}
+	}
+}
+
 func TestLineSplitter(t *testing.T) {
 	var s lineSplitter
 	var got []string

@@ -84,14 +84,6 @@ func parseSerialAddr(s string) (ATConfig, error) {
 	return cfg, nil
 }
 
-// The AT adapter is a modem port that says when messages arrive and has
-// doctor checks of its own.
-var (
-	_ modemPort   = (*atModem)(nil)
-	_ eventSource = (*atModem)(nil)
-	_ portDoctor  = (*atModem)(nil)
-)
-
 // ATCall is an incoming call seen by RING and +CLIP, never answered.
 type ATCall struct {
 	Number string // "" when the caller withheld it
