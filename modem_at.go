@@ -112,10 +112,13 @@ type atModem struct {
 	lastProbe time.Time
 	ussdWait  time.Duration // 30 s; tests shorten it
 
-	needInit atomic.Bool
-	events   chan struct{}
-	calls    chan ATCall
-	ussd     chan string
+	needInit  atomic.Bool
+	simKick   atomic.Bool // +CPIN: READY came: init again now
+	initAfter time.Time   // SIM not ready: no new init before this
+	initErr   error
+	events    chan struct{}
+	calls     chan ATCall
+	ussd      chan string
 
 	st struct {
 		sync.Mutex
@@ -198,6 +201,12 @@ func (m *atModem) onURC(line string) {
 		m.signal()
 	case strings.HasPrefix(up, "+CPIN:") && !strings.Contains(up, "READY"):
 		m.st.simReady = false
+	case strings.HasPrefix(up, "+CPIN:"):
+		m.log.Info("SIM ready: init again", "urc", line)
+		m.simKick.Store(true)
+		m.needInit.Store(true)
+		m.st.indications++
+		m.signal()
 	case up == "RDY" || strings.HasPrefix(up, "+CPIN:") || strings.Contains(up, "SMS DONE") ||
 		strings.Contains(up, "SMS READY") || strings.HasPrefix(up, "+CFUN:"):
 		// The module restarted: its settings are gone and indications
@@ -271,11 +280,21 @@ func (m *atModem) ensure(ctx context.Context) error {
 		m.needInit.Store(true)
 		m.mem1 = ""
 	}
+	if !m.needInit.Load() {
+		return nil
+	}
+	if time.Now().Before(m.initAfter) && !m.simKick.Swap(false) {
+		return m.initErr
+	}
 	var err error
 	// A module that restarts sends its boot URCs over a moment: an init
 	// they interrupt is done again once the line is quiet.
 	for try := 0; try < 3 && m.needInit.Load(); try++ {
 		if err = m.init(ctx); !errors.Is(err, errRestartedInInit) {
+			m.initAfter, m.initErr = time.Time{}, nil
+			if errors.Is(err, errSIMNotReady) {
+				m.initAfter, m.initErr = time.Now().Add(simRetry), err
+			}
 			return err
 		}
 		m.conn.quiet(ctx, 300*time.Millisecond, 3*time.Second)
@@ -283,7 +302,15 @@ func (m *atModem) ensure(ctx context.Context) error {
 	return err
 }
 
-var errRestartedInInit = errors.New("the module restarted during init")
+var (
+	errRestartedInInit = errors.New("the module restarted during init")
+	// errSIMNotReady: the module answers but its SIM is locked, missing
+	// or starting; init is tried again every simRetry, or at once when
+	// the module says +CPIN: READY.
+	errSIMNotReady = errors.New("SIM not ready")
+)
+
+const simRetry = 10 * time.Second
 
 // exec runs one command on an ensured line.
 func (m *atModem) exec(ctx context.Context, cmd string, timeout time.Duration) ([]string, error) {
@@ -362,7 +389,7 @@ func (m *atModem) readSIM(ctx context.Context) error {
 		return fmt.Errorf("SIM: %w", err)
 	}
 	if !ready {
-		return fmt.Errorf("SIM not ready: %q", clip(strings.Join(lines, " "), 60))
+		return fmt.Errorf("%w: %q", errSIMNotReady, clip(strings.Join(lines, " "), 60))
 	}
 	return nil
 }
@@ -427,7 +454,9 @@ func (m *atModem) readReg(ctx context.Context) {
 func (m *atModem) Poll(ctx context.Context) (PollState, error) {
 	m.op.Lock()
 	defer m.op.Unlock()
-	if err := m.ensure(ctx); err != nil {
+	if err := m.ensure(ctx); errors.Is(err, errSIMNotReady) {
+		return m.pollState(), nil // the module answers: healing sees the SIM
+	} else if err != nil {
 		return m.pollState(), err
 	}
 	if time.Since(m.lastProbe) >= m.cfg.ProbeEvery {

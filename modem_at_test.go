@@ -641,3 +641,35 @@ func TestATRestartDuringListing(t *testing.T) {
 		t.Fatal("no +CMTI after the restart")
 	}
 }
+
+// A locked SIM: Poll answers (SIMReady false) without an init each poll;
+// +CPIN: READY sets the module up at once.
+func TestATSIMNotReadyThenReady(t *testing.T) {
+	sim, m := atPair(t, "ec25")
+	ctx := ctxT(t)
+	sim.SetSIM(false)
+	st, err := m.Poll(ctx)
+	if err != nil || st.SIMReady {
+		t.Fatalf("poll with a locked SIM: %+v %v", st, err)
+	}
+	before := len(sim.Commands())
+	for i := 0; i < 5; i++ {
+		if _, err := m.Poll(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := len(sim.Commands()) - before; n != 0 {
+		t.Fatalf("5 polls with a locked SIM cost %d commands", n)
+	}
+	if _, err := m.Inbox(ctx); !errors.Is(err, errSIMNotReady) {
+		t.Fatalf("inbox with a locked SIM: %v", err)
+	}
+	drainEvents(m.Events())
+	sim.SetSIM(true)
+	if !waitEvent(t, m.Events(), 2*time.Second) {
+		t.Fatal("no event on +CPIN: READY")
+	}
+	if st, err := m.Poll(ctx); err != nil || !st.SIMReady {
+		t.Fatalf("poll once the SIM is ready: %+v %v", st, err)
+	}
+}

@@ -82,6 +82,7 @@ type ATSim struct {
 	cfun     int
 	cgatt    bool
 	linkUp   bool
+	simOut   bool // the SIM wants its PIN
 	faults   atSimFaults
 	sent     []atSimSent
 	actions  []string
@@ -308,6 +309,10 @@ var atSimHandlers = map[string]func(s *ATSim, pty *simPTY, arg, raw string){
 	"AT+CPIN": func(s *ATSim, pty *simPTY, arg, _ string) {
 		if arg != "?" {
 			s.reply(pty, "ERROR")
+			return
+		}
+		if s.simOut {
+			s.reply(pty, "+CPIN: SIM PIN", "OK")
 			return
 		}
 		s.reply(pty, "+CPIN: READY", "OK")
@@ -610,6 +615,16 @@ func (s *ATSim) SetLink(up bool) {
 		if !s.p.NoCEREG {
 			s.urc(fmt.Sprintf("+CEREG: %d", s.regStat()))
 		}
+	}
+}
+
+// SetSIM makes the SIM ready (+CPIN: READY follows) or locked.
+func (s *ATSim) SetSIM(ready bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.simOut = !ready
+	if ready {
+		s.urc("+CPIN: READY")
 	}
 }
 
