@@ -673,3 +673,44 @@ func TestATSIMNotReadyThenReady(t *testing.T) {
 		t.Fatalf("poll once the SIM is ready: %+v %v", st, err)
 	}
 }
+
+func TestRunATSim(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	pr, pw := io.Pipe()
+	done := make(chan error, 1)
+	outR, outW := io.Pipe()
+	go func() {
+		done <- runATSimCtx(ctx, []string{"-personality", "ec25", "-deliver", "+4915112345678=hello", "-deliver-stdin"}, pr, outW, io.Discard)
+		outW.Close()
+	}()
+	line := make([]byte, 200)
+	n, _ := outR.Read(line)
+	_, addr, ok := strings.Cut(strings.TrimSpace(string(line[:n])), "-modem ")
+	cfg, err := parseSerialAddr(addr)
+	if !ok || err != nil {
+		t.Fatalf("printed %q: %v", line[:n], err)
+	}
+	cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	m, err := newATModem(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	if _, err := m.Poll(ctxT(t)); err != nil {
+		t.Fatal(err)
+	}
+	drainEvents(m.Events())
+	io.WriteString(pw, "+4915112345678=second\n")
+	if !waitEvent(t, m.Events(), 2*time.Second) {
+		t.Fatal("no event for the stdin delivery")
+	}
+	msgs, err := m.Inbox(ctxT(t))
+	if err != nil || len(msgs) != 2 {
+		t.Fatalf("inbox: %v %+v", err, msgs)
+	}
+	cancel()
+	go io.Copy(io.Discard, outR)
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+}
