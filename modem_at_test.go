@@ -5,6 +5,7 @@ package main
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"slices"
@@ -712,5 +713,63 @@ func TestRunATSim(t *testing.T) {
 	go io.Copy(io.Discard, outR)
 	if err := <-done; err != nil {
 		t.Fatal(err)
+	}
+}
+
+// Messages arrive while the adapter lists and deletes, with URCs in the
+// middle of answers and echo stuck on: each is listed complete and deleted
+// once, none is lost, none is deleted unlisted.
+func TestATNoLossUnderChurn(t *testing.T) {
+	for _, p := range atPersonalities {
+		t.Run(p, func(t *testing.T) {
+			sim, m := atPair(t, p)
+			ctx := ctxT(t)
+			sim.SetFaults(atSimFaults{URCMidAnswer: true, EchoStuck: true})
+			if _, err := m.Poll(ctx); err != nil {
+				t.Fatal(err)
+			}
+			const n = 40
+			go func() {
+				for i := 0; i < n; i++ {
+					text := fmt.Sprintf("msg %d", i)
+					if i%5 == 0 {
+						text += strings.Repeat(" long", 40)
+					}
+					sim.Deliver("+4915112345678", text, time.Now())
+					time.Sleep(time.Duration(i%4) * time.Millisecond)
+				}
+			}()
+			seen := map[string]int{}
+			deadline := time.Now().Add(20 * time.Second)
+			for len(seen) < n && time.Now().Before(deadline) {
+				waitEvent(t, m.Events(), 50*time.Millisecond)
+				msgs, err := m.Inbox(ctx)
+				if err != nil {
+					t.Fatal(err)
+				}
+				var ids []int64
+				for _, s := range msgs {
+					if !s.Complete {
+						continue // its other parts are on their way
+					}
+					seen[s.Text]++
+					ids = append(ids, s.ID)
+				}
+				if err := m.Delete(ctx, ids...); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if len(seen) != n {
+				t.Fatalf("%d of %d messages seen", len(seen), n)
+			}
+			for text, k := range seen {
+				if k != 1 {
+					t.Errorf("%.20q listed complete %d times", text, k)
+				}
+			}
+			if left := simStoreSize(sim); left != 0 {
+				t.Errorf("%d parts left in the store", left)
+			}
+		})
 	}
 }
