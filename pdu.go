@@ -119,7 +119,7 @@ func decodeDeliverPDU(s string) (pduPart, error) {
 	if r.err != nil {
 		return pduPart{}, r.err
 	}
-	if p.RawDate == "" {
+	if p.Time.IsZero() {
 		p.problems = append(p.problems, "timestamp is not a date")
 	}
 	var compressed bool

@@ -1,6 +1,8 @@
 package main
 
 import (
+	"encoding/hex"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -141,4 +143,42 @@ func FuzzEncodeSubmit(f *testing.F) {
 			}
 		}
 	})
+}
+
+// deliverHex builds a DELIVER from +4915112345678 dated 2026-12-04 with
+// the given first octet, DCS, UDL and user data (no SMSC).
+func deliverHex(first, dcs byte, ts string, udl int, ud []byte) string {
+	h := fmt.Sprintf("00%02X0E91941511325476F8%02X%02X", first, 0, dcs) + ts + fmt.Sprintf("%02X", udl)
+	return h + strings.ToUpper(hex.EncodeToString(ud))
+}
+
+func TestDecodeDeliverCodings(t *testing.T) {
+	ts := "62214071005040" // 26-12-04 17:00:05 +1:00
+	nlss := []byte{0x03, 0x24, 0x01, 0x01} // national language single shift, Turkish
+	cases := []struct {
+		name, pdu, text, problem string
+	}{
+		{"8-bit utf-8", deliverHex(0x04, 0x04, ts, 2, []byte("hi")), "hi", "8-bit data, read as UTF-8"},
+		{"8-bit binary", deliverHex(0x04, 0xF4, ts, 2, []byte{0xFF, 0x01}), "FF01", "8-bit data, shown in hex"},
+		{"compressed", deliverHex(0x04, 0x20, ts, 0, nil), "", "compressed text"},
+		{"national shift flagged", deliverHex(0x44, 0x08, ts, 6, append(nlss, 0x00, 0x61)), "a", "national language single shift table 1"},
+		{"bad concatenation read whole", deliverHex(0x44, 0x08, ts, 8, []byte{0x05, 0x00, 0x03, 0x01, 0x02, 0x00, 0x00, 0x62}), "b", "part 0 of 2"},
+		{"month 13", deliverHex(0x04, 0x08, "62314071005040", 2, []byte{0x00, 0x63}), "c", "timestamp is not a date"},
+	}
+	for _, c := range cases {
+		p, err := decodeDeliverPDU(c.pdu)
+		if err != nil {
+			t.Errorf("%s: %v", c.name, err)
+			continue
+		}
+		got := mergeParts([]storedPart{{pduPart: p}})
+		probs := strings.Join(got[0].Problems, "; ")
+		if got[0].Text != c.text || !strings.Contains(probs, c.problem) || (c.problem == "" && probs != "") {
+			t.Errorf("%s: text %q problems %q, want %q and %q", c.name, got[0].Text, probs, c.text, c.problem)
+		}
+	}
+	p, _ := decodeDeliverPDU(deliverHex(0x04, 0x08, "62314071005040", 2, []byte{0x00, 0x63}))
+	if !p.Time.IsZero() || p.RawDate != "26,13,04,17,00,05,+4" {
+		t.Errorf("month 13: %v %q", p.Time, p.RawDate)
+	}
 }
