@@ -127,6 +127,7 @@ type atModem struct {
 		simReady    bool
 		reg, ereg   int
 		model       string
+		firmware    string
 		ringAt      time.Time // last RING
 		callSent    bool      // this call was reported
 	}
@@ -180,9 +181,9 @@ func (m *atModem) Close() {
 
 func (m *atModem) Info() PortInfo {
 	m.st.Lock()
-	model := m.st.model
+	model, fw := m.st.model, m.st.firmware
 	m.st.Unlock()
-	return PortInfo{Family: familyAT, Model: model, Generation: "PDU mode", Login: "none", LoggedIn: true,
+	return PortInfo{Family: familyAT, Model: model, Firmware: fw, Generation: "PDU mode", Login: "none", LoggedIn: true,
 		Can: Capabilities{MarkRead: true, Reconnect: true, Reboot: true, USSD: true, Calls: true, Events: true}}
 }
 
@@ -366,7 +367,12 @@ func (m *atModem) init(ctx context.Context) error {
 	m.readReg(ctx)
 	if lines, err := m.exec(ctx, "AT+CGMM", m.cfg.Timeout); err == nil && len(lines) > 0 {
 		m.st.Lock()
-		m.st.model = clip(lines[0], 60)
+		m.st.model = sanitizeText(clip(lines[0], 60))
+		m.st.Unlock()
+	}
+	if lines, err := m.exec(ctx, "AT+CGMR", m.cfg.Timeout); err == nil && len(lines) > 0 {
+		m.st.Lock()
+		m.st.firmware = sanitizeText(clip(strings.TrimPrefix(lines[0], "+CGMR: "), 60))
 		m.st.Unlock()
 	}
 	if m.needInit.Load() {

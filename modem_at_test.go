@@ -76,6 +76,10 @@ func TestATInboxDecodesWhatTheSimulatorDelivered(t *testing.T) {
 				if s.From != c.from || !s.Complete || !s.Time.Equal(at) || s.Problem != "" {
 					t.Errorf("%q: got from %q complete %v time %v problem %q", c.text, s.From, s.Complete, s.Time, s.Problem)
 				}
+				// RawDate is in the form the gateway reads zones from.
+				if rt, err := parseSMSDate(s.RawDate); err != nil || !rt.Equal(at) {
+					t.Errorf("%q: raw date %q reads %v %v", c.text, s.RawDate, rt, err)
+				}
 			}
 		})
 	}
