@@ -184,6 +184,7 @@ type atConn struct {
 	resync  bool  // the last command timed out: resynchronise first
 	sent    atomic.Int64
 	lastRx  atomic.Int64 // unix nanos of the last byte read
+	rxBytes atomic.Int64 // bytes read: what a pass costs on a slow UART
 	closing atomic.Bool
 	pending string // a +CUSD: line waiting for its closing quote
 }
@@ -203,6 +204,7 @@ func (c *atConn) readLoop() {
 		n, err := c.rw.Read(buf)
 		if n > 0 {
 			c.lastRx.Store(time.Now().UnixNano())
+			c.rxBytes.Add(int64(n))
 			for _, line := range sp.feed(buf[:n]) {
 				c.dispatch(line)
 			}

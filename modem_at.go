@@ -28,6 +28,10 @@ type ATConfig struct {
 	Store string
 	// ProbeEvery is how often a quiet line is probed with a bare AT.
 	ProbeEvery time.Duration
+	// SweepEvery is how often Inbox lists every store (AT+CMGL=4) instead
+	// of reading only what +CMTI named: the sweep finds messages whose
+	// indication was lost.
+	SweepEvery time.Duration
 	// MaxParts is how many concatenated parts Send may use: 1 (the
 	// default) refuses a text longer than one SMS instead of splitting it.
 	MaxParts int
@@ -50,6 +54,9 @@ func (c *ATConfig) defaults() {
 	}
 	if c.ProbeEvery <= 0 {
 		c.ProbeEvery = 60 * time.Second
+	}
+	if c.SweepEvery <= 0 {
+		c.SweepEvery = 5 * time.Minute
 	}
 	if c.MaxParts <= 0 {
 		c.MaxParts = 1
@@ -107,7 +114,12 @@ type atModem struct {
 	// unread: parts smsgate saw unread. Listing or reading a message
 	// marks it read in the module (TS 27.005), so a message is reported
 	// read only once MarkRead was asked for, not because it was listed.
-	unread    map[string]bool
+	unread map[string]bool
+	// cache is what each store held at the last listing, kept up to date
+	// by reading what +CMTI names and by deletes; fullAt is when it was
+	// listed whole (zero: list whole next time).
+	cache     map[string]map[int]cmglEntry
+	fullAt    time.Time
 	ref       byte
 	lastProbe time.Time
 	ussdWait  time.Duration // 30 s; tests shorten it
@@ -124,6 +136,8 @@ type atModem struct {
 		sync.Mutex
 		indications int             // +CMTI and restarts seen: Unread changes with it
 		stores      map[string]bool // stores a +CMTI named
+		pending     []storeIndex    // what +CMTI named since the last listing
+		overflow    bool            // too many to keep: list whole
 		simReady    bool
 		reg, ereg   int
 		model       string
@@ -132,6 +146,17 @@ type atModem struct {
 		callSent    bool      // this call was reported
 	}
 }
+
+// storeIndex is where a +CMTI said a message was filed.
+type storeIndex struct {
+	store string
+	index int
+	at    time.Time // when the indication came
+}
+
+// maxPending bounds the indications kept between two listings; beyond, the
+// next listing is a full one.
+const maxPending = 64
 
 // listedPart is where one part of a listed message is, and what it held.
 type listedPart struct {
@@ -195,8 +220,11 @@ func (m *atModem) onURC(line string) {
 	defer m.st.Unlock()
 	switch {
 	case strings.HasPrefix(up, "+CMTI:"):
-		if mem, _, ok := parseCMTI(line); ok {
+		if mem, index, ok := parseCMTI(line); ok && len(m.st.pending) < maxPending {
 			m.st.stores[mem] = true
+			m.st.pending = append(m.st.pending, storeIndex{mem, index, time.Now()})
+		} else {
+			m.st.overflow = true
 		}
 		m.st.indications++
 		m.signal()
@@ -378,6 +406,7 @@ func (m *atModem) init(ctx context.Context) error {
 	if m.needInit.Load() {
 		return fail(errRestartedInInit)
 	}
+	m.fullAt = time.Time{} // messages may have come without an indication
 	m.st.Lock()
 	m.st.indications++ // list the inbox: indications may have been lost
 	m.st.Unlock()
@@ -547,23 +576,133 @@ func (m *atModem) inbox(ctx context.Context) ([]SMS, error) {
 			stores = append(stores, s)
 		}
 	}
+	pending, overflow := m.st.pending, m.st.overflow
+	m.st.pending, m.st.overflow = nil, false
 	m.st.Unlock()
 	sort.Strings(stores[1:])
-	var out []SMS
-	listed := map[int64][]listedPart{}
-	seen := map[string]bool{}
-	for _, store := range stores {
+	full := overflow || m.fullAt.IsZero() || time.Since(m.fullAt) >= m.cfg.SweepEvery
+	for _, s := range stores {
+		_, known := m.cache[s]
+		full = full || !known
+	}
+	var err error
+	if full {
+		err = m.listAll(ctx, stores)
+		m.dropListed()
+	} else {
+		err = m.readIndicated(ctx, pending)
+	}
+	if err != nil {
+		m.st.Lock() // read them again next time
+		m.st.pending = append(pending, m.st.pending...)
+		m.st.Unlock()
+		return nil, err
+	}
+	return m.fromCache(stores), nil
+}
+
+// listAll lists every store (AT+CMGL=4): the sweep, and the first listing
+// after an open or a restart.
+func (m *atModem) listAll(ctx context.Context, stores []string) error {
+	cache := map[string]map[int]cmglEntry{}
+	// The receiving store last, so that reads after it need no switch.
+	order := append(append([]string(nil), stores[1:]...), stores[0])
+	for _, store := range order {
 		if err := m.useStore(ctx, store); err != nil {
-			return nil, err
+			m.fullAt = time.Time{}
+			return err
 		}
 		lines, err := m.exec(ctx, "AT+CMGL=4", 4*m.cfg.Timeout)
 		if err != nil {
-			return nil, fmt.Errorf("list %s: %w", store, err)
+			m.fullAt = time.Time{}
+			return fmt.Errorf("list %s: %w", store, err)
 		}
 		entries, problems := parseCMGL(lines)
 		for _, p := range problems {
 			m.log.Warn("listing", "store", store, "problem", p)
 		}
+		cache[store] = map[int]cmglEntry{}
+		for _, e := range entries {
+			cache[store][e.Index] = e
+			m.noteUnread(store, e)
+		}
+	}
+	m.cache, m.fullAt = cache, time.Now()
+	return nil
+}
+
+// dropListed forgets the indications that came before the listing ended
+// for an index it listed: reading them again would find what it found.
+func (m *atModem) dropListed() {
+	m.st.Lock()
+	defer m.st.Unlock()
+	kept := m.st.pending[:0]
+	for _, p := range m.st.pending {
+		if _, listed := m.cache[p.store][p.index]; !listed || p.at.After(m.fullAt) {
+			kept = append(kept, p)
+		}
+	}
+	m.st.pending = kept
+}
+
+// readIndicated reads only the indexes +CMTI named since the last listing
+// (AT+CMGR each): on a slow UART, a full listing of a store that holds
+// strangers' messages would cost a second a dozen of them.
+func (m *atModem) readIndicated(ctx context.Context, pending []storeIndex) error {
+	for _, p := range pending {
+		if _, ok := m.cache[p.store]; !ok {
+			m.cache[p.store] = map[int]cmglEntry{}
+		}
+		e, ok, err := m.readIndex(ctx, p.store, p.index)
+		if err != nil {
+			return err
+		}
+		if ok {
+			m.cache[p.store][p.index] = e
+			m.noteUnread(p.store, e)
+		} else {
+			delete(m.cache[p.store], p.index)
+		}
+	}
+	return nil
+}
+
+// readIndex reads one index with AT+CMGR: ok false when it holds nothing.
+func (m *atModem) readIndex(ctx context.Context, store string, index int) (cmglEntry, bool, error) {
+	if err := m.useStore(ctx, store); err != nil {
+		return cmglEntry{}, false, err
+	}
+	lines, err := m.exec(ctx, fmt.Sprintf("AT+CMGR=%d", index), 2*m.cfg.Timeout)
+	var ae *atError
+	if errors.As(err, &ae) && ae.Kind == "+CMS ERROR" && (ae.code() == 321 || strings.Contains(strings.ToLower(ae.Code), "invalid")) {
+		return cmglEntry{}, false, nil // invalid memory index: nothing there
+	}
+	if err != nil {
+		return cmglEntry{}, false, fmt.Errorf("read %s %d: %w", store, index, err)
+	}
+	stat, pdu, ok := parseCMGR(lines)
+	return cmglEntry{Index: index, Stat: stat, PDU: pdu}, ok && pdu != "", nil
+}
+
+// noteUnread remembers a part the module showed unread: it stays unread for
+// smsgate until MarkRead, though reading it made it read in the module.
+func (m *atModem) noteUnread(store string, e cmglEntry) {
+	if e.Stat == 0 {
+		m.unread[partKey(store, e.Index, e.PDU)] = true
+	}
+}
+
+// fromCache makes the inbox of what the stores hold.
+func (m *atModem) fromCache(stores []string) []SMS {
+	var out []SMS
+	listed := map[int64][]listedPart{}
+	seen := map[string]bool{}
+	for _, store := range stores {
+		var entries []cmglEntry
+		for _, e := range m.cache[store] {
+			entries = append(entries, e)
+		}
+		sort.Slice(entries, func(i, j int) bool { return entries[i].Index < entries[j].Index })
 		for _, msg := range m.decodeStore(store, entries, seen) {
 			out = append(out, msg.sms)
 			listed[msg.sms.ID] = msg.parts
@@ -575,7 +714,7 @@ func (m *atModem) inbox(ctx context.Context) ([]SMS, error) {
 			delete(m.unread, k) // gone from the store
 		}
 	}
-	return out, nil
+	return out
 }
 
 type listedSMS struct {
@@ -592,26 +731,21 @@ func (m *atModem) decodeStore(store string, entries []cmglEntry, seen map[string
 	}
 	var parts []storedPart
 	var out []listedSMS
-	for i, e := range entries {
+	for _, e := range entries {
 		if e.Stat == 2 || e.Stat == 3 {
 			continue // stored outgoing messages are not the inbox
 		}
 		key := partKey(store, e.Index, e.PDU)
 		seen[key] = true
-		if e.Stat == 0 {
-			m.unread[key] = true
-		}
-		if m.unread[key] {
-			entries[i].Stat, e.Stat = 0, 0
-		}
+		read := !m.unread[key] // the module's status is changed by reading
 		p, err := decodeDeliverPDU(e.PDU)
 		if err != nil {
 			out = append(out, listedSMS{
-				sms:   SMS{ID: storeIDBase(store) + int64(e.Index), Read: e.Stat == 1, Complete: true, Store: label, Problem: err.Error()},
+				sms:   SMS{ID: storeIDBase(store) + int64(e.Index), Read: read, Complete: true, Store: label, Problem: err.Error()},
 				parts: []listedPart{{store, e.Index, e.PDU}}})
 			continue
 		}
-		parts = append(parts, storedPart{Index: e.Index, Read: e.Stat == 1, PDU: e.PDU, pduPart: p})
+		parts = append(parts, storedPart{Index: e.Index, Read: read, PDU: e.PDU, pduPart: p})
 	}
 	for _, im := range mergeParts(parts) {
 		first := im.Parts[0]
@@ -683,7 +817,7 @@ func (m *atModem) deleteOne(ctx context.Context, id int64) error {
 		if _, err := m.exec(ctx, fmt.Sprintf("AT+CMGD=%d", p.index), 2*m.cfg.Timeout); err != nil {
 			return fmt.Errorf("delete sms %d part at %s %d: %w", id, p.store, p.index, err)
 		}
-		delete(m.unread, partKey(p.store, p.index, p.pdu))
+		m.forget(p)
 	}
 	delete(m.listed, id)
 	return nil
@@ -692,25 +826,27 @@ func (m *atModem) deleteOne(ctx context.Context, id int64) error {
 // holds reads a part's index back: true when it still holds the PDU
 // listed, false when it is empty, an error when it holds another one.
 func (m *atModem) holds(ctx context.Context, p listedPart) (bool, error) {
-	if err := m.useStore(ctx, p.store); err != nil {
-		return false, err
-	}
-	lines, err := m.exec(ctx, fmt.Sprintf("AT+CMGR=%d", p.index), 2*m.cfg.Timeout)
-	var ae *atError
-	if errors.As(err, &ae) && ae.Kind == "+CMS ERROR" && (ae.code() == 321 || strings.Contains(strings.ToLower(ae.Code), "invalid")) {
-		return false, nil // invalid memory index: nothing there
-	}
+	e, ok, err := m.readIndex(ctx, p.store, p.index)
 	if err != nil {
 		return false, err
 	}
-	_, pdu, ok := parseCMGR(lines)
 	if !ok {
+		m.forget(p)
 		return false, nil
 	}
-	if !strings.EqualFold(pdu, p.pdu) {
+	if !strings.EqualFold(e.PDU, p.pdu) {
+		m.fullAt = time.Time{} // the cache is behind: list everything next time
 		return false, fmt.Errorf("%s index %d now holds another message: left alone", p.store, p.index)
 	}
 	return true, nil
+}
+
+// forget drops a part deleted or found gone.
+func (m *atModem) forget(p listedPart) {
+	if c := m.cache[p.store]; c != nil {
+		delete(c, p.index)
+	}
+	delete(m.unread, partKey(p.store, p.index, p.pdu))
 }
 
 // MarkRead reads each part (AT+CMGR marks a received message read).

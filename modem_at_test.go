@@ -593,12 +593,12 @@ func TestATReadOnlyWhenMarkedRead(t *testing.T) {
 	}
 }
 
-// +CMTI lost (the fault drops it): no event, but the sweep's listing
-// finds the message.
+// +CMTI lost (the fault drops it): no event, and a pass between sweeps
+// reads only what was indicated; the sweep (every SweepEvery) finds it.
 func TestATLostIndicationFoundBySweep(t *testing.T) {
 	sim, m := atPair(t, "ec25")
 	ctx := ctxT(t)
-	if _, err := m.Poll(ctx); err != nil {
+	if _, err := m.Inbox(ctx); err != nil { // the first listing is a sweep
 		t.Fatal(err)
 	}
 	drainEvents(m.Events())
@@ -607,9 +607,50 @@ func TestATLostIndicationFoundBySweep(t *testing.T) {
 	if waitEvent(t, m.Events(), 200*time.Millisecond) {
 		t.Fatal("an event without +CMTI")
 	}
+	if msgs, err := m.Inbox(ctx); err != nil || len(msgs) != 0 {
+		t.Fatalf("between sweeps: %v %+v", err, msgs)
+	}
+	m.fullAt = m.fullAt.Add(-m.cfg.SweepEvery)
 	msgs, err := m.Inbox(ctx)
 	if err != nil || len(msgs) != 1 || msgs[0].Text != "status" {
 		t.Fatalf("sweep: %v %+v", err, msgs)
+	}
+}
+
+// Between sweeps, a +CMTI costs one AT+CMGR of the index it names, not a
+// listing of every message the store holds.
+func TestATIndicatedPassReadsOnlyTheIndex(t *testing.T) {
+	sim, m := atPair(t, "sim7600")
+	ctx := ctxT(t)
+	if _, err := m.Poll(ctx); err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 20; i++ {
+		sim.Deliver("+33600000000", fmt.Sprintf("stranger %d", i), time.Now())
+	}
+	for deadline := time.Now().Add(2 * time.Second); time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
+		m.st.Lock()
+		n := len(m.st.pending)
+		m.st.Unlock()
+		if n == 20 { // every indication read off the line before the sweep
+			break
+		}
+	}
+	if msgs, err := m.Inbox(ctx); err != nil || len(msgs) != 20 {
+		t.Fatalf("sweep: %v %d", err, len(msgs))
+	}
+	drainEvents(m.Events())
+	before := len(sim.Commands())
+	sim.Deliver("+4915112345678", "status", time.Now())
+	if !waitEvent(t, m.Events(), 2*time.Second) {
+		t.Fatal("no event")
+	}
+	msgs, err := m.Inbox(ctx)
+	if err != nil || len(msgs) != 21 || !slices.ContainsFunc(msgs, func(s SMS) bool { return s.Text == "status" }) {
+		t.Fatalf("after +CMTI: %v %+v", err, msgs)
+	}
+	if got := sim.Commands()[before:]; len(got) != 1 || !strings.HasPrefix(got[0], "AT+CMGR=") {
+		t.Fatalf("the pass sent %q, want one AT+CMGR", got)
 	}
 }
 

@@ -153,7 +153,7 @@ func deliverHex(first, dcs byte, ts string, udl int, ud []byte) string {
 }
 
 func TestDecodeDeliverCodings(t *testing.T) {
-	ts := "62214071005040" // 26-12-04 17:00:05 +1:00
+	ts := "62214071005040"                 // 26-12-04 17:00:05 +1:00
 	nlss := []byte{0x03, 0x24, 0x01, 0x01} // national language single shift, Turkish
 	cases := []struct {
 		name, pdu, text, problem string
