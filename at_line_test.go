@@ -173,3 +173,21 @@ func FuzzParseATAnswer(f *testing.F) {
 		parseCOPS(s)
 	})
 }
+
+func TestSamePDU(t *testing.T) {
+	tpdu := "040B911346610089F60000208062917314080CC8F71D14969741F977FD07"
+	cases := []struct {
+		a, b string
+		same bool
+	}{
+		{"07911326040000F0" + tpdu, "00" + tpdu, true},
+		{"07911326040000F0" + tpdu, strings.ToLower("07911326040000F0" + tpdu), true},
+		{"00" + tpdu, "00" + tpdu[:len(tpdu)-2] + "08", false},
+		{"", "00", false},
+	}
+	for _, c := range cases {
+		if got := samePDU(c.a, c.b); got != c.same {
+			t.Errorf("%q vs %q: %v", c.a, c.b, got)
+		}
+	}
+}

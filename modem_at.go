@@ -834,11 +834,31 @@ func (m *atModem) holds(ctx context.Context, p listedPart) (bool, error) {
 		m.forget(p)
 		return false, nil
 	}
-	if !strings.EqualFold(e.PDU, p.pdu) {
+	if !samePDU(e.PDU, p.pdu) {
 		m.fullAt = time.Time{} // the cache is behind: list everything next time
 		return false, fmt.Errorf("%s index %d now holds another message: left alone", p.store, p.index)
 	}
 	return true, nil
+}
+
+// samePDU compares two stored messages by their TPDU: the SMSC field in
+// front is the module's to write, and may not come the same way from
+// AT+CMGL and AT+CMGR.
+func samePDU(a, b string) bool {
+	ta, tb := tpduHex(a), tpduHex(b)
+	return ta != "" && strings.EqualFold(ta, tb)
+}
+
+func tpduHex(s string) string {
+	s = strings.TrimSpace(s)
+	if len(s) < 2 {
+		return s
+	}
+	n, err := strconv.ParseUint(s[:2], 16, 8)
+	if err != nil || 2+2*int(n) > len(s) {
+		return s
+	}
+	return s[2+2*int(n):]
 }
 
 // forget drops a part deleted or found gone.
