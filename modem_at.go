@@ -252,26 +252,35 @@ func (m *atModem) onURC(line string) {
 		if s, ok := parseReg(line, true); ok {
 			m.st.ereg = s
 		}
-	case up == "RING" || strings.HasPrefix(up, "+CRING:"):
-		if time.Since(m.st.ringAt) > 10*time.Second {
-			m.st.callSent = false // rings 10 s apart are another call
-		}
-		m.st.ringAt = time.Now()
-	case strings.HasPrefix(up, "+CLIP:"):
-		if !m.st.callSent {
-			m.st.callSent = true
-			m.st.ringAt = time.Now()
-			select {
-			case m.calls <- ATCall{Number: parseCLIP(line), At: time.Now()}:
-			default:
-				m.log.Warn("call not reported: nobody reads Calls", "urc", line)
-			}
-		}
+	case up == "RING" || strings.HasPrefix(up, "+CRING:") || strings.HasPrefix(up, "+CLIP:"):
+		m.onCall(line)
 	case strings.HasPrefix(up, "+CUSD:"):
 		select {
 		case m.ussd <- line:
 		default:
 		}
+	}
+}
+
+// onCall reports a call once, at its first +CLIP; rings more than 10 s
+// apart are another call. Called with m.st held.
+func (m *atModem) onCall(line string) {
+	if !strings.HasPrefix(strings.ToUpper(line), "+CLIP:") {
+		if time.Since(m.st.ringAt) > 10*time.Second {
+			m.st.callSent = false
+		}
+		m.st.ringAt = time.Now()
+		return
+	}
+	if m.st.callSent {
+		return
+	}
+	m.st.callSent = true
+	m.st.ringAt = time.Now()
+	select {
+	case m.calls <- ATCall{Number: parseCLIP(line), At: time.Now()}:
+	default:
+		m.log.Warn("call not reported: nobody reads Calls", "urc", line)
 	}
 }
 
@@ -383,16 +392,37 @@ func (m *atModem) init(ctx context.Context) error {
 	if err := m.setStore(ctx); err != nil {
 		return fail(err)
 	}
+	m.setupURCs(ctx)
+	m.readIdentity(ctx)
+	if m.needInit.Load() {
+		return fail(errRestartedInInit)
+	}
+	m.fullAt = time.Time{} // messages may have come without an indication
+	m.st.Lock()
+	m.st.indications++ // list the inbox: indications may have been lost
+	m.st.Unlock()
+	m.log.Info("module ready", "store", m.primary)
+	return nil
+}
+
+// setupURCs asks for what smsgate is told without asking: +CMTI for each
+// message filed, +CLIP with RING, registration changes. Refusals are
+// logged or lived with: the sweep and the probe cover for them.
+func (m *atModem) setupURCs(ctx context.Context) {
 	if _, err := m.exec(ctx, "AT+CNMI=2,1,0,0,0", m.cfg.Timeout); err != nil {
 		if _, err := m.exec(ctx, "AT+CNMI=2,1", m.cfg.Timeout); err != nil {
 			m.log.Warn("no +CMTI indications: messages wait for the sweep", "err", err)
 		}
 	}
 	m.exec(ctx, "AT+CLIP=1", m.cfg.Timeout)
-	_, err = m.exec(ctx, "AT+CREG=1", m.cfg.Timeout)
+	_, err := m.exec(ctx, "AT+CREG=1", m.cfg.Timeout)
 	m.regURC = err == nil
 	m.exec(ctx, "AT+CEREG=1", m.cfg.Timeout) // 2G modules refuse it
 	m.readReg(ctx)
+}
+
+// readIdentity reads the model and firmware for Info.
+func (m *atModem) readIdentity(ctx context.Context) {
 	if lines, err := m.exec(ctx, "AT+CGMM", m.cfg.Timeout); err == nil && len(lines) > 0 {
 		m.st.Lock()
 		m.st.model = sanitizeText(clip(lines[0], 60))
@@ -403,15 +433,6 @@ func (m *atModem) init(ctx context.Context) error {
 		m.st.firmware = sanitizeText(clip(strings.TrimPrefix(lines[0], "+CGMR: "), 60))
 		m.st.Unlock()
 	}
-	if m.needInit.Load() {
-		return fail(errRestartedInInit)
-	}
-	m.fullAt = time.Time{} // messages may have come without an indication
-	m.st.Lock()
-	m.st.indications++ // list the inbox: indications may have been lost
-	m.st.Unlock()
-	m.log.Info("module ready", "store", m.primary)
-	return nil
 }
 
 func (m *atModem) readSIM(ctx context.Context) error {

@@ -232,17 +232,7 @@ func atSimDecodeSubmit(h string, wantLen int) (atSimSent, error) {
 	if len(t) < p+3 {
 		return atSimSent{}, errAtSimPDU
 	}
-	var to strings.Builder
-	if t[3] == 0x91 {
-		to.WriteByte('+')
-	}
-	for i := 0; i < nd; i++ {
-		d := t[4+i/2]
-		if i%2 == 1 {
-			d >>= 4
-		}
-		to.WriteByte("0123456789*#abcf"[d&0x0F])
-	}
+	out := atSimSent{To: atSimDigits(t[3], t[4:p], nd), Part: 1, Total: 1}
 	dcs := t[p+1]
 	p += 2
 	switch first >> 3 & 0x03 { // validity period format
@@ -255,30 +245,50 @@ func atSimDecodeSubmit(h string, wantLen int) (atSimSent, error) {
 		return atSimSent{}, errAtSimPDU
 	}
 	udl, ud := int(t[p]), t[p+1:]
-	out := atSimSent{To: to.String(), Part: 1, Total: 1}
 	hdr := 0
 	if first&0x40 != 0 && len(ud) > 0 {
 		hdr = int(ud[0]) + 1
 		if hdr > len(ud) {
 			return atSimSent{}, errAtSimPDU
 		}
-		if ud[1] == 0x00 && ud[2] == 3 {
+		if hdr >= 6 && ud[1] == 0x00 && ud[2] == 3 {
 			out.Total, out.Part = int(ud[4]), int(ud[5])
 		}
 	}
+	out.Text, err = atSimUserText(dcs, udl, ud, hdr)
+	return out, err
+}
+
+func atSimDigits(toa byte, b []byte, n int) string {
+	var to strings.Builder
+	if toa == 0x91 {
+		to.WriteByte('+')
+	}
+	for i := 0; i < n; i++ {
+		d := b[i/2]
+		if i%2 == 1 {
+			d >>= 4
+		}
+		to.WriteByte("0123456789*#abcf"[d&0x0F])
+	}
+	return to.String()
+}
+
+// atSimUserText decodes UCS2 or GSM-7 user data after a header of hdr
+// octets.
+func atSimUserText(dcs byte, udl int, ud []byte, hdr int) (string, error) {
 	if dcs == 0x08 {
-		if udl > len(ud) || (udl-hdr)%2 != 0 {
-			return atSimSent{}, errAtSimPDU
+		if udl > len(ud) || udl < hdr || (udl-hdr)%2 != 0 {
+			return "", errAtSimPDU
 		}
 		var u []uint16
 		for i := hdr; i+1 < udl; i += 2 {
 			u = append(u, uint16(ud[i])<<8|uint16(ud[i+1]))
 		}
-		out.Text = string(utf16.Decode(u))
-		return out, nil
+		return string(utf16.Decode(u)), nil
 	}
 	if dcs != 0x00 || (udl*7+7)/8 > len(ud) {
-		return atSimSent{}, fmt.Errorf("%w: dcs %02x udl %d", errAtSimPDU, dcs, udl)
+		return "", fmt.Errorf("%w: dcs %02x udl %d", errAtSimPDU, dcs, udl)
 	}
 	var sep []byte
 	acc, n := uint32(0), 0
@@ -293,7 +303,7 @@ func atSimDecodeSubmit(h string, wantLen int) (atSimSent, error) {
 	}
 	skip := (hdr*8 + 6) / 7
 	if skip > len(sep) {
-		return atSimSent{}, errAtSimPDU
+		return "", errAtSimPDU
 	}
 	var text strings.Builder
 	esc := false
@@ -312,6 +322,5 @@ func atSimDecodeSubmit(h string, wantLen int) (atSimSent, error) {
 			text.WriteRune(atSimGSM[c])
 		}
 	}
-	out.Text = text.String()
-	return out, nil
+	return text.String(), nil
 }
