@@ -18,7 +18,8 @@ FUZZ     := FuzzProbeAnswers FuzzDecodeContent FuzzDecodeNumber FuzzParseSMSDate
             FuzzParseLenientJSON FuzzUndoubleQuotes FuzzParseConfigJS FuzzParseCommand FuzzParseIRCode \
             FuzzProgramArgv FuzzRedactBody FuzzTOTPCheck FuzzSanitizeText FuzzReadAnswer \
             FuzzHiLinkAnswer FuzzHiLinkSMSList FuzzHiLinkTokens FuzzHiLinkCESU8 \
-            FuzzForwardDecision FuzzUSSDCode FuzzParsePauseRequest
+            FuzzForwardDecision FuzzUSSDCode FuzzParsePauseRequest \
+            FuzzDecodeDeliverPDU FuzzEncodeSubmit FuzzATLines FuzzParseCMGL FuzzParseATAnswer
 
 # skip prints one loud line for a test the machine cannot run; under CI
 # (which installs everything) a skip is a failure.
