@@ -172,7 +172,7 @@ func (r *webRequest) encode(host string) []byte {
 	if r.Form != nil {
 		body = r.Form.Encode()
 	}
-	fmt.Fprintf(&b, "%s %s HTTP/1.1\r\nHost: %s\r\nUser-Agent: smsgate\r\n", r.Method, target, host)
+	fmt.Fprintf(&b, "%s %s HTTP/1.1\r\nHost: %s\r\nUser-Agent: smsgate\r\nAccept-Encoding: identity\r\n", r.Method, target, host)
 	for _, h := range r.Header {
 		b.WriteString(h[0] + ": " + headerSafe(h[1]) + "\r\n")
 	}
@@ -307,6 +307,9 @@ func readAnswer(br *bufio.Reader, limit int) (ans *webAnswer, keep bool, err err
 		// No length: the body ends when the modem closes the connection.
 		keep = false
 		ans.Body, ans.BodyErr = readAtMost(br, limit)
+	}
+	if ans.BodyErr == nil {
+		ans.decodeBody(limit)
 	}
 	if ans.BodyErr != nil {
 		keep = false
