@@ -1363,9 +1363,22 @@ func (m *Modem) loginAttempt(ctx context.Context, try int) (done bool, err error
 		if _, rerr := m.readKeys(ctx, sessionKeys...); rerr != nil {
 			m.rejected++
 			m.det.LoggedIn = false
-			return true, fmt.Errorf("login answer lost, counted as a refused attempt: %w", hold("login answer lost ("+err.Error()+")", lock, true))
+			return true, fmt.Errorf("login answer lost, counted as a spent attempt (not as a wrong password): %w", hold("login answer lost ("+err.Error()+")", lock, true))
 		}
 		m.log.Info("modem login answer lost, but a session-only read works: the login was accepted", "err", err)
+		res = "0"
+	}
+	if !loginResultKnown(res) {
+		// Not an answer the notes describe ({"result":true}, no result,
+		// a word): the modem did not say "refused". A session-only read
+		// that works says it took the password; else the attempt is spent
+		// for the budget's sake, but no other scheme is tried on it.
+		if _, rerr := m.readKeys(ctx, sessionKeys...); rerr != nil {
+			m.rejected++
+			m.det.LoggedIn = false
+			return true, hold(fmt.Sprintf("modem's answer to %s not understood (result %q); counted as a spent attempt, the password not judged", id, clip(res, 40)), lock, true)
+		}
+		m.log.Info("modem login answer not understood, but a session-only read works: the login was accepted", "result", clip(res, 40))
 		res = "0"
 	}
 	switch res {
@@ -1621,8 +1634,7 @@ func parseLenientJSON(b []byte) (map[string]any, error) {
 	if b[0] == '<' {
 		return nil, errors.New("HTML answer instead of JSON")
 	}
-	var v map[string]any
-	if err := json.Unmarshal(b, &v); err == nil {
+	if v, err := decodeJSONObject(b); err == nil {
 		return v, nil
 	}
 	fixed := bytes.Map(func(r rune) rune {
@@ -1632,7 +1644,8 @@ func parseLenientJSON(b []byte) (map[string]any, error) {
 		return r
 	}, b)
 	fixed = undoubleQuotes(fixed)
-	if err := json.Unmarshal(fixed, &v); err != nil {
+	v, err := decodeJSONObject(fixed)
+	if err != nil {
 		return nil, fmt.Errorf("malformed JSON answer: %w", err)
 	}
 	return v, nil

@@ -66,6 +66,9 @@ type simPersonality struct {
 	// dual-stack value.
 	connected   string
 	emptyRefuse bool // refuses an action with an empty body instead of {"result":"failure"}
+	// numericResult: LOGIN's result is a bare JSON number, {"result":0}
+	// (the stock F50 backend).
+	numericResult bool
 	// keys are answered as they are, before anything computed: a replayed
 	// capture's values of the keys that do not change (replay.go).
 	keys map[string]string
@@ -527,6 +530,9 @@ func (s *Sim) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	case "html":
 		a = simAnswer{ctype: "text/html", body: simLoginPage}
+	case "garbled", "noresult", "strange":
+		// Judged, session and all, but answered in a way no note describes.
+		a.body = map[string]string{"garbled": `{"result":{"0":1}}`, "noresult": `{"res":"0"}`, "strange": `{"result":"maybe"}`}[a.lose]
 	case "slow":
 		<-r.Context().Done()
 		return
@@ -1044,6 +1050,11 @@ func (s *Sim) login(r *http.Request) simAnswer {
 	q := r.Form
 	result := func(res string) simAnswer {
 		s.rec.Logins = append(s.rec.Logins, SimLogin{At: s.now(), Result: res})
+		if s.p.numericResult {
+			if _, err := strconv.Atoi(res); err == nil {
+				return simAnswer{body: `{"result":` + res + `}`}
+			}
+		}
 		return s.json("result", res)
 	}
 	if !s.refererOK(r) {
