@@ -218,6 +218,11 @@ type Modem struct {
 	// reads stayed blank; none is made for a blank read before reloginAt.
 	uselessLogins int
 	reloginAt     time.Time
+
+	// contentForm is how the listing writes content (contentHex,
+	// contentBase64), "" until a record shows it; contentHint is what the
+	// modem's names say before that (zte_content.go).
+	contentForm, contentHint string
 }
 
 // A modem whose session reads stay blank even right after a successful
@@ -714,7 +719,11 @@ func (m *Modem) listPage(ctx context.Context, mem, store string, page, budget in
 		if rec == nil {
 			continue
 		}
+		problem := m.prepareRecord(rec)
 		if s, ok := decodeRecord(rec, store); ok {
+			if problem != "" {
+				s.Problem = strings.TrimPrefix(s.Problem+"; "+problem, "; ")
+			}
 			out = append(out, s)
 		}
 	}
@@ -859,6 +868,9 @@ func (m *Modem) noteVersions(k map[string]string) {
 	}
 	if k["hardware_version"] != "" {
 		m.det.Model = k["hardware_version"]
+	}
+	if h := contentFormHint("", m.det.Model+" "+m.det.Firmware); h != "" {
+		m.contentHint = h
 	}
 }
 
@@ -1069,6 +1081,7 @@ func (m *Modem) readConfigJS(ctx context.Context) {
 		return
 	}
 	c := parseConfigJS(b)
+	m.contentHint = contentFormHint(string(b), "")
 	var says []string
 	if c.SHA256Found {
 		says = append(says, fmt.Sprintf("WEB_ATTR_IF_SUPPORT_SHA256=%q", c.SHA256))
