@@ -580,7 +580,9 @@ func TestCapturedAnswersPerPersonality(t *testing.T) {
 			}
 			list := v["messages"].([]any)
 			for _, item := range list {
-				if s, ok := decodeRecord(item.(map[string]any), "device"); !ok || s.Problem != "" || s.Text == "" {
+				rec := item.(map[string]any)
+				m.prepareRecord(rec) // the content's form (base64 on the F50), as the client reads a listing
+				if s, ok := decodeRecord(rec, "device"); !ok || s.Problem != "" || s.Text == "" {
 					t.Errorf("captured record: %+v", s)
 				}
 			}

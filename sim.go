@@ -69,6 +69,9 @@ type simPersonality struct {
 	// numericResult: LOGIN's result is a bare JSON number, {"result":0}
 	// (the stock F50 backend).
 	numericResult bool
+	// contentBase64: listed content is base64 of UTF-8 (F50 / U30 Air);
+	// red: RED encryption (MC888/MC889), sim_zte_newer.go.
+	contentBase64, red bool
 	// keys are answered as they are, before anything computed: a replayed
 	// capture's values of the keys that do not change (replay.go).
 	keys map[string]string
@@ -267,6 +270,7 @@ type Sim struct {
 	stuck       string // "": a reconnect brings data up; "reboot": only a modem reboot; "never"
 	rec         SimRecord
 	inFlight    int
+	redKey      []byte // the AES key a client registered (RED), device-wide
 
 	srv *http.Server
 	URL string
@@ -681,6 +685,9 @@ func (s *Sim) get(r *http.Request) simAnswer {
 		}
 		return s.json(pairs...)
 	}
+	if a, done := s.simNewerGet(cmd, ok); done {
+		return a
+	}
 	switch cmd {
 	case "LD":
 		v := ""
@@ -893,7 +900,7 @@ func (s *Sim) record(m *simMsg, stale bool) string {
 	if stale {
 		text = string([]rune(text)[:len([]rune(text))/2])
 	}
-	obj := s.jsonObject("id", strconv.FormatInt(m.id, 10), "number", number, "content", simHexUTF16(text),
+	obj := s.jsonObject("id", strconv.FormatInt(m.id, 10), "number", s.simWireField(number), "content", s.simWireContent(text),
 		"tag", m.tag, "date", m.date, "draft_group_id", "", "received_all_concat_sms", all,
 		"concat_sms_total", total, "concat_sms_received", recv, "sms_class", "4")
 	if s.faults.Malformed {
@@ -985,8 +992,8 @@ func (s *Sim) set(r *http.Request) simAnswer {
 			}
 		}
 	case "SEND_SMS":
-		text, ok := simUnhexUTF16(q.Get("MessageBody"))
-		if !ok || q.Get("Number") == "" {
+		number, text, ok := s.simSentFields(q)
+		if !ok {
 			post.Result = "failure"
 			return simAnswer{body: `{"result":"failure"}`}
 		}
@@ -994,10 +1001,15 @@ func (s *Sim) set(r *http.Request) simAnswer {
 		for k, v := range q {
 			form[k] = append([]string(nil), v...)
 		}
-		s.rec.Sent = append(s.rec.Sent, SimSent{Number: q.Get("Number"), Text: text,
+		s.rec.Sent = append(s.rec.Sent, SimSent{Number: number, Text: text,
 			Encoding: q.Get("encode_type"), SMSTime: q.Get("sms_time"), Form: form})
 		s.startCmd("4")
-		s.rec.Events = append(s.rec.Events, "sent "+q.Get("Number")+": "+text)
+		s.rec.Events = append(s.rec.Events, "sent "+number+": "+text)
+	case "web_http_enstr_set":
+		if !s.simEnstrSet(q) {
+			post.Result = "failure"
+			return simAnswer{body: `{"result":"failure"}`}
+		}
 	case "REBOOT_DEVICE":
 		s.rec.Reboots++
 		s.rec.Events = append(s.rec.Events, "modem reboot")
