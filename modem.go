@@ -223,6 +223,7 @@ type Modem struct {
 	// contentBase64), "" until a record shows it; contentHint is what the
 	// modem's names say before that (zte_content.go).
 	contentForm, contentHint string
+	warnedNonBMP             bool // a send had characters beyond the BMP replaced (zte_send.go)
 }
 
 // A modem whose session reads stay blank even right after a successful
@@ -1483,6 +1484,7 @@ func (m *Modem) Delete(ctx context.Context, ids ...int64) error {
 func (m *Modem) Send(ctx context.Context, number, text string) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	text = m.sendable(text)
 	form := url.Values{
 		"notCallback": {"true"},
 		"Number":      {number},

@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"log/slog"
+	"strings"
 	"testing"
 	"time"
 )
@@ -51,5 +53,55 @@ func TestF50WithoutHintLearnsTheForm(t *testing.T) {
 	}
 	if msgs[0].Text != "h t" || msgs[0].Problem != "" || msgs[1].Text != "reboot" {
 		t.Errorf("after a base64-only record: %+v", msgs)
+	}
+}
+
+// What smsgate sends holds no character beyond the BMP: each becomes
+// U+FFFD, the body is whole UTF-16 units without surrogates, and the log
+// says so once however many sends.
+func TestSendReplacesCharactersBeyondTheBMP(t *testing.T) {
+	for _, p := range []string{"mf920v", "f50"} {
+		t.Run(p, func(t *testing.T) {
+			sim, m, _ := startSim(t, p, "pw", "pw")
+			var logs strings.Builder
+			m.log = slog.New(slog.NewTextHandler(&logs, nil))
+			for _, text := range []string{"ok 👍", "🎉 done 🎉", "plain"} {
+				if err := m.Send(context.Background(), "+21612345678", text); err != nil {
+					t.Fatal(err)
+				}
+			}
+			want := []string{"ok \uFFFD", "\uFFFD done \uFFFD", "plain"}
+			sent := sim.Record().Sent
+			for i, s := range sent {
+				body := s.Form.Get("MessageBody")
+				if s.Text != want[i] || len(body)%4 != 0 || strings.Contains(strings.ToUpper(body), "D83") {
+					t.Errorf("sent %q as %q, want %q in whole units without surrogates", s.Text, body, want[i])
+				}
+			}
+			if n := strings.Count(logs.String(), "beyond the BMP"); n != 1 {
+				t.Errorf("%d log lines about it, want 1:\n%s", n, logs.String())
+			}
+		})
+	}
+}
+
+// The simulator takes a body as the web UIs write it: a character beyond
+// the BMP as its bare code point.
+func TestSimAcceptsTheUIsCodePoints(t *testing.T) {
+	for body, want := range map[string]string{
+		"004800691F44D0021": "Hi👍!",
+		"1F44D":             "👍",
+		"00480069":          "Hi",
+		"D83DDC4D":          "👍",
+	} {
+		got, ok := simUnhexUIBody(body)
+		if !ok || got != want {
+			t.Errorf("%q: %q %v, want %q", body, got, ok, want)
+		}
+	}
+	for _, bad := range []string{"0048006", "zzzz", "0048D"} {
+		if got, ok := simUnhexUIBody(bad); ok {
+			t.Errorf("%q accepted as %q", bad, got)
+		}
 	}
 }
