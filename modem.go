@@ -224,6 +224,7 @@ type Modem struct {
 	// modem's names say before that (zte_content.go).
 	contentForm, contentHint string
 	warnedNonBMP             bool // a send had characters beyond the BMP replaced (zte_send.go)
+	red                      redState
 }
 
 // A modem whose session reads stay blank even right after a successful
@@ -629,9 +630,10 @@ func (m *Modem) inboxBound() (records, bytes int) {
 	return records, 64<<10 + records*recordBytes
 }
 
-// Inbox lists every message in device memory and on the SIM, oldest first.
-// A read that outgrows the modem's capacity stops with errInboxBound.
-func (m *Modem) Inbox(ctx context.Context) ([]SMS, error) {
+// listInbox lists every message in device memory and on the SIM, oldest
+// first. A read that outgrows the modem's capacity stops with
+// errInboxBound. Inbox (zte_red.go) calls it.
+func (m *Modem) listInbox(ctx context.Context) ([]SMS, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if m.capTotal == 0 && !m.capTried {
@@ -928,6 +930,9 @@ func (m *Modem) adValue(ctx context.Context, needSession bool) (string, error) {
 				m.det.AD, m.det.ADFrom = adSHA256, "RD served; model "+model+" uses SHA256"
 			}
 		}
+		if m.contentHint == contentBase64 {
+			m.det.AD, m.det.ADFrom = adSHA256, "RD served; the U30 Air (F50) web UI build uses SHA256"
+		}
 	}
 	return adToken(m.det.AD, m.det.Firmware, m.det.CRVersion, rd), nil
 }
@@ -1146,7 +1151,7 @@ func loginForm(user, model string) (goformID, field, name string) {
 		return "LOGIN", "", "LOGIN"
 	case strings.Contains(model, "MC801"), strings.Contains(model, "MC7010"):
 		return "LOGIN", "username", "LOGIN+username"
-	case strings.Contains(model, "MC888"):
+	case strings.Contains(model, "MC888"), strings.Contains(model, "MC889"):
 		return "LOGIN", "user", "LOGIN+user"
 	}
 	return "LOGIN_MULTI_USER", "user", "LOGIN_MULTI_USER"
@@ -1493,7 +1498,7 @@ func (m *Modem) Send(ctx context.Context, number, text string) error {
 		"ID":          {"-1"},
 		"encode_type": {smsEncoding(text)},
 	}
-	if err := m.action(ctx, "SEND_SMS", form); err != nil {
+	if err := m.sendForm(ctx, form); err != nil {
 		return fmt.Errorf("send sms to %s: %w", number, err)
 	}
 	// As the web UI does: asked at once, the modem may still report the

@@ -30,6 +30,11 @@ func init() {
 	simPersonalities["f50"] = simPersonality{name: "f50", model: "ZTE F50", inner: "BD_F50V1.0.0B09", scheme: 2, servesLD: true,
 		configJS: simF50ConfigJS, cookie: "stok", ad: "sha256", expiry: "blank", connected: "ppp_connected",
 		numericResult: true, contentBase64: true}
+	// MC889 with RED encryption: number and content in AES-256-GCM
+	// envelopes once a key is registered, plaintext sends refused.
+	simPersonalities["mc889"] = simPersonality{name: "mc889", model: "MC889", inner: "BD_MC889V1.0.0B04", scheme: 2, servesLD: true,
+		cookie: "zsidn", ad: "sha256", rdNeedsSession: true, userForm: "user", stuckAttempts: true, expiry: "html", connected: "ppp_connected",
+		red: true}
 }
 
 // simRSA is the simulated modems' RSA key: one per process, made on first

@@ -137,6 +137,12 @@ func contentFormHint(configJS, model string) string {
 // decodeRecord reads, learning the modem's form on the way, and returns a
 // problem to log with the record ("" none).
 func (m *Modem) prepareRecord(rec map[string]any) string {
+	if problem, sealed := m.redUnwrap(rec); sealed {
+		// Not readable now: listed incomplete, so that nothing acts on
+		// it, and the next listing (with a new key) reads it.
+		rec["received_all_concat_sms"], rec["content"] = "0", ""
+		return problem
+	}
 	v, ok := rec["content"].(string)
 	if !ok {
 		return ""
