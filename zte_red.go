@@ -6,11 +6,12 @@ import (
 	"crypto/cipher"
 	"crypto/rand"
 	"crypto/rsa"
-	"crypto/x509"
+	"encoding/asn1"
 	"encoding/base64"
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"math/big"
 	"net/url"
 	"strings"
 )
@@ -53,13 +54,9 @@ func parseRedPEM(s string) (*rsa.PublicKey, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: PEM body: %w", errRedKey, err)
 	}
-	k, err := x509.ParsePKIXPublicKey(der)
+	pub, err := parseSPKIRSA(der)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", errRedKey, err)
-	}
-	pub, ok := k.(*rsa.PublicKey)
-	if !ok {
-		return nil, fmt.Errorf("%w: a %T, not RSA", errRedKey, k)
 	}
 	if pub.N.BitLen() < 1024 || pub.N.BitLen() > 8192 {
 		return nil, fmt.Errorf("%w: RSA key of %d bits", errRedKey, pub.N.BitLen())
@@ -297,4 +294,37 @@ func (m *Modem) sendForm(ctx context.Context, form url.Values) error {
 		return err
 	}
 	return m.action(ctx, "SEND_SMS", plain)
+}
+
+// oidRSA is rsaEncryption, the algorithm of an SPKI RSA key.
+var oidRSA = asn1.ObjectIdentifier{1, 2, 840, 113549, 1, 1, 1}
+
+// parseSPKIRSA reads an SPKI RSA public key. Written with encoding/asn1
+// rather than crypto/x509, which brings every certificate algorithm
+// along (about 0.9 MB of the arm binary) for one key type.
+func parseSPKIRSA(der []byte) (*rsa.PublicKey, error) {
+	var spki struct {
+		Algorithm struct {
+			Algorithm  asn1.ObjectIdentifier
+			Parameters asn1.RawValue `asn1:"optional"`
+		}
+		PublicKey asn1.BitString
+	}
+	if rest, err := asn1.Unmarshal(der, &spki); err != nil || len(rest) != 0 {
+		return nil, fmt.Errorf("not an SPKI public key (%v)", err)
+	}
+	if !spki.Algorithm.Algorithm.Equal(oidRSA) {
+		return nil, fmt.Errorf("key algorithm %v, not RSA", spki.Algorithm.Algorithm)
+	}
+	var k struct {
+		N *big.Int
+		E int
+	}
+	if rest, err := asn1.Unmarshal(spki.PublicKey.RightAlign(), &k); err != nil || len(rest) != 0 {
+		return nil, fmt.Errorf("not an RSA public key (%v)", err)
+	}
+	if k.N == nil || k.N.Sign() <= 0 || k.E < 3 || k.E%2 == 0 {
+		return nil, errors.New("RSA public key with a bad modulus or exponent")
+	}
+	return &rsa.PublicKey{N: k.N, E: k.E}, nil
 }
