@@ -317,6 +317,7 @@ func (d *doctor) checkModem(ctx context.Context) map[string]string {
 		return detectionMap(m.Detected())
 	}
 	d.checkSession(ctx, m)
+	d.checkGeneration(ctx, m)
 	return detectionMap(m.Detected())
 }
 
@@ -327,6 +328,8 @@ func detectionMap(det Detection) map[string]string {
 		"config_js": det.ConfigJS, "login": det.Login, "login_from": det.LoginFrom, "login_form": det.LoginForm,
 		"ad": det.AD, "ad_from": det.ADFrom, "ad_confirmed": strconv.FormatBool(det.ADConfirmed),
 		"counter_stuck": strconv.FormatBool(det.CounterStuck),
+		"generation":    det.Generation,
+		"encrypted":     strconv.FormatBool(det.Encrypted),
 	}
 }
 

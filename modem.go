@@ -166,6 +166,11 @@ type Detection struct {
 	CounterStuck bool
 	OwnRefusals  int // refused or lost logins since the last success
 	LoggedIn     bool
+
+	// Generation is which generation of the goform API the modem speaks
+	// (generationName), Encrypted whether its SMS travel in RED envelopes.
+	Generation string
+	Encrypted  bool
 }
 
 // ModemConfig configures a Modem.
@@ -278,6 +283,7 @@ func (m *Modem) Detected() Detection {
 	defer m.mu.Unlock()
 	d := m.det
 	d.OwnRefusals = m.rejected
+	d.Generation, d.Encrypted = m.generationName(), m.red.on
 	return d
 }
 
