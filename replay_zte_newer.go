@@ -2,6 +2,8 @@
 
 package main
 
+import "strings"
+
 // replayNewer plays the newer generations a capture shows: RED encryption
 // (the client said so, or web_crt_get handed out a key), the F50's base64
 // inbox, a LOGIN answered with a bare number.
@@ -19,6 +21,11 @@ func (r *replaySpec) replayNewer(c *Capture, note func(string, ...any)) {
 				r.p.numericResult = true
 			}
 		}
+	}
+	if r.p.dupIDs && strings.Contains(r.p.configJS, "SMS_DATABASE_SORT_SUPPORT:true") {
+		// The web UI shows a list with duplicate ids as it came only
+		// when the database sorts: a modem that lists them says false.
+		r.p.configJS = strings.Replace(r.p.configJS, "SMS_DATABASE_SORT_SUPPORT:true", "SMS_DATABASE_SORT_SUPPORT:false", 1)
 	}
 	if r.p.red {
 		note("RED encryption: number and content in AES-256-GCM envelopes once a key is registered")

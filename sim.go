@@ -104,7 +104,9 @@ var simPersonalities = map[string]simPersonality{
 	// A ufi hotspot (MF79U B03): MD5 AD with a cr_version, capacity without
 	// sms_nvused_total, duplicate ids, HTML on session expiry.
 	"ufi": {name: "ufi", model: "MF79U", inner: "BD_MF79UV1.0.0B03", cr: "CR_MF79U_B03", scheme: 2, servesLD: true,
-		configJS: fmt.Sprintf(simConfigJS, `WEB_ATTR_IF_SUPPORT_SHA256:2,HAS_LOGIN:true`),
+		// Duplicate ids come from a database without sorting: the web UI
+		// copes only with SMS_DATABASE_SORT_SUPPORT false.
+		configJS: strings.Replace(fmt.Sprintf(simConfigJS, `WEB_ATTR_IF_SUPPORT_SHA256:2,HAS_LOGIN:true`), "SMS_DATABASE_SORT_SUPPORT:true", "SMS_DATABASE_SORT_SUPPORT:false", 1),
 		cookie:   "stok", ad: "md5", noNVUsed: true, dupIDs: true, expiry: "html", connected: "ppp_connected"},
 	// A datacard stick: no login at all.
 	"datacard": {name: "datacard", model: "MF833V", inner: "BD_MF833VV1.0.0B02", noLogin: true,
@@ -137,6 +139,7 @@ func simPersonalityNames() []string {
 var simPreLogin = map[string]bool{
 	"loginfo": true, "LD": true, "RD": true, "wa_inner_version": true, "cr_version": true,
 	"psw_fail_num_str": true, "login_lock_time": true, "modem_main_state": true, "network_provider": true,
+	"Language": true,
 }
 
 // SimFaults are defects the simulator can be told to show.
@@ -680,7 +683,10 @@ func (s *Sim) get(r *http.Request) simAnswer {
 			needsSession = needsSession || !simPreLogin[k]
 			pairs = append(pairs, k, v)
 		}
-		if referer && !ok && needsSession {
+		// The web UIs' own reads before login are answered as JSON, hidden
+		// keys blank (sim_zte_newer.go); only a read of session keys
+		// alone meets the firmware's expiry answer.
+		if referer && !ok && needsSession && !simAsksUIPreLogin(cmd) {
 			return s.expired(s.json(pairs...))
 		}
 		return s.json(pairs...)
@@ -735,6 +741,8 @@ func (s *Sim) get(r *http.Request) simAnswer {
 			pairs = append(pairs, "sms_simused_total", "0")
 		}
 		return s.json(pairs...)
+	case "pbm_init_flag":
+		return s.json("pbm_init_flag", s.key("pbm_init_flag", true))
 	case "sms_cmd_status_info":
 		c := q.Get("sms_cmd")
 		res := s.cmdStatus[c]
@@ -796,6 +804,10 @@ func (s *Sim) key(k string, authed bool) string {
 		return s.p.model
 	case "modem_main_state":
 		return "modem_init_complete"
+	case "Language":
+		return "en"
+	case "pbm_init_flag":
+		return "6" // no phonebook here: the web UI goes on without one"
 	case "sms_unread_num":
 		return strconv.Itoa(unread(""))
 	case "sms_dev_unread_num":

@@ -12,6 +12,7 @@ import (
 	"encoding/hex"
 	"net/url"
 	"strconv"
+	"strings"
 	"sync"
 	"unicode"
 	"unicode/utf16"
@@ -239,4 +240,20 @@ func (s *Sim) simNewerGet(cmd string, authed bool) (simAnswer, bool) {
 		return s.simWebCrtGet(authed), true
 	}
 	return simAnswer{}, false
+}
+
+// simAsksUIPreLogin says whether a multi_data read is one of the web UIs'
+// reads before login (zte-newer.md §3.4, zte-goform.md "What the
+// firmware's own web UIs do"): it asks loginfo, Language, the versions or
+// the PIN state. Firmware answers such a read as JSON, hidden keys blank,
+// loginfo present; an HTML page or a redirect keeps the UI from drawing
+// its login page (TestSimAnswersTheWebUIsReads).
+func simAsksUIPreLogin(cmd string) bool {
+	for _, k := range strings.Split(cmd, ",") {
+		switch k {
+		case "loginfo", "Language", "wa_inner_version", "cr_version", "sim_pin_status", "pin_status", "puknumber":
+			return true
+		}
+	}
+	return false
 }
