@@ -19,6 +19,7 @@ func TestDoctorNewerGenerations(t *testing.T) {
 		{"mc889", genRED, "encryption ON"},
 		{"f50", genF50, "encryption off"},
 		{"mf297d", genClassic, "encryption off"},
+		{"zxic", genZXIC, "encryption off"},
 	} {
 		t.Run(tc.personality, func(t *testing.T) {
 			sim := startDoctorSim(t, tc.personality, "s3cret")
@@ -63,7 +64,7 @@ func TestDoctorNewerGenerations(t *testing.T) {
 			}
 
 			simB, spec := startReplay(t, file, "s3cret")
-			if spec.p.red != sim.p.red || spec.p.contentBase64 != sim.p.contentBase64 || spec.p.numericResult != sim.p.numericResult {
+			if spec.p.red != sim.p.red || spec.p.contentBase64 != sim.p.contentBase64 || spec.p.numericResult != sim.p.numericResult || spec.p.reqproc != sim.p.reqproc {
 				t.Errorf("replay red %v base64 %v numeric %v, want %v %v %v", spec.p.red, spec.p.contentBase64, spec.p.numericResult,
 					sim.p.red, sim.p.contentBase64, sim.p.numericResult)
 			}

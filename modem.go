@@ -230,6 +230,8 @@ type Modem struct {
 	contentForm, contentHint string
 	warnedNonBMP             bool // a send had characters beyond the BMP replaced (zte_send.go)
 	red                      redState
+	reqproc                  bool // the API is under /reqproc/ (ZXIC-based dongles, zte_reqproc.go)
+	reqprocTried             bool
 }
 
 // A modem whose session reads stay blank even right after a successful
@@ -360,7 +362,10 @@ func (m *Modem) getJSON(ctx context.Context, q url.Values) (map[string]any, erro
 func (m *Modem) getRaw(ctx context.Context, q url.Values) ([]byte, error) {
 	q.Set("isTest", "false")
 	q.Set("_", strconv.FormatInt(m.now().UnixMilli(), 10))
-	b, err := m.roundTrip(ctx, "GET", "/goform/goform_get_cmd_process", q)
+	b, err := m.roundTrip(ctx, "GET", m.getPath(), q)
+	if err != nil && m.tryReqproc(ctx, err) {
+		b, err = m.roundTrip(ctx, "GET", m.getPath(), q)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("get %s: %w", q.Get("cmd"), err)
 	}
@@ -791,7 +796,7 @@ func (m *Modem) post(ctx context.Context, goformID string, form url.Values) (str
 func (m *Modem) postForm(ctx context.Context, goformID string, form url.Values) (string, error) {
 	form.Set("isTest", "false")
 	form.Set("goformId", goformID)
-	b, err := m.roundTrip(ctx, "POST", "/goform/goform_set_cmd_process", form)
+	b, err := m.roundTrip(ctx, "POST", m.setPath(), form)
 	if err != nil {
 		return "", fmt.Errorf("%s: %w", goformID, err)
 	}

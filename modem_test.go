@@ -636,6 +636,7 @@ func TestDetection(t *testing.T) {
 		{"datacard", schemeNone, "config.js HAS_LOGIN=false", adNone, -1},
 		{"f50", schemeSHA256LD, `config.js WEB_ATTR_IF_SUPPORT_SHA256="2"`, adSHA256, 5},
 		{"mc889", schemeSHA256LD, "model MC889", adSHA256, 5},
+		{"zxic", schemeBase64, "no LD (neither config.js nor the model tells)", adNone, 5},
 	}
 	if len(tests) != len(simPersonalities) {
 		t.Fatalf("%d personalities, %d tested", len(simPersonalities), len(tests))

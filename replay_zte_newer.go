@@ -14,6 +14,8 @@ func (r *replaySpec) replayNewer(c *Capture, note func(string, ...any)) {
 	for _, e := range c.Exchanges {
 		v := bodyObject(e)
 		switch {
+		case e.Path == "/reqproc/proc_get" && e.Kind != "html" && e.Status == 200:
+			r.p.reqproc = true
 		case e.Query["cmd"] == "web_crt_get" && v["result"] == "<redacted:pem>":
 			r.p.red = true
 		case e.Method == "POST" && (e.Form["goformId"] == "LOGIN" || e.Form["goformId"] == "LOGIN_MULTI_USER"):
@@ -26,6 +28,9 @@ func (r *replaySpec) replayNewer(c *Capture, note func(string, ...any)) {
 		// The web UI shows a list with duplicate ids as it came only
 		// when the database sorts: a modem that lists them says false.
 		r.p.configJS = strings.Replace(r.p.configJS, "SMS_DATABASE_SORT_SUPPORT:true", "SMS_DATABASE_SORT_SUPPORT:false", 1)
+	}
+	if r.p.reqproc {
+		note("the goform API under /reqproc/ (ZXIC-based dongle)")
 	}
 	if r.p.red {
 		note("RED encryption: number and content in AES-256-GCM envelopes once a key is registered")

@@ -72,6 +72,9 @@ type simPersonality struct {
 	// contentBase64: listed content is base64 of UTF-8 (F50 / U30 Air);
 	// red: RED encryption (MC888/MC889), sim_zte_newer.go.
 	contentBase64, red bool
+	// reqproc: the goform parameters under /reqproc/proc_get and
+	// /reqproc/proc_post (ZXIC-based dongles), sim_zte_newer.go.
+	reqproc bool
 	// keys are answered as they are, before anything computed: a replayed
 	// capture's values of the keys that do not change (replay.go).
 	keys map[string]string
@@ -564,9 +567,9 @@ const simLoginPage = "<html><head><title>Login</title></head><body>Please log in
 
 func (s *Sim) answer(r *http.Request) simAnswer {
 	switch {
-	case r.Method == http.MethodGet && r.URL.Path == "/goform/goform_get_cmd_process":
+	case r.Method == http.MethodGet && r.URL.Path == s.simGetPath():
 		return s.get(r)
-	case r.Method == http.MethodPost && r.URL.Path == "/goform/goform_set_cmd_process":
+	case r.Method == http.MethodPost && r.URL.Path == s.simSetPath():
 		return s.set(r)
 	case r.Method == http.MethodGet && r.URL.Path == "/js/config/config.js" && s.p.configJS != "":
 		return simAnswer{ctype: "application/javascript", body: s.p.configJS}

@@ -33,10 +33,10 @@ var (
 )
 
 // uiGet is a browser's read: the Referer the UI sends, the cookies given.
-func uiGet(t *testing.T, base string, q url.Values, cookie string) (int, string, string) {
+func uiGet(t *testing.T, base, path string, q url.Values, cookie string) (int, string, string) {
 	t.Helper()
 	q.Set("isTest", "false")
-	req, _ := http.NewRequest("GET", base+"/goform/goform_get_cmd_process?"+q.Encode(), nil)
+	req, _ := http.NewRequest("GET", base+path+"?"+q.Encode(), nil)
 	req.Header.Set("Referer", base+"/index.html")
 	if cookie != "" {
 		req.Header.Set("Cookie", cookie)
@@ -51,9 +51,9 @@ func uiGet(t *testing.T, base string, q url.Values, cookie string) (int, string,
 	return resp.StatusCode, resp.Header.Get("Content-Type"), string(b)
 }
 
-func uiRead(t *testing.T, what, base string, q url.Values, cookie string) map[string]string {
+func uiRead(t *testing.T, what, base, path string, q url.Values, cookie string) map[string]string {
 	t.Helper()
-	status, ctype, body := uiGet(t, base, q, cookie)
+	status, ctype, body := uiGet(t, base, path, q, cookie)
 	return uiJSON(t, what, status, ctype, body)
 }
 
@@ -85,7 +85,7 @@ func TestSimAnswersTheWebUIsReads(t *testing.T) {
 			sim, m, clk := startSim(t, name, "pw", "pw")
 			p := simPersonalities[name]
 			for _, keys := range uiPreLoginReads {
-				v := uiRead(t, "before login, "+clip(keys, 40), sim.URL, url.Values{"multi_data": {"1"}, "cmd": {keys}}, "")
+				v := uiRead(t, "before login, "+clip(keys, 40), sim.URL, sim.simGetPath(), url.Values{"multi_data": {"1"}, "cmd": {keys}}, "")
 				for _, k := range strings.Split(keys, ",") {
 					if _, ok := v[k]; !ok {
 						t.Errorf("before login: %s missing (hidden keys come back blank)", k)
@@ -99,7 +99,7 @@ func TestSimAnswersTheWebUIsReads(t *testing.T) {
 				}
 			}
 			for _, cmd := range []string{"LD", "RD"} {
-				uiRead(t, "before login, cmd="+cmd, sim.URL, url.Values{"cmd": {cmd}}, "")
+				uiRead(t, "before login, cmd="+cmd, sim.URL, sim.simGetPath(), url.Values{"cmd": {cmd}}, "")
 			}
 
 			// Logged in, as the UI is when it opens the SMS page.
@@ -113,11 +113,11 @@ func TestSimAnswersTheWebUIsReads(t *testing.T) {
 			m.jarMu.Lock()
 			cookie := m.jar.header()
 			m.jarMu.Unlock()
-			v := uiRead(t, "pbm_init_flag", sim.URL, url.Values{"cmd": {"pbm_init_flag"}}, cookie)
+			v := uiRead(t, "pbm_init_flag", sim.URL, sim.simGetPath(), url.Values{"cmd": {"pbm_init_flag"}}, cookie)
 			if f := v["pbm_init_flag"]; f != "0" && f != "6" {
 				t.Errorf("pbm_init_flag %q: the web UI waits for \"0\" or \"6\"", f)
 			}
-			status, ctype, body := uiGet(t, sim.URL, url.Values{"cmd": {"sms_data_total"}, "page": {"0"}, "data_per_page": {"500"},
+			status, ctype, body := uiGet(t, sim.URL, sim.simGetPath(), url.Values{"cmd": {"sms_data_total"}, "page": {"0"}, "data_per_page": {"500"},
 				"mem_store": {"1"}, "tags": {"10"}, "order_by": {"order by id desc"}}, cookie)
 			if status != 200 || strings.HasPrefix(body, "<") {
 				t.Fatalf("list: %d %s %q", status, ctype, clip(body, 80))

@@ -36,6 +36,10 @@ func init() {
 	simPersonalities["mc889"] = simPersonality{name: "mc889", model: "MC889", inner: "BD_MC889V1.0.0B04", scheme: 2, servesLD: true,
 		cookie: "zsidn", ad: "sha256", rdNeedsSession: true, userForm: "user", stuckAttempts: true, expiry: "html", connected: "ppp_connected",
 		red: true}
+	// A ZXIC-based dongle (zxic_web_new): the classic parameters under
+	// /reqproc/, base64 password, no AD, session tied to the address.
+	simPersonalities["zxic"] = simPersonality{name: "zxic", model: "MF79S", inner: "ZXIC_MF79S_V1.0.0B02", scheme: 0,
+		expiry: "blank", connected: "ppp_connected", reqproc: true}
 }
 
 // simRSA is the simulated modems' RSA key: one per process, made on first
@@ -256,4 +260,18 @@ func simAsksUIPreLogin(cmd string) bool {
 		}
 	}
 	return false
+}
+
+func (s *Sim) simGetPath() string {
+	if s.p.reqproc {
+		return "/reqproc/proc_get"
+	}
+	return "/goform/goform_get_cmd_process"
+}
+
+func (s *Sim) simSetPath() string {
+	if s.p.reqproc {
+		return "/reqproc/proc_post"
+	}
+	return "/goform/goform_set_cmd_process"
 }

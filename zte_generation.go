@@ -11,6 +11,7 @@ const (
 	genClassic = "classic (UTF-16 hex inbox)"
 	genF50     = "f50 / u30 air (base64 utf-8 inbox)"
 	genRED     = "red encryption (AES-256-GCM envelopes)"
+	genZXIC    = "zxic reqproc (/reqproc/proc_get, proc_post)"
 )
 
 // generationName is the generation seen so far. Called with m.mu held or
@@ -21,6 +22,8 @@ func (m *Modem) generationName() string {
 		return genRED
 	case m.contentForm == contentBase64 || (m.contentForm == "" && m.contentHint == contentBase64):
 		return genF50
+	case m.reqproc:
+		return genZXIC
 	}
 	return genClassic
 }

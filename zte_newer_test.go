@@ -105,3 +105,22 @@ func TestSimAcceptsTheUIsCodePoints(t *testing.T) {
 		}
 	}
 }
+
+// A ZXIC dongle is found under /reqproc/ by a read, before any login.
+func TestZXICFoundWithoutALogin(t *testing.T) {
+	sim, m, _ := startSim(t, "zxic", "pw", "pw")
+	if _, err := m.Probe(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if !m.reqproc || len(sim.Record().Logins) != 0 {
+		t.Errorf("reqproc %v, %d logins", m.reqproc, len(sim.Record().Logins))
+	}
+	if d := m.Detected(); d.Generation != genZXIC || d.Firmware != "ZXIC_MF79S_V1.0.0B02" {
+		t.Errorf("detected %+v", d)
+	}
+	// A classic modem never goes there.
+	_, m2, _ := startSim(t, "mf920v", "pw", "pw")
+	if _, err := m2.Probe(context.Background()); err != nil || m2.reqproc || m2.reqprocTried {
+		t.Errorf("classic: %v reqproc %v tried %v", err, m2.reqproc, m2.reqprocTried)
+	}
+}
