@@ -75,6 +75,8 @@ type simPersonality struct {
 	// reqproc: the goform parameters under /reqproc/proc_get and
 	// /reqproc/proc_post (ZXIC-based dongles), sim_zte_newer.go.
 	reqproc bool
+	// ubus: no goform at all, JSON-RPC on /ubus/ (U60 Pro), sim_ubus.go.
+	ubus bool
 	// keys are answered as they are, before anything computed: a replayed
 	// capture's values of the keys that do not change (replay.go).
 	keys map[string]string
@@ -287,7 +289,10 @@ type Sim struct {
 func NewSim(personality, password string) (*Sim, error) {
 	p, ok := simPersonalities[personality]
 	if !ok {
-		return nil, fmt.Errorf("sim personality %q: want one of %s", personality, strings.Join(simPersonalityNames(), ", "))
+		p, ok = simUbusPersonalities[personality]
+	}
+	if !ok {
+		return nil, fmt.Errorf("sim personality %q: want one of %s", personality, strings.Join(append(simPersonalityNames(), simUbusNames()...), ", "))
 	}
 	return newSim(p, password), nil
 }
@@ -566,6 +571,9 @@ func (s *Sim) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 const simLoginPage = "<html><head><title>Login</title></head><body>Please log in</body></html>"
 
 func (s *Sim) answer(r *http.Request) simAnswer {
+	if s.p.ubus {
+		return s.simUbus(r)
+	}
 	switch {
 	case r.Method == http.MethodGet && r.URL.Path == s.simGetPath():
 		return s.get(r)

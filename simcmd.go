@@ -20,7 +20,7 @@ import (
 func runSim(args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("sim", "sim [flags]", stderr)
 	listen := fs.String("listen", "127.0.0.1:8080", "loopback `address` to serve on")
-	personality := fs.String("personality", "mf920v", "firmware: "+strings.Join(simPersonalityNames(), ", "))
+	personality := fs.String("personality", "mf920v", "firmware: "+strings.Join(append(simPersonalityNames(), simUbusNames()...), ", "))
 	password := fs.String("password", "admin", "the simulated web UI password")
 	replay := fs.String("replay", "", "answer like the modem of a `FILE` written by doctor -capture (instead of -personality)")
 	var deliver repeatFlag

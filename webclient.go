@@ -26,6 +26,7 @@ type webRequest struct {
 	Path   string
 	Query  url.Values // sent in the URL
 	Form   url.Values // sent as the body of a POST
+	Body   []byte     // sent as the body of a POST without Form (ubus JSON-RPC)
 	Header [][2]string
 }
 
@@ -171,6 +172,8 @@ func (r *webRequest) encode(host string) []byte {
 	var body string
 	if r.Form != nil {
 		body = r.Form.Encode()
+	} else if r.Body != nil {
+		body = string(r.Body)
 	}
 	fmt.Fprintf(&b, "%s %s HTTP/1.1\r\nHost: %s\r\nUser-Agent: smsgate\r\nAccept-Encoding: identity\r\n", r.Method, target, host)
 	for _, h := range r.Header {

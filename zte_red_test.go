@@ -196,3 +196,27 @@ func FuzzRedOpen(f *testing.F) {
 		parseRedPEM(v)
 	})
 }
+
+// The daemon on RED firmware: a command listed sealed under a key another
+// web login replaced is read after a new key, run once, answered once,
+// with one log line.
+func TestGatewayMC889KeyReplaced(t *testing.T) {
+	h := newHarness(t, "mc889", nil)
+	first := h.send(owner, "ping")
+	h.step() // plaintext listing, the reply registers a key
+	h.sim.OtherWebLogin()
+	second := h.send(owner, "status")
+	h.step()
+	h.step()
+	for _, id := range []int64{first, second} {
+		if got := h.decision(id); got != "executed" {
+			t.Errorf("sms %d: %s", id, got)
+		}
+	}
+	if r := h.replies(); len(r) != 2 {
+		t.Errorf("replies %q", r)
+	}
+	if inbox := h.sim.Inbox(); len(inbox) != 0 {
+		t.Errorf("inbox %v", inbox)
+	}
+}
