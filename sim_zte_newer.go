@@ -103,6 +103,7 @@ func (s *Sim) simEnstrSet(q url.Values) bool {
 	if err != nil {
 		return false
 	}
+	//lint:ignore SA1019 the firmware wraps the key with PKCS #1 v1.5 and knows no OAEP (zte-newer.md §1.3)
 	keyHex, err := rsa.DecryptPKCS1v15(nil, simRSA(), wrapped)
 	if err != nil || len(keyHex) != 64 {
 		return false

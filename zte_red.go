@@ -71,6 +71,7 @@ func newRedKey(pub *rsa.PublicKey) (aead cipher.AEAD, webEnstr string, err error
 	if _, err := rand.Read(key); err != nil {
 		return nil, "", fmt.Errorf("%w: %w", errRedKey, err)
 	}
+	//lint:ignore SA1019 the firmware wraps the key with PKCS #1 v1.5 and knows no OAEP (zte-newer.md §1.3)
 	wrapped, err := rsa.EncryptPKCS1v15(rand.Reader, pub, []byte(hex.EncodeToString(key)))
 	if err != nil {
 		return nil, "", fmt.Errorf("%w: wrap: %w", errRedKey, err)
