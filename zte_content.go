@@ -141,6 +141,9 @@ func (m *Modem) prepareRecord(rec map[string]any) string {
 		// Not readable now: listed incomplete, so that nothing acts on
 		// it, and the next listing (with a new key) reads it.
 		rec["received_all_concat_sms"], rec["content"] = "0", ""
+		if n, _ := rec["number"].(string); looksSealed(n) {
+			rec["number"] = "" // an envelope is no sender to log or match
+		}
 		return problem
 	}
 	v, ok := rec["content"].(string)

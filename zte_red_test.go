@@ -176,10 +176,11 @@ func TestUndecryptableRecordIsIncomplete(t *testing.T) {
 	key[0] = 1
 	m.red.aead, _ = redCipher(key)
 	sealed, _ := redSealRandom(other, "00720065")
-	rec := map[string]any{"id": "5", "tag": "1", "number": "+1555", "content": sealed, "received_all_concat_sms": "1"}
+	sealedNumber, _ := redSealRandom(other, "+15551234567")
+	rec := map[string]any{"id": "5", "tag": "1", "number": sealedNumber, "content": sealed, "received_all_concat_sms": "1"}
 	problem := m.prepareRecord(rec)
 	s, ok := decodeRecord(rec, "device")
-	if !ok || s.Complete || s.Text != "" || problem == "" || m.red.stale != 1 {
+	if !ok || s.Complete || s.Text != "" || s.From != "" || problem == "" || m.red.stale != 1 {
 		t.Errorf("%+v, problem %q", s, problem)
 	}
 }

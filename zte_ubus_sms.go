@@ -102,6 +102,9 @@ func (m *ubusModem) open(rec map[string]any) string {
 		if !ok {
 			m.stale++
 			rec["received_all_concat_sms"], rec["content"] = "0", ""
+			if n, _ := rec["number"].(string); looksSealed(n) {
+				rec["number"] = ""
+			}
 			return k + " is encrypted with a key smsgate did not register (another web login replaced it?)"
 		}
 		rec[k] = plain
