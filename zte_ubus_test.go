@@ -166,3 +166,46 @@ func FuzzParseUbusAnswer(f *testing.F) {
 
 // The ubus adapter is a modem port.
 var _ modemPort = (*ubusModem)(nil)
+
+var _ portDoctor = (*ubusModem)(nil)
+
+func TestUbusDoctorChecks(t *testing.T) {
+	sim, m, clk := startUbus(t, simUbusPersonalities["u60pro"], "pw", "pw")
+	sim.Deliver("+21612345678", "x", clk.Now())
+	got := map[string]checkLevel{}
+	for _, c := range m.DoctorChecks(context.Background()) {
+		got[c.Name] = c.Level
+	}
+	for _, n := range []string{"login", "inbox", "capacity", "generation"} {
+		if got[n] != levelOK {
+			t.Errorf("%s: %v", n, got[n])
+		}
+	}
+	_, bad, _ := startUbus(t, simUbusPersonalities["u60pro"], "pw", "wrong")
+	for _, c := range bad.DoctorChecks(context.Background()) {
+		if c.Name == "login" && c.Level != levelFail {
+			t.Errorf("wrong password: %+v", c)
+		}
+	}
+}
+
+// The family is told by reads alone: no login is made.
+func TestDetectZTEFamily(t *testing.T) {
+	for name, want := range map[string]string{"mf920v": familyZTE, "mc889": familyZTE, "zxic": familyZTE, "u60pro": familyUbus} {
+		sim, err := NewSim(name, "pw")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := sim.Start("127.0.0.1:0"); err != nil {
+			t.Fatal(err)
+		}
+		got, err := detectZTEFamily(context.Background(), sim.URL)
+		if got != want || err != nil {
+			t.Errorf("%s: %q %v, want %q", name, got, err, want)
+		}
+		if n := len(sim.Record().Logins); n != 0 {
+			t.Errorf("%s: %d logins", name, n)
+		}
+		sim.Close()
+	}
+}
