@@ -14,7 +14,8 @@ EXE      := $(shell $(GO) env GOEXE)
 STATICCHECK := $(GO) run honnef.co/go/tools/cmd/staticcheck@v0.8.2
 # Where `go build`, `go test` and `make demo` must keep working.
 OTHER_OS := darwin/amd64 darwin/arm64 windows/amd64
-FUZZ     := FuzzProbeAnswers FuzzDecodeContent FuzzDecodeNumber FuzzParseSMSDate FuzzContentRoundTrip \
+FUZZ     := FuzzProbeAnswers FuzzParseUbusAnswer FuzzRedOpen FuzzReadContent FuzzDecodeJSONObject \
+            FuzzDecodeContent FuzzDecodeNumber FuzzParseSMSDate FuzzContentRoundTrip \
             FuzzParseLenientJSON FuzzUndoubleQuotes FuzzParseConfigJS FuzzParseCommand FuzzParseIRCode \
             FuzzProgramArgv FuzzRedactBody FuzzTOTPCheck FuzzSanitizeText FuzzReadAnswer \
             FuzzHiLinkAnswer FuzzHiLinkSMSList FuzzHiLinkTokens FuzzHiLinkCESU8 \

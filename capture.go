@@ -347,6 +347,8 @@ func redactValue(key, s string) string {
 		return "<number>"
 	case key == "content":
 		return "<text>"
+	case key == "result" && redactedPEM(s):
+		return "<redacted:pem>"
 	case tokenKeys[key]:
 		if len(s) <= 128 && isHex(strings.TrimSpace(s)) {
 			return s
@@ -413,7 +415,7 @@ func scrubUnstructured(s string) string {
 	s = keyedValue.ReplaceAllStringFunc(s, func(m string) string {
 		sub := keyedValue.FindStringSubmatch(m)
 		key, val := sub[1], sub[2]
-		if answerKept[key] || tokenKeys[key] {
+		if (answerKept[key] || tokenKeys[key]) && !redactedPEM(val) {
 			return m
 		}
 		return strings.TrimSuffix(m, val) + `"<redacted>"`

@@ -365,6 +365,8 @@ func detectionMap(det Detection) map[string]string {
 		"config_js": det.ConfigJS, "login": det.Login, "login_from": det.LoginFrom, "login_form": det.LoginForm,
 		"ad": det.AD, "ad_from": det.ADFrom, "ad_confirmed": strconv.FormatBool(det.ADConfirmed),
 		"counter_stuck": strconv.FormatBool(det.CounterStuck),
+		"generation":    det.Generation,
+		"encrypted":     strconv.FormatBool(det.Encrypted),
 	}
 }
 

@@ -237,6 +237,14 @@ func (z *zteDoctor) loginFix(lerr error, blocked int) string {
 // was one; otherwise the action is re-marking an already read message as
 // read, which changes nothing.
 func (m *Modem) DoctorChecksLate(ctx context.Context) []check {
+	// The generation's encryption probe (web_crt_get) may want a session:
+	// after the session checks.
+	return append([]check{m.generationCheck(ctx)}, m.adCheck(ctx)...)
+}
+
+// adCheck says which anti-forgery (AD) form the modem took, and how that
+// was known.
+func (m *Modem) adCheck(ctx context.Context) []check {
 	if !m.Detected().LoggedIn {
 		return []check{{"ad", levelSkip, "not checked: no session", ""}}
 	}

@@ -176,7 +176,7 @@ func (h *harness) replies() []string {
 }
 
 func TestOwnerCommandsExecutedAndAnswered(t *testing.T) {
-	for _, p := range []string{"mf920v", "mc801a", "datacard"} {
+	for _, p := range []string{"mf920v", "mc801a", "datacard", "f50", "mc889", "zxic"} {
 		t.Run(p, func(t *testing.T) {
 			h := newHarness(t, p, nil)
 			ids := []int64{h.send(owner, "help"), h.send("+216 12 345 678", "  PING  "), h.send("0021612345678", "Status\n-- sent from my phone"),

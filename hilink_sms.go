@@ -199,7 +199,9 @@ func (m *hilinkModem) Send(ctx context.Context, number, text string) error {
 // waitSent polls send-status (§6) until the number is reported sent or
 // failed.
 func (m *hilinkModem) waitSent(ctx context.Context, number string) error {
-	deadline := m.now().Add(m.sendLimit)
+	// Real time, whatever clock the client is given: this waits on the
+	// device, and must end however the clock is set.
+	deadline := time.Now().Add(m.sendLimit)
 	last := "no send-status read"
 	for {
 		if err := sleepCtx(ctx, m.statusEvery); err != nil {
@@ -218,7 +220,7 @@ func (m *hilinkModem) waitSent(ctx context.Context, number string) error {
 		} else {
 			last = err.Error()
 		}
-		if !m.now().Before(deadline) {
+		if !time.Now().Before(deadline) {
 			return fmt.Errorf("send sms to %s: %w (send-status: %s)", number, errSendUnconfirmed, last)
 		}
 	}
@@ -307,7 +309,7 @@ func (m *hilinkModem) Reconnect(ctx context.Context) (string, error) {
 
 // waitConn reads monitoring/status until want holds for ConnectionStatus.
 func (m *hilinkModem) waitConn(ctx context.Context, want func(string) bool) (linkFacts, error) {
-	deadline := m.now().Add(m.linkLimit)
+	deadline := time.Now().Add(m.linkLimit) // real time, as waitSent's
 	var f linkFacts
 	for {
 		n, err := m.read(ctx, "/api/monitoring/status")
@@ -317,7 +319,7 @@ func (m *hilinkModem) waitConn(ctx context.Context, want func(string) bool) (lin
 				return f, nil
 			}
 		}
-		if !m.now().Before(deadline) {
+		if !time.Now().Before(deadline) {
 			return f, fmt.Errorf("link still %s after %s", f.dataName(), m.linkLimit)
 		}
 		if err := sleepCtx(ctx, m.statusEvery); err != nil {

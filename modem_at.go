@@ -201,7 +201,7 @@ func (m *atModem) Info() PortInfo {
 	model, fw := m.st.model, m.st.firmware
 	m.st.Unlock()
 	return PortInfo{Family: familyAT, Model: model, Firmware: fw, Generation: "PDU mode", Login: "none", LoggedIn: true,
-		Can: Capabilities{MarkRead: true, Reconnect: true, Reboot: true, USSD: true, Calls: true, Events: true}}
+		Can: Capabilities{MarkRead: true, Reconnect: true, Reboot: true, USSD: true, Calls: true, Events: true, LinkState: true}}
 }
 
 // onURC runs on the line's reader goroutine: it records and signals, and

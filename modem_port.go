@@ -80,6 +80,10 @@ type Capabilities struct {
 	Reboot    bool
 	USSD      bool
 	Calls     bool // incoming calls are seen (AT: RING and +CLIP)
+	// LinkState: Poll tells whether mobile data is up. Without it healing
+	// has nothing to watch, and Poll says up so that it never acts on a
+	// guess.
+	LinkState bool
 	// Events: the adapter says when something arrived (eventSource), so
 	// the gateway need not poll.
 	Events bool

@@ -166,6 +166,11 @@ type Detection struct {
 	CounterStuck bool
 	OwnRefusals  int // refused or lost logins since the last success
 	LoggedIn     bool
+
+	// Generation is which generation of the goform API the modem speaks
+	// (generationName), Encrypted whether its SMS travel in RED envelopes.
+	Generation string
+	Encrypted  bool
 }
 
 // ModemConfig configures a Modem.
@@ -218,6 +223,15 @@ type Modem struct {
 	// reads stayed blank; none is made for a blank read before reloginAt.
 	uselessLogins int
 	reloginAt     time.Time
+
+	// contentForm is how the listing writes content (contentHex,
+	// contentBase64), "" until a record shows it; contentHint is what the
+	// modem's names say before that (zte_content.go).
+	contentForm, contentHint string
+	warnedNonBMP             bool // a send had characters beyond the BMP replaced (zte_send.go)
+	red                      redState
+	reqproc                  bool // the API is under /reqproc/ (ZXIC-based dongles, zte_reqproc.go)
+	reqprocTried             bool
 }
 
 // A modem whose session reads stay blank even right after a successful
@@ -271,6 +285,7 @@ func (m *Modem) Detected() Detection {
 	defer m.mu.Unlock()
 	d := m.det
 	d.OwnRefusals = m.rejected
+	d.Generation, d.Encrypted = m.generationName(), m.red.on
 	return d
 }
 
@@ -347,7 +362,10 @@ func (m *Modem) getJSON(ctx context.Context, q url.Values) (map[string]any, erro
 func (m *Modem) getRaw(ctx context.Context, q url.Values) ([]byte, error) {
 	q.Set("isTest", "false")
 	q.Set("_", strconv.FormatInt(m.now().UnixMilli(), 10))
-	b, err := m.roundTrip(ctx, "GET", "/goform/goform_get_cmd_process", q)
+	b, err := m.roundTrip(ctx, "GET", m.getPath(), q)
+	if err != nil && m.tryReqproc(ctx, err) {
+		b, err = m.roundTrip(ctx, "GET", m.getPath(), q)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("get %s: %w", q.Get("cmd"), err)
 	}
@@ -624,9 +642,10 @@ func (m *Modem) inboxBound() (records, bytes int) {
 	return records, 64<<10 + records*recordBytes
 }
 
-// Inbox lists every message in device memory and on the SIM, oldest first.
-// A read that outgrows the modem's capacity stops with errInboxBound.
-func (m *Modem) Inbox(ctx context.Context) ([]SMS, error) {
+// listInbox lists every message in device memory and on the SIM, oldest
+// first. A read that outgrows the modem's capacity stops with
+// errInboxBound. Inbox (zte_red.go) calls it.
+func (m *Modem) listInbox(ctx context.Context) ([]SMS, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if m.capTotal == 0 && !m.capTried {
@@ -715,7 +734,11 @@ func (m *Modem) listPage(ctx context.Context, mem, store string, page, budget in
 		if rec == nil {
 			continue
 		}
+		problem := m.prepareRecord(rec)
 		if s, ok := decodeRecord(rec, store); ok {
+			if problem != "" {
+				s.Problem = strings.TrimPrefix(s.Problem+"; "+problem, "; ")
+			}
 			out = append(out, s)
 		}
 	}
@@ -774,7 +797,7 @@ func (m *Modem) post(ctx context.Context, goformID string, form url.Values) (str
 func (m *Modem) postForm(ctx context.Context, goformID string, form url.Values) (string, error) {
 	form.Set("isTest", "false")
 	form.Set("goformId", goformID)
-	b, err := m.roundTrip(ctx, "POST", "/goform/goform_set_cmd_process", form)
+	b, err := m.roundTrip(ctx, "POST", m.setPath(), form)
 	if err != nil {
 		return "", fmt.Errorf("%s: %w", goformID, err)
 	}
@@ -861,6 +884,9 @@ func (m *Modem) noteVersions(k map[string]string) {
 	if k["hardware_version"] != "" {
 		m.det.Model = k["hardware_version"]
 	}
+	if h := contentFormHint("", m.det.Model+" "+m.det.Firmware); h != "" {
+		m.contentHint = h
+	}
 }
 
 func (m *Modem) loadVersions(ctx context.Context) error {
@@ -915,6 +941,9 @@ func (m *Modem) adValue(ctx context.Context, needSession bool) (string, error) {
 			if strings.Contains(m.modelName(), model) {
 				m.det.AD, m.det.ADFrom = adSHA256, "RD served; model "+model+" uses SHA256"
 			}
+		}
+		if m.contentHint == contentBase64 {
+			m.det.AD, m.det.ADFrom = adSHA256, "RD served; the U30 Air (F50) web UI build uses SHA256"
 		}
 	}
 	return adToken(m.det.AD, m.det.Firmware, m.det.CRVersion, rd), nil
@@ -1070,6 +1099,7 @@ func (m *Modem) readConfigJS(ctx context.Context) {
 		return
 	}
 	c := parseConfigJS(b)
+	m.contentHint = contentFormHint(string(b), "")
 	var says []string
 	if c.SHA256Found {
 		says = append(says, fmt.Sprintf("WEB_ATTR_IF_SUPPORT_SHA256=%q", c.SHA256))
@@ -1133,7 +1163,7 @@ func loginForm(user, model string) (goformID, field, name string) {
 		return "LOGIN", "", "LOGIN"
 	case strings.Contains(model, "MC801"), strings.Contains(model, "MC7010"):
 		return "LOGIN", "username", "LOGIN+username"
-	case strings.Contains(model, "MC888"):
+	case strings.Contains(model, "MC888"), strings.Contains(model, "MC889"):
 		return "LOGIN", "user", "LOGIN+user"
 	}
 	return "LOGIN_MULTI_USER", "user", "LOGIN_MULTI_USER"
@@ -1364,9 +1394,22 @@ func (m *Modem) loginAttempt(ctx context.Context, try int) (done bool, err error
 		if _, rerr := m.readKeys(ctx, sessionKeys...); rerr != nil {
 			m.rejected++
 			m.det.LoggedIn = false
-			return true, fmt.Errorf("login answer lost, counted as a refused attempt: %w", hold("login answer lost ("+err.Error()+")", lock, true))
+			return true, fmt.Errorf("login answer lost, counted as a spent attempt (not as a wrong password): %w", hold("login answer lost ("+err.Error()+")", lock, true))
 		}
 		m.log.Info("modem login answer lost, but a session-only read works: the login was accepted", "err", err)
+		res = "0"
+	}
+	if !loginResultKnown(res) {
+		// Not an answer the notes describe ({"result":true}, no result,
+		// a word): the modem did not say "refused". A session-only read
+		// that works says it took the password; else the attempt is spent
+		// for the budget's sake, but no other scheme is tried on it.
+		if _, rerr := m.readKeys(ctx, sessionKeys...); rerr != nil {
+			m.rejected++
+			m.det.LoggedIn = false
+			return true, hold(fmt.Sprintf("modem's answer to %s not understood (result %q); counted as a spent attempt, the password not judged", id, clip(res, 40)), lock, true)
+		}
+		m.log.Info("modem login answer not understood, but a session-only read works: the login was accepted", "result", clip(res, 40))
 		res = "0"
 	}
 	switch res {
@@ -1458,6 +1501,7 @@ func (m *Modem) Delete(ctx context.Context, ids ...int64) error {
 func (m *Modem) Send(ctx context.Context, number, text string) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	text = m.sendable(text)
 	form := url.Values{
 		"notCallback": {"true"},
 		"Number":      {number},
@@ -1466,7 +1510,7 @@ func (m *Modem) Send(ctx context.Context, number, text string) error {
 		"ID":          {"-1"},
 		"encode_type": {smsEncoding(text)},
 	}
-	if err := m.action(ctx, "SEND_SMS", form); err != nil {
+	if err := m.sendForm(ctx, form); err != nil {
 		return fmt.Errorf("send sms to %s: %w", number, err)
 	}
 	// As the web UI does: asked at once, the modem may still report the
@@ -1622,8 +1666,7 @@ func parseLenientJSON(b []byte) (map[string]any, error) {
 	if b[0] == '<' {
 		return nil, errors.New("HTML answer instead of JSON")
 	}
-	var v map[string]any
-	if err := json.Unmarshal(b, &v); err == nil {
+	if v, err := decodeJSONObject(b); err == nil {
 		return v, nil
 	}
 	fixed := bytes.Map(func(r rune) rune {
@@ -1633,7 +1676,8 @@ func parseLenientJSON(b []byte) (map[string]any, error) {
 		return r
 	}, b)
 	fixed = undoubleQuotes(fixed)
-	if err := json.Unmarshal(fixed, &v); err != nil {
+	v, err := decodeJSONObject(fixed)
+	if err != nil {
 		return nil, fmt.Errorf("malformed JSON answer: %w", err)
 	}
 	return v, nil

@@ -68,6 +68,6 @@ func (m *Modem) Info() PortInfo {
 	return PortInfo{
 		Family: familyZTE, Model: d.Model, Firmware: d.Firmware, Generation: "goform",
 		Login: login, LoggedIn: d.LoggedIn,
-		Can: Capabilities{MarkRead: true, Reconnect: true, Reboot: true, USSD: true},
+		Can: Capabilities{MarkRead: true, Reconnect: true, Reboot: true, USSD: true, LinkState: true},
 	}
 }

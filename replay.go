@@ -261,6 +261,7 @@ func replayFromCapture(c *Capture) *replaySpec {
 		ad = ""
 	}
 	r.p.ad = ad
+	r.replayNewer(c, note)
 	if r.p.cookie != "" {
 		note("session cookie %s", r.p.cookie)
 	} else if !r.p.noLogin {
@@ -308,6 +309,7 @@ func replayValue(k, v string) string {
 // texts in place of the redacted ones.
 func (r *replaySpec) addMessages(v map[string]any, mem string) {
 	list, _ := v["messages"].([]any)
+	seen := map[int64]bool{} // a duplicate within one listing; a later listing repeats them all
 	for _, item := range list {
 		rec, _ := item.(map[string]any)
 		get := func(k string) string { s, _ := rec[k].(string); return s }
@@ -319,9 +321,10 @@ func (r *replaySpec) addMessages(v map[string]any, mem string) {
 		for _, m := range r.msgs {
 			if m.id == id && m.mem == mem {
 				dup = true
-				r.p.dupIDs = true
+				r.p.dupIDs = r.p.dupIDs || seen[id]
 			}
 		}
+		seen[id] = true
 		if dup {
 			continue
 		}

@@ -66,6 +66,17 @@ type simPersonality struct {
 	// dual-stack value.
 	connected   string
 	emptyRefuse bool // refuses an action with an empty body instead of {"result":"failure"}
+	// numericResult: LOGIN's result is a bare JSON number, {"result":0}
+	// (the stock F50 backend).
+	numericResult bool
+	// contentBase64: listed content is base64 of UTF-8 (F50 / U30 Air);
+	// red: RED encryption (MC888/MC889), sim_zte_newer.go.
+	contentBase64, red bool
+	// reqproc: the goform parameters under /reqproc/proc_get and
+	// /reqproc/proc_post (ZXIC-based dongles), sim_zte_newer.go.
+	reqproc bool
+	// ubus: no goform at all, JSON-RPC on /ubus/ (U60 Pro), sim_ubus.go.
+	ubus bool
 	// keys are answered as they are, before anything computed: a replayed
 	// capture's values of the keys that do not change (replay.go).
 	keys map[string]string
@@ -98,7 +109,9 @@ var simPersonalities = map[string]simPersonality{
 	// A ufi hotspot (MF79U B03): MD5 AD with a cr_version, capacity without
 	// sms_nvused_total, duplicate ids, HTML on session expiry.
 	"ufi": {name: "ufi", model: "MF79U", inner: "BD_MF79UV1.0.0B03", cr: "CR_MF79U_B03", scheme: 2, servesLD: true,
-		configJS: fmt.Sprintf(simConfigJS, `WEB_ATTR_IF_SUPPORT_SHA256:2,HAS_LOGIN:true`),
+		// Duplicate ids come from a database without sorting: the web UI
+		// copes only with SMS_DATABASE_SORT_SUPPORT false.
+		configJS: strings.Replace(fmt.Sprintf(simConfigJS, `WEB_ATTR_IF_SUPPORT_SHA256:2,HAS_LOGIN:true`), "SMS_DATABASE_SORT_SUPPORT:true", "SMS_DATABASE_SORT_SUPPORT:false", 1),
 		cookie:   "stok", ad: "md5", noNVUsed: true, dupIDs: true, expiry: "html", connected: "ppp_connected"},
 	// A datacard stick: no login at all.
 	"datacard": {name: "datacard", model: "MF833V", inner: "BD_MF833VV1.0.0B02", noLogin: true,
@@ -131,6 +144,7 @@ func simPersonalityNames() []string {
 var simPreLogin = map[string]bool{
 	"loginfo": true, "LD": true, "RD": true, "wa_inner_version": true, "cr_version": true,
 	"psw_fail_num_str": true, "login_lock_time": true, "modem_main_state": true, "network_provider": true,
+	"Language": true,
 }
 
 // SimFaults are defects the simulator can be told to show.
@@ -265,6 +279,7 @@ type Sim struct {
 	rec         SimRecord
 	inFlight    int
 	own         simOwnerExt // USSD, another web UI user: sim_zte_ussd.go
+	redKey      []byte      // the AES key a client registered (RED), device-wide
 
 	srv *http.Server
 	URL string
@@ -275,7 +290,10 @@ type Sim struct {
 func NewSim(personality, password string) (*Sim, error) {
 	p, ok := simPersonalities[personality]
 	if !ok {
-		return nil, fmt.Errorf("sim personality %q: want one of %s", personality, strings.Join(simPersonalityNames(), ", "))
+		p, ok = simUbusPersonalities[personality]
+	}
+	if !ok {
+		return nil, fmt.Errorf("sim personality %q: want one of %s", personality, strings.Join(append(simPersonalityNames(), simUbusNames()...), ", "))
 	}
 	return newSim(p, password), nil
 }
@@ -528,6 +546,9 @@ func (s *Sim) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	case "html":
 		a = simAnswer{ctype: "text/html", body: simLoginPage}
+	case "garbled", "noresult", "strange":
+		// Judged, session and all, but answered in a way no note describes.
+		a.body = map[string]string{"garbled": `{"result":{"0":1}}`, "noresult": `{"res":"0"}`, "strange": `{"result":"maybe"}`}[a.lose]
 	case "slow":
 		<-r.Context().Done()
 		return
@@ -551,10 +572,13 @@ func (s *Sim) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 const simLoginPage = "<html><head><title>Login</title></head><body>Please log in</body></html>"
 
 func (s *Sim) answer(r *http.Request) simAnswer {
+	if s.p.ubus {
+		return s.simUbus(r)
+	}
 	switch {
-	case r.Method == http.MethodGet && r.URL.Path == "/goform/goform_get_cmd_process":
+	case r.Method == http.MethodGet && r.URL.Path == s.simGetPath():
 		return s.get(r)
-	case r.Method == http.MethodPost && r.URL.Path == "/goform/goform_set_cmd_process":
+	case r.Method == http.MethodPost && r.URL.Path == s.simSetPath():
 		return s.set(r)
 	case r.Method == http.MethodGet && r.URL.Path == "/js/config/config.js" && s.p.configJS != "":
 		return simAnswer{ctype: "application/javascript", body: s.p.configJS}
@@ -671,10 +695,16 @@ func (s *Sim) get(r *http.Request) simAnswer {
 			needsSession = needsSession || !simPreLogin[k]
 			pairs = append(pairs, k, v)
 		}
-		if referer && !ok && needsSession {
+		// The web UIs' own reads before login are answered as JSON, hidden
+		// keys blank (sim_zte_newer.go); only a read of session keys
+		// alone meets the firmware's expiry answer.
+		if referer && !ok && needsSession && !simAsksUIPreLogin(cmd) {
 			return s.expired(s.json(pairs...))
 		}
 		return s.json(pairs...)
+	}
+	if a, done := s.simNewerGet(cmd, ok); done {
+		return a
 	}
 	switch cmd {
 	case "LD":
@@ -723,6 +753,8 @@ func (s *Sim) get(r *http.Request) simAnswer {
 			pairs = append(pairs, "sms_simused_total", "0")
 		}
 		return s.json(pairs...)
+	case "pbm_init_flag":
+		return s.json("pbm_init_flag", s.key("pbm_init_flag", true))
 	case "sms_cmd_status_info":
 		c := q.Get("sms_cmd")
 		res := s.cmdStatus[c]
@@ -787,6 +819,10 @@ func (s *Sim) key(k string, authed bool) string {
 		return s.p.model
 	case "modem_main_state":
 		return "modem_init_complete"
+	case "Language":
+		return "en"
+	case "pbm_init_flag":
+		return "6" // no phonebook here: the web UI goes on without one"
 	case "sms_unread_num":
 		return strconv.Itoa(unread(""))
 	case "sms_dev_unread_num":
@@ -891,7 +927,7 @@ func (s *Sim) record(m *simMsg, stale bool) string {
 	if stale {
 		text = string([]rune(text)[:len([]rune(text))/2])
 	}
-	obj := s.jsonObject("id", strconv.FormatInt(m.id, 10), "number", number, "content", simHexUTF16(text),
+	obj := s.jsonObject("id", strconv.FormatInt(m.id, 10), "number", s.simWireField(number), "content", s.simWireContent(text),
 		"tag", m.tag, "date", m.date, "draft_group_id", "", "received_all_concat_sms", all,
 		"concat_sms_total", total, "concat_sms_received", recv, "sms_class", "4")
 	if s.faults.Malformed {
@@ -983,8 +1019,8 @@ func (s *Sim) set(r *http.Request) simAnswer {
 			}
 		}
 	case "SEND_SMS":
-		text, ok := simUnhexUTF16(q.Get("MessageBody"))
-		if !ok || q.Get("Number") == "" {
+		number, text, ok := s.simSentFields(q)
+		if !ok {
 			post.Result = "failure"
 			return simAnswer{body: `{"result":"failure"}`}
 		}
@@ -992,10 +1028,15 @@ func (s *Sim) set(r *http.Request) simAnswer {
 		for k, v := range q {
 			form[k] = append([]string(nil), v...)
 		}
-		s.rec.Sent = append(s.rec.Sent, SimSent{Number: q.Get("Number"), Text: text,
+		s.rec.Sent = append(s.rec.Sent, SimSent{Number: number, Text: text,
 			Encoding: q.Get("encode_type"), SMSTime: q.Get("sms_time"), Form: form})
 		s.startCmd("4")
-		s.rec.Events = append(s.rec.Events, "sent "+q.Get("Number")+": "+text)
+		s.rec.Events = append(s.rec.Events, "sent "+number+": "+text)
+	case "web_http_enstr_set":
+		if !s.simEnstrSet(q) {
+			post.Result = "failure"
+			return simAnswer{body: `{"result":"failure"}`}
+		}
 	case "REBOOT_DEVICE":
 		s.rec.Reboots++
 		s.rec.Events = append(s.rec.Events, "modem reboot")
@@ -1051,6 +1092,11 @@ func (s *Sim) login(r *http.Request) simAnswer {
 	q := r.Form
 	result := func(res string) simAnswer {
 		s.rec.Logins = append(s.rec.Logins, SimLogin{At: s.now(), Result: res})
+		if s.p.numericResult {
+			if _, err := strconv.Atoi(res); err == nil {
+				return simAnswer{body: `{"result":` + res + `}`}
+			}
+		}
 		return s.json("result", res)
 	}
 	if !s.refererOK(r) {

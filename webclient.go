@@ -27,7 +27,8 @@ type webRequest struct {
 	Path   string
 	Query  url.Values // sent in the URL
 	Form   url.Values // sent as the body of a POST
-	// Body is sent as the body of a POST when Form is nil: HiLink's XML.
+	// Body is sent as the body of a POST when Form is nil: HiLink's XML,
+	// ubus's JSON-RPC.
 	Body   []byte
 	Header [][2]string
 }
@@ -177,7 +178,7 @@ func (r *webRequest) encode(host string) []byte {
 	} else {
 		body = string(r.Body)
 	}
-	fmt.Fprintf(&b, "%s %s HTTP/1.1\r\nHost: %s\r\nUser-Agent: smsgate\r\n", r.Method, target, host)
+	fmt.Fprintf(&b, "%s %s HTTP/1.1\r\nHost: %s\r\nUser-Agent: smsgate\r\nAccept-Encoding: identity\r\n", r.Method, target, host)
 	for _, h := range r.Header {
 		b.WriteString(h[0] + ": " + headerSafe(h[1]) + "\r\n")
 	}
@@ -312,6 +313,9 @@ func readAnswer(br *bufio.Reader, limit int) (ans *webAnswer, keep bool, err err
 		// No length: the body ends when the modem closes the connection.
 		keep = false
 		ans.Body, ans.BodyErr = readAtMost(br, limit)
+	}
+	if ans.BodyErr == nil {
+		ans.decodeBody(limit)
 	}
 	if ans.BodyErr != nil {
 		keep = false

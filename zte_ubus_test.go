@@ -1,0 +1,211 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+)
+
+func startUbus(t *testing.T, p simPersonality, simPassword, clientPassword string) (*Sim, *ubusModem, *fakeClock) {
+	t.Helper()
+	clk := newFakeClock()
+	sim := newSim(p, simPassword)
+	sim.now = clk.Now
+	if err := sim.Start("127.0.0.1:0"); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { sim.Close() })
+	m, err := newUbusModem(ModemConfig{URL: sim.URL, Password: clientPassword, Timeout: 2 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m.now, m.statusEvery, m.sendSettle = clk.Now, time.Millisecond, time.Millisecond
+	return sim, m, clk
+}
+
+// The U60 Pro (MU5250 B27): salted login, plaintext listing before any
+// key, a plaintext send refused (nothing sent) and sent sealed once, the
+// listing sealed after, a key replaced by another login renewed, a delete
+// confirmed by the listing.
+func TestUbusU60Pro(t *testing.T) {
+	sim, m, clk := startUbus(t, simUbusPersonalities["u60pro"], "s3cret", "s3cret")
+	ctx := context.Background()
+	id1 := sim.Deliver("+21612345678", "status 1234", clk.Now().Add(-time.Minute))
+	msgs, err := m.Inbox(ctx)
+	if err != nil || len(msgs) != 1 || msgs[0].Text != "status 1234" || msgs[0].ID != id1 {
+		t.Fatalf("inbox: %+v %v", msgs, err)
+	}
+	if err := m.Send(ctx, "+21612345678", "pong 👍"); err != nil {
+		t.Fatal(err)
+	}
+	sent := sim.Record().Sent
+	if len(sent) != 1 || sent[0].Text != "pong \uFFFD" || sent[0].Number != "+21612345678" ||
+		sent[0].Form.Get("number") == "+21612345678" || !strings.HasSuffix(sent[0].SMSTime, ";+0") || strings.Count(sent[0].SMSTime, ";") != 6 {
+		t.Fatalf("sent %+v", sent)
+	}
+	if inf := m.Info(); !inf.Encrypted || inf.Family != familyUbus {
+		t.Errorf("info %+v", inf)
+	}
+	id2 := sim.Deliver("+21612345678", "перезагрузка", clk.Now())
+	msgs, err = m.Inbox(ctx)
+	if err != nil || len(msgs) != 2 || msgs[1].Text != "перезагрузка" || !msgs[1].Complete {
+		t.Fatalf("sealed listing: %+v %v", msgs, err)
+	}
+	sim.OtherWebLogin()
+	msgs, err = m.Inbox(ctx)
+	if err != nil || len(msgs) != 2 || msgs[0].Text != "status 1234" || msgs[1].Text != "перезагрузка" || msgs[1].Problem != "" {
+		t.Fatalf("after another login replaced the key: %+v %v", msgs, err)
+	}
+	if err := m.Delete(ctx, id1, id2); err != nil {
+		t.Fatal(err)
+	}
+	if len(sim.Inbox()) != 0 {
+		t.Errorf("inbox after delete: %v", sim.Inbox())
+	}
+	if c, err := m.Capacity(ctx); err != nil || c.Total != 100 {
+		t.Errorf("capacity %+v %v", c, err)
+	}
+	if _, err := m.Poll(ctx); err != nil {
+		t.Error(err)
+	}
+	if err := m.Reboot(ctx); !errors.Is(err, errUnsupported) {
+		t.Errorf("reboot: %v", err)
+	}
+	if n := len(sim.Record().Logins); n != 1 {
+		t.Errorf("%d logins", n)
+	}
+	// A delete the modem does not carry out is not confirmed.
+	id3 := sim.Deliver("+21612345678", "x", clk.Now())
+	sim.SetFaults(func(f *SimFaults) { f.DeleteSilentlyFails = true })
+	ticks := 0
+	m.now = func() time.Time { ticks++; return clk.Now().Add(time.Duration(ticks) * 10 * time.Second) } // 10 s a look
+	if err := m.Delete(ctx, id3); err == nil {
+		t.Error("a delete the listing contradicts was confirmed")
+	}
+}
+
+// Firmware that accepts plaintext gets plaintext: an envelope there would
+// be stored as garbage.
+func TestUbusPlaintextFirmware(t *testing.T) {
+	p := simUbusPersonalities["u60pro"]
+	p.red, p.inner = false, "CN_ZTE_MU5250V1.0.0B20"
+	sim, m, _ := startUbus(t, p, "pw", "pw")
+	if err := m.Send(context.Background(), "+21612345678", "hello"); err != nil {
+		t.Fatal(err)
+	}
+	sent := sim.Record().Sent
+	if len(sent) != 1 || sent[0].Form.Get("number") != "+21612345678" || sent[0].Form.Get("message_body") != "00680065006C006C006F" || sim.RedKeyed() {
+		t.Errorf("sent %+v", sent)
+	}
+}
+
+// A login that gives no session is a spent attempt: one per hold, and
+// none after three until a restart.
+func TestUbusWrongPassword(t *testing.T) {
+	sim, m, clk := startUbus(t, simUbusPersonalities["u60pro"], "right", "wrong")
+	ctx := context.Background()
+	for i := 0; i < 60; i++ {
+		_, err := m.Inbox(ctx)
+		var le *LoginError
+		if !errors.As(err, &le) {
+			t.Fatalf("inbox: %v", err)
+		}
+		clk.Advance(time.Minute)
+	}
+	if n := len(sim.Record().Logins); n != ubusMaxFailed {
+		t.Errorf("%d logins in an hour, want %d", n, ubusMaxFailed)
+	}
+}
+
+// Without Referer and Origin the firmware answers 400.
+func TestSimUbusWantsRefererAndOrigin(t *testing.T) {
+	sim, _, _ := startUbus(t, simUbusPersonalities["u60pro"], "pw", "pw")
+	resp, err := http.Post(sim.URL+"/ubus/", "application/json", strings.NewReader(`[{"jsonrpc":"2.0","id":1,"method":"call","params":["00000000000000000000000000000000","zwrt_web","web_login_info",{}]}]`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 400 {
+		t.Errorf("status %d", resp.StatusCode)
+	}
+}
+
+func TestParseUbusAnswer(t *testing.T) {
+	for in, want := range map[string]string{
+		`[{"jsonrpc":"2.0","id":1,"result":[0,{"a":"b"}]}]`:                            "",
+		`[{"jsonrpc":"2.0","id":1,"result":[0]}]`:                                      "",
+		`{"jsonrpc":"2.0","id":1,"result":[0,{"a":1}]}`:                                "",
+		`[{"jsonrpc":"2.0","id":1,"result":[2]}]`:                                      "invalid argument",
+		`[{"jsonrpc":"2.0","id":1,"result":[6]}]`:                                      "no session",
+		`[{"jsonrpc":"2.0","id":1,"error":{"code":-32002,"message":"Access denied"}}]`: "no session",
+		`[{"jsonrpc":"2.0","id":1,"error":{"code":-32601,"message":"x"}}]`:             "ubus error",
+		`[]`:        "empty",
+		`<html>`:    "malformed",
+		`[{"x":1}]`: "without a result",
+	} {
+		_, err := parseUbusAnswer([]byte(in))
+		if (err == nil) != (want == "") || err != nil && !strings.Contains(err.Error(), want) {
+			t.Errorf("%s: %v, want %q", in, err, want)
+		}
+	}
+}
+
+func FuzzParseUbusAnswer(f *testing.F) {
+	f.Add([]byte(`[{"jsonrpc":"2.0","id":1,"result":[0,{"messages":[{"id":1}]}]}]`))
+	f.Add([]byte(`{"error":{"code":"x"}}`))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		p, err := parseUbusAnswer(b)
+		if err == nil && p == nil {
+			t.Fatal("no payload and no error")
+		}
+	})
+}
+
+// The ubus adapter is a modem port.
+var _ modemPort = (*ubusModem)(nil)
+
+var _ portDoctor = (*ubusModem)(nil)
+
+func TestUbusDoctorChecks(t *testing.T) {
+	sim, m, clk := startUbus(t, simUbusPersonalities["u60pro"], "pw", "pw")
+	sim.Deliver("+21612345678", "x", clk.Now())
+	got := map[string]checkLevel{}
+	for _, c := range m.DoctorChecks(context.Background()) {
+		got[c.Name] = c.Level
+	}
+	for _, n := range []string{"login", "inbox", "capacity", "generation"} {
+		if got[n] != levelOK {
+			t.Errorf("%s: %v", n, got[n])
+		}
+	}
+	_, bad, _ := startUbus(t, simUbusPersonalities["u60pro"], "pw", "wrong")
+	for _, c := range bad.DoctorChecks(context.Background()) {
+		if c.Name == "login" && c.Level != levelFail {
+			t.Errorf("wrong password: %+v", c)
+		}
+	}
+}
+
+// The family is told by reads alone: no login is made.
+func TestDetectZTEFamily(t *testing.T) {
+	for name, want := range map[string]string{"mf920v": familyZTE, "mc889": familyZTE, "zxic": familyZTE, "u60pro": familyUbus} {
+		sim, err := NewSim(name, "pw")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := sim.Start("127.0.0.1:0"); err != nil {
+			t.Fatal(err)
+		}
+		p, err := openTarget(context.Background(), portTarget{Config: ModemConfig{URL: sim.URL, Password: "pw", Timeout: 2 * time.Second}})
+		if err != nil || p.Info().Family != want {
+			t.Errorf("%s: %v %v, want %q", name, p, err, want)
+		}
+		if n := len(sim.Record().Logins); n != 0 {
+			t.Errorf("%s: %d logins", name, n)
+		}
+		sim.Close()
+	}
+}
