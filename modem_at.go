@@ -278,6 +278,7 @@ func (m *atModem) onCall(line string) {
 	m.st.ringAt = time.Now()
 	select {
 	case m.calls <- ATCall{Number: parseCLIP(line), At: time.Now()}:
+		m.signal() // a pass at once: the gateway takes calls after a poll
 	default:
 		m.log.Warn("call not reported: nobody reads Calls", "urc", line)
 	}
