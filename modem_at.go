@@ -1045,7 +1045,7 @@ func (m *atModem) Status(ctx context.Context) (ModemStatus, error) {
 	}
 	if lines, err := m.exec(ctx, "AT+CSQ", m.cfg.Timeout); err == nil && len(lines) > 0 {
 		if rssi, ok := parseCSQ(lines[0]); ok {
-			st.SignalDB = strconv.Itoa(-113+2*rssi) + "dBm"
+			st.SignalDB = strconv.Itoa(-113 + 2*rssi) // the number: status adds the unit
 			st.Bars = min(5, (rssi+4)/6)
 		}
 	}

@@ -373,7 +373,11 @@ var atSimHandlers = map[string]func(s *ATSim, pty *simPTY, arg, raw string){
 	},
 	"AT+COPS": func(s *ATSim, pty *simPTY, _, _ string) {
 		if s.linkUp && s.cfun == 1 {
-			s.reply(pty, `+COPS: 0,0,"Sim Telecom",7`, "OK")
+			act := 7 // E-UTRAN
+			if s.p.NoCEREG {
+				act = 0 // a 2G module: GSM
+			}
+			s.reply(pty, fmt.Sprintf(`+COPS: 0,0,"Sim Telecom",%d`, act), "OK")
 		} else {
 			s.reply(pty, "+COPS: 0", "OK")
 		}
