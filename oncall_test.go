@@ -145,6 +145,7 @@ func TestOnCallFlag(t *testing.T) {
 		{[]string{"-on-call", "dance"}, `-on-call "dance"`},
 		{[]string{"-on-call", "help"}, "-on-call help"},
 		{[]string{"-on-call", "reboot", "-pin", "4711"}, "-on-call reboot: commands need a PIN"},
+		{[]string{"-on-call", "modem reconnect", "-pin", "4711"}, "-on-call modem reconnect: commands need a PIN"},
 	} {
 		var out bytes.Buffer
 		a := &app{stdout: &out, stderr: &out}
