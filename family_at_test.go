@@ -174,3 +174,36 @@ func (a atFamily) Close()               { a.sim.Close() }
 func (a atFamily) NoSessions() string {
 	return "an AT module on a serial line has no login nor session to expire"
 }
+
+// TestATReusedIndexThroughTheGateway: a module files each new message at
+// the lowest free index, so the next command gets the id of the one just
+// deleted. Each still runs once, and a restart runs none again.
+func TestATReusedIndexThroughTheGateway(t *testing.T) {
+	h := newFamHarness(t, simFamily{familyAT, func(t *testing.T, clk *fakeClock) (familySim, modemPort) {
+		s, p := startATFamily(t, clk)
+		s.(atFamily).sim.FileAfterLast = false // as the modules do
+		return s, p
+	}}, func(c *GatewayConfig) { c.StateDir = t.TempDir() })
+	var ids []int64
+	for _, text := range []string{"ping", "Status", "reboot", "ping"} {
+		ids = append(ids, h.send(owner, text))
+		h.step()
+		h.clk.Advance(time.Second)
+	}
+	for _, id := range ids[1:] {
+		if id != ids[0] {
+			t.Fatalf("ids %v: the index was not reused", ids)
+		}
+	}
+	if d := h.decisions(ids[0]); len(d) != 4 || d[0] != "executed" || d[1] != "executed" || d[2] != "executed" || d[3] != "executed" {
+		t.Fatalf("decisions under the reused id: %v", d)
+	}
+	if h.reboots.count() != 1 || len(h.replies()) != 4 {
+		t.Fatalf("%d reboots, replies %q", h.reboots.count(), h.replies())
+	}
+	h.restart()
+	h.steps(3)
+	if h.reboots.count() != 1 || len(h.replies()) != 4 || len(h.sim.Inbox()) != 0 {
+		t.Fatalf("after a restart: %d reboots, replies %q, inbox %v", h.reboots.count(), h.replies(), h.sim.Inbox())
+	}
+}

@@ -4,6 +4,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"strings"
 	"testing"
@@ -176,4 +177,24 @@ func TestParseCLIPInternationalWithoutPlus(t *testing.T) {
 			t.Errorf("%s: %q, want %q", line, got, want)
 		}
 	}
+}
+
+// TestOnCallWakesTheLoop: a call starts a pass at once, not at the next
+// poll (an hour away here).
+func TestOnCallWakesTheLoop(t *testing.T) {
+	h, a := callHarness(t, "status", func(c *GatewayConfig) { c.PollInterval = time.Hour })
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- h.gw.Run(ctx) }()
+	defer func() { cancel(); <-done }()
+	time.Sleep(200 * time.Millisecond) // the first pass ends
+	start := time.Now()
+	a.sim.Ring(owner)
+	for len(a.sim.Sent()) == 0 {
+		if time.Since(start) > 3*time.Second {
+			t.Fatal("no reply to the call within 3 s")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	t.Logf("RING to the status reply confirmed: %v", time.Since(start).Round(time.Millisecond))
 }
