@@ -237,6 +237,11 @@ func parseCLIP(line string) string {
 	if len(f) < 1 {
 		return ""
 	}
+	// Type 145 is an international number; some modules leave the "+"
+	// out of it.
+	if len(f) > 1 && f[1] == "145" && f[0] != "" && !strings.HasPrefix(f[0], "+") {
+		return "+" + f[0]
+	}
 	return f[0]
 }
 

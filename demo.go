@@ -43,9 +43,13 @@ func runDemo(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 			return a
 		},
 	}))
-	// The family is detected as the daemon detects it.
-	modem, err := openTarget(context.Background(), portTarget{
-		Config: ModemConfig{URL: sim.Addr(), Password: "demo-password", Timeout: 3 * time.Second, Logger: log}})
+	// The family is detected as the daemon detects it, from the address
+	// -modem would take.
+	target, err := parseModemAddress(sim.Addr(), "", ModemConfig{Password: "demo-password", Timeout: 3 * time.Second, Logger: log})
+	if err != nil {
+		return err
+	}
+	modem, err := openTarget(context.Background(), target)
 	if err != nil {
 		return err
 	}
@@ -60,9 +64,13 @@ func runDemo(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	var checkHost []string // the simulator's web server, when it has one
+	if h, ok := strings.CutPrefix(sim.Addr(), "http://"); ok {
+		checkHost = []string{h}
+	}
 	actions := &Actions{
 		modem: modem, dryRun: true, host: procHost{}, log: log,
-		checkHost: []string{strings.TrimPrefix(sim.Addr(), "http://")},
+		checkHost: checkHost,
 		ir:        &IR{codes: codes, tx: nopTX{}, toggle: map[string]bool{}},
 		reboot:    refuseReboot{},
 	}
@@ -100,7 +108,7 @@ ir hifi-power, modem reboot. Also: /no-data, /data, /modem-off, /modem-on, /quit
 			if rest, ok := strings.CutPrefix(line, "stranger:"); ok {
 				from, line = demoStranger, strings.TrimSpace(rest)
 			}
-			if sim.Deliver(from, line, time.Now()) == 0 {
+			if !deliverAndWait(sim, modem, from, line) {
 				fmt.Fprintln(stdout, "(the simulated inbox is full: the SMS was lost, as on a real modem)")
 			}
 		}
@@ -119,3 +127,27 @@ ir hifi-power, modem reboot. Also: /no-data, /data, /modem-off, /modem-on, /quit
 type refuseReboot struct{}
 
 func (refuseReboot) Reboot(context.Context) error { return fmt.Errorf("the demo never reboots") }
+
+// deliverAndWait puts an SMS in the simulator and, for a modem that says
+// when one arrives (an AT module's +CMTI), waits for it to say so, as the
+// daemon's loop does before its pass. False when the inbox was full.
+func deliverAndWait(sim simFront, modem modemPort, from, text string) bool {
+	ev := portEvents(modem)
+	for drained := false; ev != nil && !drained; {
+		select {
+		case <-ev:
+		default:
+			drained = true
+		}
+	}
+	if sim.Deliver(from, text, time.Now()) == 0 {
+		return false
+	}
+	if ev != nil {
+		select {
+		case <-ev:
+		case <-time.After(2 * time.Second):
+		}
+	}
+	return true
+}

@@ -314,6 +314,7 @@ func (g *Gateway) Step(ctx context.Context) {
 	g.setHealth(link)
 	// After the messages: an owner's command comes first.
 	defer g.tend(ctx, st)
+	defer g.takeCalls(ctx) // -on-call: oncall.go
 	if g.failing != "inbox" {
 		g.recovered()
 	}
@@ -1026,6 +1027,25 @@ func (p *pass) judge(m SMS) verdict {
 		d.verdict, d.reason = "duplicate", why
 		return consumed(d, "")
 	}
+	if v, ok := p.admit(m, from, cmd, key, d); !ok {
+		return v
+	}
+	d.verdict, d.reason = "executed", "authorised"
+	if g.cfg.secret() != secretNone {
+		d.reason = "authorised, " + g.cfg.secret().String() + " ok"
+	}
+	if sent.note != "" {
+		d.reason += "; " + sent.note
+	}
+	return verdict{decision: d, cmd: cmd, run: true, remove: true}
+}
+
+// admit applies the limits every command meets, from an SMS or a call
+// (-on-call): the rate, the reboot interval, one disruptive command per
+// pass. An admitted command is counted and recorded at once; ok false: v
+// says why not.
+func (p *pass) admit(m SMS, from phoneKey, cmd Command, key string, d decision) (v verdict, ok bool) {
+	g, st, now := p.g, p.st, p.now
 	window := recent(st.Executed[from], now, time.Hour)
 	if len(window) >= g.cfg.Rate {
 		d.verdict, d.reason = "rejected", fmt.Sprintf("rate limit: %d commands in the last hour", len(window))
@@ -1037,17 +1057,17 @@ func (p *pass) judge(m SMS) verdict {
 			reply = fmt.Sprintf("not executed: over -rate %d an hour; next possible in %s; until then commands are refused without a reply",
 				g.cfg.Rate, shortDuration(window[0].Add(time.Hour).Sub(now)))
 		}
-		return consumed(d, reply)
+		return verdict{decision: d, remove: true, reply: reply}, false
 	}
 	if cmd.RebootLimited() {
 		if why := g.rebootTooSoon(st, now); why != "" {
 			d.verdict, d.reason = "rejected", why
-			return consumed(d, "reboot refused: "+why)
+			return verdict{decision: d, remove: true, reply: "reboot refused: " + why}, false
 		}
 	}
 	if cmd.Disruptive() && p.disruptive {
 		d.verdict, d.reason = "deferred", "one disruptive command per pass; it is looked at again next poll"
-		return verdict{decision: d}
+		return verdict{decision: d}, false
 	}
 	p.ran[key] = true
 	p.disruptive = p.disruptive || cmd.Disruptive()
@@ -1058,14 +1078,7 @@ func (p *pass) judge(m SMS) verdict {
 	}
 	before, sentAt := p.watermark(m)
 	st.Ran = append(st.Ran, ranCommand{From: from, Command: cmd.String(), Before: before, Sent: sentAt})
-	d.verdict, d.reason = "executed", "authorised"
-	if g.cfg.secret() != secretNone {
-		d.reason = "authorised, " + g.cfg.secret().String() + " ok"
-	}
-	if sent.note != "" {
-		d.reason += "; " + sent.note
-	}
-	return verdict{decision: d, cmd: cmd, run: true, remove: true}
+	return verdict{}, true
 }
 
 // duplicate says why m repeats a command that already ran after m was

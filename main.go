@@ -381,6 +381,7 @@ func (c *daemonConfig) validate(getenv func(string) string) (validConfig, error)
 	if v.gateway.Owner, err = c.owner.validate(c.cmdTimeout, c.dryRun, c.alert.set && len(c.alert.list) == 0); err != nil {
 		errs.add(err)
 	}
+	errs.add(checkOnCallSecret(v.gateway))
 	return v, errors.Join(errs...)
 }
 

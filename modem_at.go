@@ -113,10 +113,13 @@ type atModem struct {
 		sync.Mutex
 		indications int             // +CMTI and restarts seen: Unread changes with it
 		stores      map[string]bool // stores a +CMTI named
+		filed       map[string]bool // stores a +CMTI named: where SMS arrive
 		pending     []storeIndex    // what +CMTI named since the last listing
 		overflow    bool            // too many to keep: list whole
 		simReady    bool
 		reg, ereg   int
+		greg        int
+		psSeen      bool // +CGREG or +CEREG answered: data registration is known
 		model       string
 		firmware    string
 		ringAt      time.Time // last RING
@@ -152,7 +155,7 @@ func newATModem(cfg ATConfig) (*atModem, error) {
 	m := &atModem{cfg: cfg, log: cfg.Logger.With("modem", "at", "device", cfg.Device),
 		events: make(chan struct{}, 1), calls: make(chan ATCall, 4), ussd: make(chan string, 1),
 		listed: map[int64][]listedPart{}, unread: map[string]bool{}, ref: byte(time.Now().UnixNano()), ussdWait: 30 * time.Second}
-	m.st.stores = map[string]bool{}
+	m.st.stores, m.st.filed = map[string]bool{}, map[string]bool{}
 	m.needInit.Store(true)
 	return m, nil
 }
@@ -213,7 +216,7 @@ func (m *atModem) onURC(line string) {
 	switch {
 	case strings.HasPrefix(up, "+CMTI:"):
 		if mem, index, ok := parseCMTI(line); ok && len(m.st.pending) < maxPending {
-			m.st.stores[mem] = true
+			m.st.stores[mem], m.st.filed[mem] = true, true
 			m.st.pending = append(m.st.pending, storeIndex{mem, index, time.Now()})
 		} else {
 			m.st.overflow = true
@@ -242,7 +245,11 @@ func (m *atModem) onURC(line string) {
 		}
 	case strings.HasPrefix(up, "+CEREG:"):
 		if s, ok := parseReg(line, true); ok {
-			m.st.ereg = s
+			m.st.ereg, m.st.psSeen = s, true
+		}
+	case strings.HasPrefix(up, "+CGREG:"):
+		if s, ok := parseReg(line, true); ok {
+			m.st.greg, m.st.psSeen = s, true
 		}
 	case up == "RING" || strings.HasPrefix(up, "+CRING:") || strings.HasPrefix(up, "+CLIP:"):
 		m.onCall(line)
@@ -271,6 +278,7 @@ func (m *atModem) onCall(line string) {
 	m.st.ringAt = time.Now()
 	select {
 	case m.calls <- ATCall{Number: parseCLIP(line), At: time.Now()}:
+		m.signal() // a pass at once: the gateway takes calls after a poll
 	default:
 		m.log.Warn("call not reported: nobody reads Calls", "urc", line)
 	}
@@ -410,6 +418,7 @@ func (m *atModem) setupURCs(ctx context.Context) {
 	_, err := m.exec(ctx, "AT+CREG=1", m.cfg.Timeout)
 	m.regURC = err == nil
 	m.exec(ctx, "AT+CEREG=1", m.cfg.Timeout) // 2G modules refuse it
+	m.exec(ctx, "AT+CGREG=1", m.cfg.Timeout) // packet service on 2G/3G
 	m.readReg(ctx)
 }
 
@@ -479,17 +488,20 @@ func (m *atModem) setStore(ctx context.Context) error {
 }
 
 func (m *atModem) readReg(ctx context.Context) {
-	for _, q := range []string{"AT+CREG?", "AT+CEREG?"} {
+	for _, q := range []string{"AT+CREG?", "AT+CEREG?", "AT+CGREG?"} {
 		lines, err := m.exec(ctx, q, m.cfg.Timeout)
 		if err != nil || len(lines) == 0 {
 			continue
 		}
 		if s, ok := parseReg(lines[0], false); ok {
 			m.st.Lock()
-			if q == "AT+CREG?" {
+			switch q {
+			case "AT+CREG?":
 				m.st.reg = s
-			} else {
-				m.st.ereg = s
+			case "AT+CEREG?":
+				m.st.ereg, m.st.psSeen = s, true
+			default:
+				m.st.greg, m.st.psSeen = s, true
 			}
 			m.st.Unlock()
 		}
@@ -533,15 +545,25 @@ func firstReg(lines []string) (int, bool) {
 }
 
 // pollState: the data link over the module (pppd, QMI) is not smsgate's
-// to see; registration stands for it, so that healing does not cycle a
-// link it cannot observe, and -check-host judges the real one.
+// to see, and -check-host judges it; what the module says of its packet
+// service (+CGREG, +CEREG, as URCs: no command) stands for it, so that a
+// module registered for SMS but dropped from data is healed by a detach
+// and attach. A module that answers neither has registration stand for it.
 func (m *atModem) pollState() PollState {
 	m.st.Lock()
 	defer m.st.Unlock()
-	reg := registered(m.st.reg) || registered(m.st.ereg)
-	return PollState{Unread: "at:" + strconv.Itoa(m.st.indications), Connected: reg,
-		SIMReady: m.st.simReady, Registered: reg, DataUp: reg}
+	reg := registered(m.st.reg) || registered(m.st.ereg) || registered(m.st.greg)
+	data := reg
+	if m.st.psSeen {
+		data = psRegistered(m.st.greg) || psRegistered(m.st.ereg)
+	}
+	return PollState{Unread: "at:" + strconv.Itoa(m.st.indications), Connected: data,
+		SIMReady: m.st.simReady, Registered: reg, DataUp: data}
 }
+
+// psRegistered: registered for the packet service, home (1) or roaming
+// (5); the "SMS only" states carry no data.
+func psRegistered(stat int) bool { return stat == 1 || stat == 5 }
 
 // useStore points reads and deletes (mem1) at store.
 func (m *atModem) useStore(ctx context.Context, store string) error {
@@ -739,8 +761,8 @@ type listedSMS struct {
 // decode is still listed, from nobody, so that it can be seen and deleted.
 func (m *atModem) decodeStore(store string, entries []cmglEntry, seen map[string]bool) []listedSMS {
 	label := "sim"
-	if store == m.primary {
-		label = "device"
+	if m.receives(store) {
+		label = "device" // where room is made
 	}
 	var parts []storedPart
 	var out []listedSMS
@@ -774,6 +796,13 @@ func (m *atModem) decodeStore(store string, entries []cmglEntry, seen map[string
 	}
 	sort.SliceStable(out, func(i, j int) bool { return out[i].sms.ID < out[j].sms.ID })
 	return out
+}
+
+// receives: SMS arrive in store (the one asked for, or one a +CMTI named).
+func (m *atModem) receives(store string) bool {
+	m.st.Lock()
+	defer m.st.Unlock()
+	return store == m.primary || m.st.filed[store]
 }
 
 func partKey(store string, index int, pdu string) string {
@@ -967,7 +996,34 @@ func (m *atModem) Capacity(ctx context.Context) (Capacity, error) {
 	if len(stores) < 3 {
 		return Capacity{}, fmt.Errorf("capacity: AT+CPMS? answer %q", clip(lines[0], 60))
 	}
-	return Capacity{Total: stores[2].Total, Used: stores[2].Used}, nil
+	c := Capacity{Total: stores[2].Total, Used: stores[2].Used}
+	return m.fullestOther(ctx, c), nil
+}
+
+// fullestOther is c, or the use of another store that holds messages when
+// it has less room: a module that files incoming SMS on the SIM whatever
+// AT+CPMS said fills that store, not the one asked for.
+func (m *atModem) fullestOther(ctx context.Context, c Capacity) Capacity {
+	var others []string
+	for s, held := range m.cache {
+		if s != m.primary && len(held) > 0 && m.receives(s) {
+			others = append(others, s)
+		}
+	}
+	sort.Strings(others)
+	for _, s := range others {
+		if m.useStore(ctx, s) != nil {
+			continue
+		}
+		lines, err := m.exec(ctx, "AT+CPMS?", m.cfg.Timeout)
+		if err != nil || len(lines) == 0 {
+			continue
+		}
+		if st := parseCPMS(lines[0]); len(st) > 0 && st[0].Total > 0 && st[0].Total-st[0].Used < c.Total-c.Used {
+			c = Capacity{Total: st[0].Total, Used: st[0].Used}
+		}
+	}
+	return c
 }
 
 // Status reads SIM, registration, signal, operator and packet attach.
@@ -989,7 +1045,7 @@ func (m *atModem) Status(ctx context.Context) (ModemStatus, error) {
 	}
 	if lines, err := m.exec(ctx, "AT+CSQ", m.cfg.Timeout); err == nil && len(lines) > 0 {
 		if rssi, ok := parseCSQ(lines[0]); ok {
-			st.SignalDB = strconv.Itoa(-113+2*rssi) + "dBm"
+			st.SignalDB = strconv.Itoa(-113 + 2*rssi) // the number: status adds the unit
 			st.Bars = min(5, (rssi+4)/6)
 		}
 	}
@@ -1037,6 +1093,7 @@ func (m *atModem) Reconnect(ctx context.Context) (string, error) {
 		if _, err := m.exec(ctx, "AT+CGATT=1", 60*time.Second); err != nil {
 			return "packet service detached, attach failed", fmt.Errorf("reconnect: %w", err)
 		}
+		m.readReg(ctx) // what the attach gave, before the next poll judges it
 		return "packet service detached and attached again", nil
 	}
 	if _, err := m.exec(ctx, "AT+CFUN=0", 30*time.Second); err != nil {

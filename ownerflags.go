@@ -16,6 +16,7 @@ type ownerFlags struct {
 	keepalive   dayDuration
 	balanceUSSD string
 	replyParts  int
+	onCall      string
 }
 
 func (f *ownerFlags) register(fs *flag.FlagSet) {
@@ -25,6 +26,7 @@ func (f *ownerFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.ussdAllow, "ussd-allow", defaultUSSDCharset, "the `characters` a USSD code may use (ranges like 0-9); codes are at most 20 characters")
 	fs.Var(&f.keepalive, "keepalive", "send the owner a short status SMS when smsgate sent nothing for this `duration` (30d; at least 1d; 0 off), to keep a prepaid SIM alive")
 	fs.StringVar(&f.balanceUSSD, "balance-ussd", "", "USSD `code` whose answer the keep-alive SMS adds (*100#)")
+	fs.StringVar(&f.onCall, "on-call", "", "`COMMAND` (status, reboot, ...) a call from an -allow number runs, unanswered; rate limits and -reboot-interval apply; the reply goes by SMS (AT modules)")
 	fs.IntVar(&f.replyParts, "reply-parts", 1, "status, help, USSD answers and -cmd output may use up to this many concatenated SMS parts (1-4)")
 }
 
@@ -62,6 +64,9 @@ func (f *ownerFlags) validate(cmdTimeout time.Duration, dryRun, alertNobody bool
 		if err := c.USSDAllow.check(f.balanceUSSD); allowOK && err != nil {
 			errs = append(errs, fmt.Errorf("-balance-ussd %q: %w", f.balanceUSSD, err))
 		}
+	}
+	if c.OnCall, err = parseOnCall(f.onCall); err != nil {
+		errs = append(errs, err)
 	}
 	if f.replyParts < 1 || f.replyParts > maxReplyParts {
 		errs = append(errs, fmt.Errorf("-reply-parts %d: want 1 to %d", f.replyParts, maxReplyParts))

@@ -20,6 +20,7 @@ type OwnerConfig struct {
 	BalanceUSSD string        // added to the keep-alive, "" none
 	ReplyParts  int           // 1 to 4; 0 means 1
 	DryRun      bool          // -on-sms is logged, not run
+	OnCall      *Command      // -on-call: oncall.go; nil without
 }
 
 // ownerState is what the owner's features must remember across restarts,

@@ -78,7 +78,7 @@ type ATSim struct {
 	cmgf     int
 	cnmi     bool
 	clip     bool
-	creg     bool
+	regURC   map[string]bool // +CREG, +CGREG, +CEREG asked for as URCs
 	cfun     int
 	cgatt    bool
 	linkUp   bool
@@ -92,6 +92,33 @@ type ATSim struct {
 	awaitPDU int // >0: the prompt was given for a PDU of this length
 	closed   bool
 	done     chan struct{}
+
+	atSimFamilyKnobs
+}
+
+// atSimFamilyKnobs is what the gateway's behaviour table turns on a module.
+type atSimFamilyKnobs struct {
+	// dataDown: the packet service dropped (detached, not registered for
+	// data) while the radio stays registered: SMS still work. A detach and
+	// attach (AT+CGATT=0/1) or radio off and on (AT+CFUN=0/1) brings it
+	// back, unless stuck is "reboot": then only AT+CFUN=1,1 does.
+	dataDown bool
+	stuck    string
+	// failCMGD refuses the next so many AT+CMGD with +CMS ERROR.
+	failCMGD int
+	// withheld: the part DeliverIncomplete left out, by the lowest index
+	// the message took, until CompleteMessage files it.
+	withheld map[int]atSimWithheld
+	cmti     int // +CMTI indications sent
+	// FileAfterLast files each message after the last index used (then
+	// wrapping to the lowest free one) instead of at the lowest free
+	// index: ids stay unique over a test, as the behaviour table's
+	// bookkeeping by id needs.
+	FileAfterLast bool
+	lastIndex     map[string]int
+	// RebootDelay is how long AT+CFUN=1,1 keeps the module away before it
+	// boots (RDY...); 0 boots right after the OK.
+	RebootDelay time.Duration
 }
 
 // startATSim starts a module of the given personality on a fresh
@@ -105,9 +132,12 @@ func startATSim(personality string) (*ATSim, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &ATSim{p: p, dir: dir, link: filepath.Join(dir, "modem"), store: map[string]map[int]atSimMsg{}, linkUp: true, ref: 0x41}
-	for name := range p.Stores {
+	s := &ATSim{p: p, dir: dir, link: filepath.Join(dir, "modem"), store: map[string]map[int]atSimMsg{}, linkUp: true, ref: 0x41,
+		atSimFamilyKnobs: atSimFamilyKnobs{withheld: map[int]atSimWithheld{}, RebootDelay: 100 * time.Millisecond}}
+	s.p.Stores = map[string]int{} // its own copy: SetCapacity changes it
+	for name, n := range p.Stores {
 		s.store[name] = map[int]atSimMsg{}
+		s.p.Stores[name] = n
 	}
 	s.reset()
 	if err := s.plug(); err != nil {
@@ -120,7 +150,7 @@ func startATSim(personality string) (*ATSim, error) {
 // reset is the state after power-on: echo on, no indications.
 func (s *ATSim) reset() {
 	s.mem = [3]string{s.p.DefStore, s.p.DefStore, s.p.DefStore}
-	s.echo, s.cmee, s.cmgf, s.cnmi, s.clip, s.creg = true, 0, 0, false, false, false
+	s.echo, s.cmee, s.cmgf, s.cnmi, s.clip, s.regURC = true, 0, 0, false, false, map[string]bool{}
 	s.cfun, s.cgatt, s.awaitPDU = 1, true, 0
 }
 
@@ -333,6 +363,7 @@ var atSimHandlers = map[string]func(s *ATSim, pty *simPTY, arg, raw string){
 	"AT+CLIP":  func(s *ATSim, pty *simPTY, arg, _ string) { s.clip = arg == "1"; s.reply(pty, "OK") },
 	"AT+CREG":  func(s *ATSim, pty *simPTY, arg, _ string) { s.reg(pty, "+CREG", arg) },
 	"AT+CEREG": func(s *ATSim, pty *simPTY, arg, _ string) { s.reg(pty, "+CEREG", arg) },
+	"AT+CGREG": func(s *ATSim, pty *simPTY, arg, _ string) { s.reg(pty, "+CGREG", arg) },
 	"AT+CSQ": func(s *ATSim, pty *simPTY, _, _ string) {
 		if s.linkUp && s.cfun == 1 {
 			s.reply(pty, "+CSQ: 21,99", "OK")
@@ -342,30 +373,23 @@ var atSimHandlers = map[string]func(s *ATSim, pty *simPTY, arg, raw string){
 	},
 	"AT+COPS": func(s *ATSim, pty *simPTY, _, _ string) {
 		if s.linkUp && s.cfun == 1 {
-			s.reply(pty, `+COPS: 0,0,"Sim Telecom",7`, "OK")
+			act := 7 // E-UTRAN
+			if s.p.NoCEREG {
+				act = 0 // a 2G module: GSM
+			}
+			s.reply(pty, fmt.Sprintf(`+COPS: 0,0,"Sim Telecom",%d`, act), "OK")
 		} else {
 			s.reply(pty, "+COPS: 0", "OK")
 		}
 	},
-	"AT+CFUN": (*ATSim).cfunCmd,
-	"AT+CGATT": func(s *ATSim, pty *simPTY, arg, _ string) {
-		switch arg {
-		case "?":
-			s.reply(pty, fmt.Sprintf("+CGATT: %d", map[bool]int{true: 1}[s.cgatt]), "OK")
-		case "0", "1":
-			s.cgatt = arg == "1"
-			s.actions = append(s.actions, "cgatt="+arg)
-			s.reply(pty, "OK")
-		default:
-			s.reply(pty, "ERROR")
-		}
-	},
-	"AT+CMGL": (*ATSim).cmgl,
-	"AT+CMGR": (*ATSim).cmgr,
-	"AT+CMGD": (*ATSim).cmgd,
-	"AT+CMGS": (*ATSim).cmgs,
-	"AT+CUSD": (*ATSim).cusd,
-	"AT+CSCS": func(s *ATSim, pty *simPTY, _, _ string) { s.reply(pty, "OK") },
+	"AT+CFUN":  (*ATSim).cfunCmd,
+	"AT+CGATT": (*ATSim).cgattCmd,
+	"AT+CMGL":  (*ATSim).cmgl,
+	"AT+CMGR":  (*ATSim).cmgr,
+	"AT+CMGD":  (*ATSim).cmgd,
+	"AT+CMGS":  (*ATSim).cmgs,
+	"AT+CUSD":  (*ATSim).cusd,
+	"AT+CSCS":  func(s *ATSim, pty *simPTY, _, _ string) { s.reply(pty, "OK") },
 }
 
 func (s *ATSim) reg(pty *simPTY, name, arg string) {
@@ -376,23 +400,59 @@ func (s *ATSim) reg(pty *simPTY, name, arg string) {
 	switch arg {
 	case "?":
 		n := 0
-		if s.creg {
+		if s.regURC[name] {
 			n = 1
 		}
-		s.reply(pty, fmt.Sprintf("%s: %d,%d", name, n, s.regStat()), "OK")
+		s.reply(pty, fmt.Sprintf("%s: %d,%d", name, n, s.regStat(name)), "OK")
 	case "0", "1", "2":
-		s.creg = arg != "0"
+		s.regURC[name] = arg != "0"
 		s.reply(pty, "OK")
 	default:
 		s.reply(pty, "ERROR")
 	}
 }
 
-func (s *ATSim) regStat() int {
-	if s.linkUp && s.cfun == 1 {
+// regStat is 1 (registered, home) or 0: +CREG for the circuit-switched
+// side (SMS), +CGREG and +CEREG for the packet service (data), which needs
+// the module attached and the data link not dropped.
+func (s *ATSim) regStat(name string) int {
+	up := s.linkUp && s.cfun == 1
+	if name != "+CREG" {
+		up = up && s.cgatt && !s.dataDown
+	}
+	if up {
 		return 1
 	}
 	return 0
+}
+
+// regURCs tells a client that asked for registration URCs where it stands
+// now, after anything that may have changed it.
+func (s *ATSim) regURCs() {
+	for _, name := range []string{"+CREG", "+CGREG", "+CEREG"} {
+		if s.regURC[name] && (name != "+CEREG" || !s.p.NoCEREG) {
+			s.urc(fmt.Sprintf("%s: %d", name, s.regStat(name)))
+		}
+	}
+}
+
+// cgattCmd attaches to or detaches from the packet service: attaching
+// again brings a dropped data link back, unless it is stuck for a reboot.
+func (s *ATSim) cgattCmd(pty *simPTY, arg, _ string) {
+	switch arg {
+	case "?":
+		s.reply(pty, fmt.Sprintf("+CGATT: %d", map[bool]int{true: 1}[s.cgatt && !s.dataDown]), "OK")
+	case "0", "1":
+		s.cgatt = arg == "1"
+		s.actions = append(s.actions, "cgatt="+arg)
+		if s.cgatt && s.stuck == "" {
+			s.dataDown = false
+		}
+		s.reply(pty, "OK")
+		s.regURCs()
+	default:
+		s.reply(pty, "ERROR")
+	}
 }
 
 // cpms sets or reads the three stores: reading, writing, receiving.
@@ -504,6 +564,12 @@ func (s *ATSim) cmgd(pty *simPTY, arg, _ string) {
 		s.cmsError(pty, 302, "operation not allowed")
 		return
 	}
+	if s.failCMGD > 0 {
+		s.failCMGD--
+		s.actions = append(s.actions, fmt.Sprintf("delete %s %d refused", s.mem[0], i))
+		s.cmsError(pty, 320, "memory failure")
+		return
+	}
 	if len(f) > 1 && strings.TrimSpace(f[1]) != "0" {
 		s.actions = append(s.actions, "delete all flag "+f[1])
 		for j, m := range s.store[s.mem[0]] {
@@ -559,16 +625,25 @@ func (s *ATSim) cfunCmd(pty *simPTY, arg, _ string) {
 	case "?":
 		s.reply(pty, fmt.Sprintf("+CFUN: %d", s.cfun), "OK")
 	case "0", "1", "4":
+		wasOff := s.cfun != 1
 		s.cfun = int(arg[0] - '0')
 		s.actions = append(s.actions, "cfun="+arg)
+		if wasOff && s.cfun == 1 && s.stuck == "" {
+			s.dataDown = false // the radio off and on attaches afresh
+		}
 		s.reply(pty, "OK")
+		s.regURCs()
 	case "1,1":
 		s.actions = append(s.actions, "reboot")
 		s.reply(pty, "OK")
-		go func() {
-			time.Sleep(100 * time.Millisecond)
+		if s.RebootDelay <= 0 {
+			s.reboot()
+			return
+		}
+		go func(d time.Duration) {
+			time.Sleep(d)
 			s.Reboot()
-		}()
+		}(s.RebootDelay)
 	default:
 		s.reply(pty, "ERROR")
 	}
@@ -599,7 +674,14 @@ func (s *ATSim) cusd(pty *simPTY, arg, raw string) {
 func (s *ATSim) Reboot() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	s.reboot()
+}
+
+// reboot is Reboot with s.mu held. A restart brings a dropped data link
+// back, stuck or not.
+func (s *ATSim) reboot() {
 	s.reset()
+	s.dataDown = false
 	for _, l := range s.p.Boot {
 		s.urc(l)
 	}
@@ -610,12 +692,48 @@ func (s *ATSim) SetLink(up bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.linkUp = up
-	if s.creg {
-		s.urc(fmt.Sprintf("+CREG: %d", s.regStat()))
-		if !s.p.NoCEREG {
-			s.urc(fmt.Sprintf("+CEREG: %d", s.regStat()))
-		}
+	s.regURCs()
+}
+
+// SetData drops the packet service (data) or brings it back, the radio
+// staying registered: SMS still go and come.
+func (s *ATSim) SetData(up bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.dataDown = !up
+	s.regURCs()
+}
+
+// SetStuck: "" a detach and attach or radio off and on brings a dropped
+// data link back; "reboot" only a module restart (AT+CFUN=1,1) does.
+func (s *ATSim) SetStuck(mode string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.stuck = mode
+}
+
+// FailDeletes answers the next n AT+CMGD with +CMS ERROR (memory failure),
+// deleting nothing.
+func (s *ATSim) FailDeletes(n int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.failCMGD = n
+}
+
+// SetCapacity makes every store hold n messages.
+func (s *ATSim) SetCapacity(n int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for name := range s.p.Stores {
+		s.p.Stores[name] = n
 	}
+}
+
+// Indications counts the +CMTI sent for messages filed.
+func (s *ATSim) Indications() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.cmti
 }
 
 // SetSIM makes the SIM ready (+CPIN: READY follows) or locked.
@@ -649,15 +767,25 @@ func (s *ATSim) Ring(number string) {
 // into concatenated parts if long, and indicates it. It returns the lowest
 // index its parts took.
 func (s *ATSim) Deliver(from, text string, at time.Time) int64 {
-	return s.deliver(from, text, at, 0)
+	_, i := s.DeliverWhere(from, text, at, 0)
+	return int64(i)
 }
 
 // DeliverIncomplete stores a long message without its part number missing.
 func (s *ATSim) DeliverIncomplete(from, text string, at time.Time, missing int) int64 {
-	return s.deliver(from, text, at, missing)
+	_, i := s.DeliverWhere(from, text, at, missing)
+	return int64(i)
 }
 
-func (s *ATSim) deliver(from, text string, at time.Time, missing int) int64 {
+// atSimWithheld is a part held back by DeliverIncomplete.
+type atSimWithheld struct {
+	mem string
+	pdu string
+}
+
+// DeliverWhere is Deliver (missing 0) or DeliverIncomplete, saying also
+// the store the parts were filed in.
+func (s *ATSim) DeliverWhere(from, text string, at time.Time, missing int) (string, int) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.ref++
@@ -673,23 +801,60 @@ func (s *ATSim) deliver(from, text string, at time.Time, missing int) int64 {
 		if missing == k+1 {
 			continue
 		}
-		i := s.freeIndex(mem)
-		if i < 0 {
-			s.actions = append(s.actions, "store full: dropped")
-			continue
-		}
-		s.store[mem][i] = atSimMsg{pdu: pdus[k]}
-		if lowest < 0 || i < lowest {
+		if i, ok := s.file(mem, pdus[k]); ok && (lowest < 0 || i < lowest) {
 			lowest = i
 		}
-		if s.cnmi && !s.faults.DropCMTI {
-			s.urc(fmt.Sprintf("+CMTI: %q,%d", mem, i))
-		}
 	}
-	return int64(lowest)
+	if missing >= 1 && missing <= len(pdus) && lowest >= 0 {
+		s.withheld[lowest] = atSimWithheld{mem, pdus[missing-1]}
+	}
+	return mem, lowest
+}
+
+// file stores one part at the lowest free index and indicates it.
+func (s *ATSim) file(mem, pdu string) (int, bool) {
+	i := s.freeIndex(mem)
+	if i < 0 {
+		s.actions = append(s.actions, "store full: dropped")
+		return 0, false
+	}
+	s.store[mem][i] = atSimMsg{pdu: pdu}
+	if s.cnmi && !s.faults.DropCMTI {
+		s.cmti++
+		s.urc(fmt.Sprintf("+CMTI: %q,%d", mem, i))
+	}
+	return i, true
+}
+
+// CompleteMessage files the part DeliverIncomplete held back from the
+// message at index (as it returned), late, as a network does.
+func (s *ATSim) CompleteMessage(index int64) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	w, ok := s.withheld[int(index)]
+	if !ok {
+		return
+	}
+	delete(s.withheld, int(index))
+	s.file(w.mem, w.pdu)
 }
 
 func (s *ATSim) freeIndex(mem string) int {
+	if s.FileAfterLast {
+		if s.lastIndex == nil {
+			s.lastIndex = map[string]int{}
+		}
+		last, ok := s.lastIndex[mem]
+		if !ok {
+			last = -1
+		}
+		for i := last + 1; i < s.p.Stores[mem]; i++ {
+			if _, used := s.store[mem][i]; !used {
+				s.lastIndex[mem] = i
+				return i
+			}
+		}
+	}
 	for i := 0; i < s.p.Stores[mem]; i++ {
 		if _, used := s.store[mem][i]; !used {
 			return i
@@ -701,6 +866,23 @@ func (s *ATSim) freeIndex(mem string) int {
 // Inbox lists the messages stored, each by the lowest index of its parts,
 // every store together (tests use one store at a time).
 func (s *ATSim) Inbox() []int64 {
+	var out []int64
+	for _, w := range s.Stored() {
+		out = append(out, int64(w.Index))
+	}
+	sort.Slice(out, func(a, b int) bool { return out[a] < out[b] })
+	return out
+}
+
+// atSimWhere is where a message is: its store and the lowest index of its
+// parts.
+type atSimWhere struct {
+	Store string
+	Index int
+}
+
+// Stored lists the messages stored, with their store.
+func (s *ATSim) Stored() []atSimWhere {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	type key struct {
@@ -716,11 +898,10 @@ func (s *ATSim) Inbox() []int64 {
 			}
 		}
 	}
-	var out []int64
-	for _, i := range low {
-		out = append(out, int64(i))
+	var out []atSimWhere
+	for k, i := range low {
+		out = append(out, atSimWhere{k.mem, i})
 	}
-	sort.Slice(out, func(a, b int) bool { return out[a] < out[b] })
 	return out
 }
 

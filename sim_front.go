@@ -30,12 +30,16 @@ func simFrontNames() []string {
 	for n := range hilinkSimPersonalities {
 		names = append(names, n)
 	}
+	names = append(names, atSimFrontNames()...) // on a pty: sim_front_at.go
 	sort.Strings(names)
 	return names
 }
 
 // startSimFront starts the simulator of personality on addr (loopback).
 func startSimFront(personality, password, addr string) (simFront, error) {
+	if f, ok, err := startATFront(personality); ok {
+		return f, err // on a pseudo-terminal: addr is not used
+	}
 	if _, ok := hilinkSimPersonalities[personality]; ok {
 		s, err := NewHiLinkSim(personality, password)
 		if err != nil {

@@ -32,7 +32,7 @@ func runSim(args []string, stdout, stderr io.Writer) error {
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	if _, ok := hilinkSimPersonalities[*personality]; ok && *replay == "" {
+	if _, ok := hilinkSimPersonalities[*personality]; (ok || isATSimPersonality(*personality)) && *replay == "" {
 		return serveSimFront(*personality, *password, *listen, deliver, *dataDown, stdout)
 	}
 	var sim *Sim
@@ -133,9 +133,13 @@ func serveSimFront(personality, password, listen string, deliver []string, dataD
 		sim.Deliver(from, text, time.Now())
 	}
 	sim.SetData(!dataDown)
-	fmt.Fprintf(stdout, "simulated %s serving on %s\n", personality, sim.Addr())
+	// Before the address is said: whoever reads it may stop us at once.
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
+	fmt.Fprintf(stdout, "simulated %s serving on %s\n", personality, sim.Addr())
+	if strings.HasPrefix(sim.Addr(), "serial:") {
+		fmt.Fprintf(stdout, "point smsgate at it with -modem %s\n", sim.Addr())
+	}
 	t := time.NewTicker(100 * time.Millisecond)
 	defer t.Stop()
 	seen := 0
