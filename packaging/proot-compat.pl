@@ -12,12 +12,12 @@
 use strict;
 use warnings;
 
+# This machine's AUDIT_ARCH, the numbers of prctl and seccomp, and of the
+# calls to refuse: statx faccessat2 fchmodat2 openat2 execveat renameat2.
 my %host = (
-	# arch: AUDIT_ARCH, prctl, seccomp, and the calls in the order of @names
 	x86_64  => [0xc000003e, 157, 317, [332, 439, 452, 437, 322, 316]],
 	aarch64 => [0xc00000b7, 167, 277, [291, 439, 452, 437, 281, 276]],
 );
-my @names = qw(statx faccessat2 fchmodat2 openat2 execveat renameat2);
 chomp(my $machine = `uname -m`);
 my $h = $host{$machine} or die "proot-compat.pl: no system call numbers for $machine\n";
 my ($audit, $prctl, $seccomp, $nr) = @$h;
