@@ -96,8 +96,14 @@ test_arch() {
 	root=$work/$arch
 	echo "=== $arch: Debian $suite root"
 	t0=$(date +%s)
-	user fakeroot mmdebstrap --quiet --mode=chrootless --variant=essential \
-		--include=init-system-helpers --arch="$arch" "$suite" "$root" ${MIRROR:+"$MIRROR"}
+	# A second try for a mirror that failed once; the root is made anew.
+	for try in 1 2; do
+		user fakeroot mmdebstrap --quiet --mode=chrootless --variant=essential \
+			--include=init-system-helpers --arch="$arch" "$suite" "$root" ${MIRROR:+"$MIRROR"} && break
+		[ "$try" = 1 ] || { echo "test-deb.sh: mmdebstrap failed twice" >&2; exit 1; }
+		echo "*** mmdebstrap failed: once more" >&2
+		rm -rf "$root"
+	done
 	elapsed "$arch root"
 	cp "$deb" "$root/tmp/smsgate.deb"
 	chmod 0644 "$root/tmp/smsgate.deb"
