@@ -27,7 +27,7 @@ FUZZ     := FuzzProbeAnswers FuzzParseUbusAnswer FuzzRedOpen FuzzReadContent Fuz
 skip = echo "*** SKIPPED: $(1): $(2) is missing; install it with: apt-get install $(3)"; \
 	if [ -n "$$CI" ]; then echo "*** CI must not skip tests"; exit 1; fi
 
-.PHONY: all build arm arm64 vet other-os unit fuzz smoke vmtest test demo bench clean
+.PHONY: all build arm arm64 deb deb-test vet other-os unit fuzz smoke vmtest test demo bench clean
 
 all: build
 
@@ -40,6 +40,22 @@ arm:
 
 arm64:
 	$(CROSS) GOARCH=arm64 $(GO) build -tags $(RELTAGS) -trimpath -ldflags "$(LDFLAGS)" -o smsgate-linux-arm64 .
+
+# Raspberry Pi OS packages of the two release binaries, with Debian's
+# dpkg-deb: smsgate_$(VERSION)_armhf.deb and _arm64.deb. VERSION comes from
+# the nearest tag (packaging/version.sh); set it to override.
+VERSION ?= $(shell packaging/version.sh)
+deb: arm arm64
+	@test -n "$(VERSION)" || { echo "no VERSION (packaging/version.sh failed)"; exit 1; }
+	packaging/build-deb.sh armhf smsgate-linux-arm '$(VERSION)' .
+	packaging/build-deb.sh arm64 smsgate-linux-arm64 '$(VERSION)' .
+
+# Installs both packages as a user would, with dpkg -i in a Debian root of
+# their architecture under qemu user emulation (proot: no binfmt_misc),
+# and lintian. Not part of `make test`; packaging/test-deb.sh says what it
+# needs.
+deb-test: deb
+	packaging/test-deb.sh '$(VERSION)' armhf arm64
 
 vet:
 	$(GO) vet ./...
@@ -114,4 +130,5 @@ demo: build
 	./smsgate$(EXE) demo
 
 clean:
-	rm -f smsgate smsgate.exe smsgate-linux-arm smsgate-linux-arm64
+	rm -f smsgate smsgate.exe smsgate-linux-arm smsgate-linux-arm64 smsgate_*.deb
+	rm -rf build

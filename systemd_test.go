@@ -11,42 +11,108 @@ import (
 )
 
 // readmeUnit is the systemd unit README.md gives for Raspberry Pi OS: the
-// ini block that starts with its path.
+// ini block that starts with its name.
 func readmeUnit(t *testing.T) string {
+	t.Helper()
+	return readmeBlock(t, "```ini\n", "# smsgate.service:")
+}
+
+// readmeBlock is the fenced block of README.md that opens with fence and
+// whose text starts with first (first included).
+func readmeBlock(t *testing.T, fence, first string) string {
 	t.Helper()
 	b, err := os.ReadFile("README.md")
 	if err != nil {
 		t.Fatal(err)
 	}
-	const head = "```ini\n# /etc/systemd/system/smsgate.service\n"
-	_, rest, ok := strings.Cut(string(b), head)
+	_, rest, ok := strings.Cut(string(b), fence+first)
 	if !ok {
-		t.Fatalf("README.md has no %q block", head)
+		t.Fatalf("README.md has no %q block", fence+first)
 	}
-	unit, _, ok := strings.Cut(rest, "```")
+	block, _, ok := strings.Cut(rest, "```")
 	if !ok {
-		t.Fatal("README.md's unit block does not end")
+		t.Fatalf("README.md's %q block does not end", first)
 	}
-	return unit
+	return first + block
+}
+
+// environmentFile reads KEY=value lines as systemd's EnvironmentFile= does
+// for the plain forms our files use: # comments, blank lines, a value in
+// double quotes or bare.
+func environmentFile(text string) map[string]string {
+	env := map[string]string{}
+	for _, line := range strings.Split(text, "\n") {
+		line = strings.TrimSpace(line)
+		k, v, ok := strings.Cut(line, "=")
+		if line == "" || strings.HasPrefix(line, "#") || !ok {
+			continue
+		}
+		if len(v) >= 2 && v[0] == '"' && v[len(v)-1] == '"' {
+			v = v[1 : len(v)-1]
+		}
+		env[strings.TrimSpace(k)] = v
+	}
+	return env
+}
+
+// unitArgs is the unit's ExecStart after the program, with $SMSGATE_FLAGS
+// split on white space as systemd splits an unquoted $VAR.
+func unitArgs(execStart []string, env map[string]string) []string {
+	var args []string
+	for _, a := range execStart[1:] {
+		if a == "$SMSGATE_FLAGS" || a == "${SMSGATE_FLAGS}" {
+			args = append(args, strings.Fields(env["SMSGATE_FLAGS"])...)
+			continue
+		}
+		args = append(args, a)
+	}
+	return args
 }
 
 // TestReadmeSystemdUnit checks the unit README.md gives, as written there:
-// smsgate accepts its flags, and `systemd-analyze verify` has nothing to
-// say about it (verify exits 0 on unknown keys and bad values, so any
-// output is a failure).
+// it is packaging/smsgate.service, which the .deb installs (one source);
+// smsgate accepts its flags with README's /etc/default/smsgate and refuses
+// them with the package's as shipped (no -allow yet: exit 125, which the
+// unit does not restart); and `systemd-analyze verify` has nothing to say
+// about it (verify exits 0 on unknown keys and bad values, so any output
+// is a failure).
 func TestReadmeSystemdUnit(t *testing.T) {
 	unit := readmeUnit(t)
+	packaged, err := os.ReadFile(filepath.Join("packaging", "smsgate.service"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if unit != string(packaged) {
+		t.Errorf("README's unit differs from packaging/smsgate.service:\n%s\n---\n%s", unit, packaged)
+	}
 	var execStart []string
 	for _, line := range strings.Split(unit, "\n") {
 		if v, ok := strings.CutPrefix(line, "ExecStart="); ok {
 			execStart = strings.Fields(v)
 		}
 	}
-	if len(execStart) < 2 || execStart[0] != "/usr/local/bin/smsgate" {
-		t.Fatalf("ExecStart %q: want /usr/local/bin/smsgate and flags", execStart)
+	if len(execStart) < 2 || execStart[0] != "/usr/bin/smsgate" {
+		t.Fatalf("ExecStart %q: want /usr/bin/smsgate and flags", execStart)
 	}
-	if _, err := parseDaemonFlags(execStart[1:], func(string) string { return "" }); err != nil {
-		t.Errorf("smsgate refuses the unit's flags: %v", err)
+	if !strings.Contains(unit, "EnvironmentFile=/etc/default/smsgate\n") {
+		t.Error("the unit does not read /etc/default/smsgate")
+	}
+	filled := environmentFile(readmeBlock(t, "```sh\n", "SMSGATE_FLAGS="))
+	if !strings.Contains(filled["SMSGATE_FLAGS"], "-allow=") {
+		t.Fatalf("README's /etc/default/smsgate has no -allow: %q", filled)
+	}
+	if _, err := parseDaemonFlags(unitArgs(execStart, filled), func(k string) string { return filled[k] }); err != nil {
+		t.Errorf("smsgate refuses the unit's flags with README's /etc/default/smsgate: %v", err)
+	}
+	shipped, err := os.ReadFile(filepath.Join("packaging", "deb", "default"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	env := environmentFile(string(shipped))
+	// runDaemon turns a validate error into exit status 125.
+	_, err = parseDaemonFlags(unitArgs(execStart, env), func(k string) string { return env[k] })
+	if err == nil || !strings.Contains(err.Error(), "no -allow") {
+		t.Errorf("the package's /etc/default/smsgate as shipped: %v, want the no -allow error", err)
 	}
 	if !strings.Contains(unit, "RestartPreventExitStatus=125") {
 		t.Error("the unit would restart smsgate on a configuration error (exit 125)")
@@ -68,7 +134,7 @@ func TestReadmeSystemdUnit(t *testing.T) {
 		t.Fatal(err)
 	}
 	path := filepath.Join(dir, "smsgate.service")
-	if err := os.WriteFile(path, []byte(strings.Replace(unit, "/usr/local/bin/smsgate", bin, 1)), 0o644); err != nil {
+	if err := os.WriteFile(path, []byte(strings.Replace(unit, "ExecStart=/usr/bin/smsgate", "ExecStart="+bin, 1)), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	cmd := exec.Command(analyze, "verify", "--man=no", path)
