@@ -133,6 +133,10 @@ func TestFutureTimesInStateAreBounded(t *testing.T) {
 		{"rate", State{Executed: map[phoneKey][]time.Time{owner: ten}}, time.Hour + time.Second, "ping"},
 		{"last reboot", State{LastReboot: ahead, RebootBy: "command"}, 10*time.Minute + time.Second, "reboot"},
 		{"pin fails", State{PINFails: map[phoneKey][]time.Time{owner: ten[:4]}}, time.Hour + time.Second, "0000 ping"},
+		// witness: a command "run" ahead made every later one a duplicate,
+		// and a pause saved ahead never ended.
+		{"ran", State{Ran: []ranCommand{{From: owner, Command: "ping", Before: ahead, Sent: ahead}}}, time.Second, "ping"},
+		{"pause", State{Owner: &ownerState{PausedUntil: ahead}}, maxPause + time.Second, "ping"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

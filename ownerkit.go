@@ -46,6 +46,27 @@ type ownerState struct {
 	PausedUntil time.Time `json:"paused_until,omitzero"`
 }
 
+// bound keeps the owner's saved times within their rules from now (see
+// timebound.go): a pause at most maxPause ahead, everything else that
+// happened no later than now.
+func (o *ownerState) bound(now time.Time) {
+	if o == nil {
+		return
+	}
+	if lim := now.Add(maxPause); o.PausedUntil.After(lim) {
+		o.PausedUntil = lim
+	}
+	for k, t := range o.Forwarded {
+		o.Forwarded[k] = notAfter(t, now)
+	}
+	boundTimes(o.ForwardSent, now)
+	for _, t := range []*time.Time{&o.LastSent, &o.KeepaliveFrom, &o.KeepaliveTried} {
+		if !t.IsZero() {
+			*t = notAfter(*t, now)
+		}
+	}
+}
+
 // ownerKit carries the owner's features for one gateway. Every method is
 // called from the gateway's loop goroutine, except what onSMSRunner runs
 // on its own.

@@ -56,6 +56,13 @@ func (s *State) bound(now time.Time) {
 	if !s.LastNotice.IsZero() {
 		s.LastNotice = notAfter(s.LastNotice, now)
 	}
+	for i := range s.Ran {
+		s.Ran[i].Before = notAfter(s.Ran[i].Before, now)
+		if !s.Ran[i].Sent.IsZero() {
+			s.Ran[i].Sent = notAfter(s.Ran[i].Sent, now)
+		}
+	}
+	s.Owner.bound(now)
 }
 
 // boundTimes bounds what the gateway keeps of the state and what its
