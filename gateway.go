@@ -903,9 +903,16 @@ func (p *pass) watermark(m SMS) (before, sent time.Time) {
 
 // ranBound is the latest watermark a command sent at sent (zero if
 // unknown) may have when the Pi's clock reads pi; zero when neither can be
-// trusted.
+// trusted. An SMS date may run ahead of the Pi (an SMSC's clock, a zone
+// read in the other unit), but not by more than ranKeep: a date further
+// ahead is no clock's (a state file edited or written by a clock set
+// years ahead), and trusted it would make every later command of the
+// owner a duplicate.
 func ranBound(sent, pi time.Time) time.Time {
 	if plausible(pi) {
+		if lim := pi.Add(ranKeep); sent.After(lim) {
+			return lim
+		}
 		if sent.After(pi) {
 			return sent
 		}
@@ -986,6 +993,10 @@ func (p *pass) judge(m SMS) verdict {
 		// Before the lockout and the code: a copy is no new attempt.
 		return consumed(decision{verdict: "duplicate", reason: "copy of a message already accepted (same sender, date and text)"}, "")
 	}
+	if _, seen := st.WrongSecret[fingerprint(m)]; seen && g.cfg.secret() != secretNone {
+		// Before the lockout and the code, as for an accepted one.
+		return consumed(decision{verdict: "duplicate", reason: "copy of a message already refused (same sender, date and text): not another attempt"}, "")
+	}
 	if until := st.LockedUntil[from]; now.Before(until) {
 		return ignored("sender locked out after wrong PINs until " + until.Format(time.RFC3339))
 	}
@@ -993,6 +1004,7 @@ func (p *pass) judge(m SMS) verdict {
 	if g.cfg.secret() != secretNone {
 		rest, err := g.checkSecret(st, m, now)
 		if err != nil {
+			st.WrongSecret[fingerprint(m)] = now
 			fails := append(recent(st.PINFails[from], now, pinFailWindow), now)
 			st.PINFails[from] = fails
 			reply := fmt.Sprintf("%s (%d more and this number is ignored for 1h)", err, pinFailLimit-len(fails))

@@ -315,11 +315,13 @@ func TestStateSurvivesRestart(t *testing.T) {
 	t.Run("lockout", func(t *testing.T) {
 		h := newHarness(t, "mf920v", func(c *GatewayConfig) { c.PIN = "4711"; c.StateDir = t.TempDir(); c.MaxAge = 3 * time.Hour })
 		for i := 0; i < 3; i++ {
+			h.clk.Advance(time.Second) // attempts, not copies of one SMS
 			h.send(owner, "1234 reboot")
 			h.step()
 		}
 		h.restart() // fresh guesses?
 		for i := 0; i < 2; i++ {
+			h.clk.Advance(time.Second)
 			h.send(owner, "1234 reboot")
 			h.step()
 		}
@@ -666,6 +668,7 @@ func TestLogsCarryNoControlsNorPIN(t *testing.T) {
 	h.sim.DeliverIncomplete(owner, "4711 status "+strings.Repeat("x", 200), h.clk.Now())
 	h.step()
 	for i := 0; i < 5; i++ {
+		h.clk.Advance(time.Second) // attempts, not copies of one SMS
 		h.send(owner, "9999 ping")
 		h.step()
 	}

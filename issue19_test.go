@@ -189,3 +189,49 @@ func TestFutureAlertsAndHealStepsAreBounded(t *testing.T) {
 		t.Errorf("a healing step saved 3 days ahead still counts a day later: %d", n)
 	}
 }
+
+// TestWrongSecretCopiesAreOneAttempt: copies of one SMS with a wrong code
+// or PIN (the network delivered it several times) are one wrong attempt:
+// one reply, no lockout (witness: five copies of a typo locked the owner
+// out for an hour and sent four "wrong code" SMS).
+func TestWrongSecretCopiesAreOneAttempt(t *testing.T) {
+	key := []byte("12345678901234567890")
+	for name, mutate := range map[string]func(*GatewayConfig){
+		"totp": func(c *GatewayConfig) { c.TOTP = newTOTP(key) },
+		"pin":  func(c *GatewayConfig) { c.PIN = "4711" },
+	} {
+		for _, split := range []bool{false, true} {
+			h := newHarness(t, "mf920v", mutate)
+			at := h.clk.Now()
+			var ids []int64
+			for i := 0; i < 6; i++ {
+				ids = append(ids, h.sim.Deliver(owner, "222222 ping", at))
+				if split {
+					h.step()
+				}
+			}
+			h.step()
+			if d := h.decision(ids[0]); d != "rejected" {
+				t.Fatalf("%s split=%v: first copy %s", name, split, d)
+			}
+			for _, id := range ids[1:] {
+				if d := h.decision(id); d != "duplicate" {
+					t.Errorf("%s split=%v: copy %d decided %s, want duplicate", name, split, id, d)
+				}
+			}
+			if r := h.replies(); len(r) != 1 {
+				t.Errorf("%s split=%v: replies %q, want one", name, split, r)
+			}
+			if strings.Contains(h.logs.String(), "locked out") {
+				t.Errorf("%s split=%v: copies of one typo locked the owner out", name, split)
+			}
+			h.clk.Advance(31 * time.Second)
+			good := map[string]string{"totp": code(key, h.clk.Now()), "pin": "4711"}[name]
+			next := h.send(owner, good+" ping")
+			h.step()
+			if d := h.decision(next); d != "executed" {
+				t.Errorf("%s split=%v: the owner's next good message %s", name, split, d)
+			}
+		}
+	}
+}

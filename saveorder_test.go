@@ -60,6 +60,7 @@ func TestStateSavedBeforeCommandRuns(t *testing.T) {
 func TestLockoutIgnoredSavedAtOnce(t *testing.T) {
 	h := newHarness(t, "mf920v", func(c *GatewayConfig) { c.PIN = "4711"; c.StateDir = t.TempDir(); c.MaxAge = 3 * time.Hour })
 	for i := 0; i < pinFailLimit; i++ {
+		h.clk.Advance(time.Second) // attempts, not copies of one SMS
 		h.send(owner, "1234 status")
 		h.step()
 	}

@@ -22,6 +22,10 @@ import (
 type State struct {
 	// PINFails holds the times of recent wrong PINs, per sender.
 	PINFails map[phoneKey][]time.Time `json:"pin_fails,omitempty"`
+	// WrongSecret holds the fingerprints of messages refused for a wrong
+	// PIN or code in the last hour: a copy of one (the network delivers
+	// some SMS twice) is the same attempt, not another.
+	WrongSecret map[string]time.Time `json:"wrong_secret,omitempty"`
 	// LockedUntil is when a sender locked out after wrong PINs is heard
 	// again.
 	LockedUntil map[phoneKey]time.Time `json:"locked_until,omitempty"`
@@ -116,7 +120,7 @@ const (
 
 func newState() *State {
 	return &State{
-		PINFails: map[phoneKey][]time.Time{}, LockedUntil: map[phoneKey]time.Time{},
+		PINFails: map[phoneKey][]time.Time{}, WrongSecret: map[string]time.Time{}, LockedUntil: map[phoneKey]time.Time{},
 		Executed: map[phoneKey][]time.Time{}, RateTold: map[phoneKey]time.Time{}, Decided: map[int64]string{},
 		Removed: map[int64]removedSMS{}, TOTPUsed: map[int64]string{},
 	}
@@ -126,6 +130,9 @@ func newState() *State {
 func (s *State) fill() {
 	if s.PINFails == nil {
 		s.PINFails = map[phoneKey][]time.Time{}
+	}
+	if s.WrongSecret == nil {
+		s.WrongSecret = map[string]time.Time{}
 	}
 	if s.LockedUntil == nil {
 		s.LockedUntil = map[phoneKey]time.Time{}
@@ -161,6 +168,11 @@ func (s *State) clone() *State {
 
 // prune forgets what can no longer matter at now, so the state stays small.
 func (s *State) prune(now time.Time) {
+	for fp, t := range s.WrongSecret {
+		if now.Sub(t) >= pinFailWindow {
+			delete(s.WrongSecret, fp)
+		}
+	}
 	for k, ts := range s.PINFails {
 		if s.PINFails[k] = recent(ts, now, pinFailWindow); len(s.PINFails[k]) == 0 {
 			delete(s.PINFails, k)

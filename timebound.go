@@ -40,6 +40,9 @@ func (s *State) bound(now time.Time) {
 	for _, ts := range s.PINFails {
 		boundTimes(ts, now)
 	}
+	for fp, t := range s.WrongSecret {
+		s.WrongSecret[fp] = notAfter(t, now)
+	}
 	for _, ts := range s.Executed {
 		boundTimes(ts, now)
 	}
@@ -56,12 +59,8 @@ func (s *State) bound(now time.Time) {
 	if !s.LastNotice.IsZero() {
 		s.LastNotice = notAfter(s.LastNotice, now)
 	}
-	for i := range s.Ran {
-		s.Ran[i].Before = notAfter(s.Ran[i].Before, now)
-		if !s.Ran[i].Sent.IsZero() {
-			s.Ran[i].Sent = notAfter(s.Ran[i].Sent, now)
-		}
-	}
+	// Ran is bounded by its own rule (Gateway.boundRan): brought to now,
+	// a watermark would make a command sent now a duplicate.
 	s.Owner.bound(now)
 }
 
