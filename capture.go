@@ -441,6 +441,10 @@ func scrubUnstructured(s string) string {
 	return s
 }
 
+// scrubMarks removes what the scrubber puts in, to tell how much of a
+// string is left of its own.
+var scrubMarks = strings.NewReplacer("<num>", "", "<hex>", "", "<ip>", "", "<ip6>", "")
+
 // secretForms are the ways a secret can appear in an answer or a request:
 // as is, and, for numbers and texts, as UTF-16BE hex and as bare digits.
 func secretForms(password string, secrets []string) []string {
@@ -455,14 +459,21 @@ func secretForms(password string, secrets []string) []string {
 	// The password goes in every form, plain too: it must not survive even
 	// where it would break a key name.
 	if password != "" {
-		add(password, 4)
-		add(base64.StdEncoding.EncodeToString([]byte(password)), 4)
-		add(encodeContent(password), 8)
-		// URL-encoded, as a form or a path carries it ($ as %24, space
-		// as + or %20): a firmware may echo it in a key, a value or a
-		// header.
-		add(url.QueryEscape(password), 4)
-		add(url.PathEscape(password), 4)
+		forms := []string{password, base64.StdEncoding.EncodeToString([]byte(password)), encodeContent(password),
+			// URL-encoded, as a form or a path carries it ($ as %24,
+			// space as + or %20): a firmware may echo it in a key, a
+			// value or a header.
+			url.QueryEscape(password), url.PathEscape(password)}
+		for _, f := range forms {
+			add(f, 4)
+			// And as the scrubber leaves it: the scrubber runs first on
+			// the firmware's strings, and its <num> and <hex> cut a
+			// password's digits, so that the form above no longer
+			// matches what is left of it.
+			if sf := scrubText(f); sf != f && len(scrubMarks.Replace(sf)) >= 3 {
+				add(sf, 6)
+			}
+		}
 	}
 	for _, s := range secrets {
 		s = strings.TrimSpace(s)
