@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"errors"
+	"net"
 	"time"
 )
 
@@ -40,6 +42,9 @@ type intent struct {
 	Stage   string    `json:"stage"`
 	Reply   string    `json:"reply,omitempty"` // stage ran: still to send
 	Tries   int       `json:"tries,omitempty"` // reports: sends that failed
+	// Sending: a report handed to the modem, saved before the send. Found
+	// so after a restart, it may have gone out: never sent again.
+	Sending bool `json:"sending,omitempty"`
 }
 
 // crashAt is a test hook: called at each step of a pass, it may end the
@@ -149,7 +154,25 @@ func (g *Gateway) finishIntents(msgs []SMS) {
 func (g *Gateway) sendReports(ctx context.Context) {
 	for len(g.st.Reports) > 0 && ctx.Err() == nil {
 		r := &g.st.Reports[0]
+		if r.Sending {
+			// A crash came while it was being sent: once is the most a
+			// report is said (the reply it stands for may have gone out
+			// too; witness: one reply six times under repeated kills).
+			g.log.Warn("report not sent again: a restart cut its send, it may have gone out", "to", r.To, "report", r.Reply)
+			g.st.Reports = g.st.Reports[1:]
+			g.store.Save(g.st)
+			continue
+		}
+		r.Sending = true
+		g.store.Save(g.st)
 		if err := g.modem.Send(ctx, r.To, fitOneSMS(r.Reply)); err != nil {
+			if !notSent(err) {
+				g.log.Warn("report may not have been sent; not sent again", "to", r.To, "err", err)
+				g.st.Reports = g.st.Reports[1:]
+				g.store.Save(g.st)
+				continue
+			}
+			r.Sending = false
 			if r.Tries++; r.Tries < reportTries {
 				g.log.Warn("report not sent; tried again next poll", "to", r.To, "tries", r.Tries, "err", err)
 				g.store.Save(g.st)
@@ -164,6 +187,14 @@ func (g *Gateway) sendReports(ctx context.Context) {
 }
 
 const reportTries = 3
+
+// notSent says whether a failed send surely did not go out: the modem
+// was not reached, or refused it. Anything else (no confirmation, an
+// answer lost) may have gone out.
+func notSent(err error) bool {
+	var oe *net.OpError
+	return errors.As(err, &oe) && oe.Op == "dial" || errors.Is(err, errRefused) || errors.Is(err, errUnsupported)
+}
 
 // finishIntent logs what a crash left of in, and returns what the owner
 // must be told by SMS ("" for nothing).

@@ -235,3 +235,29 @@ func TestWrongSecretCopiesAreOneAttempt(t *testing.T) {
 		}
 	}
 }
+
+// TestReportCutBySendIsNotRepeated: a report whose send a crash cut may
+// have gone out, and is not sent again; one never handed to the modem is
+// (witness: one held-back reply went out six times under repeated kills).
+func TestReportCutBySendIsNotRepeated(t *testing.T) {
+	dir := t.TempDir()
+	st := State{Reports: []intent{
+		{ID: 1, To: string(owner), Command: "c1", Stage: intentRan, Reply: "after a restart: c1 ran", Sending: true},
+		{ID: 2, To: string(owner), Command: "c2", Stage: intentRan, Reply: "after a restart: c2 ran"},
+	}}
+	b, _ := json.Marshal(st)
+	if err := os.WriteFile(filepath.Join(dir, stateFile), b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	h := newHarness(t, "mf920v", func(c *GatewayConfig) { c.StateDir = dir })
+	h.steps(3)
+	r := h.replies()
+	if len(r) != 1 || !strings.Contains(r[0], "c2 ran") {
+		t.Errorf("reports sent %q, want only c2's", r)
+	}
+	h.restart()
+	h.steps(2)
+	if r := h.replies(); len(r) != 1 {
+		t.Errorf("after another restart, reports sent %q", r)
+	}
+}
