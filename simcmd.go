@@ -33,7 +33,7 @@ func runSim(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	if _, ok := hilinkSimPersonalities[*personality]; (ok || isATSimPersonality(*personality)) && *replay == "" {
-		return serveSimFront(*personality, *password, *listen, deliver, *dataDown, stdout)
+		return serveSimFront(*personality, *password, *listen, deliver, *dataDown, *fromStdin, stdout)
 	}
 	var sim *Sim
 	var r *replaySpec
@@ -74,14 +74,7 @@ func runSim(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	if *fromStdin {
-		go func() {
-			sc := bufio.NewScanner(os.Stdin)
-			for sc.Scan() {
-				if from, text, ok := strings.Cut(sc.Text(), "="); ok {
-					sim.Deliver(from, text, time.Now())
-				}
-			}
-		}()
+		go deliverLines(os.Stdin, sim.Deliver)
 	}
 	fmt.Fprintf(stdout, "simulated %s serving on %s\n", *personality, sim.URL)
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
@@ -119,7 +112,7 @@ func runSim(args []string, stdout, stderr io.Writer) error {
 
 // serveSimFront serves a simulator of a family other than ZTE goform with
 // the flags every family has, and says what it sent as it happens.
-func serveSimFront(personality, password, listen string, deliver []string, dataDown bool, stdout io.Writer) error {
+func serveSimFront(personality, password, listen string, deliver []string, dataDown, fromStdin bool, stdout io.Writer) error {
 	sim, err := startSimFront(personality, password, listen)
 	if err != nil {
 		return badConfig(err)
@@ -133,6 +126,9 @@ func serveSimFront(personality, password, listen string, deliver []string, dataD
 		sim.Deliver(from, text, time.Now())
 	}
 	sim.SetData(!dataDown)
+	if fromStdin {
+		go deliverLines(os.Stdin, sim.Deliver)
+	}
 	// Before the address is said: whoever reads it may stop us at once.
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
@@ -154,5 +150,15 @@ func serveSimFront(personality, password, listen string, deliver []string, dataD
 			fmt.Fprintf(stdout, "sim: sent to %s\n", m)
 		}
 		seen = len(sent)
+	}
+}
+
+// deliverLines puts each NUMBER=TEXT line of r in the inbox as it arrives.
+func deliverLines(r io.Reader, deliver func(from, text string, at time.Time) int64) {
+	sc := bufio.NewScanner(r)
+	for sc.Scan() {
+		if from, text, ok := strings.Cut(sc.Text(), "="); ok {
+			deliver(from, text, time.Now())
+		}
 	}
 }
