@@ -301,7 +301,7 @@ func TestVM(t *testing.T) {
 			// exit 1 is restarted, exit 0 is not.
 			fail := mustSee(t, lines, 0, `^smsgate-status: .*gokrazy: exit status 1$`)
 			again := mustSee(t, lines, fail, `^smsgate-status: .*gokrazy: attempt 1, starting`)
-			mustSee(t, lines, again, `^smsgate-status: modem_main_state`)
+			mustSee(t, lines, again, `^smsgate-status: sim +ready`)
 			mustSee(t, lines, again, `^smsgate-status: .*gokrazy: exited successfully, stopping`)
 			// exit 125 is not restarted.
 			mustSee(t, lines, 0, `^smsgate-misconfigured: smsgate: -reboot-mode "never"`)
