@@ -1,0 +1,100 @@
+package main
+
+import (
+	"os"
+	"regexp"
+	"strings"
+	"testing"
+)
+
+// subcommands are the commands `smsgate help` lists.
+func subcommands(t *testing.T) []string {
+	t.Helper()
+	var out strings.Builder
+	if err := run([]string{"help"}, nil, &out, &out); err != nil {
+		t.Fatal(err)
+	}
+	seen := map[string]bool{}
+	var cmds []string
+	for _, line := range strings.Split(out.String(), "\n") {
+		f := strings.Fields(line)
+		if len(f) < 2 || f[0] != "smsgate" {
+			continue
+		}
+		cmd := strings.Trim(f[1], "[]")
+		if !seen[cmd] && !strings.HasPrefix(cmd, "-") {
+			seen[cmd] = true
+			cmds = append(cmds, cmd)
+		}
+	}
+	if len(cmds) < 5 {
+		t.Fatalf("help lists %d commands: %q", len(cmds), out.String())
+	}
+	return cmds
+}
+
+var helpFlag = regexp.MustCompile(`(?m)^  -([a-z0-9][a-z0-9-]*)`)
+
+// flagsOf is what `smsgate CMD -h` lists.
+func flagsOf(t *testing.T, cmd string) []string {
+	t.Helper()
+	var out strings.Builder
+	run([]string{cmd, "-h"}, nil, &out, &out) // -h is an error by design
+	var flags []string
+	for _, m := range helpFlag.FindAllStringSubmatch(out.String(), -1) {
+		flags = append(flags, m[1])
+	}
+	return flags
+}
+
+var (
+	docFlagRow    = regexp.MustCompile("(?m)^\\| `-([a-z0-9][a-z0-9-]*)")
+	docCommandRow = regexp.MustCompile("(?m)^#+ `smsgate ([a-z0-9-]+)")
+)
+
+// TestReferenceDocCoversHelp: docs/reference.md describes every subcommand
+// (a heading `smsgate CMD`) and, under it, every flag `smsgate CMD -h` lists
+// (a table row | `-flag`); it describes nothing -h does not list.
+func TestReferenceDocCoversHelp(t *testing.T) {
+	b, err := os.ReadFile("docs/reference.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc := string(b)
+	sections := map[string]string{}
+	locs := docCommandRow.FindAllStringSubmatchIndex(doc, -1)
+	for i, l := range locs {
+		end := len(doc)
+		if i+1 < len(locs) {
+			end = locs[i+1][0]
+		}
+		sections[doc[l[2]:l[3]]] = doc[l[0]:end]
+	}
+	for _, cmd := range subcommands(t) {
+		sec, ok := sections[cmd]
+		if !ok {
+			t.Errorf("docs/reference.md has no heading for `smsgate %s`", cmd)
+			continue
+		}
+		described := map[string]bool{}
+		for _, m := range docFlagRow.FindAllStringSubmatch(sec, -1) {
+			described[m[1]] = true
+		}
+		listed := map[string]bool{}
+		for _, f := range flagsOf(t, cmd) {
+			listed[f] = true
+			if !described[f] {
+				t.Errorf("smsgate %s -%s: listed by -h, not described in docs/reference.md", cmd, f)
+			}
+		}
+		for f := range described {
+			if !listed[f] {
+				t.Errorf("smsgate %s -%s: described in docs/reference.md, not listed by -h", cmd, f)
+			}
+		}
+		delete(sections, cmd)
+	}
+	for cmd := range sections {
+		t.Errorf("docs/reference.md describes `smsgate %s`, which help does not list", cmd)
+	}
+}
