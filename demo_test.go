@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"regexp"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -180,5 +181,24 @@ func TestDemoEveryFamily(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// Every personality `sim -h` and `demo -h` name starts, and every one that
+// starts is named (the docs found u60pro served but not listed).
+func TestSimFrontNamesAreTheSimulators(t *testing.T) {
+	names := simFrontNames()
+	for _, want := range []string{"mf920v", "f50", "mc889", "zxic", "u60pro", "e3372h", "b618"} {
+		if !slices.Contains(names, want) {
+			t.Errorf("%s is not listed: %v", want, names)
+		}
+	}
+	for _, n := range names {
+		f, err := startSimFront(n, "pw", "127.0.0.1:0")
+		if err != nil {
+			t.Errorf("%s is listed but does not start: %v", n, err)
+			continue
+		}
+		f.Close()
 	}
 }

@@ -30,6 +30,7 @@ func simFrontNames() []string {
 	for n := range hilinkSimPersonalities {
 		names = append(names, n)
 	}
+	names = append(names, simUbusNames()...)
 	names = append(names, atSimFrontNames()...) // on a pty: sim_front_at.go
 	sort.Strings(names)
 	return names
