@@ -62,7 +62,7 @@ func (m *hilinkModem) ussdAnswer(ctx context.Context, code string) (string, erro
 	for {
 		n, err := m.read(ctx, "/api/ussd/get")
 		switch c := hilinkCode(err); {
-		case ctx.Err() != nil:
+		case err != nil && ussdDue(ctx):
 			return "", fmt.Errorf("ussd %s: %w", code, errUSSDNoAnswer)
 		case c == hilinkUSSDUnsupported:
 			return "", fmt.Errorf("ussd %s: %w", code, errUnsupported)
@@ -93,4 +93,11 @@ func (m *hilinkModem) ussdRelease(code string) {
 	if err != nil {
 		m.log.Warn("ussd session not released", "family", familyHiLink, "code", code, "err", err)
 	}
+}
+
+// ussdDue: ctx is spent, or its deadline passed (a request cut at the
+// deadline may fail before ctx says so).
+func ussdDue(ctx context.Context) bool {
+	dl, ok := ctx.Deadline()
+	return ctx.Err() != nil || ok && !time.Now().Before(dl)
 }

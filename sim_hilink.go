@@ -80,7 +80,9 @@ type HiLinkSim struct {
 	stuck       string
 	failDeletes int // the next n delete-sms are refused
 	logins      int // login attempts (type-4 posts and SCRAM challenges)
-	ussd        hsUSSD // sim_hilink_ussd.go
+
+	// ussd: sim_hilink_ussd.go
+	ussd hsUSSD
 }
 
 type hilinkSimPersonality struct {
