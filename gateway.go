@@ -661,29 +661,33 @@ func (g *Gateway) decideRemoved(p *pass, o *passOutcome, todo []SMS, planned []v
 }
 
 // runDecided runs the commands decided, logs each message once and
-// gathers the replies. A backlog of old commands (a cold boot, a modem
-// that was off) is answered with one SMS, not one per command.
+// gathers the replies, in inbox order. What runs nothing is logged first
+// (its line, its forward, saved): a crash while a command runs must not
+// take them with it (witness: a stranger's message decided in the same
+// pass was never logged nor forwarded after a SIGKILL during a -cmd).
 func (g *Gateway) runDecided(ctx context.Context, p *pass, o *passOutcome) {
-	firstStale, stale := -1, 0
+	running := 0
 	for _, s := range o.steps {
-		m, v := s.m, s.v
-		if v.run {
-			v = g.runOne(ctx, o, m, v)
+		if s.v.run {
+			running++
+			continue
 		}
-		g.logSMS(m, v.decision)
-		g.own.decided(m, v)
-		if v.verdict == "stale" {
-			if stale++; stale > 1 {
-				continue
-			}
-			firstStale = len(o.replies)
-		}
-		if v.reply != "" {
-			o.replies = append(o.replies, outgoing{m, v.reply, v.cmd.Name})
-		}
+		g.record(s.m, s.v)
 	}
-	if stale > 1 {
-		o.replies[firstStale].text += fmt.Sprintf("; %d more old commands not executed either", stale-1)
+	if running > 0 && running < len(o.steps) {
+		g.store.Save(g.st)
+	}
+	var t staleTally
+	for _, s := range o.steps {
+		v := s.v
+		if v.run {
+			v = g.runOne(ctx, o, s.m, v)
+			g.record(s.m, v)
+		}
+		o.keepReply(&t, s.m, v)
+	}
+	if t.n > 1 {
+		o.replies[t.first].text += fmt.Sprintf("; %d more old commands not executed either", t.n-1)
 	}
 	// Whatever waits now was in the inbox before these commands ran.
 	for _, w := range g.waiting {
@@ -697,6 +701,29 @@ func (g *Gateway) runDecided(ctx context.Context, p *pass, o *passOutcome) {
 		g.store.Save(g.st)
 	}
 	g.crashAt("ran saved")
+}
+
+// record logs a decided message, once, and tells the owner's features.
+func (g *Gateway) record(m SMS, v verdict) {
+	g.logSMS(m, v.decision)
+	g.own.decided(m, v)
+}
+
+// staleTally: a backlog of old commands (a cold boot, a modem that was
+// off) is answered with one SMS, not one per command.
+type staleTally struct{ first, n int }
+
+// keepReply keeps m's reply for after the pass.
+func (o *passOutcome) keepReply(t *staleTally, m SMS, v verdict) {
+	if v.verdict == "stale" {
+		if t.n++; t.n > 1 {
+			return
+		}
+		t.first = len(o.replies)
+	}
+	if v.reply != "" {
+		o.replies = append(o.replies, outgoing{m, v.reply, v.cmd.Name})
+	}
 }
 
 // runOne runs one decided command; a disruptive one is kept for last.
