@@ -7,7 +7,6 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"regexp"
 	"sort"
 	"strconv"
 	"strings"
@@ -159,7 +158,7 @@ func joinInts(v []int) string {
 	return strings.Join(s, ", ")
 }
 
-var watchdogName = regexp.MustCompile(`^watchdog[0-9]+$`)
+var watchdogName = lazyRegexp(`^watchdog[0-9]+$`)
 
 // watchdogSysfs finds the sysfs directory of a watchdog device. The legacy
 // /dev/watchdog is the first watchdog the kernel registered, watchdog0.
@@ -169,7 +168,7 @@ func watchdogSysfs(sysRoot, dev string) (string, bool) {
 	if base == "watchdog" {
 		base = "watchdog0"
 	}
-	if watchdogName.MatchString(base) {
+	if watchdogName().MatchString(base) {
 		dir := filepath.Join(class, base)
 		if _, err := os.Stat(dir); err == nil {
 			return dir, true

@@ -1680,8 +1680,9 @@ func (m *Modem) waitPPP(ctx context.Context, want func(string) bool, wantName st
 
 // undoubleQuotes repairs ""31321"" into "31321", a defect of some GoAhead
 // builds: what the regular expression `""([^",:{}\[\]]+)""` replaced by
-// `"$1"` does, written out because package regexp costs the arm binary
-// about 260 KB (BENCHMARKS.md; FuzzUndoubleQuotes checks they agree).
+// `"$1"` does, written out so that the path of every modem answer needs no
+// regexp (the binary links package regexp anyway, for capture and doctor;
+// FuzzUndoubleQuotes checks the two agree).
 func undoubleQuotes(b []byte) []byte {
 	var out []byte
 	done := 0 // b[:done] is in out
