@@ -231,7 +231,7 @@ func (d *doctor) checkWatchdog() {
 	detail := fmt.Sprintf("%s is %s: %s; not opened (opening arms it)", path, filepath.Base(dir), strings.Join(parts, ", "))
 	var warnings []string
 	fix := ""
-	if n, err := strconv.ParseUint(attr("bootstatus"), 0, 32); err == nil && n&wdiofCardReset != 0 {
+	if reset, _ := sysfsBootStatus(attr("bootstatus")); reset {
 		warnings = append(warnings, "the last boot was caused by the watchdog")
 		fix = "if that was not a test, something stalled the Pi: look at the logs of the boot before"
 	}
@@ -250,10 +250,6 @@ func (d *doctor) checkWatchdog() {
 	}
 	d.add(check{"watchdog", levelOK, detail, ""})
 }
-
-// wdiofCardReset is WDIOF_CARDRESET of linux/watchdog.h: the watchdog
-// caused the last reboot.
-const wdiofCardReset = 0x0020
 
 func (d *doctor) checkClock() {
 	now := d.host.now()
