@@ -231,11 +231,18 @@ func watchdogBootStatus(sysRoot, dev string) (reset, known bool) {
 	if err != nil {
 		return false, false
 	}
-	v, err := strconv.ParseUint(strings.TrimSpace(string(b)), 0, 32)
+	return sysfsBootStatus(string(b))
+}
+
+// sysfsBootStatus reads the text of a watchdog's sysfs bootstatus (a
+// number, "32" or "0x20"): whether the watchdog caused the last boot, and
+// whether the text said.
+func sysfsBootStatus(text string) (reset, known bool) {
+	v, err := strconv.ParseUint(strings.TrimSpace(text), 0, 32)
 	if err != nil {
 		return false, false
 	}
-	return v&wdiofCardReset != 0, true
+	return watchdogCardReset(v), true
 }
 
 // floodDates holds the SMS dates of strangers' messages, sorted, as far

@@ -335,3 +335,25 @@ func TestFailingAlertIsDroppedAfterTries(t *testing.T) {
 		t.Errorf("next alert %q does not count the dropped one", last)
 	}
 }
+
+// TestSysfsBootStatus: the one reading of a bootstatus text that the boot
+// alert and doctor share; only the WDIOF_CARDRESET bit means a watchdog reset.
+func TestSysfsBootStatus(t *testing.T) {
+	for _, tt := range []struct {
+		text         string
+		reset, known bool
+	}{
+		{"32\n", true, true},
+		{"0x20", true, true},
+		{"0x8020", true, true},
+		{"0\n", false, true},
+		{"0x8000", false, true},
+		{"16", false, true},
+		{"", false, false},
+		{"on", false, false},
+	} {
+		if reset, known := sysfsBootStatus(tt.text); reset != tt.reset || known != tt.known {
+			t.Errorf("%q: reset %v known %v, want %v %v", tt.text, reset, known, tt.reset, tt.known)
+		}
+	}
+}

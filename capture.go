@@ -360,32 +360,39 @@ func redactValue(key, s string) string {
 	return "<redacted>"
 }
 
+// The patterns of scrubText serve capture and doctor only: compiled on
+// first use, so the daemon's start does not pay for them.
 var (
 	// Any dotted quad, also glued to a word ("A10.0.0.1"): a version string
 	// with four numbers loses them, an address is never kept.
-	ipv4Pattern = regexp.MustCompile(`\d{1,3}(\.\d{1,3}){3}`)
-	ipv6Pattern = regexp.MustCompile(`(?i)[0-9a-f]{0,4}(:[0-9a-f]{0,4}){2,7}`)
-	digitsRun   = regexp.MustCompile(`\d{5,}`)
+	ipv4Pattern = lazyRegexp(`\d{1,3}(\.\d{1,3}){3}`)
+	ipv6Pattern = lazyRegexp(`(?i)[0-9a-f]{0,4}(:[0-9a-f]{0,4}){2,7}`)
+	digitsRun   = lazyRegexp(`\d{5,}`)
 	// spacedNumber is a phone number written with separators: +216 12 345 678.
-	spacedNumber = regexp.MustCompile(`\+?\(?\d[\d \-.()/]{5,}\d`)
-	hexRun       = regexp.MustCompile(`(?i)[0-9a-f]{8,}`)
-	keyedValue   = regexp.MustCompile(`"([A-Za-z0-9_]{1,64})"\s*:\s*(""[^",:{}\[\]]+"{0,2}|"(?:[^"\\]|\\.)*"?|[^,}\]\s]*)`)
-	wordPattern  = regexp.MustCompile(`[^\s{}\[\]",:<>=/;'()]+`)
-	allHexPrefix = regexp.MustCompile(`(?i)^[0-9a-f]{4,}$`)
+	spacedNumber = lazyRegexp(`\+?\(?\d[\d \-.()/]{5,}\d`)
+	hexRun       = lazyRegexp(`(?i)[0-9a-f]{8,}`)
+	keyedValue   = lazyRegexp(`"([A-Za-z0-9_]{1,64})"\s*:\s*(""[^",:{}\[\]]+"{0,2}|"(?:[^"\\]|\\.)*"?|[^,}\]\s]*)`)
+	wordPattern  = lazyRegexp(`[^\s{}\[\]",:<>=/;'()]+`)
+	allHexPrefix = lazyRegexp(`(?i)^[0-9a-f]{4,}$`)
 )
+
+// lazyRegexp compiles expr on the first call of the function it returns.
+func lazyRegexp(expr string) func() *regexp.Regexp {
+	return sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(expr) })
+}
 
 // scrubText removes from free text what could be an address or a number:
 // IP addresses, runs of 5 or more digits, runs of 8 or more hex digits.
 func scrubText(s string) string {
-	s = ipv4Pattern.ReplaceAllString(s, "<ip>")
-	s = ipv6Pattern.ReplaceAllStringFunc(s, func(m string) string {
+	s = ipv4Pattern().ReplaceAllString(s, "<ip>")
+	s = ipv6Pattern().ReplaceAllStringFunc(s, func(m string) string {
 		if strings.Count(m, ":") >= 2 && strings.IndexFunc(m, func(r rune) bool { return r != ':' }) >= 0 {
 			return "<ip6>"
 		}
 		return m
 	})
-	s = hexRun.ReplaceAllString(s, "<hex>")
-	s = spacedNumber.ReplaceAllStringFunc(s, func(m string) string {
+	s = hexRun().ReplaceAllString(s, "<hex>")
+	s = spacedNumber().ReplaceAllStringFunc(s, func(m string) string {
 		if strings.Count(strings.Map(func(r rune) rune {
 			if r >= '0' && r <= '9' {
 				return 'd'
@@ -396,7 +403,7 @@ func scrubText(s string) string {
 		}
 		return m
 	})
-	s = digitsRun.ReplaceAllString(s, "<num>")
+	s = digitsRun().ReplaceAllString(s, "<num>")
 	return strings.Map(func(r rune) rune {
 		if unicode.IsControl(r) {
 			return ' '
@@ -412,19 +419,19 @@ const maxCapturedText = 2048
 // a cut or garbled JSON) and nothing of its data: values after a key are
 // replaced, then every word that holds a digit or looks like hex.
 func scrubUnstructured(s string) string {
-	s = keyedValue.ReplaceAllStringFunc(s, func(m string) string {
-		sub := keyedValue.FindStringSubmatch(m)
+	s = keyedValue().ReplaceAllStringFunc(s, func(m string) string {
+		sub := keyedValue().FindStringSubmatch(m)
 		key, val := sub[1], sub[2]
 		if (answerKept[key] || tokenKeys[key]) && !redactedPEM(val) {
 			return m
 		}
 		return strings.TrimSuffix(m, val) + `"<redacted>"`
 	})
-	s = wordPattern.ReplaceAllStringFunc(s, func(w string) string {
+	s = wordPattern().ReplaceAllStringFunc(s, func(w string) string {
 		if w == "<redacted>" || strings.HasPrefix(w, "<") {
 			return w
 		}
-		if strings.IndexFunc(w, unicode.IsDigit) >= 0 || allHexPrefix.MatchString(w) || hexRun.MatchString(w) || len(w) > 40 {
+		if strings.IndexFunc(w, unicode.IsDigit) >= 0 || allHexPrefix().MatchString(w) || hexRun().MatchString(w) || len(w) > 40 {
 			return "#"
 		}
 		return w
@@ -480,7 +487,7 @@ func secretForms(password string, secrets []string) []string {
 		// A plain word ("status") would hit key names: plain forms are
 		// removed only when they carry a number. The structural redaction
 		// covers the rest.
-		if digitsRun.MatchString(s) {
+		if digitsRun().MatchString(s) {
 			add(s, 6)
 		}
 		add(base64.StdEncoding.EncodeToString([]byte(s)), 8)
@@ -595,7 +602,7 @@ func ReadCapture(b []byte) (*Capture, error) {
 const configJSPath = "/js/config/config.js"
 
 // configToken is what a login setting in config.js may be: 2, "2", true, !0.
-var configToken = regexp.MustCompile(`^!?[A-Za-z0-9]{0,8}$`)
+var configToken = lazyRegexp(`^!?[A-Za-z0-9]{0,8}$`)
 
 // configJSSettings keeps of config.js the settings that decide the login,
 // as the firmware wrote them: WEB_ATTR_IF_SUPPORT_SHA256:"2",HAS_LOGIN:true.
@@ -606,7 +613,7 @@ func configJSSettings(b []byte) string {
 		if !ok {
 			continue
 		}
-		if !configToken.MatchString(v) {
+		if !configToken().MatchString(v) {
 			v = "<redacted>"
 		}
 		if _, err := strconv.Atoi(strings.TrimPrefix(v, "!")); err != nil && v != "true" && v != "false" {

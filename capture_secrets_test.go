@@ -59,7 +59,7 @@ func secretsIn(s string) []string {
 			out = append(out, "digits "+d)
 		}
 	}
-	if m := ipv4Pattern.FindString(s); m != "" {
+	if m := ipv4Pattern().FindString(s); m != "" {
 		out = append(out, "address "+m)
 	}
 	return out

@@ -7,7 +7,6 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"regexp"
 	"sort"
 	"strconv"
 	"strings"
@@ -159,7 +158,7 @@ func joinInts(v []int) string {
 	return strings.Join(s, ", ")
 }
 
-var watchdogName = regexp.MustCompile(`^watchdog[0-9]+$`)
+var watchdogName = lazyRegexp(`^watchdog[0-9]+$`)
 
 // watchdogSysfs finds the sysfs directory of a watchdog device. The legacy
 // /dev/watchdog is the first watchdog the kernel registered, watchdog0.
@@ -169,7 +168,7 @@ func watchdogSysfs(sysRoot, dev string) (string, bool) {
 	if base == "watchdog" {
 		base = "watchdog0"
 	}
-	if watchdogName.MatchString(base) {
+	if watchdogName().MatchString(base) {
 		dir := filepath.Join(class, base)
 		if _, err := os.Stat(dir); err == nil {
 			return dir, true
@@ -232,7 +231,7 @@ func (d *doctor) checkWatchdog() {
 	detail := fmt.Sprintf("%s is %s: %s; not opened (opening arms it)", path, filepath.Base(dir), strings.Join(parts, ", "))
 	var warnings []string
 	fix := ""
-	if n, err := strconv.ParseUint(attr("bootstatus"), 0, 32); err == nil && n&wdiofCardReset != 0 {
+	if reset, _ := sysfsBootStatus(attr("bootstatus")); reset {
 		warnings = append(warnings, "the last boot was caused by the watchdog")
 		fix = "if that was not a test, something stalled the Pi: look at the logs of the boot before"
 	}
@@ -251,10 +250,6 @@ func (d *doctor) checkWatchdog() {
 	}
 	d.add(check{"watchdog", levelOK, detail, ""})
 }
-
-// wdiofCardReset is WDIOF_CARDRESET of linux/watchdog.h: the watchdog
-// caused the last reboot.
-const wdiofCardReset = 0x0020
 
 func (d *doctor) checkClock() {
 	now := d.host.now()

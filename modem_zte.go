@@ -1328,33 +1328,9 @@ func (m *Modem) loginAttempt(ctx context.Context, try int) (done bool, err error
 		// The firmware has no login: a blank answer is not a session matter.
 		return true, nil
 	}
-	lock := defaultLockPeriod
-	if s, err := strconv.Atoi(k["login_lock_time"]); err == nil && s > 0 {
-		lock = time.Duration(s) * time.Second
-	}
-	reported := m.noteAttempts(k["psw_fail_num_str"])
-	left := m.attemptsLeft(reported)
-	hold := func(reason string, after time.Duration, loud bool) error {
-		m.loginHold = &LoginError{Reason: reason, AttemptsLeft: m.attemptsLeft(reported), RetryAfter: m.now().Add(after)}
-		if after == 0 {
-			m.loginHold.RetryAfter = time.Time{}
-		}
-		if loud {
-			m.log.Error("MODEM LOGIN HELD: fix -password; smsgate will not spend the owner's attempts",
-				"reason", reason, "attempts_left", m.loginHold.AttemptsLeft, "retry_after", m.loginHold.RetryAfter.Format(time.RFC3339))
-		}
-		return m.loginHold
-	}
-	if m.password == "" {
-		return true, hold("the modem asks for a password and none is set (-password or SMSGATE_PASSWORD)", lock, true)
-	}
-	if left <= reservedAttempts {
-		if reported >= 0 && !m.det.CounterStuck && left == reported {
-			return true, hold(fmt.Sprintf("only %d attempts left, kept for the owner", left), lock, true)
-		}
-		// The modem does not count for us: stop before what would be the
-		// owner's last two attempts, until smsgate is restarted.
-		return true, hold(fmt.Sprintf("%d refused logins and the modem does not count them; fix -password and restart smsgate (with -state-dir the count is kept for this password)", m.rejected), 0, true)
+	b := m.newLoginBudget(k)
+	if err := b.refuseToSpend(); err != nil {
+		return true, err
 	}
 	ld := ""
 	if v, err := m.getJSON(ctx, url.Values{"cmd": {"LD"}}); err == nil {
@@ -1365,27 +1341,121 @@ func (m *Modem) loginAttempt(ctx context.Context, try int) (done bool, err error
 	}
 	cands, from, sureness := m.schemeCandidates(ld)
 	scheme := cands[m.schemeTry%len(cands)]
+	id, form, formName, err := m.loginPost(ctx, scheme, ld)
+	if err != nil {
+		return true, err
+	}
+	m.leftBefore = b.reported
+	res, err := b.post(ctx, id, form)
+	if err != nil {
+		return true, err
+	}
+	switch res {
+	case "0", "4":
+		m.loginAccepted(ctx, scheme, from, formName, sureness)
+		return true, nil
+	case "2":
+		err := b.hold("another user is logged in to the modem's web UI", time.Minute, false)
+		m.loginHold.Busy = true
+		return true, err
+	}
+	m.rejected++
+	if sureness != fromConfig && len(cands) > 1 {
+		m.schemeTry++
+		if try == 0 && sureness == fromHint {
+			m.log.Warn("modem refused the login; trying another password scheme", "scheme", scheme, "from", from)
+			m.loginHold = &LoginError{Reason: "refused under " + scheme, AttemptsLeft: m.attemptsLeft(b.reported), RetryAfter: m.now().Add(b.lock)}
+			return false, nil
+		}
+	}
+	if res == "3" {
+		return true, b.hold("wrong password", b.lock, true)
+	}
+	return true, b.hold(fmt.Sprintf("modem answered %q", res), b.lock, true)
+}
+
+// loginBudget is what one login attempt may spend: the modem's lock period
+// and the attempts it reports left (-1: it does not say).
+type loginBudget struct {
+	m        *Modem
+	lock     time.Duration
+	reported int
+}
+
+func (m *Modem) newLoginBudget(k map[string]string) loginBudget {
+	lock := defaultLockPeriod
+	if s, err := strconv.Atoi(k["login_lock_time"]); err == nil && s > 0 {
+		lock = time.Duration(s) * time.Second
+	}
+	return loginBudget{m: m, lock: lock, reported: m.noteAttempts(k["psw_fail_num_str"])}
+}
+
+// hold stops logins for after (0: until restart) and returns why; loud
+// says it is the owner's to fix.
+func (b loginBudget) hold(reason string, after time.Duration, loud bool) error {
+	m := b.m
+	m.loginHold = &LoginError{Reason: reason, AttemptsLeft: m.attemptsLeft(b.reported), RetryAfter: m.now().Add(after)}
+	if after == 0 {
+		m.loginHold.RetryAfter = time.Time{}
+	}
+	if loud {
+		m.log.Error("MODEM LOGIN HELD: fix -password; smsgate will not spend the owner's attempts",
+			"reason", reason, "attempts_left", m.loginHold.AttemptsLeft, "retry_after", m.loginHold.RetryAfter.Format(time.RFC3339))
+	}
+	return m.loginHold
+}
+
+// refuseToSpend holds the login, before any password is sent, when there
+// is none to send or the attempts left are the owner's.
+func (b loginBudget) refuseToSpend() error {
+	m := b.m
+	left := m.attemptsLeft(b.reported)
+	if m.password == "" {
+		return b.hold("the modem asks for a password and none is set (-password or SMSGATE_PASSWORD)", b.lock, true)
+	}
+	if left <= reservedAttempts {
+		if b.reported >= 0 && !m.det.CounterStuck && left == b.reported {
+			return b.hold(fmt.Sprintf("only %d attempts left, kept for the owner", left), b.lock, true)
+		}
+		// The modem does not count for us: stop before what would be the
+		// owner's last two attempts, until smsgate is restarted.
+		return b.hold(fmt.Sprintf("%d refused logins and the modem does not count them; fix -password and restart smsgate (with -state-dir the count is kept for this password)", m.rejected), 0, true)
+	}
+	return nil
+}
+
+// loginPost builds the LOGIN post for this modem and scheme: its goformId,
+// its form, and the name of the form's shape.
+func (m *Modem) loginPost(ctx context.Context, scheme, ld string) (id string, form url.Values, formName string, err error) {
 	id, field, formName := loginForm(m.user, m.modelName())
 	m.det.LoginForm = formName
-	form := url.Values{"password": {loginPassword(scheme, m.password, ld)}}
+	form = url.Values{"password": {loginPassword(scheme, m.password, ld)}}
 	if field != "" {
 		form.Set(field, m.user)
 	}
 	if id == "LOGIN_MULTI_USER" {
 		ad, err := m.adValue(ctx, false)
 		if err != nil {
-			return true, fmt.Errorf("login: %w", err)
+			return "", nil, "", fmt.Errorf("login: %w", err)
 		}
 		if ad != "" {
 			form.Set("AD", ad)
 		}
 	}
-	m.leftBefore = reported
+	return id, form, formName, nil
+}
+
+// post sends the LOGIN and returns the modem's result. An answer lost or
+// not understood is settled by a session-only read: one that works means
+// the password was taken ("0"); else the attempt is counted as spent and
+// the login held (the error).
+func (b loginBudget) post(ctx context.Context, id string, form url.Values) (string, error) {
+	m := b.m
 	res, err := m.postForm(ctx, id, form)
 	if err != nil {
 		var nerr *net.OpError
 		if errors.As(err, &nerr) && nerr.Op == "dial" {
-			return true, fmt.Errorf("login: %w", err) // never reached the modem
+			return "", fmt.Errorf("login: %w", err) // never reached the modem
 		}
 		// The answer is lost (cut off, empty, HTML, too slow): the modem
 		// may have judged the password all the same. A session-only read
@@ -1394,7 +1464,7 @@ func (m *Modem) loginAttempt(ctx context.Context, try int) (done bool, err error
 		if _, rerr := m.readKeys(ctx, sessionKeys...); rerr != nil {
 			m.rejected++
 			m.det.LoggedIn = false
-			return true, fmt.Errorf("login answer lost, counted as a spent attempt (not as a wrong password): %w", hold("login answer lost ("+err.Error()+")", lock, true))
+			return "", fmt.Errorf("login answer lost, counted as a spent attempt (not as a wrong password): %w", b.hold("login answer lost ("+err.Error()+")", b.lock, true))
 		}
 		m.log.Info("modem login answer lost, but a session-only read works: the login was accepted", "err", err)
 		res = "0"
@@ -1407,42 +1477,26 @@ func (m *Modem) loginAttempt(ctx context.Context, try int) (done bool, err error
 		if _, rerr := m.readKeys(ctx, sessionKeys...); rerr != nil {
 			m.rejected++
 			m.det.LoggedIn = false
-			return true, hold(fmt.Sprintf("modem's answer to %s not understood (result %q); counted as a spent attempt, the password not judged", id, clip(res, 40)), lock, true)
+			return "", b.hold(fmt.Sprintf("modem's answer to %s not understood (result %q); counted as a spent attempt, the password not judged", id, clip(res, 40)), b.lock, true)
 		}
 		m.log.Info("modem login answer not understood, but a session-only read works: the login was accepted", "result", clip(res, 40))
 		res = "0"
 	}
-	switch res {
-	case "0", "4":
-		m.loginHold, m.rejected, m.det.LoggedIn = nil, 0, true
-		if sureness != fromConfig {
-			from = "accepted by the modem (guessed from " + from + ")"
-		}
-		m.det.Login, m.det.LoginFrom = scheme, from
-		m.log.Info("modem login", "scheme", scheme, "from", from, "form", formName, "user", m.user)
-		// hardware_version needs a session on some firmware: read it now.
-		if k, err := m.readKeys(ctx, "hardware_version"); err == nil {
-			m.noteVersions(k)
-		}
-		return true, nil
-	case "2":
-		err := hold("another user is logged in to the modem's web UI", time.Minute, false)
-		m.loginHold.Busy = true
-		return true, err
+	return res, nil
+}
+
+// loginAccepted records a session and how its scheme was found.
+func (m *Modem) loginAccepted(ctx context.Context, scheme, from, formName string, sureness int) {
+	m.loginHold, m.rejected, m.det.LoggedIn = nil, 0, true
+	if sureness != fromConfig {
+		from = "accepted by the modem (guessed from " + from + ")"
 	}
-	m.rejected++
-	if sureness != fromConfig && len(cands) > 1 {
-		m.schemeTry++
-		if try == 0 && sureness == fromHint {
-			m.log.Warn("modem refused the login; trying another password scheme", "scheme", scheme, "from", from)
-			m.loginHold = &LoginError{Reason: "refused under " + scheme, AttemptsLeft: m.attemptsLeft(reported), RetryAfter: m.now().Add(lock)}
-			return false, nil
-		}
+	m.det.Login, m.det.LoginFrom = scheme, from
+	m.log.Info("modem login", "scheme", scheme, "from", from, "form", formName, "user", m.user)
+	// hardware_version needs a session on some firmware: read it now.
+	if k, err := m.readKeys(ctx, "hardware_version"); err == nil {
+		m.noteVersions(k)
 	}
-	if res == "3" {
-		return true, hold("wrong password", lock, true)
-	}
-	return true, hold(fmt.Sprintf("modem answered %q", res), lock, true)
 }
 
 // schemeCandidates lists the schemes to try in order: the chosen one, and
@@ -1626,8 +1680,9 @@ func (m *Modem) waitPPP(ctx context.Context, want func(string) bool, wantName st
 
 // undoubleQuotes repairs ""31321"" into "31321", a defect of some GoAhead
 // builds: what the regular expression `""([^",:{}\[\]]+)""` replaced by
-// `"$1"` does, written out because package regexp costs the arm binary
-// about 260 KB (BENCHMARKS.md; FuzzUndoubleQuotes checks they agree).
+// `"$1"` does, written out so that the path of every modem answer needs no
+// regexp (the binary links package regexp anyway, for capture and doctor;
+// FuzzUndoubleQuotes checks the two agree).
 func undoubleQuotes(b []byte) []byte {
 	var out []byte
 	done := 0 // b[:done] is in out

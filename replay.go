@@ -77,129 +77,179 @@ func replayFromCapture(c *Capture) *replaySpec {
 		cr: det["cr_version"], keys: map[string]string{}}}
 	note := func(format string, a ...any) { r.notes = append(r.notes, fmt.Sprintf(format, a...)) }
 
-	loggedIn := det["login"] == schemeNone
-	rdBlankBefore, rdSeenAfter := false, false
+	rd := &captureReading{r: r, loggedIn: det["login"] == schemeNone}
+	for _, e := range c.Exchanges {
+		rd.read(e)
+	}
+	r.nameMessages()
+	r.setLoginScheme(det, rd, note)
+	r.p.userForm = rd.loginForm
+	r.p.rdNeedsSession = rd.rdBlankBefore && rd.rdSeenAfter
+	r.p.stuckAttempts = isTrue(det["counter_stuck"]) || rd.stuck
+	r.setAD(det, rd.adShapes, note)
+	r.replayNewer(c, note)
+	if r.p.cookie != "" {
+		note("session cookie %s", r.p.cookie)
+	} else if !r.p.noLogin {
+		note("no session cookie: the session is tied to the client's address")
+	}
+	return r
+}
+
+// captureReading walks a capture's exchanges in order, filling r and
+// keeping what only the sequence shows: whether a login was refused or
+// accepted, RD before and after it, a refusal the counter did not count.
+type captureReading struct {
+	r                          *replaySpec
+	loggedIn                   bool
+	rdBlankBefore, rdSeenAfter bool
 	// A refusal that did not lower the next psw_fail_num_str read shows a
 	// stuck counter.
-	leftBefore, justRefused, refused, stuck := "", false, false, false
-	var loginShape, loginForm string
-	var adShapes []string
-	for _, e := range c.Exchanges {
-		v := bodyObject(e)
-		str := func(k string) (string, bool) {
-			s, ok := v[k].(string)
-			return s, ok
-		}
-		cmd := e.Query["cmd"]
-		switch {
-		case e.Path == configJSPath:
-			if e.Kind == "config.js" {
-				r.p.configJS = fmt.Sprintf(simConfigJS, e.Text)
-				if e.Text == "" {
-					r.p.configJS = fmt.Sprintf(simConfigJS, `WEBUI_SIGN:1`)
-				}
-			}
-		case e.Method == "POST" && (e.Form["goformId"] == "LOGIN" || e.Form["goformId"] == "LOGIN_MULTI_USER"):
-			loginShape = strings.TrimSuffix(strings.TrimPrefix(e.Form["password"], "<redacted:"), ">")
-			switch {
-			case e.Form["goformId"] == "LOGIN_MULTI_USER":
-				loginForm = "LOGIN_MULTI_USER"
-			case hasKey(e.Form, "username"):
-				loginForm = "username"
-			case hasKey(e.Form, "user"):
-				loginForm = "user"
-			}
-			res, _ := str("result")
-			if names := e.Header["Set-Cookie"]; names != "" {
-				r.p.cookie, _, _ = strings.Cut(names, ",")
-			}
-			switch res {
-			case "0", "4":
-				loggedIn, justRefused = true, false
-			default:
-				refused, justRefused = true, true
-			}
-		case e.Method == "POST":
-			res, _ := str("result")
-			if e.Kind == "empty" {
-				r.p.emptyRefuse = true
-			}
-			if res == "success" {
-				adShapes = append(adShapes, adShape(e.Form["AD"]))
-			}
-		case cmd == "LD":
-			if ld, _ := str("LD"); ld != "" {
-				r.p.servesLD = true
-			}
-		case cmd == "RD":
-			rd, _ := str("RD")
-			if rd == "" && !loggedIn {
-				rdBlankBefore = true
-			}
-			if rd != "" && loggedIn {
-				rdSeenAfter = true
-			}
-		case cmd == "sms_capacity_info" && v != nil:
-			if _, ok := v["sms_nvused_total"]; !ok {
-				r.p.noNVUsed = true
-			}
-			if n, err := strconv.Atoi(fmt.Sprint(v["sms_nv_total"])); err == nil && n > 0 {
-				r.capacity = n
-			}
-		case cmd == "sms_data_total" && v != nil && e.Query["mem_store"] != "":
-			r.addMessages(v, e.Query["mem_store"])
-		case e.Query["multi_data"] == "1" && v != nil:
-			session := false
-			for k := range sessionKeySet {
-				if s, _ := str(k); s != "" {
-					session = true
-				}
-			}
-			for k, val := range v {
-				s, ok := val.(string)
-				if !ok || strings.HasPrefix(k, "<") {
-					continue
-				}
-				switch k {
-				case "psw_fail_num_str":
-					if justRefused && leftBefore != "" && s == leftBefore {
-						stuck = true
-					}
-					justRefused, leftBefore = false, s
-				case "hardware_version", "wa_inner_version", "cr_version":
-					if s != "" {
-						setIfEmpty(&r.p.model, k == "hardware_version", s)
-						setIfEmpty(&r.p.inner, k == "wa_inner_version", s)
-						setIfEmpty(&r.p.cr, k == "cr_version", s)
-					}
-				case "ppp_status":
-					if s != "" {
-						r.ppp = s
-						if simDataUp(s) {
-							r.p.connected = s
-						}
-					}
-				case "signalbar":
-					if s != "" {
-						r.signal = s
-					}
-				}
-				if dynamicKeys[k] || (!session && !simPreLogin[k]) {
-					continue
-				}
-				r.p.keys[k] = replayValue(k, s)
+	leftBefore            string
+	justRefused, refused  bool
+	stuck                 bool
+	loginShape, loginForm string
+	adShapes              []string
+}
+
+// read takes in one exchange.
+func (rd *captureReading) read(e Exchange) {
+	r := rd.r
+	v := bodyObject(e)
+	cmd := e.Query["cmd"]
+	switch {
+	case e.Path == configJSPath:
+		if e.Kind == "config.js" {
+			r.p.configJS = fmt.Sprintf(simConfigJS, e.Text)
+			if e.Text == "" {
+				r.p.configJS = fmt.Sprintf(simConfigJS, `WEBUI_SIGN:1`)
 			}
 		}
-		if e.Kind == "html" && e.Path == "/goform/goform_get_cmd_process" {
-			r.p.expiry = "html"
+	case e.Method == "POST" && (e.Form["goformId"] == "LOGIN" || e.Form["goformId"] == "LOGIN_MULTI_USER"):
+		rd.readLogin(e, v)
+	case e.Method == "POST":
+		res, _ := bodyString(v, "result")
+		if e.Kind == "empty" {
+			r.p.emptyRefuse = true
 		}
-		if e.Status == 302 && r.p.expiry == "" {
-			r.p.expiry = "redirect"
+		if res == "success" {
+			rd.adShapes = append(rd.adShapes, adShape(e.Form["AD"]))
 		}
-		if e.Kind == "json-repaired" {
-			r.faults.Malformed = true
+	case cmd == "LD":
+		if ld, _ := bodyString(v, "LD"); ld != "" {
+			r.p.servesLD = true
+		}
+	case cmd == "RD":
+		rdv, _ := bodyString(v, "RD")
+		if rdv == "" && !rd.loggedIn {
+			rd.rdBlankBefore = true
+		}
+		if rdv != "" && rd.loggedIn {
+			rd.rdSeenAfter = true
+		}
+	case cmd == "sms_capacity_info" && v != nil:
+		if _, ok := v["sms_nvused_total"]; !ok {
+			r.p.noNVUsed = true
+		}
+		if n, err := strconv.Atoi(fmt.Sprint(v["sms_nv_total"])); err == nil && n > 0 {
+			r.capacity = n
+		}
+	case cmd == "sms_data_total" && v != nil && e.Query["mem_store"] != "":
+		r.addMessages(v, e.Query["mem_store"])
+	case e.Query["multi_data"] == "1" && v != nil:
+		rd.readKeys(v)
+	}
+	if e.Kind == "html" && e.Path == "/goform/goform_get_cmd_process" {
+		r.p.expiry = "html"
+	}
+	if e.Status == 302 && r.p.expiry == "" {
+		r.p.expiry = "redirect"
+	}
+	if e.Kind == "json-repaired" {
+		r.faults.Malformed = true
+	}
+}
+
+// bodyString is the string value of key k in a JSON answer's object.
+func bodyString(v map[string]any, k string) (string, bool) {
+	s, ok := v[k].(string)
+	return s, ok
+}
+
+// readLogin takes in a LOGIN post: the password's shape, the form's user
+// field, the session cookie, and whether the modem took it.
+func (rd *captureReading) readLogin(e Exchange, v map[string]any) {
+	r := rd.r
+	rd.loginShape = strings.TrimSuffix(strings.TrimPrefix(e.Form["password"], "<redacted:"), ">")
+	switch {
+	case e.Form["goformId"] == "LOGIN_MULTI_USER":
+		rd.loginForm = "LOGIN_MULTI_USER"
+	case hasKey(e.Form, "username"):
+		rd.loginForm = "username"
+	case hasKey(e.Form, "user"):
+		rd.loginForm = "user"
+	}
+	res, _ := bodyString(v, "result")
+	if names := e.Header["Set-Cookie"]; names != "" {
+		r.p.cookie, _, _ = strings.Cut(names, ",")
+	}
+	switch res {
+	case "0", "4":
+		rd.loggedIn, rd.justRefused = true, false
+	default:
+		rd.refused, rd.justRefused = true, true
+	}
+}
+
+// readKeys takes in a multi_data read: the counter, versions and link
+// state, and the keys the simulator serves as they were.
+func (rd *captureReading) readKeys(v map[string]any) {
+	r := rd.r
+	session := false
+	for k := range sessionKeySet {
+		if s, _ := bodyString(v, k); s != "" {
+			session = true
 		}
 	}
+	for k, val := range v {
+		s, ok := val.(string)
+		if !ok || strings.HasPrefix(k, "<") {
+			continue
+		}
+		switch k {
+		case "psw_fail_num_str":
+			if rd.justRefused && rd.leftBefore != "" && s == rd.leftBefore {
+				rd.stuck = true
+			}
+			rd.justRefused, rd.leftBefore = false, s
+		case "hardware_version", "wa_inner_version", "cr_version":
+			if s != "" {
+				setIfEmpty(&r.p.model, k == "hardware_version", s)
+				setIfEmpty(&r.p.inner, k == "wa_inner_version", s)
+				setIfEmpty(&r.p.cr, k == "cr_version", s)
+			}
+		case "ppp_status":
+			if s != "" {
+				r.ppp = s
+				if simDataUp(s) {
+					r.p.connected = s
+				}
+			}
+		case "signalbar":
+			if s != "" {
+				r.signal = s
+			}
+		}
+		if dynamicKeys[k] || (!session && !simPreLogin[k]) {
+			continue
+		}
+		r.p.keys[k] = replayValue(k, s)
+	}
+}
+
+// nameMessages orders the captured messages and gives them made-up
+// numbers and texts (the capture keeps neither).
+func (r *replaySpec) nameMessages() {
 	sort.Slice(r.msgs, func(i, j int) bool { return r.msgs[i].id < r.msgs[j].id })
 	for i := range r.msgs {
 		m := &r.msgs[i]
@@ -208,7 +258,11 @@ func replayFromCapture(c *Capture) *replaySpec {
 			m.text = strings.Repeat(fmt.Sprintf("replayed long message %d. ", i+1), 8*m.partsTotal)
 		}
 	}
+}
 
+// setLoginScheme decides the password scheme: the client's detection, else
+// the shape of the password it sent.
+func (r *replaySpec) setLoginScheme(det map[string]string, rd *captureReading, note func(string, ...any)) {
 	switch det["login"] {
 	case schemeNone:
 		r.p.noLogin = true
@@ -222,29 +276,28 @@ func replayFromCapture(c *Capture) *replaySpec {
 	default:
 		// The client did not say: the shape of the password it sent.
 		switch {
-		case loginShape == "base64":
+		case rd.loginShape == "base64":
 			r.p.scheme = 0
-		case strings.HasPrefix(loginShape, "sha256") && r.p.servesLD:
+		case strings.HasPrefix(rd.loginShape, "sha256") && r.p.servesLD:
 			r.p.scheme = 2
-		case strings.HasPrefix(loginShape, "sha256"):
+		case strings.HasPrefix(rd.loginShape, "sha256"):
 			r.p.scheme = 1
-		case loginShape == "" && !refused:
+		case rd.loginShape == "" && !rd.refused:
 			r.p.noLogin = true
 		}
 	}
 	if !r.p.noLogin {
 		how := det["login_from"]
-		if refused && !loggedIn {
+		if rd.refused && !rd.loggedIn {
 			how += "; the captured login was refused, so the scheme is the client's guess"
 		}
 		note("password scheme %d (%s)", r.p.scheme, how)
 	}
-	r.p.userForm = loginForm
-	r.p.rdNeedsSession = rdBlankBefore && rdSeenAfter
-	r.p.stuckAttempts = isTrue(det["counter_stuck"]) || stuck
+}
 
-	// AD: the form the client confirmed, else the form of the tokens that
-	// were accepted, else the client's unconfirmed guess.
+// setAD decides the AD form: the form the client confirmed, else the form
+// of the tokens that were accepted, else the client's unconfirmed guess.
+func (r *replaySpec) setAD(det map[string]string, adShapes []string, note func(string, ...any)) {
 	ad := ""
 	switch {
 	case isTrue(det["ad_confirmed"]):
@@ -261,13 +314,6 @@ func replayFromCapture(c *Capture) *replaySpec {
 		ad = ""
 	}
 	r.p.ad = ad
-	r.replayNewer(c, note)
-	if r.p.cookie != "" {
-		note("session cookie %s", r.p.cookie)
-	} else if !r.p.noLogin {
-		note("no session cookie: the session is tied to the client's address")
-	}
-	return r
 }
 
 func hasKey(m map[string]string, k string) bool { _, ok := m[k]; return ok }

@@ -63,8 +63,13 @@ func (w *Watchdog) ResetByWatchdog() (bool, error) {
 	if err != nil {
 		return false, fmt.Errorf("watchdog boot status: %w", err)
 	}
-	return s&unix.WDIOF_CARDRESET != 0, nil
+	return watchdogCardReset(uint64(s)), nil
 }
+
+// watchdogCardReset reports whether a watchdog's boot status, as the
+// WDIOC_GETBOOTSTATUS ioctl or sysfs's bootstatus gives it, says the
+// watchdog caused the last boot.
+func watchdogCardReset(status uint64) bool { return status&unix.WDIOF_CARDRESET != 0 }
 
 // Disarm stops the watchdog with the magic close ('V' then close). Drivers
 // built with nowayout ignore it and keep counting.

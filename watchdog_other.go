@@ -26,3 +26,9 @@ func (*Watchdog) Ping() error                                     { return errNo
 func (*Watchdog) ResetByWatchdog() (bool, error)                  { return false, errNoWatchdog }
 func (*Watchdog) Disarm() error                                   { return errNoWatchdog }
 func (*Watchdog) LeaveArmed() error                               { return errNoWatchdog }
+
+// watchdogCardReset reports whether a watchdog's boot status says the
+// watchdog caused the last boot. doctor and the boot alert read sysfs
+// wherever smsgate builds; 0x0020 is WDIOF_CARDRESET of linux/watchdog.h,
+// which x/sys/unix defines for Linux only.
+func watchdogCardReset(status uint64) bool { return status&0x0020 != 0 }
