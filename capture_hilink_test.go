@@ -1,0 +1,148 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+)
+
+// hilinkIdentities are what the HiLink simulator answers about the
+// device, the SIM and the link: none may reach a capture.
+var hilinkIdentities = []string{"861234567890123", "001010123456789", "8901010123456789012", "L8FDW1234567890",
+	"00:1E:10:1F:00:00", "10.64.64.64", "10.11.12.13"}
+
+// captureHiLink runs doctor -capture against a HiLink simulator with the
+// owner's messages in its inbox and returns the file and the simulator.
+func captureHiLink(t *testing.T, personality string) ([]byte, *HiLinkSim) {
+	t.Helper()
+	sim, err := NewHiLinkSim(personality, capPassword)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := sim.Start("127.0.0.1:0"); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { sim.Close() })
+	sim.Deliver("+21612345678", "status", time.Now())
+	sim.Deliver("+33 6 98 76 54 32", "hello 12345678", time.Now())
+	d, out := doctorFor(t, sim.URL, capPassword)
+	d.cfg.capture = filepath.Join(t.TempDir(), "capture.json")
+	err = d.run(context.Background())
+	b, rerr := os.ReadFile(d.cfg.capture)
+	if rerr != nil {
+		t.Fatalf("no capture (%v): %v\n%s", err, rerr, out)
+	}
+	if !strings.Contains(out.String(), "login") {
+		t.Fatalf("doctor did not reach the login:\n%s", out)
+	}
+	return b, sim
+}
+
+// TestDoctorCaptureHiLinkHasNoSecret: doctor -capture records the whole
+// HiLink conversation (login, device information, inbox), and no string
+// of the file holds the password, an identity, a number, an address, a
+// token or a session id in any form.
+func TestDoctorCaptureHiLinkHasNoSecret(t *testing.T) {
+	for _, personality := range []string{"e3372h", "b618"} {
+		t.Run(personality, func(t *testing.T) {
+			b, sim := captureHiLink(t, personality)
+			checkWholeCapture(t, b)
+			s := string(b)
+			for _, id := range hilinkIdentities {
+				if strings.Contains(s, id) {
+					t.Errorf("capture holds %q", id)
+				}
+			}
+			for _, r := range sim.Requests() {
+				if len(r.Token) >= 8 && strings.Contains(s, r.Token) {
+					t.Errorf("capture holds the token sent to %s", r.Path)
+				}
+			}
+			if m := regexp.MustCompile(`SessionID=[^r"\\]`).FindString(s); m != "" {
+				t.Errorf("capture holds a session id: %s", m)
+			}
+			c, err := ReadCapture(b)
+			if err != nil {
+				t.Fatal(err)
+			}
+			seen := map[string]Exchange{}
+			for _, e := range c.Exchanges {
+				seen[e.Method+" "+e.Path] = e
+			}
+			for _, want := range []string{"GET /api/device/information", "POST /api/sms/sms-list", "GET /api/sms/sms-count"} {
+				if e, ok := seen[want]; !ok || e.Kind != "xml" {
+					t.Errorf("capture lacks %s as XML: %+v", want, e)
+				}
+			}
+			if !strings.Contains(seen["GET /api/device/information"].Text, "<Imei>redacted</Imei>") {
+				t.Errorf("device/information lost its structure: %s", seen["GET /api/device/information"].Text)
+			}
+			login := map[string]string{"e3372h": "POST /api/user/login", "b618": "POST /api/user/authentication_login"}[personality]
+			if e := seen[login]; !strings.Contains(e.Sent, "redacted") {
+				t.Errorf("%s: request not recorded redacted: %q", login, e.Sent)
+			}
+		})
+	}
+}
+
+// TestRedactXML: secret elements are replaced, others scrubbed, structure
+// kept; what is not one XML document is refused.
+func TestRedactXML(t *testing.T) {
+	for _, c := range []struct{ in, want string }{
+		{`<?xml version="1.0" encoding="UTF-8"?><response><Imei>861234567890123</Imei><DeviceName>E3372h</DeviceName></response>`,
+			`<?xml version="1.0" encoding="UTF-8"?><response><Imei>redacted</Imei><DeviceName>E3372h</DeviceName></response>`},
+		{"<response>\n<WanIPAddress>10.1.2.3</WanIPAddress>\n<Other>at 10.1.2.3</Other>\n</response>",
+			"<response>\n<WanIPAddress>redacted</WanIPAddress>\n<Other>at &lt;ip&gt;</Other>\n</response>"},
+		{`<request><Phones><Phone>+21612345678</Phone></Phones><Content>hi</Content><Index>40001</Index><Date>2026-12-04 18:00:00</Date></request>`,
+			`<request><Phones><Phone>redacted</Phone></Phones><Content>redacted</Content><Index>40001</Index><Date>2026-12-04 18:00:00</Date></request>`},
+		{`<response><finalnonce>abc</finalnonce><x a="861234567890123">1</x></response>`, `<response><finalnonce>redacted</finalnonce><x>1</x></response>`},
+		{`<error><code>125002</code><message></message></error>`, `<error><code>125002</code><message></message></error>`},
+		{`<html><body>x</body></html>`, ""},
+		{`<a></a><b></b>`, ""},
+		{`<a>`, ""},
+		{`{"a":1}`, ""},
+	} {
+		got, err := redactXML([]byte(c.in))
+		if c.want == "" {
+			if err == nil {
+				t.Errorf("redactXML(%q) = %q, want refused", c.in, got)
+			}
+			continue
+		}
+		if err != nil || got != c.want {
+			t.Errorf("redactXML(%q) = %q, %v; want %q", c.in, got, err, c.want)
+		}
+	}
+}
+
+// FuzzRedactXML: any body is redacted without a panic, into XML that
+// parses again and holds no long digit run.
+func FuzzRedactXML(f *testing.F) {
+	f.Add([]byte(`<?xml version="1.0" encoding="UTF-8"?><response><Imei>861234567890123</Imei></response>`))
+	f.Add([]byte("<request>\n<Phones><Phone>+21612345678</Phone></Phones>\n</request>"))
+	f.Add([]byte(`<error><code>100005</code></error>`))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		out, err := redactXML(b)
+		if err != nil {
+			return
+		}
+		again, err := redactXML([]byte(out))
+		if err != nil {
+			t.Fatalf("redacted XML does not parse again: %q -> %q: %v", b, out, err)
+		}
+		if again != out {
+			t.Fatalf("redaction is not stable: %q -> %q -> %q", b, out, again)
+		}
+		if digitsRun.MatchString(out) {
+			t.Fatalf("redacted XML holds a digit run: %q", out)
+		}
+		if _, err := json.Marshal(out); err != nil {
+			t.Fatal(err)
+		}
+	})
+}
