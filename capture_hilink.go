@@ -50,6 +50,9 @@ func xmlSecretName(name string) bool {
 	if xmlSecretNames[low] {
 		return true
 	}
+	if strings.HasSuffix(low, "type") {
+		return false // password_type, BoxType: what kind, never whose
+	}
 	for _, p := range xmlSecretParts {
 		if strings.Contains(low, p) {
 			return true
@@ -136,7 +139,10 @@ func capXMLName(n xml.Name) string {
 // xmlRedactText is the capture's form of the text inside the innermost
 // element of stack.
 func xmlRedactText(stack []string, s string) string {
-	if strings.TrimSpace(s) == "" || len(stack) == 0 {
+	if len(stack) == 0 {
+		return "" // outside the document's element: nothing the device meant
+	}
+	if strings.TrimSpace(s) == "" {
 		return strings.Map(func(r rune) rune { // whitespace as it came: the layout is a quirk
 			if r == ' ' || r == '\n' || r == '\t' || r == '\r' {
 				return r
