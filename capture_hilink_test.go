@@ -21,8 +21,9 @@ var hilinkIdentities = []string{"861234567890123", "001010123456789", "890101012
 	"00:1E:10:1F:00:00", "10.64.64.64", "10.11.12.13"}
 
 // captureHiLink runs doctor -capture against a HiLink simulator with the
-// owner's messages in its inbox and returns the file and the simulator.
-func captureHiLink(t *testing.T, personality string) ([]byte, *HiLinkSim) {
+// owner's messages in its inbox (and doctor's test SMS to sendTest, when
+// given) and returns the file and the simulator.
+func captureHiLink(t *testing.T, personality, sendTest string) ([]byte, *HiLinkSim) {
 	t.Helper()
 	sim, err := NewHiLinkSim(personality, capPassword)
 	if err != nil {
@@ -36,6 +37,7 @@ func captureHiLink(t *testing.T, personality string) ([]byte, *HiLinkSim) {
 	sim.Deliver("+33 6 98 76 54 32", "hello 12345678", time.Now())
 	d, out := doctorFor(t, sim.URL, capPassword)
 	d.cfg.capture = filepath.Join(t.TempDir(), "capture.json")
+	d.cfg.sendTest = sendTest
 	err = d.run(context.Background())
 	b, rerr := os.ReadFile(d.cfg.capture)
 	if rerr != nil {
@@ -54,7 +56,8 @@ func captureHiLink(t *testing.T, personality string) ([]byte, *HiLinkSim) {
 func TestDoctorCaptureHiLinkHasNoSecret(t *testing.T) {
 	for _, personality := range []string{"e3372h", "b618", "e3372-nologin"} {
 		t.Run(personality, func(t *testing.T) {
-			b, sim := captureHiLink(t, personality)
+			// The send-sms request carries a number and a text.
+			b, sim := captureHiLink(t, personality, "+33698765432")
 			checkWholeCapture(t, b)
 			s := string(b)
 			for _, id := range hilinkIdentities {
@@ -78,13 +81,16 @@ func TestDoctorCaptureHiLinkHasNoSecret(t *testing.T) {
 			for _, e := range c.Exchanges {
 				seen[e.Method+" "+e.Path] = e
 			}
-			for _, want := range []string{"GET /api/device/information", "POST /api/sms/sms-list", "GET /api/sms/sms-count"} {
+			for _, want := range []string{"GET /api/device/information", "POST /api/sms/sms-list", "GET /api/sms/sms-count", "POST /api/sms/send-sms"} {
 				if e, ok := seen[want]; !ok || e.Kind != "xml" {
 					t.Errorf("capture lacks %s as XML: %+v", want, e)
 				}
 			}
 			if !strings.Contains(seen["GET /api/device/information"].Text, "<Imei>redacted</Imei>") {
 				t.Errorf("device/information lost its structure: %s", seen["GET /api/device/information"].Text)
+			}
+			if sent := seen["POST /api/sms/send-sms"].Sent; !strings.Contains(sent, "<Phones><Phone>redacted</Phone></Phones>") || !strings.Contains(sent, "<Content>redacted</Content>") {
+				t.Errorf("send-sms request not recorded redacted: %q", sent)
 			}
 			login := map[string]string{"e3372h": "POST /api/user/login", "b618": "POST /api/user/authentication_login"}[personality]
 			if e := seen[login]; login != "" && !strings.Contains(e.Sent, "redacted") {
@@ -207,7 +213,7 @@ func oneShot(t *testing.T, cmd, url string) string {
 func TestSimReplayHiLinkCapture(t *testing.T) {
 	for _, personality := range []string{"e3372h", "b618", "e3372-nologin"} {
 		t.Run(personality, func(t *testing.T) {
-			b, sim := captureHiLink(t, personality)
+			b, sim := captureHiLink(t, personality, "")
 			file := filepath.Join(t.TempDir(), "capture.json")
 			if err := os.WriteFile(file, b, 0o600); err != nil {
 				t.Fatal(err)
