@@ -1,7 +1,7 @@
 # smsgate: `make demo` to try it, `make test` for everything CI runs.
 
 GO       ?= go
-FUZZTIME ?= 5s
+FUZZTIME ?= 3s
 LDFLAGS  := -s -w
 # The modem speaks HTTP/1.x: no HTTP/2 in net/http. Release builds for the
 # Pi also leave out the simulator and the demo (nosim). BENCHMARKS.md has

@@ -91,7 +91,7 @@ func newHiLinkModem(cfg ModemConfig) (*hilinkModem, error) {
 		web: newWebClient(u), timeout: cfg.Timeout, log: cfg.Logger, now: time.Now,
 		statusEvery: time.Second, sendLimit: time.Minute, linkLimit: time.Minute,
 		linkEvery: time.Minute, multipartGrace: 15 * time.Second,
-		info:      PortInfo{Family: familyHiLink, Can: Capabilities{MarkRead: true, Reconnect: true, Reboot: true, LinkState: true}},
+		info:      PortInfo{Family: familyHiLink, Can: Capabilities{MarkRead: true, Reconnect: true, Reboot: true, LinkState: true, USSD: true}},
 		multiSeen: map[int64]time.Time{},
 	}, nil
 }

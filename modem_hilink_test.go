@@ -19,8 +19,10 @@ var (
 // TestHiLinkSimIsIndependent: the HiLink simulator uses nothing of the
 // client's code (nor of the ZTE simulator's): a witness of the notes.
 func TestHiLinkSimIsIndependent(t *testing.T) {
-	if used := clientNamesUsed(t, "sim_hilink.go", "sim_hilink.go"); len(used) > 0 {
-		t.Errorf("sim_hilink.go uses %s", strings.Join(used, ", "))
+	for _, f := range []string{"sim_hilink.go", "sim_hilink_ussd.go"} {
+		if used := clientNamesUsed(t, f, "sim_hilink.go", "sim_hilink_ussd.go"); len(used) > 0 {
+			t.Errorf("%s uses %s", f, strings.Join(used, ", "))
+		}
 	}
 }
 

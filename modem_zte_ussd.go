@@ -10,7 +10,7 @@ import (
 )
 
 // USSD on the ZTE goform web UI, as the firmware's own service.js does it
-// (docs-notes-ussd.md): post USSD_PROCESS with USSD_operator=ussd_send and
+// (docs/ussd-sources.md): post USSD_PROCESS with USSD_operator=ussd_send and
 // USSD_send_number=CODE, read ussd_write_flag (without multi_data) every
 // second while it says "15", and on "16" read ussd_data_info: ussd_data
 // (UTF-16BE hex, as SMS content) and ussd_action ("0": the network ended

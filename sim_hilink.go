@@ -80,6 +80,9 @@ type HiLinkSim struct {
 	stuck       string
 	failDeletes int // the next n delete-sms are refused
 	logins      int // login attempts (type-4 posts and SCRAM challenges)
+
+	// ussd: sim_hilink_ussd.go
+	ussd hsUSSD
 }
 
 type hilinkSimPersonality struct {
@@ -612,6 +615,9 @@ func (s *HiLinkSim) get(path, sid string, ss *hsSession) hsAnswer {
 		}
 		return hsResp("dataswitch", "0")
 	}
+	if a, ok := s.ussdGet(path); ok {
+		return a
+	}
 	return hsErr(100002)
 }
 
@@ -814,6 +820,9 @@ func (s *HiLinkSim) act(path string, f map[string]string, names, values []string
 			return hsErr(100006)
 		}
 		return hsOK()
+	}
+	if a, ok := s.ussdPost(path, f, names); ok {
+		return a
 	}
 	return hsErr(100002)
 }

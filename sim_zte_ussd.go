@@ -4,7 +4,7 @@ package main
 
 import "net/url"
 
-// The simulator's USSD, written from docs-notes-ussd.md (the firmware's
+// The simulator's USSD, written from docs/ussd-sources.md (the firmware's
 // web UI): USSD_PROCESS with USSD_operator ussd_send / ussd_reply /
 // ussd_cancel; ussd_write_flag "15" while the network works, "16" once
 // ussd_data_info holds the answer (UTF-16BE hex in ussd_data, ussd_action

@@ -222,6 +222,32 @@ func (m *ubusModem) login(ctx context.Context) error {
 	return nil
 }
 
+// Refusals is the count of logins that gave no session, for the state
+// file: a restart must not make each wrong password one more attempt
+// (witness: seven restarts, seven attempts).
+func (m *ubusModem) Refusals() LoginRefusals {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.failed == 0 {
+		return LoginRefusals{}
+	}
+	return LoginRefusals{Password: passwordFingerprint(m.password), Count: m.failed}
+}
+
+// SetRefusals seeds the count from before a restart, for this password
+// only; the next login then waits its hold as if smsgate had not stopped.
+func (m *ubusModem) SetRefusals(r LoginRefusals) bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if r.Count <= 0 || r.Password != passwordFingerprint(m.password) {
+		return false
+	}
+	m.failed = min(r.Count, ubusMaxFailed)
+	m.held = m.failed >= ubusMaxFailed
+	m.holdUntil = m.now().Add(ubusLoginHold)
+	return true
+}
+
 // withSession runs op with a session, logging in once when there is none
 // or the modem says it is gone.
 func (m *ubusModem) withSession(ctx context.Context, op func() error) error {

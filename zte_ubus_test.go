@@ -209,3 +209,36 @@ func TestDetectZTEFamily(t *testing.T) {
 		sim.Close()
 	}
 }
+
+// A wrong password costs one login across restarts, not one per restart:
+// the count goes into the state file (refusalKeeper) and comes back.
+func TestUbusRefusalsOutliveRestarts(t *testing.T) {
+	var _ refusalKeeper = (*ubusModem)(nil)
+	sim, err := NewSim("u60pro", "right")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := sim.Start("127.0.0.1:0"); err != nil {
+		t.Fatal(err)
+	}
+	defer sim.Close()
+	var saved LoginRefusals
+	for restart := 0; restart < 5; restart++ {
+		m, err := newUbusModem(ModemConfig{URL: sim.URL, Password: "wrong", Timeout: 2 * time.Second})
+		if err != nil {
+			t.Fatal(err)
+		}
+		m.SetRefusals(saved)
+		if _, err := m.Inbox(context.Background()); err == nil {
+			t.Fatal("a wrong password listed the inbox")
+		}
+		saved = m.Refusals()
+	}
+	if n := len(sim.Record().Logins); n != 1 {
+		t.Errorf("%d logins over 5 restarts, want 1", n)
+	}
+	m, _ := newUbusModem(ModemConfig{URL: sim.URL, Password: "another", Timeout: 2 * time.Second})
+	if m.SetRefusals(saved) {
+		t.Error("a count kept for another password")
+	}
+}
