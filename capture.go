@@ -42,6 +42,9 @@ type Exchange struct {
 	Path   string            `json:"path"`
 	Query  map[string]string `json:"query,omitempty"`
 	Form   map[string]string `json:"form,omitempty"`
+	// Sent is the body of a request that was XML (HiLink), redacted like
+	// an XML answer.
+	Sent string `json:"sent,omitempty"`
 	// SentCookies are the names of the cookies the client sent.
 	SentCookies []string `json:"sent_cookies,omitempty"`
 	Status      int      `json:"status,omitempty"`
@@ -157,6 +160,7 @@ func captureExchange(seq int, req *webRequest, ans *webAnswer, err error, took t
 		}
 	}
 	if err != nil {
+		captureXML(&e, req, nil)
 		e.Kind, e.Error = "error", scrubText(err.Error())
 		return e
 	}
@@ -187,6 +191,7 @@ func captureExchange(seq int, req *webRequest, ans *webAnswer, err error, took t
 		// The web UI's settings file: only the login settings are kept.
 		e.Kind, e.Body, e.Text = "config.js", nil, configJSSettings(ans.Body)
 	}
+	captureXML(&e, req, ans)
 	if ans.BodyErr != nil {
 		e.Kind = "cut"
 		e.Error = scrubText(ans.BodyErr.Error())

@@ -35,6 +35,11 @@ func runSim(args []string, stdout, stderr io.Writer) error {
 	if _, ok := hilinkSimPersonalities[*personality]; (ok || isATSimPersonality(*personality)) && *replay == "" {
 		return serveSimFront(*personality, *password, *listen, deliver, *dataDown, *fromStdin, stdout)
 	}
+	if *replay != "" {
+		if handled, err := serveHiLinkReplay(*replay, *listen, stdout); handled {
+			return err
+		}
+	}
 	var sim *Sim
 	var r *replaySpec
 	if *replay != "" {
