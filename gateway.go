@@ -649,6 +649,13 @@ func (g *Gateway) decideRemoved(p *pass, o *passOutcome, todo []SMS, planned []v
 			g.st.Removed[m.ID] = removedSMS{FP: fingerprint(m)}
 		}
 		o.steps = append(o.steps, decidedSMS{m, v})
+		if !v.run {
+			// Said now, saved below with the decision: a crash while a
+			// command runs must not take its log line or forward
+			// (witness: a stranger's message decided in the same pass as
+			// a -cmd was never logged nor forwarded after a SIGKILL).
+			g.record(m, v)
+		}
 	}
 	// A pass that decided only strangers' messages changed only what
 	// spares a log line.
@@ -660,23 +667,10 @@ func (g *Gateway) decideRemoved(p *pass, o *passOutcome, todo []SMS, planned []v
 	g.crashAt("decided saved")
 }
 
-// runDecided runs the commands decided, logs each message once and
-// gathers the replies, in inbox order. What runs nothing is logged first
-// (its line, its forward, saved): a crash while a command runs must not
-// take them with it (witness: a stranger's message decided in the same
-// pass was never logged nor forwarded after a SIGKILL during a -cmd).
+// runDecided runs the commands decided (what runs nothing was logged as
+// it was decided), logs each once it ran, and gathers the replies in
+// inbox order.
 func (g *Gateway) runDecided(ctx context.Context, p *pass, o *passOutcome) {
-	running := 0
-	for _, s := range o.steps {
-		if s.v.run {
-			running++
-			continue
-		}
-		g.record(s.m, s.v)
-	}
-	if running > 0 && running < len(o.steps) {
-		g.store.Save(g.st)
-	}
 	var t staleTally
 	for _, s := range o.steps {
 		v := s.v

@@ -118,3 +118,29 @@ func TestRefusedRemovalWritesItsIntentOnce(t *testing.T) {
 		t.Errorf("intents %+v", h.gw.st.Intents)
 	}
 }
+
+// TestCrashKeepsTheOtherMessagesOfAPass: a crash at any step of a pass
+// that runs a command does not take the other messages of the pass with
+// it: a stranger's message gets its one log line, before or after the
+// restart (witness: after a SIGKILL during a -cmd, a stranger's message
+// decided in the same pass was never logged nor forwarded).
+func TestCrashKeepsTheOtherMessagesOfAPass(t *testing.T) {
+	for _, step := range passSteps {
+		t.Run(step, func(t *testing.T) {
+			h := newHarness(t, "mf920v", func(g *GatewayConfig) { g.StateDir = t.TempDir() })
+			h.send(owner, "ir power")
+			stranger := h.send("+15559990000", "your data plan is at 90%")
+			if !crashedStep(h, step) {
+				t.Fatalf("the pass never reached %q", step)
+			}
+			h.restart()
+			for i := 0; i < 3; i++ {
+				h.clk.Advance(10 * time.Second)
+				h.step()
+			}
+			if d := h.decisions(stranger); len(d) != 1 || d[0] != "ignored" {
+				t.Errorf("the stranger's message got %v, want one line, ignored", d)
+			}
+		})
+	}
+}
