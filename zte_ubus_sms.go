@@ -296,9 +296,9 @@ func (m *ubusModem) Reconnect(ctx context.Context) (string, error) {
 func (m *ubusModem) Info() PortInfo {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	gen := "ubus (zwrt_wms), plaintext"
+	gen := "zwrt_wms, plaintext"
 	if m.sealSend || m.aead != nil {
-		gen = "ubus (zwrt_wms), AES-256-GCM envelopes"
+		gen = "zwrt_wms, AES-256-GCM envelopes"
 	}
 	return PortInfo{Family: familyUbus, Generation: gen, Login: "sha256(sha256(pw)+salt)",
 		Encrypted: m.sealSend || m.aead != nil, LoggedIn: m.session != ""}
