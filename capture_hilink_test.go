@@ -10,7 +10,6 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 )
@@ -182,7 +181,7 @@ func startHiLinkReplayCmd(t *testing.T, file string) string {
 		t.Fatalf("sim -replay said no address (%q): %v", url, <-done)
 	}
 	t.Cleanup(func() {
-		if err := syscall.Kill(syscall.Getpid(), syscall.SIGINT); err != nil {
+		if err := interruptSelf(); err != nil {
 			t.Fatal(err)
 		}
 		select {
