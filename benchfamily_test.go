@@ -27,7 +27,7 @@ func init() { benchFamilies = benchFamilyPart }
 const (
 	famIdlePolls   = 720 // an hour of the default -poll, on the fake clock
 	famLatencyPoll = 200 * time.Millisecond
-	famLatencyN    = 30  // per HTTP family
+	famLatencyN    = 20  // per HTTP family
 	famCMTIN       = 200 // for the AT module, whose p99 issue #22 asks for
 	famATIdle      = time.Minute
 	cmtiBudget     = 300 * time.Millisecond // issue #22
@@ -57,6 +57,7 @@ type famRig struct {
 	requests func() int      // HTTP requests, or AT command lines, received
 	logins   func() int      // nil: the family has no login
 	commands func() []string // AT only: the command lines, in order
+	sent     func() int      // the SMS the modem confirmed sending
 }
 
 // openFam starts f's simulator and a client for it; now is the clock of
@@ -66,7 +67,7 @@ func openFam(t *testing.T, f benchFam, now func() time.Time) *famRig {
 	if f.at {
 		fs, port := startATFamilyAs(t, newFakeClock(), f.personality)
 		sim := fs.(atFamily).sim
-		return &famRig{port: port,
+		return &famRig{port: port, sent: func() int { return len(fs.Sent()) },
 			deliver:  func(from, text string, at time.Time) { sim.Deliver(from, text, at) },
 			requests: func() int { return len(sim.Commands()) }, commands: sim.Commands}
 	}
@@ -97,7 +98,7 @@ func openFam(t *testing.T, f benchFam, now func() time.Time) *famRig {
 			t.Fatal(err)
 		}
 		t.Cleanup(func() { sim.Close() })
-		return &famRig{port: target(sim.URL),
+		return &famRig{port: target(sim.URL), sent: func() int { return len(hilinkFamily{sim}.Sent()) },
 			deliver:  func(from, text string, at time.Time) { sim.Deliver(from, text, at) },
 			requests: func() int { return len(sim.Requests()) }, logins: sim.Logins}
 	}
@@ -110,7 +111,7 @@ func openFam(t *testing.T, f benchFam, now func() time.Time) *famRig {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { sim.Close() })
-	return &famRig{port: target(sim.URL),
+	return &famRig{port: target(sim.URL), sent: func() int { return len(sim.Record().Sent) },
 		deliver:  func(from, text string, at time.Time) { sim.Deliver(from, text, at) },
 		requests: func() int { return sim.Record().Requests },
 		logins:   func() int { return len(sim.Record().Logins) }}
@@ -269,7 +270,7 @@ func (a *actionWatch) WithGroup(string) slog.Handler      { return a }
 
 // latency runs gateway.Run (the daemon's loop) at poll and delivers n
 // "ir power" SMS from the owner, each at a random moment within spread
-// after the previous one was logged; a sample is from the delivery to the
+// after the previous one's reply went out and the loop was idle again; a sample is from the delivery to the
 // gateway's action line.
 func latency(t *testing.T, f benchFam, poll, spread time.Duration, n int) []time.Duration {
 	rig := openFam(t, f, time.Now)
@@ -288,6 +289,7 @@ func latency(t *testing.T, f benchFam, poll, spread time.Duration, n int) []time
 		// SMS is filed in a second after the previous action.
 		time.Sleep(time.Until(time.Now().Truncate(time.Second).Add(time.Second)))
 		time.Sleep(time.Duration(rnd.Int63n(int64(spread))))
+		replies := rig.sent()
 		sent := time.Now()
 		rig.deliver(owner, "ir power", sent)
 		var action time.Time
@@ -310,8 +312,40 @@ func latency(t *testing.T, f benchFam, poll, spread time.Duration, n int) []time
 			return lat
 		}
 		lat = append(lat, action.Sub(sent))
+		if err := idleAgain(gw, rig, replies, poll); err != nil {
+			t.Errorf("%s: sample %d: %v", f.personality, i, err)
+			return lat
+		}
 	}
 	return lat
+}
+
+// idleAgain waits until the reply to the command went out and the pass
+// that sent it ended (the loop's beat after it), and for an HTTP family one
+// poll more: the next SMS then finds the gateway idle, not in the previous
+// reply's send.
+func idleAgain(gw *Gateway, rig *famRig, replies int, poll time.Duration) error {
+	deadline := time.Now().Add(20 * time.Second)
+	for rig.sent() <= replies {
+		if time.Now().After(deadline) {
+			return fmt.Errorf("no reply within 20s")
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+	beats := 1
+	if rig.logins != nil {
+		beats = 2
+	}
+	for ; beats > 0; beats-- {
+		since := time.Now()
+		for !gw.LastBeat().After(since) {
+			if time.Now().After(deadline) {
+				return fmt.Errorf("the loop did not beat within 20s")
+			}
+			time.Sleep(2 * time.Millisecond)
+		}
+	}
+	return nil
 }
 
 func pct(sorted []time.Duration, p int) time.Duration {
@@ -391,7 +425,10 @@ func benchFamilyPart(t *testing.T, r *benchReport) {
 	b.WriteString("  the syscalls, parsing, the gateway's logic), not the simulator's nor the garbage collector's\n")
 	b.WriteString("  background workers. Not comparable with the section `CPU per poll` above, which is the whole process.\n")
 	fmt.Fprintf(&b, "- Latency: `Gateway.Run` (the daemon's loop); an `ir power` SMS from the owner is filed in the simulator\n")
-	fmt.Fprintf(&b, "  at a random moment after the previous one's log line; a sample is from the filing to the gateway's\n")
+	b.WriteString("  in the second after the previous one's reply went out and the loop went idle again (the pass that\n")
+	b.WriteString("  sent it ended; for HTTP one poll more), at a random moment of it (the modem dates an SMS to the\n")
+	b.WriteString("  second, and a copy dated before the command last ran is not run again); a sample is from the\n")
+	b.WriteString("  filing to the gateway's\n")
 	fmt.Fprintf(&b, "  `action` log line. HTTP families poll at -poll %s (n=%d), so their latency is bound by the poll\n", famLatencyPoll, famLatencyN)
 	b.WriteString("  interval (at the default 5 s it is up to 5 s plus the same work); the AT module runs at the default\n")
 	fmt.Fprintf(&b, "  -poll 5s (n=%d) and acts on the +CMTI indication, not the poll.\n\n", famCMTIN)
