@@ -124,7 +124,7 @@ test: vet other-os unit fuzz smoke vmtest
 # parts out (the file says so). Needs curl (apt-get install curl) and
 # qemu-system-aarch64 (apt-get install qemu-system-arm). Not run by CI.
 bench:
-	$(GO) test -tags bench,vmtest -run '^TestBenchmarksMD$$' -count=1 -v -timeout 20m .
+	$(GO) test -tags bench,vmtest -run '^TestBenchmarksMD$$' -count=1 -v -timeout 30m .
 
 demo: build
 	./smsgate$(EXE) demo

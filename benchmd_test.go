@@ -36,6 +36,10 @@ import (
 // built with -tags vmtest.
 var benchVM func(t *testing.T, r *benchReport)
 
+// benchFamilies measures each modem family against its simulator;
+// benchfamily_test.go sets it on Linux (the AT simulator needs a pty).
+var benchFamilies func(t *testing.T, r *benchReport)
+
 const (
 	benchOwner   = "+15550001111"
 	releaseTags  = "nethttpomithttp2,nosim" // as the Makefile's RELTAGS
@@ -133,6 +137,13 @@ func TestBenchmarksMD(t *testing.T) {
 			}
 			if want("go") {
 				benchGo(t, r)
+			}
+			if want("families") {
+				if benchFamilies == nil {
+					r.section(55, "## Modem families side by side\n\nSkipped: the AT simulator needs Linux and a build without `nosim`.\n")
+				} else {
+					benchFamilies(t, r)
+				}
 			}
 		})
 	})
