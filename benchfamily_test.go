@@ -28,7 +28,7 @@ const (
 	famIdlePolls   = 720 // an hour of the default -poll, on the fake clock
 	famLatencyPoll = 200 * time.Millisecond
 	famLatencyN    = 20  // per HTTP family
-	famCMTIN       = 200 // for the AT module, whose p99 issue #22 asks for
+	famCMTIN       = 100 // for the AT module, whose p99 issue #22 asks for
 	famATIdle      = time.Minute
 	cmtiBudget     = 300 * time.Millisecond // issue #22
 )
