@@ -49,22 +49,18 @@ type ownerState struct {
 // bound keeps the owner's saved times within their rules from now (see
 // timebound.go): a pause at most maxPause ahead, everything else that
 // happened no later than now.
-func (o *ownerState) bound(now time.Time) {
+func (o *ownerState) bound(b *bounder) {
 	if o == nil {
 		return
 	}
-	if lim := now.Add(maxPause); o.PausedUntil.After(lim) {
-		o.PausedUntil = lim
-	}
+	o.PausedUntil = b.within(o.PausedUntil, maxPause)
 	for k, t := range o.Forwarded {
-		o.Forwarded[k] = notAfter(t, now)
+		o.Forwarded[k] = b.notAfter(t)
 	}
-	boundTimes(o.ForwardSent, now)
-	for _, t := range []*time.Time{&o.LastSent, &o.KeepaliveFrom, &o.KeepaliveTried} {
-		if !t.IsZero() {
-			*t = notAfter(*t, now)
-		}
-	}
+	b.all(o.ForwardSent)
+	o.LastSent = b.notAfter(o.LastSent)
+	o.KeepaliveFrom = b.notAfter(o.KeepaliveFrom)
+	o.KeepaliveTried = b.notAfter(o.KeepaliveTried)
 }
 
 // ownerKit carries the owner's features for one gateway. Every method is

@@ -261,3 +261,33 @@ func TestReportCutBySendIsNotRepeated(t *testing.T) {
 		t.Errorf("after another restart, reports sent %q", r)
 	}
 }
+
+// TestBoundedTimesAreSavedAtOnce: a time bounded on load is written back
+// at once, so that a restart does not grant a far-future lockout or pause
+// its rule again from its own now (final witness: the file kept the 2099
+// pause, and each restart paused two more hours).
+func TestBoundedTimesAreSavedAtOnce(t *testing.T) {
+	dir := t.TempDir()
+	far := time.Date(2099, 1, 1, 0, 0, 0, 0, time.UTC)
+	b, _ := json.Marshal(State{LockedUntil: map[phoneKey]time.Time{owner: far}, Owner: &ownerState{PausedUntil: far}})
+	if err := os.WriteFile(filepath.Join(dir, stateFile), b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	h := newHarness(t, "mf920v", func(g *GatewayConfig) { g.StateDir = dir })
+	h.step()
+	b, err := os.ReadFile(filepath.Join(dir, stateFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var st State
+	if err := json.Unmarshal(b, &st); err != nil {
+		t.Fatal(err)
+	}
+	now := h.clk.Now()
+	if u := st.LockedUntil[owner]; u.After(now.Add(pinLockout)) {
+		t.Errorf("saved lockout %s, want at most %s", u, now.Add(pinLockout))
+	}
+	if st.Owner == nil || st.Owner.PausedUntil.After(now.Add(maxPause)) {
+		t.Errorf("saved pause %+v, want at most %s", st.Owner, now.Add(maxPause))
+	}
+}

@@ -26,42 +26,70 @@ func boundTimes(ts []time.Time, now time.Time) {
 	}
 }
 
-// bound applies the rules above to s at now; nothing when now is not a
-// plausible clock (the times saved may then be the right ones).
-func (s *State) bound(now time.Time) {
-	if !plausible(now) {
-		return
+// bounder caps times against a plausible now, and says whether it
+// changed any: a bounded state is saved at once, so that a restart does not
+// grant a far-future lockout or pause its rule again from its own now.
+type bounder struct {
+	now     time.Time
+	changed bool
+}
+
+func (b *bounder) notAfter(t time.Time) time.Time {
+	if t.After(b.now) {
+		b.changed = true
+		return b.now
 	}
+	return t
+}
+
+// within is t, or now+d when t lies beyond it.
+func (b *bounder) within(t time.Time, d time.Duration) time.Time {
+	if lim := b.now.Add(d); t.After(lim) {
+		b.changed = true
+		return lim
+	}
+	return t
+}
+
+func (b *bounder) all(ts []time.Time) {
+	for i := range ts {
+		ts[i] = b.notAfter(ts[i])
+	}
+}
+
+// bound applies the rules above to s at now, and says whether it changed
+// anything; nothing when now is not a plausible clock (the times saved may
+// then be the right ones).
+func (s *State) bound(now time.Time) bool {
+	if !plausible(now) {
+		return false
+	}
+	b := &bounder{now: now}
 	for k, until := range s.LockedUntil {
-		if lim := now.Add(pinLockout); until.After(lim) {
-			s.LockedUntil[k] = lim
-		}
+		s.LockedUntil[k] = b.within(until, pinLockout)
 	}
 	for _, ts := range s.PINFails {
-		boundTimes(ts, now)
+		b.all(ts)
 	}
 	for fp, t := range s.WrongSecret {
-		s.WrongSecret[fp] = notAfter(t, now)
+		s.WrongSecret[fp] = b.notAfter(t)
 	}
 	for _, ts := range s.Executed {
-		boundTimes(ts, now)
+		b.all(ts)
 	}
 	for k, t := range s.RateTold {
-		s.RateTold[k] = notAfter(t, now)
+		s.RateTold[k] = b.notAfter(t)
 	}
 	for _, ts := range s.HealSteps {
-		boundTimes(ts, now)
+		b.all(ts)
 	}
-	boundTimes(s.AlertsSent, now)
-	if !s.LastReboot.IsZero() {
-		s.LastReboot = notAfter(s.LastReboot, now)
-	}
-	if !s.LastNotice.IsZero() {
-		s.LastNotice = notAfter(s.LastNotice, now)
-	}
+	b.all(s.AlertsSent)
+	s.LastReboot = b.notAfter(s.LastReboot)
+	s.LastNotice = b.notAfter(s.LastNotice)
 	// Ran is bounded by its own rule (Gateway.boundRan): brought to now,
 	// a watermark would make a command sent now a duplicate.
-	s.Owner.bound(now)
+	s.Owner.bound(b)
+	return b.changed
 }
 
 // boundTimes bounds what the gateway keeps of the state and what its
@@ -70,7 +98,9 @@ func (g *Gateway) boundTimes(now time.Time) {
 	if !plausible(now) {
 		return
 	}
-	g.st.bound(now)
+	if g.st.bound(now) {
+		g.store.Save(g.st)
+	}
 	for s := range g.heal.taken {
 		boundTimes(g.heal.taken[s], now)
 	}
