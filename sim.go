@@ -319,21 +319,9 @@ func newSim(p simPersonality, password string) *Sim {
 
 // Start serves on addr, which must be a loopback address.
 func (s *Sim) Start(addr string) error {
-	host, _, err := net.SplitHostPort(addr)
-	if err != nil {
-		return fmt.Errorf("sim listen %q: %w", addr, err)
-	}
-	if ip := net.ParseIP(host); ip == nil || !ip.IsLoopback() {
-		return fmt.Errorf("sim listen %q: only loopback addresses are allowed", addr)
-	}
-	ln, err := net.Listen("tcp", addr)
-	if err != nil {
-		return fmt.Errorf("sim listen: %w", err)
-	}
-	s.URL = "http://" + ln.Addr().String()
-	s.srv = &http.Server{Handler: s, ReadHeaderTimeout: 5 * time.Second}
-	go s.srv.Serve(ln)
-	return nil
+	url, srv, err := serveLoopback("sim", addr, s)
+	s.URL, s.srv = url, srv
+	return err
 }
 
 // Close stops the simulator.

@@ -12,7 +12,6 @@ import (
 	"encoding/hex"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"sort"
 	"strconv"
@@ -169,21 +168,9 @@ func startHiLinkSim(personality, password, addr string) (string, io.Closer, erro
 
 // Start serves on addr, which must be a loopback address.
 func (s *HiLinkSim) Start(addr string) error {
-	host, _, err := net.SplitHostPort(addr)
-	if err != nil {
-		return fmt.Errorf("hilink sim listen %q: %w", addr, err)
-	}
-	if ip := net.ParseIP(host); ip == nil || !ip.IsLoopback() {
-		return fmt.Errorf("hilink sim listen %q: only loopback addresses are allowed", addr)
-	}
-	ln, err := net.Listen("tcp", addr)
-	if err != nil {
-		return fmt.Errorf("hilink sim listen: %w", err)
-	}
-	s.URL = "http://" + ln.Addr().String()
-	s.srv = &http.Server{Handler: s, ReadHeaderTimeout: 5 * time.Second}
-	go s.srv.Serve(ln)
-	return nil
+	url, srv, err := serveLoopback("hilink sim", addr, s)
+	s.URL, s.srv = url, srv
+	return err
 }
 
 // Close stops the simulator.
