@@ -7,6 +7,7 @@ import (
 	"io"
 	"regexp"
 	"strings"
+	"unicode"
 )
 
 // tapWeb puts doctor's recorder between the HiLink client and the network,
@@ -142,6 +143,14 @@ func xmlRedactText(stack []string, s string) string {
 	if len(stack) == 0 {
 		return "" // outside the document's element: nothing the device meant
 	}
+	// Control characters become spaces before anything is judged, so that
+	// a capture redacted again reads the same: "0\x7f" is "0 ", a code.
+	s = strings.Map(func(r rune) rune {
+		if unicode.IsControl(r) && r != '\n' && r != '\t' && r != '\r' {
+			return ' '
+		}
+		return r
+	}, s)
 	if strings.TrimSpace(s) == "" {
 		return strings.Map(func(r rune) rune { // whitespace as it came: the layout is a quirk
 			if r == ' ' || r == '\n' || r == '\t' || r == '\r' {

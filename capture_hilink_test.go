@@ -138,6 +138,7 @@ func FuzzRedactXML(f *testing.F) {
 	f.Add([]byte(`<?xml version="1.0" encoding="UTF-8"?><response><Imei>861234567890123</Imei></response>`))
 	f.Add([]byte("<request>\n<Phones><Phone>+21612345678</Phone></Phones>\n</request>"))
 	f.Add([]byte(`<error><code>100005</code></error>`))
+	f.Add([]byte("<A><A>0\x7f</A></A>")) // CI found it: redacted twice, "0 " became "0"
 	f.Fuzz(func(t *testing.T, b []byte) {
 		out, err := redactXML(b)
 		if err != nil {
