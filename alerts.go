@@ -40,6 +40,8 @@ const (
 	alertBackoff = 5 * time.Minute
 )
 
+var alertRetry = backoff{first: alertBackoff}
+
 // Alerts is the queue of SMS smsgate sends of its own accord. Alerts wait
 // until the modem can send; at most max go out in any 24 hours, and the
 // next one after a gap says how many were suppressed.
@@ -146,7 +148,7 @@ func (a *Alerts) Flush(ctx context.Context, now time.Time, send func(ctx context
 					a.queue = slices.Delete(a.queue, i, i+1)
 					return
 				}
-				p.retryAt = now.Add(alertBackoff << (p.tries - 1))
+				p.retryAt = now.Add(alertRetry.wait(p.tries - 1))
 				a.log.Warn("alert not sent; will try again", "to", p.to[0], "tries", p.tries, "retry_at", p.retryAt.Format("15:04"), "err", err)
 				return
 			}

@@ -481,9 +481,12 @@ const (
 	// modem said it deleted, and still lists, is tried; the first after
 	// lingerBackoff, each next one four times later (1, 4, 16 minutes).
 	lingerRetries = 3
-	lingerBackoff = time.Minute
 	lingerWarning = "modem keeps a message it said it deleted"
 )
+
+// lingerBackoff is the wait before a removal is tried again after n tries
+// (a count saved in the state, so wait(n), not Next): 1, 4, 16 minutes.
+var lingerBackoff = backoff{first: time.Minute, factor: 4}
 
 // kept notes that a message whose removal the modem confirmed is still
 // listed: it stays decided (no new line, never run again), is warned
@@ -497,7 +500,7 @@ func (g *Gateway) kept(m SMS, r removedSMS) (warned bool) {
 			"retries", lingerRetries, "then", "left in the inbox until it must make room")
 	}
 	if _, ok := g.retryAt[m.ID]; !ok && r.Tries < lingerRetries {
-		g.retryAt[m.ID] = g.now().Add(lingerBackoff << (2 * r.Tries))
+		g.retryAt[m.ID] = g.now().Add(lingerBackoff.wait(r.Tries))
 	}
 	return warned
 }
@@ -1366,7 +1369,7 @@ func (g *Gateway) makeRoom(ctx context.Context, msgs []SMS) bool {
 		g.room.fps[m.ID] = fingerprint(m)
 	}
 	g.room.used, g.room.listed, g.room.last = c.Used, listed, last
-	g.room.next = now.Add(lingerBackoff << (2 * g.room.tries))
+	g.room.next = now.Add(lingerBackoff.wait(g.room.tries))
 	g.log.Warn("inbox was full", "deleted", len(ids), "total", c.Total, "used", c.Used)
 	if now := g.now(); g.st.LastNotice.IsZero() || now.Sub(g.st.LastNotice) > fullNoticeGap {
 		g.st.LastNotice = now

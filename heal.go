@@ -129,8 +129,8 @@ type Healer struct {
 	healing   bool      // a round started in this outage
 	next      healStep  // the next step of the round
 	waitUntil time.Time // no step before this: a step settles, or back-off
-	backoff   time.Duration
-	lastStep  string // what was done last in this outage
+	rounds    backoff   // between rounds: After, doubling to MaxBackoff
+	lastStep  string    // what was done last in this outage
 	// fixer is the last step that worked, taken at fixerAt: it fixed the
 	// line if the line came back within fixerSettle.
 	fixer       string
@@ -150,7 +150,8 @@ func NewHealer(cfg HealConfig, do healDoer, alert func(time.Time, string), uptim
 	if alert == nil {
 		alert = func(time.Time, string) {}
 	}
-	return &Healer{cfg: cfg, do: do, alert: alert, uptime: uptime, log: log}
+	return &Healer{cfg: cfg, do: do, alert: alert, uptime: uptime, log: log,
+		rounds: backoff{first: cfg.After, max: cfg.MaxBackoff}}
 }
 
 // Active reports whether healing is under way: the LED says so.
@@ -195,7 +196,8 @@ func (h *Healer) OwnerCommand(name string, now time.Time) {
 		return
 	}
 	if !h.downSince.IsZero() {
-		h.next, h.backoff = stepReconnect, h.cfg.After
+		h.next = stepReconnect
+		h.rounds.Reset()
 		h.waitUntil = now.Add(h.cfg.After)
 		h.lastStep = "your " + name
 		h.fixer, h.fixerAt, h.fixerSettle = h.lastStep, now, h.cfg.Settle[stepModemReboot]
@@ -214,7 +216,8 @@ func (h *Healer) Observe(ctx context.Context, now time.Time, o healObs) {
 	h.upSince = time.Time{}
 	if h.downSince.IsZero() {
 		h.downSince, h.why = now, why
-		h.waitUntil, h.backoff, h.next = now.Add(h.cfg.After), h.cfg.After, stepReconnect
+		h.waitUntil, h.next = now.Add(h.cfg.After), stepReconnect
+		h.rounds.Reset()
 		h.log.Info("line down", "why", why)
 		return
 	}
@@ -240,9 +243,8 @@ func (h *Healer) Observe(ctx context.Context, now time.Time, o healObs) {
 	// The round is over and the line is still down: wait, longer each
 	// round, so that a dead tower costs a few steps a day, not a storm.
 	h.next = stepReconnect
-	h.waitUntil = now.Add(h.backoff)
+	h.waitUntil = now.Add(h.rounds.Next())
 	h.log.Info("healing round over; line still down", "next_round", h.waitUntil.Format(time.RFC3339))
-	h.backoff = min(2*h.backoff, h.cfg.MaxBackoff)
 }
 
 // refuse says why step s may not run now, or "".

@@ -237,7 +237,7 @@ func (m *hilinkModem) judgeLogin(ctx context.Context, err error, scheme, from st
 	// (5, 10, 20 ... 60 min), and no policy any source states locks a
 	// login tried that seldom.
 	m.unsure++
-	wait := min(hilinkLockFallback<<min(m.unsure-1, 4), time.Hour)
+	wait := backoff{first: hilinkLockFallback, max: time.Hour}.wait(m.unsure - 1)
 	return m.holdLogin("login answer lost or unreadable ("+err.Error()+"); not counted as a wrong password, next try after a wait", wait)
 }
 

@@ -80,14 +80,14 @@ type atModem struct {
 	cfg ATConfig
 	log *slog.Logger
 
-	op        sync.Mutex // one operation at a time, whoever calls
-	conn      *atConn
-	openFails int
-	nextOpen  time.Time
-	primary   string // the store AT+CPMS accepted
-	mem1      string // the store reads and deletes go to now
-	regURC    bool   // AT+CREG=1 accepted: registration comes as URCs
-	listed    map[int64][]listedPart
+	op       sync.Mutex // one operation at a time, whoever calls
+	conn     *atConn
+	reopen   backoff // after a failed open: 2 s, doubling to 30 s
+	nextOpen time.Time
+	primary  string // the store AT+CPMS accepted
+	mem1     string // the store reads and deletes go to now
+	regURC   bool   // AT+CREG=1 accepted: registration comes as URCs
+	listed   map[int64][]listedPart
 	// unread: parts smsgate saw unread. Listing or reading a message
 	// marks it read in the module (TS 27.005), so a message is reported
 	// read only once MarkRead was asked for, not because it was listed.
@@ -154,7 +154,8 @@ func newATModem(cfg ATConfig) (*atModem, error) {
 	}
 	m := &atModem{cfg: cfg, log: cfg.Logger.With("modem", "at", "device", cfg.Device),
 		events: make(chan struct{}, 1), calls: make(chan ATCall, 4), ussd: make(chan string, 1),
-		listed: map[int64][]listedPart{}, unread: map[string]bool{}, ref: byte(time.Now().UnixNano()), ussdWait: 30 * time.Second}
+		listed: map[int64][]listedPart{}, unread: map[string]bool{}, ref: byte(time.Now().UnixNano()), ussdWait: 30 * time.Second,
+		reopen: backoff{first: 2 * time.Second, max: 30 * time.Second}}
 	m.st.stores, m.st.filed = map[string]bool{}, map[string]bool{}
 	m.needInit.Store(true)
 	return m, nil
@@ -284,11 +285,6 @@ func (m *atModem) onCall(line string) {
 	}
 }
 
-func backoff(fails int) time.Duration {
-	d := time.Second << min(fails, 5)
-	return min(d, 30*time.Second)
-}
-
 // ensure opens the port if needed (with back-off after failures) and
 // initialises the module after an open or a restart.
 func (m *atModem) ensure(ctx context.Context) error {
@@ -305,11 +301,10 @@ func (m *atModem) ensure(ctx context.Context) error {
 		}
 		f, err := openSerial(m.cfg.Device, m.cfg.Baud)
 		if err != nil {
-			m.openFails++
-			m.nextOpen = time.Now().Add(backoff(m.openFails))
+			m.nextOpen = time.Now().Add(m.reopen.Next())
 			return err
 		}
-		m.openFails = 0
+		m.reopen.Reset()
 		var trace func(dir, line string)
 		if m.cfg.Trace {
 			trace = func(dir, line string) { m.log.Debug("at", "dir", dir, "line", line) }

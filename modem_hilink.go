@@ -301,7 +301,7 @@ func (m *hilinkModem) recoverFrom(ctx context.Context, code int) error {
 // loginDidNotHelp puts the next re-login off (1 min, doubling to 8 min):
 // each login may end the owner's web UI session (§5).
 func (m *hilinkModem) loginDidNotHelp() {
-	wait := min(time.Minute<<min(m.uselessLogins, 4), 8*time.Minute)
+	wait := reloginBackoff.wait(m.uselessLogins) // the same as the ZTE's
 	m.uselessLogins++
 	m.reloginAt = m.now().Add(wait)
 	m.log.Warn("modem still refuses reads right after a new session; re-login backs off", "family", familyHiLink, "next", m.reloginAt.Format(time.RFC3339))

@@ -238,14 +238,11 @@ type Modem struct {
 // login (firmware that wants something smsgate does not send, a web UI that
 // takes the session back) is not logged in again at every poll: each login
 // logs out a person using the web UI. The next re-login waits
-// reloginBackoff, doubled after each one that did not help, at most
-// reloginBackoffMax, until a read is answered. The bound is well under the
+// reloginBackoff: 1 min, doubled after each one that did not help, at most
+// 8 min, until a read is answered. The bound is well under the
 // default -max-age: a command that waited through the blank spell is read
 // before it is too old to run.
-const (
-	reloginBackoff    = time.Minute
-	reloginBackoffMax = 8 * time.Minute
-)
+var reloginBackoff = backoff{first: time.Minute, max: 8 * time.Minute}
 
 // NewModem returns a client for the modem at cfg.URL. It does not contact the
 // modem.
@@ -457,14 +454,11 @@ func (m *Modem) withSession(ctx context.Context, op func() error) error {
 // loginDidNotHelp notes a successful login after which a session read
 // stayed blank, and puts the next re-login off. Warned once per spell.
 func (m *Modem) loginDidNotHelp() {
-	wait := reloginBackoffMax
-	if m.uselessLogins < 16 {
-		wait = min(reloginBackoff<<m.uselessLogins, reloginBackoffMax)
-	}
+	wait := reloginBackoff.wait(m.uselessLogins)
 	m.uselessLogins++
 	m.reloginAt = m.now().Add(wait)
 	if m.uselessLogins == 1 {
-		m.log.Warn("modem answers blank right after a successful login; logging in again only with back-off (1 min, doubling to 30 min) until it answers",
+		m.log.Warn("modem answers blank right after a successful login; logging in again only with back-off (1 min, doubling to 8 min) until it answers",
 			"next_login", m.reloginAt.Format(time.RFC3339))
 		return
 	}

@@ -1,0 +1,52 @@
+package main
+
+import "time"
+
+// backoff is the one rule for "wait longer after each failure": the first
+// wait, then each one factor times the one before (2 unless set), never
+// more than max (no cap when max is 0). It is deterministic, without
+// jitter: every site waits for one device or one owner, never for a crowd
+// of clients that jitter would spread out.
+//
+// A site that keeps its own count of failures (saved in the state, named
+// in a log line) asks wait(n); a site that keeps only the back-off calls
+// Next after each failure and Reset once things work again.
+type backoff struct {
+	first, max time.Duration
+	factor     int // 0 means 2
+	n          int // waits handed out by Next since the last Reset
+}
+
+// wait is the wait after n earlier waits (n = 0: first), capped at max.
+// It does not overflow for any n.
+func (b backoff) wait(n int) time.Duration {
+	f := time.Duration(b.factor)
+	if f < 2 {
+		f = 2
+	}
+	d := b.first
+	for i := 0; i < max(n, 0); i++ {
+		if b.max > 0 && d >= b.max {
+			break
+		}
+		if d > (1<<63-1)/f {
+			d = 1<<63 - 1 // would overflow: as long as a Duration goes
+			break
+		}
+		d *= f
+	}
+	if b.max > 0 {
+		d = min(d, b.max)
+	}
+	return d
+}
+
+// Next is the wait after this failure; the one after will be longer.
+func (b *backoff) Next() time.Duration {
+	d := b.wait(b.n)
+	b.n++
+	return d
+}
+
+// Reset starts again from first: what failed works again.
+func (b *backoff) Reset() { b.n = 0 }
