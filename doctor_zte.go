@@ -25,12 +25,18 @@ var preLoginKeysRead = []string{"loginfo", "psw_fail_num_str", "login_lock_time"
 
 // tapWeb puts doctor's recorder between the client and the network.
 func (m *Modem) tapWeb(r *recorder) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
 	r.next = m.web
 	m.web = r
 }
 
 // paceStatus replaces the waits between status reads (doctor's tests).
-func (m *Modem) paceStatus(d time.Duration) { m.statusEvery, m.sendSettle = d, d }
+func (m *Modem) paceStatus(d time.Duration) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.statusEvery, m.sendSettle = d, d
+}
 
 // CaptureDetected is what the client detected, as a capture keeps it.
 func (m *Modem) CaptureDetected() map[string]string { return detectionMap(m.Detected()) }
@@ -168,7 +174,10 @@ func (z *zteDoctor) login(ctx context.Context, pre map[string]string) bool {
 	lerr := m.Login(ctx)
 	var results []string
 	blocked := 0
-	if rec, ok := m.web.(*recorder); ok {
+	m.mu.Lock()
+	rec, ok := m.web.(*recorder)
+	m.mu.Unlock()
+	if ok {
 		results, blocked = rec.Logins()
 	}
 	refused := 0

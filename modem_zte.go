@@ -182,9 +182,14 @@ type ModemConfig struct {
 	Logger   *slog.Logger
 }
 
-// Modem is a client for the ZTE goform web API. Its methods are safe for
-// concurrent use and send one request at a time: the modem's web server is
-// too weak for more.
+// Modem is a client for the ZTE goform web API. In smsgate one goroutine
+// owns each Modem: the gateway's poll loop, or doctor. Its exported methods
+// are still safe for concurrent use, and send one request at a time (the
+// modem's web server is too weak for more): each takes mu for the whole
+// operation, network I/O included, so a second caller waits as long as
+// the first one's operation takes (a send and its confirmation, up to
+// about a minute). Unexported methods expect mu held, as readKeysLocked
+// says in its name; one that takes mu itself says so.
 type Modem struct {
 	base     string
 	referer  string
@@ -203,6 +208,8 @@ type Modem struct {
 	// asked at once, the modem reports the previous command's result.
 	sendSettle time.Duration
 
+	// mu guards everything below, and web and the pacing above once the
+	// client is in use (tapWeb and paceStatus take it too).
 	mu         sync.Mutex
 	det        Detection
 	versionsOK bool
@@ -376,10 +383,10 @@ var preLoginKeys = map[string]bool{
 	"psw_fail_num_str": true, "login_lock_time": true, "modem_main_state": true, "network_provider": true,
 }
 
-// readKeys reads status keys (multi_data=1) without logging in. The answer
+// readKeysLocked reads status keys (multi_data=1) without logging in. The answer
 // is blank, "no session", when every key that needs a session came back
 // empty (or every key, when none needs one).
-func (m *Modem) readKeys(ctx context.Context, keys ...string) (map[string]string, error) {
+func (m *Modem) readKeysLocked(ctx context.Context, keys ...string) (map[string]string, error) {
 	v, err := m.getJSON(ctx, url.Values{"cmd": {strings.Join(keys, ",")}, "multi_data": {"1"}})
 	if err != nil {
 		if errors.Is(err, errSessionPage) {
@@ -412,13 +419,21 @@ func (m *Modem) readKeys(ctx context.Context, keys ...string) (map[string]string
 	return out, nil
 }
 
+// readKeys is readKeysLocked for a caller that does not hold m.mu:
+// doctor's checks, which run between the client's own methods.
+func (m *Modem) readKeys(ctx context.Context, keys ...string) (map[string]string, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.readKeysLocked(ctx, keys...)
+}
+
 // sessionKeys need a session on every firmware, and every firmware answers
 // them when there is one (datacard sticks included).
 var sessionKeys = []string{"sms_unread_num", "ppp_status"}
 
 // sessionGone reads keys that need a session: blank means it is gone.
 func (m *Modem) sessionGone(ctx context.Context) bool {
-	_, err := m.readKeys(ctx, sessionKeys...)
+	_, err := m.readKeysLocked(ctx, sessionKeys...)
 	return noSession(err)
 }
 
@@ -497,7 +512,7 @@ func (m *Modem) ensureSession(ctx context.Context) error {
 	if m.det.LoggedIn {
 		return nil
 	}
-	_, err := m.readKeys(ctx, sessionKeys...)
+	_, err := m.readKeysLocked(ctx, sessionKeys...)
 	if !noSession(err) {
 		m.answered(err)
 		return err
@@ -513,7 +528,7 @@ func (m *Modem) ensureSession(ctx context.Context) error {
 	if m.noLogin {
 		return nil
 	}
-	_, err = m.readKeys(ctx, sessionKeys...)
+	_, err = m.readKeysLocked(ctx, sessionKeys...)
 	if noSession(err) {
 		m.loginDidNotHelp()
 		return fmt.Errorf("session check after login: %w; %s", err, m.reloginHeld())
@@ -528,7 +543,7 @@ func (m *Modem) Keys(ctx context.Context, keys ...string) (map[string]string, er
 	defer m.mu.Unlock()
 	var out map[string]string
 	err := m.withSession(ctx, func() (err error) {
-		out, err = m.readKeys(ctx, keys...)
+		out, err = m.readKeysLocked(ctx, keys...)
 		return err
 	})
 	return out, err
@@ -887,7 +902,7 @@ func (m *Modem) loadVersions(ctx context.Context) error {
 	if m.versionsOK {
 		return nil
 	}
-	k, err := m.readKeys(ctx, "wa_inner_version", "cr_version")
+	k, err := m.readKeysLocked(ctx, "wa_inner_version", "cr_version")
 	if err != nil && !errors.Is(err, errBlank) {
 		return err
 	}
@@ -1186,7 +1201,7 @@ func (m *Modem) Login(ctx context.Context) error {
 func (m *Modem) Probe(ctx context.Context) (Detection, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	k, err := m.readKeys(ctx, "loginfo", "psw_fail_num_str", "login_lock_time", "wa_inner_version", "cr_version")
+	k, err := m.readKeysLocked(ctx, "loginfo", "psw_fail_num_str", "login_lock_time", "wa_inner_version", "cr_version")
 	if err != nil && !errors.Is(err, errBlank) {
 		return m.det, fmt.Errorf("probe: %w", err)
 	}
@@ -1306,7 +1321,7 @@ func (m *Modem) login(ctx context.Context) error {
 // loginAttempt reads the pre-login keys and, where allowed, posts one
 // LOGIN. done is false when another scheme should be tried at once.
 func (m *Modem) loginAttempt(ctx context.Context, try int) (done bool, err error) {
-	k, err := m.readKeys(ctx, "loginfo", "psw_fail_num_str", "login_lock_time", "wa_inner_version", "cr_version")
+	k, err := m.readKeysLocked(ctx, "loginfo", "psw_fail_num_str", "login_lock_time", "wa_inner_version", "cr_version")
 	if err != nil && !errors.Is(err, errBlank) {
 		// An HTML page or nothing: this is no goform API to send a
 		// password to.
@@ -1455,7 +1470,7 @@ func (b loginBudget) post(ctx context.Context, id string, form url.Values) (stri
 		// may have judged the password all the same. A session-only read
 		// that works says it took it (a session bound to the client's
 		// address); anything else counts as refused.
-		if _, rerr := m.readKeys(ctx, sessionKeys...); rerr != nil {
+		if _, rerr := m.readKeysLocked(ctx, sessionKeys...); rerr != nil {
 			m.rejected++
 			m.det.LoggedIn = false
 			return "", fmt.Errorf("login answer lost, counted as a spent attempt (not as a wrong password): %w", b.hold("login answer lost ("+err.Error()+")", b.lock, true))
@@ -1468,7 +1483,7 @@ func (b loginBudget) post(ctx context.Context, id string, form url.Values) (stri
 		// a word): the modem did not say "refused". A session-only read
 		// that works says it took the password; else the attempt is spent
 		// for the budget's sake, but no other scheme is tried on it.
-		if _, rerr := m.readKeys(ctx, sessionKeys...); rerr != nil {
+		if _, rerr := m.readKeysLocked(ctx, sessionKeys...); rerr != nil {
 			m.rejected++
 			m.det.LoggedIn = false
 			return "", b.hold(fmt.Sprintf("modem's answer to %s not understood (result %q); counted as a spent attempt, the password not judged", id, clip(res, 40)), b.lock, true)
@@ -1488,7 +1503,7 @@ func (m *Modem) loginAccepted(ctx context.Context, scheme, from, formName string
 	m.det.Login, m.det.LoginFrom = scheme, from
 	m.log.Info("modem login", "scheme", scheme, "from", from, "form", formName, "user", m.user)
 	// hardware_version needs a session on some firmware: read it now.
-	if k, err := m.readKeys(ctx, "hardware_version"); err == nil {
+	if k, err := m.readKeysLocked(ctx, "hardware_version"); err == nil {
 		m.noteVersions(k)
 	}
 }
@@ -1651,7 +1666,7 @@ func (m *Modem) waitPPP(ctx context.Context, want func(string) bool, wantName st
 	for {
 		var k map[string]string
 		err := m.withSession(ctx, func() (err error) {
-			k, err = m.readKeys(ctx, "ppp_status")
+			k, err = m.readKeysLocked(ctx, "ppp_status")
 			return err
 		})
 		if err == nil && want(k["ppp_status"]) {
