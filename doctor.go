@@ -112,7 +112,39 @@ type doctor struct {
 	// reads (tests).
 	statusEvery time.Duration
 	detected    Detection
+	// captured is what the adapter detected, in the capture's words.
+	captured map[string]string
 }
+
+// doctorCheck is one of doctor's checks: it prints its lines (one per
+// check it makes) through d.add.
+type doctorCheck func(d *doctor, ctx context.Context)
+
+// doctorSection is a heading and the checks under it.
+type doctorSection struct {
+	heading func(d *doctor) string
+	checks  []doctorCheck
+}
+
+// doctorSections are doctor's checks in the order it runs and prints them:
+// the flags and the modem first, as a failure there is what stops smsgate
+// serving SMS; this machine's hardware after.
+var doctorSections = []doctorSection{
+	{func(d *doctor) string { return "smsgate doctor: modem " + d.cfg.modem.url }, []doctorCheck{
+		noCtx((*doctor).checkFlags), // allow
+		noCtx((*doctor).checkOwner), // cmd, on-sms, ussd (doctor_owner.go)
+		(*doctor).checkModem,        // modem, the family's own, session checks
+	}},
+	{func(*doctor) string { return "smsgate doctor: this machine" }, []doctorCheck{
+		noCtx((*doctor).checkLED),      // led (doctor_host.go)
+		(*doctor).checkIR,              // ir
+		noCtx((*doctor).checkWatchdog), // watchdog
+		noCtx((*doctor).checkClock),    // clock
+	}},
+}
+
+// noCtx is a check that needs no context.
+func noCtx(f func(*doctor)) doctorCheck { return func(d *doctor, _ context.Context) { f(d) } }
 
 func newDoctor(c doctorConfig, out io.Writer) *doctor {
 	if c.modem.password == "" {
@@ -144,15 +176,15 @@ func (d *doctor) run(ctx context.Context) error {
 	d.secrets = append(d.secrets, d.cfg.sendTest)
 	d.secrets = append(d.secrets, d.cfg.allow...)
 	d.rec = newRecorder(nil, d.cfg.capture != "")
-	fmt.Fprintf(d.out, "smsgate doctor: modem %s\n", d.cfg.modem.url)
-	d.checkFlags()
-	d.checkOwner()
-	det := d.checkModem(ctx)
-	fmt.Fprintln(d.out, "smsgate doctor: this machine")
-	d.checkHost(ctx)
+	for _, sec := range doctorSections {
+		fmt.Fprintln(d.out, sec.heading(d))
+		for _, c := range sec.checks {
+			c(d, ctx)
+		}
+	}
 	var werr error
 	if d.cfg.capture != "" {
-		werr = d.writeCapture(det)
+		werr = d.writeCapture(d.captured)
 	}
 	n := d.failed()
 	switch {
@@ -253,35 +285,14 @@ type statusPacer interface{ paceStatus(every time.Duration) }
 // for the capture (and sim -replay).
 type captureDetailer interface{ CaptureDetected() map[string]string }
 
-// checkModem checks everything smsgate needs of the modem and returns what
+// checkModem checks everything smsgate needs of the modem and keeps what
 // the adapter detected, for the capture. The family's own checks (its
 // login among them) come from the adapter; what every family must do
 // (list, store, tell the link, send) is checked here through the port.
-func (d *doctor) checkModem(ctx context.Context) map[string]string {
-	mf := d.cfg.modem
-	t, err := mf.target(slog.New(slog.DiscardHandler))
-	if err != nil {
-		d.add(check{"modem", levelFail, err.Error(),
-			"give the web UI's address, -modem=http://192.168.0.1, or an AT module's line, -modem=serial:/dev/ttyUSB2"})
-		return nil
-	}
-	start := time.Now()
-	p, det, err := openDetected(ctx, t, d.rec)
-	if err != nil {
-		detail, fix := modemProblem(mf.url, err)
-		d.add(check{"modem", levelFail, detail, fix})
-		return nil
-	}
-	lvl := levelOK
-	if det.family == "" {
-		lvl = levelWarn // forced, and the address answered no probe
-	}
-	d.add(check{"modem", lvl, det.describe(t, time.Since(start)), ""})
-	if w, ok := p.(webTapper); ok {
-		w.tapWeb(d.rec)
-	}
-	if sp, ok := p.(statusPacer); ok && d.statusEvery > 0 {
-		sp.paceStatus(d.statusEvery)
+func (d *doctor) checkModem(ctx context.Context) {
+	p, ok := d.openModem(ctx)
+	if !ok {
+		return
 	}
 	defer func() {
 		if dr, ok := p.(interface{ Detected() Detection }); ok {
@@ -311,10 +322,42 @@ func (d *doctor) checkModem(ctx context.Context) map[string]string {
 		}
 	}
 	if cd, ok := p.(captureDetailer); ok {
-		return cd.CaptureDetected()
+		d.captured = cd.CaptureDetected()
+		return
 	}
-	return map[string]string{"family": info.Family, "model": info.Model, "firmware": info.Firmware,
+	d.captured = map[string]string{"family": info.Family, "model": info.Model, "firmware": info.Firmware,
 		"generation": info.Generation, "login": info.Login}
+}
+
+// openModem finds the modem's family and opens its adapter (the "modem"
+// line), with doctor's recorder between the adapter and the network.
+func (d *doctor) openModem(ctx context.Context) (modemPort, bool) {
+	mf := d.cfg.modem
+	t, err := mf.target(slog.New(slog.DiscardHandler))
+	if err != nil {
+		d.add(check{"modem", levelFail, err.Error(),
+			"give the web UI's address, -modem=http://192.168.0.1, or an AT module's line, -modem=serial:/dev/ttyUSB2"})
+		return nil, false
+	}
+	start := time.Now()
+	p, det, err := openDetected(ctx, t, d.rec)
+	if err != nil {
+		detail, fix := modemProblem(mf.url, err)
+		d.add(check{"modem", levelFail, detail, fix})
+		return nil, false
+	}
+	lvl := levelOK
+	if det.family == "" {
+		lvl = levelWarn // forced, and the address answered no probe
+	}
+	d.add(check{"modem", lvl, det.describe(t, time.Since(start)), ""})
+	if w, ok := p.(webTapper); ok {
+		w.tapWeb(d.rec)
+	}
+	if sp, ok := p.(statusPacer); ok && d.statusEvery > 0 {
+		sp.paceStatus(d.statusEvery)
+	}
+	return p, true
 }
 
 // checkLoginPlain logs in once, for a family without checks of its own:
@@ -377,9 +420,28 @@ func orBlank(s string) string {
 	return s
 }
 
-// checkSession checks what smsgate does every poll and with every command,
+// sessionCheck is one of doctor's checks that need a session, made
 // through the port.
+type sessionCheck func(d *doctor, ctx context.Context, m modemPort)
+
+// sessionChecks are what smsgate does every poll and with every command,
+// in the order doctor prints them.
+var sessionChecks = []sessionCheck{
+	(*doctor).checkInbox,    // inbox
+	(*doctor).checkCapacity, // capacity
+	(*doctor).checkLink,     // data, signal
+	(*doctor).sendTest,      // send, when -send-test
+}
+
+// checkSession makes the session checks.
 func (d *doctor) checkSession(ctx context.Context, m modemPort) {
+	for _, c := range sessionChecks {
+		c(d, ctx, m)
+	}
+}
+
+// checkInbox lists the inbox, as every poll does.
+func (d *doctor) checkInbox(ctx context.Context, m modemPort) {
 	msgs, err := m.Inbox(ctx)
 	if err != nil {
 		d.add(check{"inbox", levelFail, "the inbox cannot be read: " + err.Error(),
@@ -401,7 +463,11 @@ func (d *doctor) checkSession(ctx context.Context, m modemPort) {
 		d.add(check{"inbox", levelOK, fmt.Sprintf("%d received message(s): %d unread, %d incomplete, %d on the SIM",
 			len(msgs), unread, incomplete, sim), ""})
 	}
+}
 
+// checkCapacity reads how full the SMS storage is: a full one stops SMS
+// arriving.
+func (d *doctor) checkCapacity(ctx context.Context, m modemPort) {
 	if c, err := m.Capacity(ctx); err != nil {
 		d.add(check{"capacity", levelWarn, "SMS storage use unknown: " + err.Error(),
 			"smsgate cannot tell when the inbox fills up and stops SMS arriving; delete old messages by hand now and then"})
@@ -414,8 +480,6 @@ func (d *doctor) checkSession(ctx context.Context, m modemPort) {
 	} else {
 		d.add(check{"capacity", levelOK, fmt.Sprintf("%d of %d SMS slots used", c.Used, c.Total), ""})
 	}
-	d.checkLink(ctx, m)
-	d.sendTest(ctx, m)
 }
 
 // checkLink checks the mobile data link and the signal, as status reads

@@ -35,13 +35,6 @@ func defaultHostEnv() hostEnv {
 	}
 }
 
-func (d *doctor) checkHost(ctx context.Context) {
-	d.checkLED()
-	d.checkIR(ctx)
-	d.checkWatchdog()
-	d.checkClock()
-}
-
 func (d *doctor) checkLED() {
 	name := d.cfg.led
 	if name == "" {
