@@ -379,12 +379,8 @@ func (r *replaySpec) addMessages(v map[string]any, mem string) {
 		if strings.Contains(get("number"), "hex") {
 			r.faults.HexNumbers = true
 		}
-		total, _ := strconv.Atoi(get("concat_sms_total"))
-		recv, _ := strconv.Atoi(get("concat_sms_received"))
-		if total > 1 {
-			m.partsTotal, m.partsRecv = total, recv
-		}
-		m.incomplete = get("received_all_concat_sms") == "0"
+		m.partsTotal, m.partsRecv, m.incomplete = simRecordConcat(get("received_all_concat_sms"),
+			get("concat_sms_total"), get("concat_sms_received"))
 		r.msgs = append(r.msgs, m)
 	}
 }

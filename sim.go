@@ -896,6 +896,22 @@ func (s *Sim) list(q url.Values) string {
 	return b.String()
 }
 
+// simRecordConcat reads back the three concatenation fields record writes
+// (received_all_concat_sms, concat_sms_total, concat_sms_received), for a
+// replay that lists what a real modem's capture listed: record then
+// writes the same three fields again. It judges nothing about the
+// message: the fields are the modem's word on it, and the client reads
+// them its own way (zte-goform.md, "Long messages"; the simulator never
+// calls the client's parsing).
+func simRecordConcat(all, total, recv string) (partsTotal, partsRecv int, incomplete bool) {
+	t, _ := strconv.Atoi(total)
+	r, _ := strconv.Atoi(recv)
+	if t > 1 { // record writes "0" for a message of one part
+		partsTotal, partsRecv = t, r
+	}
+	return partsTotal, partsRecv, all == "0"
+}
+
 // record renders one list entry; stale is a cut-short copy of it.
 func (s *Sim) record(m *simMsg, stale bool) string {
 	number := m.number
