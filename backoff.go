@@ -4,7 +4,9 @@ import "time"
 
 // backoff is the one rule for "wait longer after each failure": the first
 // wait, then each one factor times the one before (2 unless set), never
-// more than max (no cap when max is 0). It is deterministic, without
+// more than max (no cap when max is 0). max bounds the growth, not the
+// first wait: healing's first wait between rounds is -heal-after, which
+// may be set above its 8 h cap. It is deterministic, without
 // jitter: every site waits for one device or one owner, never for a crowd
 // of clients that jitter would spread out.
 //
@@ -17,15 +19,18 @@ type backoff struct {
 	n          int // waits handed out by Next since the last Reset
 }
 
-// wait is the wait after n earlier waits (n = 0: first), capped at max.
-// It does not overflow for any n.
+// wait is the wait after n earlier waits (n = 0: first); from the second
+// on, at most max. It does not overflow for any n.
 func (b backoff) wait(n int) time.Duration {
+	if n <= 0 {
+		return b.first
+	}
 	f := time.Duration(b.factor)
 	if f < 2 {
 		f = 2
 	}
 	d := b.first
-	for i := 0; i < max(n, 0); i++ {
+	for i := 0; i < n; i++ {
 		if b.max > 0 && d >= b.max {
 			break
 		}

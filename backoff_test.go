@@ -18,8 +18,8 @@ func TestBackoffWait(t *testing.T) {
 			[]time.Duration{2 * time.Second, 4 * time.Second, 8 * time.Second, 16 * time.Second, 30 * time.Second, 30 * time.Second}},
 		{"factor four", backoff{first: time.Minute, factor: 4},
 			[]time.Duration{time.Minute, 4 * time.Minute, 16 * time.Minute, 64 * time.Minute}},
-		{"first above the cap", backoff{first: time.Hour, max: time.Minute},
-			[]time.Duration{time.Minute, time.Minute}},
+		{"first above the cap is kept once", backoff{first: time.Hour, max: time.Minute},
+			[]time.Duration{time.Hour, time.Minute, time.Minute}},
 		{"no cap saturates, never wraps", backoff{first: time.Hour},
 			[]time.Duration{time.Hour, 2 * time.Hour}},
 	} {
