@@ -63,26 +63,11 @@ func (d *doctor) checkLED() {
 		name, d.host.blink, map[bool]string{false: " or try -led-active-low", true: " or drop -led-active-low"}[d.cfg.ledActiveLow]), ""})
 }
 
+// checkIR checks the IR flags, opens the transmitter, asks it for every
+// code's carrier, and sends -ir-test once.
 func (d *doctor) checkIR(ctx context.Context) {
-	codes, err := parseIRCodes(d.cfg.irCodes)
-	switch {
-	case err != nil:
-		d.add(check{"ir", levelFail, err.Error(), "write codes as ir-ctl does: -ir-code=hifi-power=samsung32:0x2c2c1e"})
-		return
-	case d.cfg.ir == "" && len(codes) == 0:
-		if d.cfg.irTest != "" {
-			d.add(check{"ir", levelFail, "-ir-test without -ir and -ir-code", "give the transmitter and the code: -ir=/dev/lirc0 -ir-code=NAME=CODE"})
-			return
-		}
-		d.add(check{"ir", levelOK, "not configured (no -ir): ir commands are off", ""})
-		return
-	case d.cfg.ir == "" || len(codes) == 0:
-		d.add(check{"ir", levelFail, "-ir and -ir-code go together: smsgate refuses to start with one alone",
-			"give both: -ir=/dev/lirc0 -ir-code=hifi-power=samsung32:0x2c2c1e"})
-		return
-	}
-	if _, ok := codes[strings.ToLower(d.cfg.irTest)]; d.cfg.irTest != "" && !ok {
-		d.add(check{"ir", levelFail, fmt.Sprintf("-ir-test %q: no such -ir-code", d.cfg.irTest), "name one of the -ir-code names"})
+	codes, ok := d.irConfigured()
+	if !ok {
 		return
 	}
 	tx, err := d.host.openIR(d.cfg.ir)
@@ -95,6 +80,52 @@ func (d *doctor) checkIR(ctx context.Context) {
 		return
 	}
 	defer tx.Close()
+	detail, ok := d.irCarriers(tx, codes)
+	if !ok {
+		return
+	}
+	if d.cfg.irTest != "" {
+		ir := &IR{codes: codes, tx: tx, toggle: map[string]bool{}}
+		if err := ir.Send(ctx, d.cfg.irTest, 1); err != nil {
+			d.add(check{"ir", levelWarn, detail + ", but sending " + d.cfg.irTest + " failed: " + err.Error(),
+				"check the device with ir-ctl --send, and the code with smsgate ir-print"})
+			return
+		}
+		detail += "; sent " + d.cfg.irTest + " once: did the device react?"
+	}
+	d.add(check{"ir", levelOK, detail, ""})
+}
+
+// irConfigured checks the IR flags as the daemon would; false when that
+// already said all there is (a mistake, or IR not configured).
+func (d *doctor) irConfigured() (map[string]irCode, bool) {
+	codes, err := parseIRCodes(d.cfg.irCodes)
+	switch {
+	case err != nil:
+		d.add(check{"ir", levelFail, err.Error(), "write codes as ir-ctl does: -ir-code=hifi-power=samsung32:0x2c2c1e"})
+		return nil, false
+	case d.cfg.ir == "" && len(codes) == 0:
+		if d.cfg.irTest != "" {
+			d.add(check{"ir", levelFail, "-ir-test without -ir and -ir-code", "give the transmitter and the code: -ir=/dev/lirc0 -ir-code=NAME=CODE"})
+			return nil, false
+		}
+		d.add(check{"ir", levelOK, "not configured (no -ir): ir commands are off", ""})
+		return nil, false
+	case d.cfg.ir == "" || len(codes) == 0:
+		d.add(check{"ir", levelFail, "-ir and -ir-code go together: smsgate refuses to start with one alone",
+			"give both: -ir=/dev/lirc0 -ir-code=hifi-power=samsung32:0x2c2c1e"})
+		return nil, false
+	}
+	if _, ok := codes[strings.ToLower(d.cfg.irTest)]; d.cfg.irTest != "" && !ok {
+		d.add(check{"ir", levelFail, fmt.Sprintf("-ir-test %q: no such -ir-code", d.cfg.irTest), "name one of the -ir-code names"})
+		return nil, false
+	}
+	return codes, true
+}
+
+// irCarriers asks the transmitter whether it takes the carrier of every
+// code, and returns the line's detail; false when it said a refusal.
+func (d *doctor) irCarriers(tx irTransmitter, codes map[string]irCode) (string, bool) {
 	carriers := map[int]bool{}
 	for _, c := range codes {
 		carriers[c.carrier] = true
@@ -125,22 +156,12 @@ func (d *doctor) checkIR(ctx context.Context) {
 	if len(problems) > 0 {
 		d.add(check{"ir", levelWarn, d.cfg.ir + " opened, but " + strings.Join(problems, "; "),
 			"use codes whose carrier the transmitter takes, or the gpio-ir-tx overlay and -ir=/dev/lirc0"})
-		return
+		return "", false
 	}
-	detail := fmt.Sprintf("%s opened and accepts the carrier of every code (%s Hz)", d.cfg.ir, joinInts(list))
 	if len(notes) > 0 {
-		detail = fmt.Sprintf("%s opened (%s)", d.cfg.ir, notes[0])
+		return fmt.Sprintf("%s opened (%s)", d.cfg.ir, notes[0]), true
 	}
-	if d.cfg.irTest != "" {
-		ir := &IR{codes: codes, tx: tx, toggle: map[string]bool{}}
-		if err := ir.Send(ctx, d.cfg.irTest, 1); err != nil {
-			d.add(check{"ir", levelWarn, detail + ", but sending " + d.cfg.irTest + " failed: " + err.Error(),
-				"check the device with ir-ctl --send, and the code with smsgate ir-print"})
-			return
-		}
-		detail += "; sent " + d.cfg.irTest + " once: did the device react?"
-	}
-	d.add(check{"ir", levelOK, detail, ""})
+	return fmt.Sprintf("%s opened and accepts the carrier of every code (%s Hz)", d.cfg.ir, joinInts(list)), true
 }
 
 func joinInts(v []int) string {
