@@ -72,6 +72,9 @@ func isTrue(s string) bool { return s == "true" }
 // replayFromCapture derives the personality. What the client detected
 // (and confirmed) comes first; what the exchanges show fills the rest.
 func replayFromCapture(c *Capture) *replaySpec {
+	if isUbusCapture(c) {
+		return replayUbus(c) // replay_ubus.go
+	}
 	det := c.Detected
 	r := &replaySpec{p: simPersonality{name: "replay", model: det["hardware_version"], inner: det["wa_inner_version"],
 		cr: det["cr_version"], keys: map[string]string{}}}

@@ -77,6 +77,9 @@ type simPersonality struct {
 	reqproc bool
 	// ubus: no goform at all, JSON-RPC on /ubus/ (U60 Pro), sim_ubus.go.
 	ubus bool
+	// refuseLogins: every login is refused, whatever the password (the
+	// replay of a capture whose login was refused, replay_ubus.go).
+	refuseLogins bool
 	// keys are answered as they are, before anything computed: a replayed
 	// capture's values of the keys that do not change (replay.go).
 	keys map[string]string
