@@ -338,9 +338,147 @@ func FuzzRedactUbus(f *testing.F) {
 	})
 }
 
-func TestShowUbusCapture(t *testing.T) {
-	file, _, _, out := ubusCapture(t, true, capPassword, capPassword)
-	b, _ := os.ReadFile(file)
-	t.Log(out)
-	os.WriteFile("/tmp/ubuscap_show.json", b, 0o600)
+// runCmd runs a one-shot subcommand against url with its arguments and
+// returns its output and error.
+func runCmd(url string, cmd string, args ...string) (string, error) {
+	var out bytes.Buffer
+	err := run(append([]string{cmd, "-modem", url, "-password", capPassword, "-timeout", "2s"}, args...), strings.NewReader(""), &out, &out)
+	return out.String(), err
+}
+
+// listIDs are the ids and dates `smsgate list` printed, one line each.
+func listIDs(list string) []string {
+	var out []string
+	for _, l := range strings.Split(strings.TrimSpace(list), "\n") {
+		if f := strings.Split(l, "\t"); len(f) >= 3 && !strings.HasPrefix(l, "time=") {
+			out = append(out, f[0]+" "+f[2])
+		}
+	}
+	return out
+}
+
+// TestUbusCaptureThenReplay: doctor -capture against the U60 Pro simulator,
+// envelopes on and off; `smsgate sim -replay` of the file answers like the
+// device: status, list (same ids and dates), send and delete succeed
+// against it, doctor passes, a daemon pass obeys an owner's command, and
+// the replay wants envelopes exactly when the device did.
+func TestUbusCaptureThenReplay(t *testing.T) {
+	for _, encrypted := range []bool{true, false} {
+		t.Run(map[bool]string{true: "encrypted", false: "plaintext"}[encrypted], func(t *testing.T) {
+			file, live, _, _ := ubusCapture(t, encrypted, capPassword, capPassword)
+			liveList, err := runCmd(live.URL, "list")
+			if err != nil {
+				t.Fatalf("list against the device: %v\n%s", err, liveList)
+			}
+
+			url := startHiLinkReplayCmd(t, file, "-password", capPassword)
+			if out, err := runCmd(url, "status"); err != nil {
+				t.Errorf("status against the replay: %v\n%s", err, out)
+			}
+			list, err := runCmd(url, "list")
+			if err != nil || strings.Join(listIDs(list), "\n") != strings.Join(listIDs(liveList), "\n") || len(listIDs(list)) != 3 {
+				t.Errorf("list against the replay (%v):\n%s\n--- the device:\n%s", err, list, liveList)
+			}
+			if out, err := runCmd(url, "send", "+21699887766", "hello replay"); err != nil {
+				t.Errorf("send against the replay: %v\n%s", err, out)
+			}
+			id := strings.Fields(listIDs(list)[0])[0]
+			if out, err := runCmd(url, "delete", id); err != nil {
+				t.Errorf("delete against the replay: %v\n%s", err, out)
+			}
+			if after, _ := runCmd(url, "list"); len(listIDs(after)) != 2 || strings.Contains(after, id+"\t") {
+				t.Errorf("list after deleting %s:\n%s", id, after)
+			}
+
+			sim, spec := startReplay(t, file, capPassword)
+			if !spec.p.ubus || spec.p.red != encrypted {
+				t.Errorf("replay ubus %v, envelopes %v; want true, %v", spec.p.ubus, spec.p.red, encrypted)
+			}
+			want := map[bool]string{true: "encryption ON", false: "encryption off"}[encrypted]
+			if notes := strings.Join(spec.notes, "\n"); !strings.Contains(notes, want) || !strings.Contains(notes, "ZTE ubus") {
+				t.Errorf("notes lack %q:\n%s", want, notes)
+			}
+			d, out := doctorFor(t, sim.URL, capPassword)
+			d.cfg.sendTest = "+21699887766"
+			d.statusEvery = 5 * time.Millisecond
+			if err := d.run(context.Background()); err != nil {
+				t.Fatalf("doctor against the replay: %v\n%s", err, out)
+			}
+			sent := sim.Record().Sent
+			if len(sent) != 1 || sent[0].Number != "+21699887766" || (sent[0].Form.Get("number") == sent[0].Number) == encrypted {
+				t.Errorf("envelopes %v, the replay took %+v", encrypted, sent)
+			}
+			if sim.RedKeyed() != encrypted {
+				t.Errorf("a key registered: %v, want %v", sim.RedKeyed(), encrypted)
+			}
+
+			// A daemon pass: an owner's ping is obeyed and answered.
+			h := newFamHarness(t, simFamily{"replay", func(t *testing.T, clk *fakeClock) (familySim, modemPort) {
+				return startZTESim(t, clk, newReplaySim(spec, "pw"))
+			}}, nil)
+			ping := h.send(owner, "ping")
+			h.step()
+			if got := h.decision(ping); got != "executed" {
+				t.Errorf("ping: %s", got)
+			}
+			if r := h.replies(); len(r) != 1 || !strings.Contains(r[0], "pong") {
+				t.Errorf("replies %q", r)
+			}
+		})
+	}
+}
+
+// TestUbusReplayOfARefusedLogin: a capture taken with a wrong password
+// replays as a device that refuses every login; doctor and the client
+// spend one attempt against it, as against the device.
+func TestUbusReplayOfARefusedLogin(t *testing.T) {
+	file, live, _, out := ubusCapture(t, true, "the right one", capPassword)
+	if n := len(live.Record().Logins); n != 1 {
+		t.Errorf("doctor made %d logins against the device, want 1\n%s", n, out)
+	}
+	sim, spec := startReplay(t, file, capPassword)
+	if !spec.p.refuseLogins || !strings.Contains(strings.Join(spec.notes, "\n"), "refuses every login") {
+		t.Errorf("the replay takes logins: %v", spec.notes)
+	}
+	for _, target := range []*Sim{live, sim} {
+		before := len(target.Record().Logins)
+		d, out := doctorFor(t, target.URL, capPassword)
+		if err := d.run(context.Background()); err == nil || !strings.Contains(line(out.String(), "login"), "FAIL") {
+			t.Errorf("doctor passed with a refused login: %v\n%s", err, out)
+		}
+		m, err := newUbusModem(ModemConfig{URL: target.URL, Password: capPassword, Timeout: 2 * time.Second})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i := 0; i < 3; i++ {
+			if _, err := m.Inbox(context.Background()); err == nil {
+				t.Error("the inbox listed with a refused login")
+			}
+		}
+		if n := len(target.Record().Logins) - before; n != 2 {
+			t.Errorf("%d logins by doctor and one client, want 2 (one each)", n)
+		}
+	}
+}
+
+// TestIsUbusCapture: sim -replay picks the ubus replay by the family the
+// client detected, else by a JSON-RPC answer on /ubus/.
+func TestIsUbusCapture(t *testing.T) {
+	rpc := Exchange{Method: "POST", Path: "/ubus/", Status: 200, Kind: "json", Body: json.RawMessage(`[{"jsonrpc":"2.0","id":1,"result":[0,{}]}]`)}
+	notFound := Exchange{Method: "POST", Path: "/ubus/", Status: 404, Kind: "html"}
+	for _, c := range []struct {
+		name string
+		c    Capture
+		want bool
+	}{
+		{"detected ubus", Capture{Detected: map[string]string{"family": "ubus"}}, true},
+		{"detected hilink", Capture{Detected: map[string]string{"family": "hilink"}, Exchanges: []Exchange{rpc}}, false},
+		{"JSON-RPC answered", Capture{Exchanges: []Exchange{notFound, rpc}}, true},
+		{"probe refused", Capture{Exchanges: []Exchange{notFound}}, false},
+		{"nothing", Capture{}, false},
+	} {
+		if got := isUbusCapture(&c.c); got != c.want {
+			t.Errorf("%s: isUbusCapture = %v, want %v", c.name, got, c.want)
+		}
+	}
 }
