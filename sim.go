@@ -228,6 +228,9 @@ type SimRecord struct {
 	Requests    int
 	Dropped     int // deliveries lost to a full inbox
 	MaxInFlight int // the most requests the client had open at once
+	// RedKeys are the AES keys registered, by a client or another web
+	// login, in order (the capture tests look for each).
+	RedKeys [][]byte
 	// Events are the actions and sends in the order they came:
 	// "disconnect", "connect", "modem reboot", "sent NUMBER: TEXT".
 	Events []string
@@ -384,6 +387,7 @@ func (s *Sim) Record() SimRecord {
 	r.Posts = append([]SimPost(nil), r.Posts...)
 	r.CmdReads = append([]SimCmdRead(nil), r.CmdReads...)
 	r.Events = append([]string(nil), r.Events...)
+	r.RedKeys = append([][]byte(nil), r.RedKeys...)
 	return r
 }
 
