@@ -408,8 +408,10 @@ func TestUbusCaptureThenReplay(t *testing.T) {
 			if len(sent) != 1 || sent[0].Number != "+21699887766" || (sent[0].Form.Get("number") == sent[0].Number) == encrypted {
 				t.Errorf("envelopes %v, the replay took %+v", encrypted, sent)
 			}
-			if sim.RedKeyed() != encrypted {
-				t.Errorf("a key registered: %v, want %v", sim.RedKeyed(), encrypted)
+			// As on the device: another login's key at start, then doctor's
+			// listing's and its send's.
+			if n, want := len(sim.Record().RedKeys), map[bool]int{true: 3, false: 0}[encrypted]; n != want {
+				t.Errorf("%d keys registered, want %d", n, want)
 			}
 
 			// A daemon pass: an owner's ping is obeyed and answered.
@@ -479,6 +481,53 @@ func TestIsUbusCapture(t *testing.T) {
 	} {
 		if got := isUbusCapture(&c.c); got != c.want {
 			t.Errorf("%s: isUbusCapture = %v, want %v", c.name, got, c.want)
+		}
+	}
+}
+
+// ubusEx is a recorded ubus exchange: a call and its answer as a capture
+// holds them.
+func ubusEx(method string, args, answer string) Exchange {
+	obj, m, _ := strings.Cut(method, ".")
+	return Exchange{Method: "POST", Path: "/ubus/", Status: 200, Kind: "json",
+		Call: json.RawMessage(`[{"jsonrpc":"2.0","id":1,"method":"call","params":["<session>","` + obj + `","` + m + `",` + args + `]}]`),
+		Body: json.RawMessage(`[{"jsonrpc":"2.0","id":1,"result":` + answer + `}]`)}
+}
+
+// TestReplayUbusReadsTheCapture: each trait of the replay comes from the
+// exchange that shows it.
+func TestReplayUbusReadsTheCapture(t *testing.T) {
+	login := ubusEx("zwrt_web.web_login", `{"password":"<redacted:sha256-upper>"}`, `[0,{"ubus_rpc_session":"<redacted>"}]`)
+	refused := ubusEx("zwrt_web.web_login", `{"password":"<redacted:sha256-upper>"}`, `[0,{"result":"3"}]`)
+	list := ubusEx("zwrt_wms.zte_libwms_get_sms_data", `{"mem_store":1,"page":0}`,
+		`[0,{"messages":[{"id":7,"tag":"1","number":"<number>","content":"<text>","date":"26,12,05,06,53,12,+0"},{"id":"9","tag":"0","number":"<number>","content":"<text>"}]}]`)
+	sealedList := ubusEx("zwrt_wms.zte_libwms_get_sms_data", `{"mem_store":1}`, `[0,{"messages":[{"id":"3","number":"<number:sealed>","content":"<text:sealed>"}]}]`)
+	capacity := ubusEx("zwrt_wms.zwrt_wms_get_wms_capacity", `{}`, `[0,{"sms_nv_total":"50"}]`)
+	plainSend := ubusEx("zwrt_wms.zte_libwms_send_sms", `{"number":"<number>","message_body":"<text>"}`, `[0,{"result":"success"}]`)
+	refusedSend := ubusEx("zwrt_wms.zte_libwms_send_sms", `{"number":"<number>","message_body":"<text>"}`, `[2]`)
+	keyed := ubusEx("zwrt_web.web_http_enstr_set", `{"web_enstr":"<redacted>"}`, `[0,{"result":"success"}]`)
+	det := map[string]string{"family": "ubus"}
+	for _, c := range []struct {
+		name               string
+		ex                 []Exchange
+		red, refuse, other bool
+		msgs, capacity     int
+		note               string
+	}{
+		{"plaintext device", []Exchange{login, list, capacity, plainSend}, false, false, false, 2, 50, "encryption off"},
+		{"no send", []Exchange{login, list}, false, false, false, 2, 0, "encryption unknown"},
+		{"plaintext refused", []Exchange{login, list, refusedSend, keyed}, true, false, false, 2, 0, "encryption ON"},
+		{"sealed before a key", []Exchange{login, sealedList, keyed, sealedList}, true, false, true, 1, 0, "another login's key"},
+		{"sealed after the key", []Exchange{login, keyed, sealedList}, true, false, false, 1, 0, "encryption ON"},
+		{"refused login", []Exchange{refused}, false, true, false, 0, 0, "refuses every login"},
+		{"refused, then accepted", []Exchange{refused, login}, false, false, false, 0, 0, "encryption unknown"},
+	} {
+		r := replayFromCapture(&Capture{Format: captureFormat, Detected: det, Exchanges: c.ex})
+		notes := strings.Join(r.notes, "\n")
+		if !r.p.ubus || r.p.red != c.red || r.p.refuseLogins != c.refuse || r.otherKey != c.other || len(r.msgs) != c.msgs ||
+			r.capacity != c.capacity || !strings.Contains(notes, c.note) {
+			t.Errorf("%s: ubus %v red %v refuse %v other key %v, %d messages, capacity %d, notes:\n%s",
+				c.name, r.p.ubus, r.p.red, r.p.refuseLogins, r.otherKey, len(r.msgs), r.capacity, notes)
 		}
 	}
 }

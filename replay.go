@@ -28,6 +28,9 @@ type replaySpec struct {
 	faults   SimFaults
 	// notes say where a trait came from, for the person running the replay.
 	notes []string
+	// otherKey: another web login's AES key is registered at start, so the
+	// inbox comes sealed with a key the client does not have (ubus).
+	otherKey bool
 }
 
 // dynamicKeys are computed by the simulator from its state (session,
@@ -409,6 +412,9 @@ func newReplaySim(r *replaySpec, password string) *Sim {
 		s.signal = r.signal
 	}
 	s.faults = r.faults
+	if r.otherKey {
+		s.OtherWebLogin()
+	}
 	for _, m := range r.msgs {
 		m := m
 		s.msgs = append(s.msgs, &m)

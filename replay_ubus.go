@@ -85,6 +85,9 @@ type ubusReading struct {
 	accepted, refused int
 	sealed            []string // why the capture shows envelopes
 	plainSendTaken    bool
+	// keyTaken: the capture's client registered a key; sealedFirst: a
+	// listing came sealed before it did (another login's key was there).
+	keyTaken, sealedFirst bool
 }
 
 // replayUbus derives the replay of a ubus capture.
@@ -112,6 +115,10 @@ func replayUbus(c *Capture) *replaySpec {
 	default:
 		note("encryption unknown: the capture holds no send and no sealed value (doctor -send-test shows it); the replay takes plaintext")
 	}
+	if r.p.red && rd.sealedFirst {
+		r.otherKey = true
+		note("the inbox came sealed before the client registered a key: another login's key is in place at start")
+	}
 	if rd.refused > 0 && rd.accepted == 0 {
 		r.p.refuseLogins = true
 		note("the captured login was refused: the replay refuses every login, as a device with another password")
@@ -129,6 +136,7 @@ func (r *replaySpec) readUbus(e Exchange, rd *ubusReading) {
 	status, payload := replayUbusAnswer(e)
 	if strings.Contains(string(e.Body), ":sealed>") {
 		rd.sealed = append(rd.sealed, "the device listed sealed values")
+		rd.sealedFirst = rd.sealedFirst || !rd.keyTaken
 	}
 	switch call {
 	case "zwrt_web.web_login":
@@ -140,6 +148,7 @@ func (r *replaySpec) readUbus(e Exchange, rd *ubusReading) {
 	case "zwrt_web.web_http_enstr_set":
 		if status == 0 {
 			rd.sealed = append(rd.sealed, "the device took a key")
+			rd.keyTaken = true
 		}
 	case "zwrt_wms.zte_libwms_send_sms":
 		number, _ := args["number"].(string)
@@ -153,7 +162,7 @@ func (r *replaySpec) readUbus(e Exchange, rd *ubusReading) {
 		}
 	case "zwrt_wms.zte_libwms_get_sms_data":
 		if status == 0 {
-			r.addMessages(payload, replayArg(args["mem_store"]))
+			r.addMessages(replayTextValues(payload), replayArg(args["mem_store"]))
 		}
 	case "zwrt_wms.zwrt_wms_get_wms_capacity":
 		if n, err := strconv.Atoi(replayArg(payload["sms_nv_total"])); err == nil && n > 0 {
@@ -171,6 +180,21 @@ func replayArg(v any) string {
 		return strconv.FormatFloat(x, 'f', -1, 64)
 	}
 	return ""
+}
+
+// replayTextValues is a listing's payload with the messages' numbers as
+// their text: firmware may write an id as 12 or "12".
+func replayTextValues(payload map[string]any) map[string]any {
+	list, _ := payload["messages"].([]any)
+	for _, item := range list {
+		rec, _ := item.(map[string]any)
+		for k, v := range rec {
+			if _, ok := v.(float64); ok {
+				rec[k] = replayArg(v)
+			}
+		}
+	}
+	return payload
 }
 
 func dedupeStrings(s []string) []string {
