@@ -6,7 +6,7 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
-	"regexp"
+	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -44,7 +44,7 @@ var ubusArgsKept = map[string]bool{
 }
 
 // ubusName is what an object or method name may be to be kept.
-var ubusName = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9_.]{0,63}$`)
+var ubusName = lazyRegexp(`^[A-Za-z][A-Za-z0-9_.]{0,63}$`)
 
 // tapWeb puts doctor's recorder between the ubus client and the network,
 // so that -capture holds the whole conversation, not only detection's
@@ -190,7 +190,7 @@ func redactUbusCall(body []byte) json.RawMessage {
 }
 
 func ubusKeptName(s string) string {
-	if ubusName.MatchString(s) && scrubText(s) == s {
+	if ubusName().MatchString(s) && scrubText(s) == s {
 		return s
 	}
 	return "<redacted>"
@@ -492,7 +492,7 @@ func tokenForms(tokens []string) []string {
 func redactTokens(s string, tokens []string) string {
 	forms := tokenForms(tokens)
 	// Longest first: a token's base64 may hold a shorter one.
-	sortByLenDesc(forms)
+	sort.Slice(forms, func(i, j int) bool { return len(forms[i]) > len(forms[j]) })
 	for _, f := range forms {
 		if len(f) < 8 {
 			continue
@@ -500,14 +500,6 @@ func redactTokens(s string, tokens []string) string {
 		s = replaceFold(s, f, "<redacted>")
 	}
 	return s
-}
-
-func sortByLenDesc(s []string) {
-	for i := 1; i < len(s); i++ {
-		for j := i; j > 0 && len(s[j]) > len(s[j-1]); j-- {
-			s[j], s[j-1] = s[j-1], s[j]
-		}
-	}
 }
 
 // replaceFold replaces old in s, matched without regard to ASCII case.
