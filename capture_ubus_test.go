@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -528,6 +529,53 @@ func TestReplayUbusReadsTheCapture(t *testing.T) {
 			r.capacity != c.capacity || !strings.Contains(notes, c.note) {
 			t.Errorf("%s: ubus %v red %v refuse %v other key %v, %d messages, capacity %d, notes:\n%s",
 				c.name, r.p.ubus, r.p.red, r.p.refuseLogins, r.otherKey, len(r.msgs), r.capacity, notes)
+		}
+	}
+}
+
+// ubusAnswers answers every request with the next of its bodies.
+type ubusAnswers struct{ bodies []string }
+
+func (u *ubusAnswers) exchange(ctx context.Context, req *webRequest) (*webAnswer, error) {
+	b := u.bodies[0]
+	if len(u.bodies) > 1 {
+		u.bodies = u.bodies[1:]
+	}
+	return &webAnswer{Status: 200, Body: []byte(b), Header: map[string]string{}}, nil
+}
+
+// TestRecorderHoldsASecondUbusLogin: after a ubus login that gave no
+// session, doctor's recorder sends no other (doctor spends at most one of
+// the owner's attempts), whatever the client would do; one that gave a
+// session holds nothing back.
+func TestRecorderHoldsASecondUbusLogin(t *testing.T) {
+	login := &webRequest{Method: "POST", Path: ubusPath,
+		Body: []byte(`[{"jsonrpc":"2.0","id":1,"method":"call","params":["` + ubusAnon + `","zwrt_web","web_login",{"password":"x"}]}]`)}
+	info := &webRequest{Method: "POST", Path: ubusPath,
+		Body: []byte(`[{"jsonrpc":"2.0","id":1,"method":"call","params":["` + ubusAnon + `","zwrt_web","web_login_info",{}]}]`)}
+	for _, c := range []struct {
+		answer string
+		held   bool
+	}{
+		{`[{"jsonrpc":"2.0","id":1,"result":[0,{"result":"3"}]}]`, true},
+		{`[{"jsonrpc":"2.0","id":1,"result":[6]}]`, true},
+		{`<html>`, true},
+		{`[{"jsonrpc":"2.0","id":1,"result":[0,{"ubus_rpc_session":"0123456789abcdef0123456789abcdef"}]}]`, false},
+	} {
+		r := newRecorder(&ubusAnswers{[]string{c.answer}}, true)
+		ctx := context.Background()
+		if _, err := r.exchange(ctx, info); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := r.exchange(ctx, login); err != nil {
+			t.Fatal(err)
+		}
+		_, err := r.exchange(ctx, login)
+		if held := errors.Is(err, errLoginBudget); held != c.held {
+			t.Errorf("after %s: second login held %v, want %v", c.answer, held, c.held)
+		}
+		if _, err := r.exchange(ctx, info); err != nil {
+			t.Errorf("a call that is not a login was held: %v", err)
 		}
 	}
 }
