@@ -18,7 +18,7 @@ FUZZ     := FuzzProbeAnswers FuzzParseUbusAnswer FuzzRedOpen FuzzReadContent Fuz
             FuzzDecodeContent FuzzDecodeNumber FuzzParseSMSDate FuzzContentRoundTrip \
             FuzzParseLenientJSON FuzzUndoubleQuotes FuzzParseConfigJS FuzzParseCommand FuzzParseIRCode \
             FuzzProgramArgv FuzzRedactBody FuzzTOTPCheck FuzzSanitizeText FuzzReadAnswer \
-            FuzzHiLinkAnswer FuzzHiLinkSMSList FuzzHiLinkTokens FuzzHiLinkCESU8 FuzzRedactXML \
+            FuzzHiLinkAnswer FuzzHiLinkSMSList FuzzHiLinkTokens FuzzHiLinkCESU8 FuzzRedactXML FuzzRedactUbus \
             FuzzForwardDecision FuzzUSSDCode FuzzParsePauseRequest \
             FuzzDecodeDeliverPDU FuzzEncodeSubmit FuzzATLines FuzzParseCMGL FuzzParseATAnswer
 

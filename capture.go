@@ -45,6 +45,8 @@ type Exchange struct {
 	// Sent is the body of a request that was XML (HiLink), redacted like
 	// an XML answer.
 	Sent string `json:"sent,omitempty"`
+	// Call is a JSON-RPC request (ZTE ubus), redacted (capture_ubus.go).
+	Call json.RawMessage `json:"call,omitempty"`
 	// SentCookies are the names of the cookies the client sent.
 	SentCookies []string `json:"sent_cookies,omitempty"`
 	Status      int      `json:"status,omitempty"`
@@ -80,6 +82,10 @@ type recorder struct {
 	loginResults []string
 	// blocked counts logins not sent because one was already refused.
 	blocked int
+	// tokens are secrets seen on the wire that the structural redaction
+	// leaves out (ubus sessions, salt, wrapped key...): MarshalCapture
+	// removes them once more from the whole file.
+	tokens []string
 }
 
 func newRecorder(next webTransport, capture bool) *recorder {
@@ -92,7 +98,7 @@ func isLoginForm(form url.Values) bool {
 }
 
 func (r *recorder) exchange(ctx context.Context, req *webRequest) (*webAnswer, error) {
-	login := isLoginForm(req.Form)
+	login := isLoginForm(req.Form) || isUbusLogin(req)
 	r.mu.Lock()
 	refused := 0
 	for _, res := range r.loginResults {
@@ -115,7 +121,9 @@ func (r *recorder) exchange(ctx context.Context, req *webRequest) (*webAnswer, e
 		res := "(no answer)"
 		if err == nil && ans.BodyErr == nil {
 			res = "(unreadable)"
-			if v, perr := parseLenientJSON(ans.Body); perr == nil {
+			if req.Path == ubusPath {
+				res = ubusLoginResult(ans.Body)
+			} else if v, perr := parseLenientJSON(ans.Body); perr == nil {
 				s, _ := v["result"].(string)
 				res = strings.TrimSpace(s)
 			} else if len(bytes.TrimSpace(ans.Body)) == 0 {
@@ -128,6 +136,13 @@ func (r *recorder) exchange(ctx context.Context, req *webRequest) (*webAnswer, e
 	}
 	if r.capture {
 		r.exchanges = append(r.exchanges, captureExchange(len(r.exchanges)+1, req, ans, err, r.now().Sub(start)))
+		if req.Path == ubusPath {
+			got := ans
+			if err != nil {
+				got = nil
+			}
+			r.tokens = append(r.tokens, ubusCaptureTokens(req, got)...)
+		}
 	}
 	return ans, err
 }
@@ -138,6 +153,14 @@ func (r *recorder) Logins() (results []string, blocked int) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	return append([]string(nil), r.loginResults...), r.blocked
+}
+
+// Tokens returns the secrets seen on the wire that MarshalCapture removes
+// once more.
+func (r *recorder) Tokens() []string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]string(nil), r.tokens...)
 }
 
 // Exchanges returns the recorded exchanges.
@@ -161,6 +184,7 @@ func captureExchange(seq int, req *webRequest, ans *webAnswer, err error, took t
 	}
 	if err != nil {
 		captureXML(&e, req, nil)
+		captureUbus(&e, req, nil)
 		e.Kind, e.Error = "error", scrubText(err.Error())
 		return e
 	}
@@ -192,6 +216,7 @@ func captureExchange(seq int, req *webRequest, ans *webAnswer, err error, took t
 		e.Kind, e.Body, e.Text = "config.js", nil, configJSSettings(ans.Body)
 	}
 	captureXML(&e, req, ans)
+	captureUbus(&e, req, ans)
 	if ans.BodyErr != nil {
 		e.Kind = "cut"
 		e.Error = scrubText(ans.BodyErr.Error())
@@ -576,6 +601,13 @@ func scrubCaptureStrings(c *Capture) *Capture {
 // MarshalCapture renders a capture, with the known secrets (password,
 // numbers and texts doctor saw) removed once more from the whole file.
 func MarshalCapture(c *Capture, password string, secrets []string) ([]byte, error) {
+	return marshalCaptureTokens(c, password, secrets, nil)
+}
+
+// marshalCaptureTokens is MarshalCapture that also removes tokens (the
+// recorder's, and the password's hashes) in every form they could be
+// written in.
+func marshalCaptureTokens(c *Capture, password string, secrets, tokens []string) ([]byte, error) {
 	var buf bytes.Buffer
 	enc := json.NewEncoder(&buf)
 	enc.SetEscapeHTML(false)
@@ -584,6 +616,7 @@ func MarshalCapture(c *Capture, password string, secrets []string) ([]byte, erro
 		return nil, err
 	}
 	out := redactSecrets(buf.String(), password, secrets)
+	out = redactTokens(out, append(tokens, passwordHashes(password)...))
 	// The replacement must leave valid JSON: a secret is never a JSON
 	// delimiter, but check rather than hand the user a broken file.
 	if !json.Valid([]byte(out)) {

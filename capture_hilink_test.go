@@ -160,14 +160,15 @@ func FuzzRedactXML(f *testing.F) {
 	})
 }
 
-// startHiLinkReplayCmd runs `smsgate sim -replay file` and returns its address; the
-// sim stops on SIGINT at the end of the test.
-func startHiLinkReplayCmd(t *testing.T, file string) string {
+// startHiLinkReplayCmd runs `smsgate sim -replay file` (with more flags,
+// if given) and returns its address; the sim stops on SIGINT at the end of
+// the test.
+func startHiLinkReplayCmd(t *testing.T, file string, flags ...string) string {
 	t.Helper()
 	pr, pw := io.Pipe()
 	done := make(chan error, 1)
 	go func() {
-		done <- run([]string{"sim", "-replay", file, "-listen", "127.0.0.1:0"}, nil, pw, io.Discard)
+		done <- run(append([]string{"sim", "-replay", file, "-listen", "127.0.0.1:0"}, flags...), nil, pw, io.Discard)
 		pw.Close()
 	}()
 	sc := bufio.NewScanner(pr)

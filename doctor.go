@@ -206,7 +206,7 @@ func (d *doctor) writeCapture(det map[string]string) error {
 			c.Report = append(c.Report, scrubText(l))
 		}
 	}
-	b, err := MarshalCapture(c, d.cfg.modem.password, d.secrets)
+	b, err := marshalCaptureTokens(c, d.cfg.modem.password, d.secrets, d.rec.Tokens())
 	if err != nil {
 		return err
 	}

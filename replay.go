@@ -28,6 +28,9 @@ type replaySpec struct {
 	faults   SimFaults
 	// notes say where a trait came from, for the person running the replay.
 	notes []string
+	// otherKey: another web login's AES key is registered at start, so the
+	// inbox comes sealed with a key the client does not have (ubus).
+	otherKey bool
 }
 
 // dynamicKeys are computed by the simulator from its state (session,
@@ -72,6 +75,9 @@ func isTrue(s string) bool { return s == "true" }
 // replayFromCapture derives the personality. What the client detected
 // (and confirmed) comes first; what the exchanges show fills the rest.
 func replayFromCapture(c *Capture) *replaySpec {
+	if isUbusCapture(c) {
+		return replayUbus(c) // replay_ubus.go
+	}
 	det := c.Detected
 	r := &replaySpec{p: simPersonality{name: "replay", model: det["hardware_version"], inner: det["wa_inner_version"],
 		cr: det["cr_version"], keys: map[string]string{}}}
@@ -402,6 +408,9 @@ func newReplaySim(r *replaySpec, password string) *Sim {
 		s.signal = r.signal
 	}
 	s.faults = r.faults
+	if r.otherKey {
+		s.OtherWebLogin()
+	}
 	for _, m := range r.msgs {
 		m := m
 		s.msgs = append(s.msgs, &m)

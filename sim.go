@@ -77,6 +77,9 @@ type simPersonality struct {
 	reqproc bool
 	// ubus: no goform at all, JSON-RPC on /ubus/ (U60 Pro), sim_ubus.go.
 	ubus bool
+	// refuseLogins: every login is refused, whatever the password (the
+	// replay of a capture whose login was refused, replay_ubus.go).
+	refuseLogins bool
 	// keys are answered as they are, before anything computed: a replayed
 	// capture's values of the keys that do not change (replay.go).
 	keys map[string]string
@@ -225,6 +228,9 @@ type SimRecord struct {
 	Requests    int
 	Dropped     int // deliveries lost to a full inbox
 	MaxInFlight int // the most requests the client had open at once
+	// RedKeys are the AES keys registered, by a client or another web
+	// login, in order (the capture tests look for each).
+	RedKeys [][]byte
 	// Events are the actions and sends in the order they came:
 	// "disconnect", "connect", "modem reboot", "sent NUMBER: TEXT".
 	Events []string
@@ -381,6 +387,7 @@ func (s *Sim) Record() SimRecord {
 	r.Posts = append([]SimPost(nil), r.Posts...)
 	r.CmdReads = append([]SimCmdRead(nil), r.CmdReads...)
 	r.Events = append([]string(nil), r.Events...)
+	r.RedKeys = append([][]byte(nil), r.RedKeys...)
 	return r
 }
 

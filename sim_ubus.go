@@ -96,7 +96,7 @@ func (s *Sim) simUbusOne(c simUbusCall) string {
 	case "zwrt_web.web_login":
 		salt := s.ld
 		s.ld = "" // one salt, one login
-		if salt == "" || arg("password") != simUpperSHA256(simUpperSHA256(s.password)+salt) {
+		if salt == "" || s.p.refuseLogins || arg("password") != simUpperSHA256(simUpperSHA256(s.password)+salt) {
 			s.rec.Logins = append(s.rec.Logins, SimLogin{At: s.now(), Result: "3"})
 			return reply(0, map[string]string{"result": "3"})
 		}

@@ -70,6 +70,7 @@ func (s *Sim) OtherWebLogin() {
 	if s.p.red {
 		s.redKey = make([]byte, 32)
 		rand.Read(s.redKey)
+		s.rec.RedKeys = append(s.rec.RedKeys, s.redKey)
 	}
 }
 
@@ -113,6 +114,7 @@ func (s *Sim) simEnstrSet(q url.Values) bool {
 		return false
 	}
 	s.redKey = key
+	s.rec.RedKeys = append(s.rec.RedKeys, key)
 	return true
 }
 
