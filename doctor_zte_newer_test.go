@@ -23,7 +23,7 @@ func TestDoctorNewerGenerations(t *testing.T) {
 	} {
 		t.Run(tc.personality, func(t *testing.T) {
 			sim := startDoctorSim(t, tc.personality, "s3cret")
-			sim.Deliver("+21612345678", "secret command 4711", time.Now().Add(-time.Minute))
+			sim.Deliver("+21612345678", "secret command kq4711", time.Now().Add(-time.Minute))
 			sim.OtherWebLogin() // the web UI registered a key: the listing comes sealed
 			user := ""
 			if simPersonalities[tc.personality].userForm != "" {
@@ -45,7 +45,7 @@ func TestDoctorNewerGenerations(t *testing.T) {
 				t.Fatal(err)
 			}
 			capture := string(b)
-			secrets := []string{"BEGIN PUBLIC", "KEY-----", "secret command", "4711", "+21612345678"}
+			secrets := []string{"BEGIN PUBLIC", "KEY-----", "secret command", "kq4711", "+21612345678"}
 			if tc.personality == "mc889" {
 				pem := simPEMOneLine()
 				secrets = append(secrets, pem[30:90])
