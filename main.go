@@ -286,10 +286,9 @@ func (c *daemonConfig) register(fs *flag.FlagSet) {
 	fs.StringVar(&c.stateDir, "state-dir", defaultStateDir(), "`directory` keeping PIN lockouts, rate counts, the last reboot and decided messages across restarts; default /perm/smsgate on gokrazy, else empty: memory only")
 }
 
-// stepTimeout bounds one poll iteration: a few list pages, a delete with its
-// confirmation, a reply and its send confirmation, a reconnect.
+// stepTimeout bounds one poll iteration (see stepBudget).
 func (c *daemonConfig) stepTimeout() time.Duration {
-	return 8*c.modem.timeout + 60*time.Second + 30*time.Second + c.rebootGrace + c.cmdTimeout
+	return stepBudget(c.modem.timeout, c.owner.replyParts, c.rebootGrace, c.cmdTimeout)
 }
 
 func (a *app) runDaemon(args []string) error {
@@ -577,7 +576,7 @@ func (a *app) serve(ctx context.Context, cfg validConfig, log *slog.Logger) erro
 		"mark_read", cfg.gateway.MarkRead, "poll", cfg.gateway.PollInterval, "ir_codes", len(cfg.irCodes), "led", cfg.led, "cmds", len(cfg.programs),
 		"state_dir", cfg.gateway.StateDir)
 
-	sup := &Supervisor{budget: cfg.gateway.PollInterval + cfg.gateway.StepTimeout + 10*time.Second,
+	sup := &Supervisor{budget: supervisorBudget(cfg.gateway.PollInterval, cfg.gateway.StepTimeout),
 		lastBeat: gw.LastBeat, log: log, now: time.Now}
 	if hw.wd != nil {
 		sup.dev, sup.every = hw.wd, hw.wdTimeout/3

@@ -1545,7 +1545,7 @@ func (m *Modem) Delete(ctx context.Context, ids ...int64) error {
 	if err := m.action(ctx, "DELETE_SMS", url.Values{"msg_id": {idList(ids)}, "notCallback": {"true"}}); err != nil {
 		return fmt.Errorf("delete sms %s: %w", idList(ids), err)
 	}
-	if err := m.waitCmdStatus(ctx, "6", 15*time.Second); err != nil {
+	if err := m.waitCmdStatus(ctx, "6", deleteConfirmWait); err != nil {
 		return fmt.Errorf("delete sms %s: %w", idList(ids), err)
 	}
 	return nil
@@ -1574,7 +1574,7 @@ func (m *Modem) Send(ctx context.Context, number, text string) error {
 		return fmt.Errorf("send sms to %s: %w", number, ctx.Err())
 	case <-time.After(m.sendSettle):
 	}
-	if err := m.waitCmdStatus(ctx, "4", 60*time.Second); err != nil {
+	if err := m.waitCmdStatus(ctx, "4", sendConfirmWait); err != nil {
 		return fmt.Errorf("send sms to %s: %w: %w", number, errSendUnconfirmed, err)
 	}
 	return nil
@@ -1643,13 +1643,13 @@ func (m *Modem) Reconnect(ctx context.Context) (string, error) {
 	}
 	// The web UI waits up to 10 s for each transition; so do we.
 	down := func(ppp string) bool { return ppp == "ppp_disconnected" }
-	if _, err := m.waitPPP(ctx, down, "ppp_disconnected", 10*time.Second); err != nil {
+	if _, err := m.waitPPP(ctx, down, "ppp_disconnected", zteLinkDownWait); err != nil {
 		m.log.Warn("modem did not report disconnected", "err", err)
 	}
 	if err := m.action(ctx, "CONNECT_NETWORK", url.Values{"notCallback": {"true"}}); err != nil {
 		return "", fmt.Errorf("reconnect: %w", err)
 	}
-	return m.waitPPP(ctx, dataUp, "data up", 20*time.Second)
+	return m.waitPPP(ctx, dataUp, "data up", zteLinkUpWait)
 }
 
 func (m *Modem) waitPPP(ctx context.Context, want func(string) bool, wantName string, limit time.Duration) (string, error) {
