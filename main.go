@@ -96,11 +96,18 @@ Usage:
 'smsgate CMD -h' lists the flags of CMD.
 `
 
-func (a *app) run(args []string) error {
-	cmd := "run"
+// splitCommand is the command args name, and the arguments after it: the
+// daemon ("run") when they are empty or start with a flag, as gokrazy
+// passes flags only. The one place that decides what a process is.
+func splitCommand(args []string) (cmd string, rest []string) {
 	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
-		cmd, args = args[0], args[1:]
+		return args[0], args[1:]
 	}
+	return "run", args
+}
+
+func (a *app) run(args []string) error {
+	cmd, args := splitCommand(args)
 	stdin, stdout, stderr := a.stdin, a.stdout, a.stderr
 	switch cmd {
 	case "run":
