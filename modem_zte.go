@@ -1383,11 +1383,17 @@ type loginBudget struct {
 }
 
 func (m *Modem) newLoginBudget(k map[string]string) loginBudget {
-	lock := defaultLockPeriod
+	return loginBudget{m: m, lock: loginLockPeriod(k), reported: m.noteAttempts(k["psw_fail_num_str"])}
+}
+
+// loginLockPeriod is how long the modem locks its login after
+// maxAttempts refusals: its login_lock_time in seconds, else
+// defaultLockPeriod. The client and doctor both say this one.
+func loginLockPeriod(k map[string]string) time.Duration {
 	if s, err := strconv.Atoi(k["login_lock_time"]); err == nil && s > 0 {
-		lock = time.Duration(s) * time.Second
+		return time.Duration(s) * time.Second
 	}
-	return loginBudget{m: m, lock: lock, reported: m.noteAttempts(k["psw_fail_num_str"])}
+	return defaultLockPeriod
 }
 
 // hold stops logins for after (0: until restart) and returns why; loud
