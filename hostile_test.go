@@ -528,17 +528,6 @@ func TestStaleBacklogIsOneReply(t *testing.T) {
 	}
 }
 
-func TestDefaultStateDir(t *testing.T) {
-	for _, tt := range []struct {
-		gokrazy, perm bool
-		want          string
-	}{{true, false, "/perm/smsgate"}, {false, true, "/perm/smsgate"}, {true, true, "/perm/smsgate"}, {false, false, ""}} {
-		if got := stateDirFor(tt.gokrazy, tt.perm); got != tt.want {
-			t.Errorf("stateDirFor(%v, %v) = %q, want %q", tt.gokrazy, tt.perm, got, tt.want)
-		}
-	}
-}
-
 // TestImplausibleClockJudgesAgeBySMSDates: after a cold boot without
 // network time, age is judged against the newest SMS date, in the inbox or
 // remembered.

@@ -236,7 +236,7 @@ type daemonConfig struct {
 	alert          alertFlag
 	alertStart     bool
 	alertMax       int
-	stateDir       string
+	stateDir       stateDirFlag
 	owner          ownerFlags // -forward, -on-sms, -ussd-allow, -keepalive, -reply-parts: ownerflags.go
 }
 
@@ -290,7 +290,7 @@ func (c *daemonConfig) register(fs *flag.FlagSet) {
 	fs.BoolVar(&c.alertStart, "alert-start", false, "send the \"smsgate up\" alert after every start, not only after a boot nobody asked for")
 	fs.IntVar(&c.alertMax, "alert-max", 10, "alerts at most this many in 24 hours; the next says how many were suppressed")
 	c.owner.register(fs)
-	fs.StringVar(&c.stateDir, "state-dir", defaultStateDir(), "`directory` keeping PIN lockouts, rate counts, the last reboot and decided messages across restarts; default /perm/smsgate on gokrazy, else empty: memory only")
+	fs.Var(&c.stateDir, "state-dir", "`directory` keeping PIN lockouts, rate counts, the last reboot and decided messages across restarts; "+stateDirUsage+"; none (-state-dir \"\") keeps them in memory only")
 }
 
 // stepTimeout bounds one poll iteration (see stepBudget).
@@ -312,6 +312,7 @@ func (a *app) runDaemon(args []string) error {
 	if fs.NArg() > 0 {
 		return badConfig(fmt.Errorf("unexpected arguments %q", fs.Args()))
 	}
+	c.stateDir.settle(hostStateDir)
 	cfg, err := c.validate(os.Getenv)
 	if err != nil {
 		return badConfig(err)
@@ -376,7 +377,7 @@ func (c *daemonConfig) validate(getenv func(string) string) (validConfig, error)
 		Allow: allow, CountryCode: cc, PIN: pin, TOTP: otp, Rate: c.rate, MaxAge: c.maxAge,
 		MarkRead: c.markRead, KeepInbox: c.keepInbox, PollInterval: c.poll, RebootInterval: c.rebootInterval,
 		StepTimeout: c.stepTimeout(), Heal: c.heal, CheckHosts: c.checkHost, AlertMax: c.alertMax,
-		StateDir: c.stateDir, AlertTo: c.validateAlerts(cc, &errs),
+		StateDir: c.stateDir.dir, AlertTo: c.validateAlerts(cc, &errs),
 	}
 	v.irCodes = c.validateHardware(&errs)
 	var err error

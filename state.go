@@ -387,16 +387,50 @@ func writeAtomic(dir, name string, b []byte) (err error) {
 	return nil
 }
 
-// defaultStateDir is /perm/smsgate on gokrazy (its writable partition),
-// and empty elsewhere: only the owner knows where a writable, persistent
-// directory is on Pi OS or buildroot.
-func defaultStateDir() string {
-	return stateDirFor(dirExists("/gokrazy"), writableDir("/perm"))
+// stateDirFlag is -state-dir. Unset, it is the machine's default
+// (hostStateDir), decided after the flags are parsed and only by the
+// commands that use a state directory: registering the flag, and -h,
+// look at nothing. Set to "", it keeps the state in memory only.
+type stateDirFlag struct {
+	set bool
+	dir string
 }
 
-func stateDirFor(gokrazy, permWritable bool) string {
-	if gokrazy || permWritable {
-		return "/perm/smsgate"
+func (f *stateDirFlag) String() string {
+	if f == nil {
+		return ""
+	}
+	return f.dir
+}
+
+func (f *stateDirFlag) Set(s string) error { f.set, f.dir = true, s; return nil }
+
+// stateDirUsage describes the default, so that -h says it without
+// deciding it.
+const stateDirUsage = "default " + gokrazyStateDir + " where /gokrazy or a writable /perm is (gokrazy's writable partition), else none"
+
+// settle makes the directory what def decides when none was given.
+func (f *stateDirFlag) settle(def func() string) {
+	if !f.set {
+		f.set, f.dir = true, def()
+	}
+}
+
+// gokrazyStateDir is the state directory on gokrazy's writable partition.
+const gokrazyStateDir = "/perm/smsgate"
+
+// hostStateDir is the default -state-dir of this machine: gokrazyStateDir
+// on gokrazy or where /perm is writable, and none elsewhere: only the
+// owner knows where a writable, persistent directory is on Pi OS or
+// buildroot. It writes nothing: writability is asked of the kernel
+// (access(2)), and the daemon finds a read-only disk when it takes its
+// lock there, which it logs and survives (holdStateDir).
+func hostStateDir() string { return stateDirUnder("/") }
+
+// stateDirUnder is hostStateDir for a machine whose root is root.
+func stateDirUnder(root string) string {
+	if dirExists(filepath.Join(root, "gokrazy")) || mayWriteDir(filepath.Join(root, "perm")) {
+		return filepath.Join(root, gokrazyStateDir)
 	}
 	return ""
 }
@@ -404,17 +438,4 @@ func stateDirFor(gokrazy, permWritable bool) string {
 func dirExists(path string) bool {
 	fi, err := os.Stat(path)
 	return err == nil && fi.IsDir()
-}
-
-func writableDir(path string) bool {
-	if !dirExists(path) {
-		return false
-	}
-	f, err := os.CreateTemp(path, ".smsgate-probe-*")
-	if err != nil {
-		return false
-	}
-	f.Close()
-	os.Remove(f.Name())
-	return true
 }
