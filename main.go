@@ -298,24 +298,34 @@ func (c *daemonConfig) stepTimeout() time.Duration {
 	return stepBudget(c.modem.timeout, c.owner.replyParts, c.rebootGrace, c.cmdTimeout)
 }
 
-func (a *app) runDaemon(args []string) error {
+// parseDaemonArgs is the one way a daemon configuration is made: the
+// flags registered on fs with their defaults, args, the environment
+// (getenv), validate. stateDir decides -state-dir when args do not give
+// it. Tests make their gateway configurations here too, so that they run
+// with the daemon's limits.
+func parseDaemonArgs(fs *flag.FlagSet, args []string, getenv func(string) string, stateDir func() string) (validConfig, error) {
 	var c daemonConfig
+	c.register(fs)
+	if err := parseFlags(fs, args); err != nil {
+		return validConfig{}, err
+	}
+	if fs.NArg() > 0 {
+		return validConfig{}, badConfig(fmt.Errorf("unexpected arguments %q", fs.Args()))
+	}
+	c.stateDir.settle(stateDir)
+	cfg, err := c.validate(getenv)
+	return cfg, badConfig(err)
+}
+
+func (a *app) runDaemon(args []string) error {
 	fs := newFlagSet("run", "[run] [flags]", a.stderr)
 	fs.Usage = func() {
 		fmt.Fprint(a.stderr, usage+"\nFlags of run:\n")
 		fs.PrintDefaults()
 	}
-	c.register(fs)
-	if err := parseFlags(fs, args); err != nil {
-		return err
-	}
-	if fs.NArg() > 0 {
-		return badConfig(fmt.Errorf("unexpected arguments %q", fs.Args()))
-	}
-	c.stateDir.settle(hostStateDir)
-	cfg, err := c.validate(os.Getenv)
+	cfg, err := parseDaemonArgs(fs, args, os.Getenv, hostStateDir)
 	if err != nil {
-		return badConfig(err)
+		return err
 	}
 	log, err := newLogger(a.stdout, cfg.logFormat, slog.LevelInfo)
 	if err != nil {

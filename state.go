@@ -232,6 +232,10 @@ type stateStore struct {
 	// failing is the last write error logged, so that a read-only or full
 	// disk is said once, not once per poll.
 	failing string
+	// leftovers are the temporary files interrupted writes left, found
+	// when the state was read and removed by the first save: reading
+	// the state changes nothing in the directory.
+	leftovers []string
 }
 
 // openStateStore loads the state in dir. A missing or unreadable file
@@ -245,13 +249,9 @@ func openStateStore(dir string, log *slog.Logger) (*stateStore, *State) {
 	}
 	path := filepath.Join(dir, stateFile)
 	// A crash between writing a temporary file and renaming it leaves the
-	// temporary file behind: one per crash, unless swept here.
-	if left, _ := filepath.Glob(filepath.Join(dir, "."+stateFile+".*")); len(left) > 0 {
-		for _, f := range left {
-			os.Remove(f)
-		}
-		log.Info("state: removed what an interrupted write left", "files", len(left))
-	}
+	// temporary file behind: one per crash, unless the first save sweeps
+	// it.
+	s.leftovers, _ = filepath.Glob(filepath.Join(dir, "."+stateFile+".*"))
 	if fi, err := os.Stat(path); err == nil && !fi.Mode().IsRegular() {
 		// A FIFO would block the open for ever (no log line, no poll, no
 		// supervision); a directory or device is not ours either. Left as
@@ -310,6 +310,18 @@ func (s *stateStore) Save(st *State) { s.save(st, true) }
 // next Save or SaveSoon after that writes what changed meanwhile.
 func (s *stateStore) SaveSoon(st *State) { s.save(st, false) }
 
+// sweep removes the leftovers of interrupted writes, once.
+func (s *stateStore) sweep() {
+	if len(s.leftovers) == 0 {
+		return
+	}
+	for _, f := range s.leftovers {
+		os.Remove(f)
+	}
+	s.log.Info("state: removed what an interrupted write left", "files", len(s.leftovers))
+	s.leftovers = nil
+}
+
 func (s *stateStore) save(st *State, now bool) {
 	if s.dir == "" {
 		return
@@ -318,6 +330,7 @@ func (s *stateStore) save(st *State, now bool) {
 	if since := t.Sub(s.tried); !now && !s.tried.IsZero() && since >= 0 && since < stateLazy {
 		return
 	}
+	s.sweep()
 	b, err := json.Marshal(st)
 	if err != nil {
 		s.failed(fmt.Errorf("encode: %w", err))
