@@ -389,6 +389,8 @@ func (c *daemonConfig) validate(getenv func(string) string) (validConfig, error)
 		StepTimeout: c.stepTimeout(), Heal: c.heal, CheckHosts: c.checkHost, AlertMax: c.alertMax,
 		StateDir: c.stateDir.dir, AlertTo: c.validateAlerts(cc, &errs),
 	}
+	// A healing reconnect may take as long as the slowest family's.
+	v.gateway.Heal.StepTimeout = healStepBudget(c.modem.timeout)
 	v.irCodes = c.validateHardware(&errs)
 	var err error
 	// A missing program is said now, not on the day the owner needs it.

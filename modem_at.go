@@ -1074,7 +1074,7 @@ func (m *atModem) Reboot(ctx context.Context) error {
 	if err := m.ensure(ctx); err != nil {
 		return fmt.Errorf("reboot: %w", err)
 	}
-	if _, err := m.exec(ctx, "AT+CFUN=1,1", 15*time.Second); err != nil {
+	if _, err := m.exec(ctx, "AT+CFUN=1,1", atRebootWait); err != nil {
 		return fmt.Errorf("reboot: %w", err)
 	}
 	m.needInit.Store(true)

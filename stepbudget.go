@@ -31,6 +31,8 @@ const (
 	atRadioOffWait = 30 * time.Second
 	atRadioPause   = 2 * time.Second
 	atRadioOnWait  = 30 * time.Second
+	// atRebootWait bounds an AT module's answer to its reboot (AT+CFUN=1,1).
+	atRebootWait = 15 * time.Second
 	// stallMargin is what the supervisor allows beyond a whole step
 	// before it calls the loop stalled.
 	stallMargin = 10 * time.Second
@@ -48,6 +50,12 @@ func reconnectWait() time.Duration {
 func stepBudget(requestTimeout time.Duration, replyParts int, rebootGrace, cmdTimeout time.Duration) time.Duration {
 	return stepRequests*requestTimeout + deleteConfirmWait + time.Duration(replyParts)*sendConfirmWait +
 		reconnectWait() + rebootGrace + cmdTimeout
+}
+
+// healStepBudget bounds one healing step, a reconnect or a modem reboot
+// of any family, with its requests.
+func healStepBudget(requestTimeout time.Duration) time.Duration {
+	return stepRequests*requestTimeout + max(reconnectWait(), atRebootWait)
 }
 
 // supervisorBudget is how long the loop may go without completing an

@@ -44,6 +44,13 @@ func TestStepBudgetCoversTheWorstStep(t *testing.T) {
 				t.Errorf("%v: step timeout %s < the worst %s step %s", args, step, f.name, worst)
 			}
 		}
+		// Healing runs within a step; its reconnect must not be cut short.
+		healer := NewHealer(cfg.gateway.Heal, nil, nil, nil, nil)
+		for _, f := range families {
+			if heal := healer.cfg.StepTimeout; heal < modem.Timeout+f.reconnect || heal > step {
+				t.Errorf("%v: healing step timeout %s: want from the %s reconnect %s to the step %s", args, heal, f.name, modem.Timeout+f.reconnect, step)
+			}
+		}
 		if b := supervisorBudget(cfg.gateway.PollInterval, step); b <= step+cfg.gateway.PollInterval {
 			t.Errorf("%v: supervisor budget %s leaves no margin over a poll and a step (%s)", args, b, step)
 		}
