@@ -59,11 +59,9 @@ type Alerts struct {
 }
 
 // NewAlerts returns a queue for the numbers in to (none: alerts are only
-// logged) with at most max a day.
+// logged) with at most max a day: the caller's, checked (-alert-max,
+// GatewayConfig.checkLimits), not defaulted here.
 func NewAlerts(to []string, max int, log *slog.Logger) *Alerts {
-	if max <= 0 {
-		max = 10
-	}
 	return &Alerts{to: to, max: max, log: log}
 }
 

@@ -175,7 +175,7 @@ func TestGatewayAlerts(t *testing.T) {
 		sim, modem, clk := startSim(t, "mf920v", "right", "wrong")
 		log := slog.New(slog.DiscardHandler)
 		actions := &Actions{modem: modem, reboot: &countingRebooter{}, host: fakeHost{time.Hour}, log: log}
-		gw, err := NewGateway(GatewayConfig{Allow: []phoneKey{normalizeNumber(owner, "")}, AlertTo: []string{"+15550002222"}}, modem, actions, nil, log)
+		gw, err := NewGateway(daemonGatewayConfig(t, "-alert", "+15550002222"), modem, actions, nil, log)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -22,7 +22,7 @@ func benchGateway(b *testing.B) (*Sim, *Gateway) {
 	sim, modem, clk := startSim(b, "mf920v", "pw", "pw")
 	log := slog.New(slog.DiscardHandler)
 	actions := &Actions{modem: modem, reboot: &countingRebooter{}, host: fakeHost{time.Hour}, log: log}
-	gw, err := NewGateway(GatewayConfig{Allow: []phoneKey{normalizeNumber(owner, "")}}, modem, actions, nil, log)
+	gw, err := NewGateway(daemonGatewayConfig(b), modem, actions, nil, log)
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -123,8 +123,8 @@ func (rig *famRig) gateway(t *testing.T, now func() time.Time, poll time.Duratio
 	t.Helper()
 	log := slog.New(h)
 	actions := &Actions{modem: rig.port, reboot: &countingRebooter{}, ir: &recordingIR{}, host: fakeHost{uptime: 3 * time.Hour}, log: log}
-	gw, err := NewGateway(GatewayConfig{Allow: []phoneKey{normalizeNumber(owner, "")}, MaxAge: 30 * time.Minute,
-		RebootInterval: 10 * time.Minute, Rate: 100000, PollInterval: poll}, rig.port, actions, nil, log)
+	cfg := daemonGatewayConfig(t, "-rate", "100000", "-poll", poll.String())
+	gw, err := NewGateway(cfg, rig.port, actions, nil, log)
 	if err != nil {
 		t.Fatal(err)
 	}

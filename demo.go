@@ -5,6 +5,7 @@ package main
 import (
 	"bufio"
 	"context"
+	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -74,10 +75,16 @@ func runDemo(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 		ir:        &IR{codes: codes, tx: nopTX{}, toggle: map[string]bool{}},
 		reboot:    refuseReboot{},
 	}
-	gw, err := NewGateway(GatewayConfig{
-		Allow: []phoneKey{normalizeNumber(demoOwner, "")}, PIN: *pin, MaxAge: 30 * time.Minute,
-		RebootInterval: 10 * time.Minute, PollInterval: time.Second, StepTimeout: 30 * time.Second,
-	}, modem, actions, &logLED{log: log}, log)
+	// The daemon's configuration, made as the daemon makes it: the demo
+	// runs with its limits. Nothing from the environment, no state kept.
+	daemon := flag.NewFlagSet("run", flag.ContinueOnError)
+	daemon.SetOutput(io.Discard)
+	cfg, err := parseDaemonArgs(daemon, []string{"-allow", demoOwner, "-pin", *pin, "-poll", "1s"},
+		func(string) string { return "" }, func() string { return "" })
+	if err != nil {
+		return err
+	}
+	gw, err := NewGateway(cfg.gateway, modem, actions, &logLED{log: log}, log)
 	if err != nil {
 		return err
 	}

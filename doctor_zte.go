@@ -151,10 +151,7 @@ func (z *zteDoctor) login(ctx context.Context, pre map[string]string) bool {
 	if n, err := strconv.Atoi(pre["psw_fail_num_str"]); err == nil {
 		left = n
 	}
-	lock := pre["login_lock_time"]
-	if lock == "" {
-		lock = "300"
-	}
+	lock := strconv.Itoa(int(loginLockPeriod(pre) / time.Second))
 	switch {
 	case left < 0:
 		z.add(check{"attempts", levelOK, "the modem does not say how many login attempts are left; doctor tries once", ""})
@@ -164,7 +161,7 @@ func (z *zteDoctor) login(ctx context.Context, pre map[string]string) bool {
 		z.add(check{"login", levelSkip, "not tried: attempts kept for the owner", ""})
 		return false
 	default:
-		z.add(check{"attempts", levelOK, fmt.Sprintf("%d login attempts left (the modem locks the login for %s s after 5 wrong ones)", left, lock), ""})
+		z.add(check{"attempts", levelOK, fmt.Sprintf("%d login attempts left (the modem locks the login for %s s after %d wrong ones)", left, lock, maxAttempts), ""})
 	}
 	if m.password == "" {
 		z.add(check{"login", levelFail, "the modem asks for a password and none is set",

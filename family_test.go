@@ -183,8 +183,7 @@ func newFamHarness(t *testing.T, f simFamily, mutate func(*GatewayConfig)) *famH
 	sim, port := f.start(t, clk)
 	h := &famHarness{t: t, sim: sim, port: port, clk: clk, reboots: &countingRebooter{}, ir: &recordingIR{},
 		logs: &lockedBuffer{}, host: fakeHost{uptime: 3 * time.Hour}}
-	h.cfg = GatewayConfig{Allow: []phoneKey{normalizeNumber(owner, "")}, MaxAge: 30 * time.Minute,
-		RebootInterval: 10 * time.Minute, Rate: 10}
+	h.cfg = daemonGatewayConfig(t)
 	if mutate != nil {
 		mutate(&h.cfg)
 	}

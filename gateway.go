@@ -49,9 +49,6 @@ type GatewayConfig struct {
 	MarkRead     bool          // mark commands read instead of deleting them
 	KeepInbox    bool          // never delete strangers' messages to make room
 	PollInterval time.Duration
-	// FullEvery forces a full inbox read every so many polls, in case the
-	// unread counters missed a change.
-	FullEvery int
 	// RebootInterval is the least time between two reboots, counted from
 	// boot too: a Pi that just booted is not rebooted again.
 	RebootInterval time.Duration
@@ -81,7 +78,10 @@ const (
 	// incompleteEvery is how often (in polls) a long SMS missing parts is
 	// looked at again when nothing else changed.
 	incompleteEvery = 6
-	fullNoticeGap   = 24 * time.Hour
+	// fullReadEvery forces a full inbox read every so many polls, in case
+	// the unread counters missed a change.
+	fullReadEvery = 60
+	fullNoticeGap = 24 * time.Hour
 	// strangerFlood messages from strangers dated within an hour make an
 	// alert, at most once per fullNoticeGap (see floodDates).
 	strangerFlood  = 20
@@ -167,7 +167,34 @@ type waitingMsg struct {
 	ran map[string]bool
 }
 
-// NewGateway checks the configuration and returns a gateway.
+// checkLimits refuses limits that make no sense. The daemon's flags
+// (daemonConfig.validate) decide them; a zero here is a caller's mistake,
+// said, not replaced by a default of the gateway's own.
+func (c GatewayConfig) checkLimits() error {
+	var errs []error
+	if c.Rate < 1 {
+		errs = append(errs, fmt.Errorf("rate %d: want at least 1 command per hour", c.Rate))
+	}
+	for _, d := range []struct {
+		name string
+		d    time.Duration
+	}{{"max age", c.MaxAge}, {"poll interval", c.PollInterval}, {"step timeout", c.StepTimeout}} {
+		if d.d <= 0 {
+			errs = append(errs, fmt.Errorf("%s %s: want more than 0", d.name, d.d))
+		}
+	}
+	if c.RebootInterval < 0 {
+		errs = append(errs, fmt.Errorf("reboot interval %s: want 0 or more", c.RebootInterval))
+	}
+	if c.AlertMax < 1 {
+		errs = append(errs, fmt.Errorf("alert max %d: want at least 1", c.AlertMax))
+	}
+	return errors.Join(errs...)
+}
+
+// NewGateway checks the configuration and returns a gateway. It trusts
+// its caller for the limits' values (the daemon's flags decide them) but
+// refuses ones that make no sense.
 func NewGateway(cfg GatewayConfig, modem modemPort, actions *Actions, led indicator, log *slog.Logger) (*Gateway, error) {
 	if len(cfg.Allow) == 0 {
 		return nil, errors.New("no -allow numbers: smsgate would obey nobody; give the owner's number")
@@ -184,18 +211,13 @@ func NewGateway(cfg GatewayConfig, modem modemPort, actions *Actions, led indica
 		}
 		allow[k] = true
 	}
-	if cfg.Rate <= 0 {
-		cfg.Rate = 10
+	if err := cfg.checkLimits(); err != nil {
+		return nil, err
 	}
-	if cfg.PollInterval <= 0 {
-		cfg.PollInterval = 5 * time.Second
-	}
-	if cfg.StepTimeout <= 0 {
-		cfg.StepTimeout = 3 * time.Minute
-	}
-	if cfg.FullEvery <= 0 {
-		cfg.FullEvery = 60
-	}
+	// The gateway's own copy, which it gives its parts: the Actions the
+	// caller made stay as they were made.
+	copied := *actions
+	actions = &copied
 	store, st := openStateStore(cfg.StateDir, log)
 	g := &Gateway{
 		cfg: cfg, allow: allow, modem: modem, actions: actions, led: led, log: log, now: time.Now,
@@ -319,7 +341,7 @@ func (g *Gateway) Step(ctx context.Context) {
 		g.recovered()
 	}
 	g.polls++
-	full := g.polls == 1 || st.Unread != g.lastUnread || g.polls%g.cfg.FullEvery == 0 ||
+	full := g.polls == 1 || st.Unread != g.lastUnread || g.polls%fullReadEvery == 0 ||
 		(len(g.waiting) > 0 && g.polls%incompleteEvery == 0)
 	for _, w := range g.waiting {
 		full = full || !w.incomplete

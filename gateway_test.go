@@ -108,8 +108,7 @@ func newHarness(t *testing.T, personality string, mutate func(*GatewayConfig)) *
 	sim, modem, clk := startSim(t, personality, "pw", "pw")
 	h := &harness{t: t, sim: sim, modem: modem, clk: clk, reboots: &countingRebooter{}, ir: &recordingIR{},
 		led: &recordingLED{}, logs: &lockedBuffer{}, host: fakeHost{uptime: 3 * time.Hour}}
-	h.cfg = GatewayConfig{Allow: []phoneKey{normalizeNumber(owner, "")}, MaxAge: 30 * time.Minute,
-		RebootInterval: 10 * time.Minute, Rate: 10}
+	h.cfg = daemonGatewayConfig(t)
 	if mutate != nil {
 		mutate(&h.cfg)
 	}
@@ -563,7 +562,7 @@ func TestModemFaultsAreSurvived(t *testing.T) {
 		sim, modem, clk := startSim(t, "mf920v", "right", "wrong")
 		led := &recordingLED{}
 		actions := &Actions{modem: modem, reboot: &countingRebooter{}, host: fakeHost{time.Hour}, log: slog.New(slog.DiscardHandler)}
-		gw, _ := NewGateway(GatewayConfig{Allow: []phoneKey{normalizeNumber(owner, "")}}, modem, actions, led, slog.New(slog.DiscardHandler))
+		gw, _ := NewGateway(daemonGatewayConfig(t), modem, actions, led, slog.New(slog.DiscardHandler))
 		gw.now = clk.Now
 		for i := 0; i < 20; i++ {
 			gw.Step(context.Background())
@@ -613,7 +612,9 @@ func TestFloodKeepsStateFlat(t *testing.T) {
 func TestGatewayRefusesToStartWithoutAllow(t *testing.T) {
 	log := slog.New(slog.DiscardHandler)
 	for _, allow := range [][]phoneKey{nil, {normalizeNumber("012345678", "")}, {normalizeNumber("TELKOMSEL", "")}} {
-		if _, err := NewGateway(GatewayConfig{Allow: allow}, nil, &Actions{}, nil, log); err == nil {
+		cfg := daemonGatewayConfig(t)
+		cfg.Allow = allow
+		if _, err := NewGateway(cfg, nil, &Actions{}, nil, log); err == nil {
 			t.Errorf("started with -allow %v", allow)
 		}
 	}

@@ -92,8 +92,8 @@ func TestHiLinkUSSDCommandThroughTheGateway(t *testing.T) {
 	shortUSSDWait(t, 300*time.Millisecond)
 	allow, _ := parseUSSDCharset(defaultUSSDCharset)
 	sim, m, clk := hilinkUSSD(t, map[string]HiLinkUSSDAnswer{"*100#": {Text: "Balance 12.50 TND", PendingReads: 2}, "*111#": {Text: "1. Packs", Menu: true}})
-	cfg := GatewayConfig{Allow: []phoneKey{normalizeNumber(owner, "")}, MaxAge: 30 * time.Minute, RebootInterval: 10 * time.Minute, Rate: 10,
-		StateDir: t.TempDir(), Owner: OwnerConfig{USSDAllow: allow, Keepalive: 30 * 24 * time.Hour, BalanceUSSD: "*100#"}}
+	cfg := daemonGatewayConfig(t)
+	cfg.StateDir, cfg.Owner = t.TempDir(), OwnerConfig{USSDAllow: allow, Keepalive: 30 * 24 * time.Hour, BalanceUSSD: "*100#"}
 	log := slog.New(slog.NewTextHandler(&lockedBuffer{}, nil))
 	actions := &Actions{modem: m, reboot: &countingRebooter{}, ir: &recordingIR{}, host: fakeHost{uptime: 3 * time.Hour}, log: log}
 	gw, err := NewGateway(cfg, m, actions, &recordingLED{}, log)

@@ -528,17 +528,6 @@ func TestStaleBacklogIsOneReply(t *testing.T) {
 	}
 }
 
-func TestDefaultStateDir(t *testing.T) {
-	for _, tt := range []struct {
-		gokrazy, perm bool
-		want          string
-	}{{true, false, "/perm/smsgate"}, {false, true, "/perm/smsgate"}, {true, true, "/perm/smsgate"}, {false, false, ""}} {
-		if got := stateDirFor(tt.gokrazy, tt.perm); got != tt.want {
-			t.Errorf("stateDirFor(%v, %v) = %q, want %q", tt.gokrazy, tt.perm, got, tt.want)
-		}
-	}
-}
-
 // TestImplausibleClockJudgesAgeBySMSDates: after a cold boot without
 // network time, age is judged against the newest SMS date, in the inbox or
 // remembered.
@@ -757,7 +746,9 @@ func TestCountryCodeForms(t *testing.T) {
 	if h.decision(id) != "executed" {
 		t.Error("-country-code +216: the owner's national form does not match")
 	}
-	if _, err := NewGateway(GatewayConfig{Allow: []phoneKey{normalizeNumber(owner, "")}, CountryCode: "2x6"}, nil, &Actions{}, nil, slog.New(slog.DiscardHandler)); err == nil {
+	cfg := daemonGatewayConfig(t)
+	cfg.CountryCode = "2x6"
+	if _, err := NewGateway(cfg, nil, &Actions{}, nil, slog.New(slog.DiscardHandler)); err == nil {
 		t.Error("-country-code 2x6 accepted")
 	}
 	err := run([]string{"-allow", owner, "-country-code", "+21x", "-watchdog", "", "-dry-run"}, strings.NewReader(""), new(strings.Builder), new(strings.Builder))

@@ -55,3 +55,10 @@ func lockPath(dir, path string) (*stateDirLock, int, error) {
 	}
 	return &stateDirLock{f: f}, 0, nil
 }
+
+// mayWriteDir reports whether path is a directory this process may
+// create files in, without creating one: access(2) also says EROFS for a
+// read-only mount.
+func mayWriteDir(path string) bool {
+	return dirExists(path) && unix.Access(path, unix.W_OK) == nil
+}

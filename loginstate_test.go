@@ -23,7 +23,7 @@ func loginRun(t *testing.T, sim *Sim, clk *fakeClock, password, dir string) *Mod
 	m.now = clk.Now
 	log := slog.New(slog.DiscardHandler)
 	actions := &Actions{modem: m, reboot: &countingRebooter{}, host: fakeHost{uptime: 3 * time.Hour}, log: log}
-	gw, err := NewGateway(GatewayConfig{Allow: []phoneKey{normalizeNumber(owner, "")}, StateDir: dir}, m, actions, nil, log)
+	gw, err := NewGateway(gatewayConfigIn(t, dir), m, actions, nil, log)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -96,11 +96,18 @@ Usage:
 'smsgate CMD -h' lists the flags of CMD.
 `
 
-func (a *app) run(args []string) error {
-	cmd := "run"
+// splitCommand is the command args name, and the arguments after it: the
+// daemon ("run") when they are empty or start with a flag, as gokrazy
+// passes flags only. The one place that decides what a process is.
+func splitCommand(args []string) (cmd string, rest []string) {
 	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
-		cmd, args = args[0], args[1:]
+		return args[0], args[1:]
 	}
+	return "run", args
+}
+
+func (a *app) run(args []string) error {
+	cmd, args := splitCommand(args)
 	stdin, stdout, stderr := a.stdin, a.stdout, a.stderr
 	switch cmd {
 	case "run":
@@ -229,7 +236,7 @@ type daemonConfig struct {
 	alert          alertFlag
 	alertStart     bool
 	alertMax       int
-	stateDir       string
+	stateDir       stateDirFlag
 	owner          ownerFlags // -forward, -on-sms, -ussd-allow, -keepalive, -reply-parts: ownerflags.go
 }
 
@@ -283,32 +290,42 @@ func (c *daemonConfig) register(fs *flag.FlagSet) {
 	fs.BoolVar(&c.alertStart, "alert-start", false, "send the \"smsgate up\" alert after every start, not only after a boot nobody asked for")
 	fs.IntVar(&c.alertMax, "alert-max", 10, "alerts at most this many in 24 hours; the next says how many were suppressed")
 	c.owner.register(fs)
-	fs.StringVar(&c.stateDir, "state-dir", defaultStateDir(), "`directory` keeping PIN lockouts, rate counts, the last reboot and decided messages across restarts; default /perm/smsgate on gokrazy, else empty: memory only")
+	fs.Var(&c.stateDir, "state-dir", "`directory` keeping PIN lockouts, rate counts, the last reboot and decided messages across restarts; "+stateDirUsage+"; none (-state-dir \"\") keeps them in memory only")
 }
 
-// stepTimeout bounds one poll iteration: a few list pages, a delete with its
-// confirmation, a reply and its send confirmation, a reconnect.
+// stepTimeout bounds one poll iteration (see stepBudget).
 func (c *daemonConfig) stepTimeout() time.Duration {
-	return 8*c.modem.timeout + 60*time.Second + 30*time.Second + c.rebootGrace + c.cmdTimeout
+	return stepBudget(c.modem.timeout, c.owner.replyParts, c.rebootGrace, c.cmdTimeout)
+}
+
+// parseDaemonArgs is the one way a daemon configuration is made: the
+// flags registered on fs with their defaults, args, the environment
+// (getenv), validate. stateDir decides -state-dir when args do not give
+// it. Tests make their gateway configurations here too, so that they run
+// with the daemon's limits.
+func parseDaemonArgs(fs *flag.FlagSet, args []string, getenv func(string) string, stateDir func() string) (validConfig, error) {
+	var c daemonConfig
+	c.register(fs)
+	if err := parseFlags(fs, args); err != nil {
+		return validConfig{}, err
+	}
+	if fs.NArg() > 0 {
+		return validConfig{}, badConfig(fmt.Errorf("unexpected arguments %q", fs.Args()))
+	}
+	c.stateDir.settle(stateDir)
+	cfg, err := c.validate(getenv)
+	return cfg, badConfig(err)
 }
 
 func (a *app) runDaemon(args []string) error {
-	var c daemonConfig
 	fs := newFlagSet("run", "[run] [flags]", a.stderr)
 	fs.Usage = func() {
 		fmt.Fprint(a.stderr, usage+"\nFlags of run:\n")
 		fs.PrintDefaults()
 	}
-	c.register(fs)
-	if err := parseFlags(fs, args); err != nil {
-		return err
-	}
-	if fs.NArg() > 0 {
-		return badConfig(fmt.Errorf("unexpected arguments %q", fs.Args()))
-	}
-	cfg, err := c.validate(os.Getenv)
+	cfg, err := parseDaemonArgs(fs, args, os.Getenv, hostStateDir)
 	if err != nil {
-		return badConfig(err)
+		return err
 	}
 	log, err := newLogger(a.stdout, cfg.logFormat, slog.LevelInfo)
 	if err != nil {
@@ -370,8 +387,10 @@ func (c *daemonConfig) validate(getenv func(string) string) (validConfig, error)
 		Allow: allow, CountryCode: cc, PIN: pin, TOTP: otp, Rate: c.rate, MaxAge: c.maxAge,
 		MarkRead: c.markRead, KeepInbox: c.keepInbox, PollInterval: c.poll, RebootInterval: c.rebootInterval,
 		StepTimeout: c.stepTimeout(), Heal: c.heal, CheckHosts: c.checkHost, AlertMax: c.alertMax,
-		StateDir: c.stateDir, AlertTo: c.validateAlerts(cc, &errs),
+		StateDir: c.stateDir.dir, AlertTo: c.validateAlerts(cc, &errs),
 	}
+	// A healing reconnect may take as long as the slowest family's.
+	v.gateway.Heal.StepTimeout = healStepBudget(c.modem.timeout)
 	v.irCodes = c.validateHardware(&errs)
 	var err error
 	// A missing program is said now, not on the day the owner needs it.
@@ -577,7 +596,7 @@ func (a *app) serve(ctx context.Context, cfg validConfig, log *slog.Logger) erro
 		"mark_read", cfg.gateway.MarkRead, "poll", cfg.gateway.PollInterval, "ir_codes", len(cfg.irCodes), "led", cfg.led, "cmds", len(cfg.programs),
 		"state_dir", cfg.gateway.StateDir)
 
-	sup := &Supervisor{budget: cfg.gateway.PollInterval + cfg.gateway.StepTimeout + 10*time.Second,
+	sup := &Supervisor{budget: supervisorBudget(cfg.gateway.PollInterval, cfg.gateway.StepTimeout),
 		lastBeat: gw.LastBeat, log: log, now: time.Now}
 	if hw.wd != nil {
 		sup.dev, sup.every = hw.wd, hw.wdTimeout/3

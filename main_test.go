@@ -53,14 +53,9 @@ func validFlags(t *testing.T, args ...string) validConfig {
 }
 
 func parseDaemonFlags(args []string, getenv func(string) string) (validConfig, error) {
-	var c daemonConfig
 	fs := flag.NewFlagSet("run", flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
-	c.register(fs)
-	if err := fs.Parse(args); err != nil {
-		return validConfig{}, err
-	}
-	return c.validate(getenv)
+	return parseDaemonArgs(fs, args, getenv, func() string { return "" })
 }
 
 func TestValidate(t *testing.T) {
@@ -346,7 +341,7 @@ func TestRebootReleasesThePinsFirst(t *testing.T) {
 	}
 	byHealing := func(t *testing.T, a *Actions) error {
 		log := slog.New(slog.DiscardHandler)
-		g, err := NewGateway(GatewayConfig{Allow: []phoneKey{normalizeNumber(owner, "")}, StateDir: t.TempDir()}, nil, a, nil, log)
+		g, err := NewGateway(gatewayConfigIn(t, t.TempDir()), nil, a, nil, log)
 		if err != nil {
 			t.Fatal(err)
 		}

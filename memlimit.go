@@ -1,9 +1,6 @@
 package main
 
-import (
-	"runtime/debug"
-	"strings"
-)
+import "runtime/debug"
 
 // daemonMemoryLimit is the Go runtime's soft memory limit for the daemon:
 // near it the garbage collector runs sooner instead of letting the heap
@@ -20,7 +17,7 @@ func limitMemory(args []string, getenv func(string) string) bool {
 	if getenv("GOMEMLIMIT") != "" {
 		return false
 	}
-	if len(args) > 0 && args[0] != "run" && !strings.HasPrefix(args[0], "-") {
+	if cmd, _ := splitCommand(args); cmd != "run" {
 		return false // a one-shot command, the simulator, doctor
 	}
 	debug.SetMemoryLimit(daemonMemoryLimit)

@@ -22,6 +22,8 @@ func TestDaemonMemoryLimit(t *testing.T) {
 		{[]string{"run", "-allow", "+15550001111"}, noEnv, true},
 		{[]string{"status"}, noEnv, false},
 		{[]string{"sim"}, noEnv, false},
+		{[]string{"doctor", "-modem", "http://127.0.0.1"}, noEnv, false},
+		{[]string{"run"}, noEnv, true},
 		{nil, func(k string) string { return map[string]string{"GOMEMLIMIT": "64MiB"}[k] }, false},
 	}
 	for _, tt := range tests {

@@ -943,7 +943,7 @@ func (m *atModem) Send(ctx context.Context, number, text string) error {
 		return fmt.Errorf("send to %s: %w", number, err)
 	}
 	for i, p := range pdus {
-		lines, wrote, err := m.conn.execPDU(ctx, fmt.Sprintf("AT+CMGS=%d", p.Length), p.Hex, m.cfg.Timeout, 60*time.Second)
+		lines, wrote, err := m.conn.execPDU(ctx, fmt.Sprintf("AT+CMGS=%d", p.Length), p.Hex, m.cfg.Timeout, sendConfirmWait)
 		confirmed := err == nil && hasPrefixLine(lines, "+CMGS:")
 		switch {
 		case confirmed:
@@ -1069,7 +1069,7 @@ func (m *atModem) Reboot(ctx context.Context) error {
 	if err := m.ensure(ctx); err != nil {
 		return fmt.Errorf("reboot: %w", err)
 	}
-	if _, err := m.exec(ctx, "AT+CFUN=1,1", 15*time.Second); err != nil {
+	if _, err := m.exec(ctx, "AT+CFUN=1,1", atRebootWait); err != nil {
 		return fmt.Errorf("reboot: %w", err)
 	}
 	m.needInit.Store(true)
@@ -1084,21 +1084,21 @@ func (m *atModem) Reconnect(ctx context.Context) (string, error) {
 	if err := m.ensure(ctx); err != nil {
 		return "", fmt.Errorf("reconnect: %w", err)
 	}
-	if _, err := m.exec(ctx, "AT+CGATT=0", 30*time.Second); err == nil {
-		if _, err := m.exec(ctx, "AT+CGATT=1", 60*time.Second); err != nil {
+	if _, err := m.exec(ctx, "AT+CGATT=0", atDetachWait); err == nil {
+		if _, err := m.exec(ctx, "AT+CGATT=1", atAttachWait); err != nil {
 			return "packet service detached, attach failed", fmt.Errorf("reconnect: %w", err)
 		}
 		m.readReg(ctx) // what the attach gave, before the next poll judges it
 		return "packet service detached and attached again", nil
 	}
-	if _, err := m.exec(ctx, "AT+CFUN=0", 30*time.Second); err != nil {
+	if _, err := m.exec(ctx, "AT+CFUN=0", atRadioOffWait); err != nil {
 		return "", fmt.Errorf("reconnect: radio off: %w", err)
 	}
 	select {
-	case <-time.After(2 * time.Second):
+	case <-time.After(atRadioPause):
 	case <-ctx.Done():
 	}
-	if _, err := m.exec(context.WithoutCancel(ctx), "AT+CFUN=1", 30*time.Second); err != nil {
+	if _, err := m.exec(context.WithoutCancel(ctx), "AT+CFUN=1", atRadioOnWait); err != nil {
 		return "radio off, on failed", fmt.Errorf("reconnect: radio on: %w", err)
 	}
 	m.needInit.Store(true) // the SIM may have been powered down with the radio

@@ -89,7 +89,7 @@ func newHiLinkModem(cfg ModemConfig) (*hilinkModem, error) {
 		base: base, referer: base + "/html/home.html",
 		user: cfg.User, password: cfg.Password,
 		web: newWebClient(u), timeout: cfg.Timeout, log: cfg.Logger, now: time.Now,
-		statusEvery: time.Second, sendLimit: time.Minute, linkLimit: time.Minute,
+		statusEvery: time.Second, sendLimit: sendConfirmWait, linkLimit: hilinkLinkWait,
 		linkEvery: time.Minute, multipartGrace: 15 * time.Second,
 		info:      PortInfo{Family: familyHiLink, Can: Capabilities{MarkRead: true, Reconnect: true, Reboot: true, LinkState: true, USSD: true}},
 		multiSeen: map[int64]time.Time{},

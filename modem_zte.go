@@ -1392,11 +1392,17 @@ type loginBudget struct {
 }
 
 func (m *Modem) newLoginBudget(k map[string]string) loginBudget {
-	lock := defaultLockPeriod
+	return loginBudget{m: m, lock: loginLockPeriod(k), reported: m.noteAttempts(k["psw_fail_num_str"])}
+}
+
+// loginLockPeriod is how long the modem locks its login after
+// maxAttempts refusals: its login_lock_time in seconds, else
+// defaultLockPeriod. The client and doctor both say this one.
+func loginLockPeriod(k map[string]string) time.Duration {
 	if s, err := strconv.Atoi(k["login_lock_time"]); err == nil && s > 0 {
-		lock = time.Duration(s) * time.Second
+		return time.Duration(s) * time.Second
 	}
-	return loginBudget{m: m, lock: lock, reported: m.noteAttempts(k["psw_fail_num_str"])}
+	return defaultLockPeriod
 }
 
 // hold stops logins for after (0: until restart) and returns why; loud
@@ -1554,7 +1560,7 @@ func (m *Modem) Delete(ctx context.Context, ids ...int64) error {
 	if err := m.action(ctx, "DELETE_SMS", url.Values{"msg_id": {idList(ids)}, "notCallback": {"true"}}); err != nil {
 		return fmt.Errorf("delete sms %s: %w", idList(ids), err)
 	}
-	if err := m.waitCmdStatus(ctx, "6", 15*time.Second); err != nil {
+	if err := m.waitCmdStatus(ctx, "6", deleteConfirmWait); err != nil {
 		return fmt.Errorf("delete sms %s: %w", idList(ids), err)
 	}
 	return nil
@@ -1583,7 +1589,7 @@ func (m *Modem) Send(ctx context.Context, number, text string) error {
 		return fmt.Errorf("send sms to %s: %w", number, ctx.Err())
 	case <-time.After(m.sendSettle):
 	}
-	if err := m.waitCmdStatus(ctx, "4", 60*time.Second); err != nil {
+	if err := m.waitCmdStatus(ctx, "4", sendConfirmWait); err != nil {
 		return fmt.Errorf("send sms to %s: %w: %w", number, errSendUnconfirmed, err)
 	}
 	return nil
@@ -1652,13 +1658,13 @@ func (m *Modem) Reconnect(ctx context.Context) (string, error) {
 	}
 	// The web UI waits up to 10 s for each transition; so do we.
 	down := func(ppp string) bool { return ppp == "ppp_disconnected" }
-	if _, err := m.waitPPP(ctx, down, "ppp_disconnected", 10*time.Second); err != nil {
+	if _, err := m.waitPPP(ctx, down, "ppp_disconnected", zteLinkDownWait); err != nil {
 		m.log.Warn("modem did not report disconnected", "err", err)
 	}
 	if err := m.action(ctx, "CONNECT_NETWORK", url.Values{"notCallback": {"true"}}); err != nil {
 		return "", fmt.Errorf("reconnect: %w", err)
 	}
-	return m.waitPPP(ctx, dataUp, "data up", 20*time.Second)
+	return m.waitPPP(ctx, dataUp, "data up", zteLinkUpWait)
 }
 
 func (m *Modem) waitPPP(ctx context.Context, want func(string) bool, wantName string, limit time.Duration) (string, error) {

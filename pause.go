@@ -268,7 +268,8 @@ func (k *ownerKit) takeRequest() {
 func runPauseCmd(cmd string, args []string, stdout, stderr io.Writer) error {
 	synopsis := map[string]string{"pause": "pause [-state-dir DIR] DURATION", "resume": "resume [-state-dir DIR]"}[cmd]
 	flags := newFlagSet(cmd, synopsis, stderr)
-	dir := flags.String("state-dir", defaultStateDir(), "the daemon's -state-dir")
+	var dir stateDirFlag
+	flags.Var(&dir, "state-dir", "the daemon's -state-dir `directory`; "+stateDirUsage)
 	wait := flags.Duration("wait", 20*time.Second, "how long to wait for the daemon to take the request")
 	if err := parseFlags(flags, args); err != nil {
 		return err
@@ -286,20 +287,21 @@ func runPauseCmd(cmd string, args []string, stdout, stderr io.Writer) error {
 		flags.Usage()
 		return badConfig(fmt.Errorf("%s: unexpected arguments %q", cmd, flags.Args()))
 	}
-	if *dir == "" {
+	dir.settle(hostStateDir)
+	if dir.dir == "" {
 		return badConfig(errors.New(cmd + " needs the daemon's -state-dir: that is where it looks for the request"))
 	}
-	if err := writeAtomic(*dir, pauseRequestFile, []byte(req.String())); err != nil {
+	if err := writeAtomic(dir.dir, pauseRequestFile, []byte(req.String())); err != nil {
 		return fmt.Errorf("%s: %w", cmd, err)
 	}
 	// Readable by the daemon's user when root wrote it: the directory
 	// (0700, the daemon's) keeps everyone else out.
-	if err := os.Chmod(filepath.Join(*dir, pauseRequestFile), 0o644); err != nil {
+	if err := os.Chmod(filepath.Join(dir.dir, pauseRequestFile), 0o644); err != nil {
 		return fmt.Errorf("%s: %w", cmd, err)
 	}
 	deadline := time.Now().Add(*wait)
 	for time.Now().Before(deadline) {
-		if _, err := os.Stat(filepath.Join(*dir, pauseRequestFile)); errors.Is(err, fs.ErrNotExist) {
+		if _, err := os.Stat(filepath.Join(dir.dir, pauseRequestFile)); errors.Is(err, fs.ErrNotExist) {
 			if req.until.IsZero() {
 				fmt.Fprintln(stdout, "resumed: smsgate logs in to the modem again")
 			} else {
@@ -309,5 +311,5 @@ func runPauseCmd(cmd string, args []string, stdout, stderr io.Writer) error {
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
-	return fmt.Errorf("%s: no running smsgate took the request within %s (is it running with -state-dir %s?); it stays there for the next start", cmd, *wait, *dir)
+	return fmt.Errorf("%s: no running smsgate took the request within %s (is it running with -state-dir %s?); it stays there for the next start", cmd, *wait, dir.dir)
 }

@@ -173,7 +173,7 @@ func TestBlankAfterLoginGateway(t *testing.T) {
 	b, m, clk, _ := startBlankModem(t)
 	log := slog.New(slog.DiscardHandler)
 	actions := &Actions{modem: m, reboot: &countingRebooter{}, host: fakeHost{uptime: 3 * time.Hour}, log: log}
-	gw, err := NewGateway(GatewayConfig{Allow: []phoneKey{normalizeNumber(owner, "")}}, m, actions, nil, log)
+	gw, err := NewGateway(daemonGatewayConfig(t), m, actions, nil, log)
 	if err != nil {
 		t.Fatal(err)
 	}

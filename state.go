@@ -232,6 +232,10 @@ type stateStore struct {
 	// failing is the last write error logged, so that a read-only or full
 	// disk is said once, not once per poll.
 	failing string
+	// leftovers are the temporary files interrupted writes left, found
+	// when the state was read and removed by the first save: reading
+	// the state changes nothing in the directory.
+	leftovers []string
 }
 
 // openStateStore loads the state in dir. A missing or unreadable file
@@ -245,13 +249,9 @@ func openStateStore(dir string, log *slog.Logger) (*stateStore, *State) {
 	}
 	path := filepath.Join(dir, stateFile)
 	// A crash between writing a temporary file and renaming it leaves the
-	// temporary file behind: one per crash, unless swept here.
-	if left, _ := filepath.Glob(filepath.Join(dir, "."+stateFile+".*")); len(left) > 0 {
-		for _, f := range left {
-			os.Remove(f)
-		}
-		log.Info("state: removed what an interrupted write left", "files", len(left))
-	}
+	// temporary file behind: one per crash, unless the first save sweeps
+	// it.
+	s.leftovers, _ = filepath.Glob(filepath.Join(dir, "."+stateFile+".*"))
 	if fi, err := os.Stat(path); err == nil && !fi.Mode().IsRegular() {
 		// A FIFO would block the open for ever (no log line, no poll, no
 		// supervision); a directory or device is not ours either. Left as
@@ -310,6 +310,18 @@ func (s *stateStore) Save(st *State) { s.save(st, true) }
 // next Save or SaveSoon after that writes what changed meanwhile.
 func (s *stateStore) SaveSoon(st *State) { s.save(st, false) }
 
+// sweep removes the leftovers of interrupted writes, once.
+func (s *stateStore) sweep() {
+	if len(s.leftovers) == 0 {
+		return
+	}
+	for _, f := range s.leftovers {
+		os.Remove(f)
+	}
+	s.log.Info("state: removed what an interrupted write left", "files", len(s.leftovers))
+	s.leftovers = nil
+}
+
 func (s *stateStore) save(st *State, now bool) {
 	if s.dir == "" {
 		return
@@ -318,6 +330,7 @@ func (s *stateStore) save(st *State, now bool) {
 	if since := t.Sub(s.tried); !now && !s.tried.IsZero() && since >= 0 && since < stateLazy {
 		return
 	}
+	s.sweep()
 	b, err := json.Marshal(st)
 	if err != nil {
 		s.failed(fmt.Errorf("encode: %w", err))
@@ -387,16 +400,50 @@ func writeAtomic(dir, name string, b []byte) (err error) {
 	return nil
 }
 
-// defaultStateDir is /perm/smsgate on gokrazy (its writable partition),
-// and empty elsewhere: only the owner knows where a writable, persistent
-// directory is on Pi OS or buildroot.
-func defaultStateDir() string {
-	return stateDirFor(dirExists("/gokrazy"), writableDir("/perm"))
+// stateDirFlag is -state-dir. Unset, it is the machine's default
+// (hostStateDir), decided after the flags are parsed and only by the
+// commands that use a state directory: registering the flag, and -h,
+// look at nothing. Set to "", it keeps the state in memory only.
+type stateDirFlag struct {
+	set bool
+	dir string
 }
 
-func stateDirFor(gokrazy, permWritable bool) string {
-	if gokrazy || permWritable {
-		return "/perm/smsgate"
+func (f *stateDirFlag) String() string {
+	if f == nil {
+		return ""
+	}
+	return f.dir
+}
+
+func (f *stateDirFlag) Set(s string) error { f.set, f.dir = true, s; return nil }
+
+// stateDirUsage describes the default, so that -h says it without
+// deciding it.
+const stateDirUsage = "default " + gokrazyStateDir + " where /gokrazy or a writable /perm is (gokrazy's writable partition), else none"
+
+// settle makes the directory what def decides when none was given.
+func (f *stateDirFlag) settle(def func() string) {
+	if !f.set {
+		f.set, f.dir = true, def()
+	}
+}
+
+// gokrazyStateDir is the state directory on gokrazy's writable partition.
+const gokrazyStateDir = "/perm/smsgate"
+
+// hostStateDir is the default -state-dir of this machine: gokrazyStateDir
+// on gokrazy or where /perm is writable, and none elsewhere: only the
+// owner knows where a writable, persistent directory is on Pi OS or
+// buildroot. It writes nothing: writability is asked of the kernel
+// (access(2)), and the daemon finds a read-only disk when it takes its
+// lock there, which it logs and survives (holdStateDir).
+func hostStateDir() string { return stateDirUnder("/") }
+
+// stateDirUnder is hostStateDir for a machine whose root is root.
+func stateDirUnder(root string) string {
+	if dirExists(filepath.Join(root, "gokrazy")) || mayWriteDir(filepath.Join(root, "perm")) {
+		return filepath.Join(root, gokrazyStateDir)
 	}
 	return ""
 }
@@ -404,17 +451,4 @@ func stateDirFor(gokrazy, permWritable bool) string {
 func dirExists(path string) bool {
 	fi, err := os.Stat(path)
 	return err == nil && fi.IsDir()
-}
-
-func writableDir(path string) bool {
-	if !dirExists(path) {
-		return false
-	}
-	f, err := os.CreateTemp(path, ".smsgate-probe-*")
-	if err != nil {
-		return false
-	}
-	f.Close()
-	os.Remove(f.Name())
-	return true
 }
