@@ -578,7 +578,7 @@ func (a *app) serve(ctx context.Context, cfg validConfig, log *slog.Logger) erro
 		"state_dir", cfg.gateway.StateDir)
 
 	sup := &Supervisor{budget: cfg.gateway.PollInterval + cfg.gateway.StepTimeout + 10*time.Second,
-		lastBeat: gw.LastBeat, log: log, now: time.Now}
+		lastBeat: gw.LastBeat, log: log}
 	if hw.wd != nil {
 		sup.dev, sup.every = hw.wd, hw.wdTimeout/3
 	} else {

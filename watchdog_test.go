@@ -49,7 +49,7 @@ func TestSupervisorFeedsOnlyALiveLoop(t *testing.T) {
 		b := &beat{t: time.Now()}
 		dev := &fakeWatchdog{}
 		s := &Supervisor{dev: dev, every: time.Second, budget: time.Minute, lastBeat: b.get,
-			log: slog.New(slog.DiscardHandler), now: time.Now}
+			log: slog.New(slog.DiscardHandler)}
 		ctx, cancel := context.WithCancel(t.Context())
 		done := make(chan error)
 		go func() { done <- s.Run(ctx) }()
@@ -86,7 +86,7 @@ func TestSupervisorFeedsAtMostEvery100ms(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		dev := &fakeWatchdog{}
 		s := &Supervisor{dev: dev, every: time.Millisecond, budget: time.Minute, lastBeat: time.Now,
-			log: slog.New(slog.DiscardHandler), now: time.Now}
+			log: slog.New(slog.DiscardHandler)}
 		ctx, cancel := context.WithCancel(t.Context())
 		defer cancel()
 		go s.Run(ctx)
@@ -101,7 +101,7 @@ func TestSupervisorFeedsAtMostEvery100ms(t *testing.T) {
 func TestSelfSupervisionExitsOnStall(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		b := &beat{t: time.Now()}
-		s := &Supervisor{budget: 4 * time.Second, lastBeat: b.get, log: slog.New(slog.DiscardHandler), now: time.Now}
+		s := &Supervisor{budget: 4 * time.Second, lastBeat: b.get, log: slog.New(slog.DiscardHandler)}
 		done := make(chan error, 1)
 		go func() { done <- s.Run(t.Context()) }()
 		time.Sleep(4 * time.Second)
@@ -147,7 +147,7 @@ func TestDeadModemIsNotAStall(t *testing.T) {
 func TestSelfSupervisionWakesOnlyForTheBudget(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		var looks atomic.Int32
-		s := &Supervisor{budget: 400 * time.Millisecond, log: slog.New(slog.DiscardHandler), now: time.Now,
+		s := &Supervisor{budget: 400 * time.Millisecond, log: slog.New(slog.DiscardHandler),
 			lastBeat: func() time.Time { looks.Add(1); return time.Now() }} // always alive
 		ctx, cancel := context.WithCancel(t.Context())
 		done := make(chan error)
