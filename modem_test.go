@@ -16,6 +16,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"testing/synctest"
 	"time"
 )
 
@@ -458,16 +459,19 @@ func TestDefectsAreErrorsNotHangs(t *testing.T) {
 		}
 	})
 	t.Run("slow", func(t *testing.T) {
-		sim, m, _ := startSim(t, "mf920v", "pw", "pw")
-		m.timeout = 200 * time.Millisecond
-		sim.SetFaults(func(f *SimFaults) { f.Slow = 2 * time.Second })
-		start := time.Now()
-		if _, err := m.Poll(ctx); err == nil {
-			t.Fatal("a slow answer did not time out")
-		}
-		if d := time.Since(start); d > 1500*time.Millisecond {
-			t.Errorf("timeout took %s", d)
-		}
+		// In a synctest bubble: the client's timeout and the simulator's
+		// delay run on one clock, so the wait is exact.
+		synctest.Test(t, func(t *testing.T) {
+			sim, m := startSimPiped(t, "mf920v", "pw")
+			sim.SetFaults(func(f *SimFaults) { f.Slow = time.Minute })
+			start := time.Now()
+			if _, err := m.Poll(t.Context()); err == nil {
+				t.Fatal("a slow answer did not time out")
+			}
+			if d := time.Since(start); d != m.timeout {
+				t.Errorf("timeout took %s, want %s", d, m.timeout)
+			}
+		})
 	})
 	for _, mode := range []string{"failure", "empty"} {
 		t.Run("action "+mode, func(t *testing.T) {
@@ -698,22 +702,30 @@ func TestActionPostedOnce(t *testing.T) {
 
 // TestConfirmationIsLookedAtSoon: a modem that is done a moment after the
 // action does not cost the command a whole status interval (the command
-// runs only once its deletion is confirmed: BENCHMARKS.md's latency).
+// runs only once its deletion is confirmed: BENCHMARKS.md's latency). In a
+// synctest bubble, with the default interval, the wait is measured exactly.
 func TestConfirmationIsLookedAtSoon(t *testing.T) {
-	sim, m, _ := startSim(t, "mf920v", "pw", "pw")
-	m.statusEvery = time.Second // the default
-	id := sim.Deliver(owner, "ping", time.Now())
-	start := time.Now()
-	if err := m.Delete(context.Background(), id); err != nil {
-		t.Fatal(err)
-	}
-	// Before, the second look came a whole statusEvery later.
-	if took := time.Since(start); took > 3*m.statusEvery/4 {
-		t.Errorf("delete confirmed after %s; the simulator was done after one look", took)
-	}
-	if got := sim.Inbox(); len(got) != 0 {
-		t.Errorf("inbox after delete: %v", got)
-	}
+	synctest.Test(t, func(t *testing.T) {
+		sim, m := startSimPiped(t, "mf920v", "pw")
+		if m.statusEvery != time.Second {
+			t.Fatalf("statusEvery %s: the default changed, look at this test again", m.statusEvery)
+		}
+		id := sim.Deliver(owner, "ping", time.Now())
+		if _, err := m.Poll(t.Context()); err != nil { // logged in before the clock starts
+			t.Fatal(err)
+		}
+		start := time.Now()
+		if err := m.Delete(t.Context(), id); err != nil {
+			t.Fatal(err)
+		}
+		// Before, the second look came a whole statusEvery later.
+		if took := time.Since(start); took > m.statusEvery/2 {
+			t.Errorf("delete confirmed after %s; the simulator was done after one look", took)
+		}
+		if got := sim.Inbox(); len(got) != 0 {
+			t.Errorf("inbox after delete: %v", got)
+		}
+	})
 }
 
 // TestPollsKeepOneConnection: idle polls reuse one connection (a new one
