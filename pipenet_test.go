@@ -108,3 +108,21 @@ func newPipedHarness(t *testing.T, personality string, mutate func(*GatewayConfi
 	h.gw.now = time.Now
 	return h
 }
+
+// startHiLinkPiped is startHiLink inside a synctest bubble, with the
+// client's status waits at their defaults.
+func startHiLinkPiped(t *testing.T, personality, password string) (*HiLinkSim, *hilinkModem) {
+	t.Helper()
+	sim, err := NewHiLinkSim(personality, password)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sim.URL = pipedURL
+	dial := servePiped(t, sim)
+	m, err := newHiLinkModem(ModemConfig{URL: pipedURL, Password: password, Timeout: 2 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m.web.(*webClient).dial = dial
+	return sim, m
+}
