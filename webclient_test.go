@@ -555,7 +555,7 @@ func TestWebClientUnaskedBytes(t *testing.T) {
 			})
 			w := s.client(t)
 			for _, p := range []string{"/a", "/b", "/a", "/c"} {
-				time.Sleep(20 * time.Millisecond) // the extra bytes are in
+				time.Sleep(20 * time.Millisecond) // the extra bytes are in: real TCP on purpose, they may come late
 				ans, err := w.exchange(timeoutCtx(t, 2*time.Second), get(p))
 				if err != nil {
 					t.Fatalf("%s: %v", p, err)
