@@ -126,3 +126,21 @@ func startHiLinkPiped(t *testing.T, personality, password string) (*HiLinkSim, *
 	m.web.(*webClient).dial = dial
 	return sim, m
 }
+
+// startUbusPiped is startUbus inside a synctest bubble: the client's clock
+// the bubble's (in UTC, as the fake clock was), its waits at their
+// defaults.
+func startUbusPiped(t *testing.T, p simPersonality, password string) (*Sim, *ubusModem) {
+	t.Helper()
+	sim := newSim(p, password)
+	sim.now = time.Now
+	sim.URL = pipedURL
+	dial := servePiped(t, sim)
+	m, err := newUbusModem(ModemConfig{URL: pipedURL, Password: password, Timeout: 2 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m.web.(*webClient).dial = dial
+	m.now = func() time.Time { return time.Now().UTC() }
+	return sim, m
+}
