@@ -23,19 +23,39 @@ import (
 type fakeClock struct {
 	mu sync.Mutex
 	t  time.Time
+	// bubble: Now is the synctest bubble's clock moved to the fake date,
+	// and Advance sleeps, so that what the test reads and the timers of
+	// the code under test are one clock. Set once, by newBubbleClock.
+	bubble bool
+	shift  time.Duration
 }
 
 func newFakeClock() *fakeClock {
 	return &fakeClock{t: time.Date(2026, 3, 14, 12, 0, 0, 0, time.UTC)}
 }
 
+// newBubbleClock is a fakeClock on the bubble's time, from the fake date:
+// call it inside synctest.Test.
+func newBubbleClock() *fakeClock {
+	c := newFakeClock()
+	c.bubble, c.shift = true, c.t.Sub(time.Now())
+	return c
+}
+
 func (c *fakeClock) Now() time.Time {
+	if c.bubble {
+		return time.Now().Add(c.shift).UTC()
+	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return c.t
 }
 
 func (c *fakeClock) Advance(d time.Duration) {
+	if c.bubble {
+		time.Sleep(d)
+		return
+	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.t = c.t.Add(d)

@@ -92,12 +92,15 @@ func startSimPiped(t *testing.T, personality, password string) (*Sim, *Modem) {
 }
 
 // newPipedHarness is newHarness inside a synctest bubble: a piped
-// simulator, and the gateway on the bubble's clock (time.Now) instead of
-// a fake clock beside its real ticker.
+// simulator, and the gateway, the client and the simulator on one clock,
+// the bubble's from the fake date (newBubbleClock), instead of a fake
+// clock beside real timers.
 func newPipedHarness(t *testing.T, personality string, mutate func(*GatewayConfig)) *harness {
 	t.Helper()
+	clk := newBubbleClock()
 	sim, modem := startSimPiped(t, personality, "pw")
-	h := &harness{t: t, sim: sim, modem: modem, clk: newFakeClock(), reboots: &countingRebooter{}, ir: &recordingIR{},
+	sim.now, modem.now = clk.Now, clk.Now
+	h := &harness{t: t, sim: sim, modem: modem, clk: clk, reboots: &countingRebooter{}, ir: &recordingIR{},
 		led: &recordingLED{}, logs: &lockedBuffer{}, host: fakeHost{uptime: 3 * time.Hour}}
 	h.cfg = GatewayConfig{Allow: []phoneKey{normalizeNumber(owner, "")}, MaxAge: 30 * time.Minute,
 		RebootInterval: 10 * time.Minute, Rate: 10}
@@ -105,7 +108,6 @@ func newPipedHarness(t *testing.T, personality string, mutate func(*GatewayConfi
 		mutate(&h.cfg)
 	}
 	h.restart()
-	h.gw.now = time.Now
 	return h
 }
 
