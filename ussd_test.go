@@ -62,12 +62,19 @@ func TestZTEUSSDAgainstSim(t *testing.T) {
 	}
 }
 
+// TestUSSDCommandThroughTheGateway runs in a synctest bubble over the
+// in-memory network: the real 30 s wait for the code nobody answers, and
+// the client's default waits, on one clock.
 func TestUSSDCommandThroughTheGateway(t *testing.T) {
-	old := ussdWait
-	ussdWait = 300 * time.Millisecond
-	t.Cleanup(func() { ussdWait = old })
+	synctest.Test(t, testUSSDCommandThroughTheGateway)
+}
+
+func testUSSDCommandThroughTheGateway(t *testing.T) {
 	allow, _ := parseUSSDCharset(defaultUSSDCharset)
-	h := ownerHarness(t, OwnerConfig{USSDAllow: allow, ReplyParts: 2}, nil)
+	dir := t.TempDir()
+	h := newPipedHarness(t, "mf920v", func(c *GatewayConfig) {
+		c.StateDir, c.Owner = dir, OwnerConfig{USSDAllow: allow, ReplyParts: 2}
+	})
 	long := strings.Repeat("Your packs: 1GB 5 TND, 5GB 15 TND. ", 8)
 	h.sim.SetOwner(func(o *simOwnerExt) {
 		o.USSD = map[string]SimUSSDAnswer{"*100#": {Text: "Balance 12.50 TND"}, "*111#": {Text: long, Menu: true}}
