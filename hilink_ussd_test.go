@@ -21,12 +21,6 @@ func hilinkUSSD(t *testing.T, answers map[string]HiLinkUSSDAnswer) (*HiLinkSim, 
 	return sim, p.(*hilinkModem), clk
 }
 
-func shortUSSDWait(t *testing.T, d time.Duration) {
-	old := ussdWait
-	ussdWait = d
-	t.Cleanup(func() { ussdWait = old })
-}
-
 // TestHiLinkUSSDAgainstSim runs each case in a synctest bubble over the
 // in-memory network: the real 30 s wait and the client's default 1 s
 // reads, timed exactly.
@@ -94,10 +88,19 @@ func TestHiLinkUSSDMenuThenAnother(t *testing.T) {
 
 // The HiLink gateway: `ussd *100#` from the owner gets the answer by SMS;
 // -balance-ussd adds it to the keep-alive.
+//
+// In a synctest bubble over the in-memory network, on one clock
+// (newBubbleClock): the real 30 s wait, and 31 days for the keep-alive.
 func TestHiLinkUSSDCommandThroughTheGateway(t *testing.T) {
-	shortUSSDWait(t, 300*time.Millisecond)
+	synctest.Test(t, testHiLinkUSSDCommandThroughTheGateway)
+}
+
+func testHiLinkUSSDCommandThroughTheGateway(t *testing.T) {
 	allow, _ := parseUSSDCharset(defaultUSSDCharset)
-	sim, m, clk := hilinkUSSD(t, map[string]HiLinkUSSDAnswer{"*100#": {Text: "Balance 12.50 TND", PendingReads: 2}, "*111#": {Text: "1. Packs", Menu: true}})
+	clk := newBubbleClock()
+	sim, m := startHiLinkPiped(t, "e3372h", "pw")
+	sim.now, m.now = clk.Now, clk.Now
+	sim.SetUSSD(map[string]HiLinkUSSDAnswer{"*100#": {Text: "Balance 12.50 TND", PendingReads: 2}, "*111#": {Text: "1. Packs", Menu: true}})
 	cfg := GatewayConfig{Allow: []phoneKey{normalizeNumber(owner, "")}, MaxAge: 30 * time.Minute, RebootInterval: 10 * time.Minute, Rate: 10,
 		StateDir: t.TempDir(), Owner: OwnerConfig{USSDAllow: allow, Keepalive: 30 * 24 * time.Hour, BalanceUSSD: "*100#"}}
 	log := slog.New(slog.NewTextHandler(&lockedBuffer{}, nil))
