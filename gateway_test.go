@@ -683,27 +683,29 @@ func FuzzParseCommand(f *testing.F) {
 }
 
 func TestModemRebootCommand(t *testing.T) {
-	h := newHarness(t, "mf920v", nil)
-	h.modem.timeout = 300 * time.Millisecond
-	h.sim.RebootTime = time.Minute
-	id := h.send(owner, "modem reboot")
-	h.step()
-	if h.decision(id) != "executed" || h.sim.Record().Reboots != 1 {
-		t.Fatal("modem not rebooted")
-	}
-	if r := h.replies(); len(r) != 1 || !strings.Contains(r[0], "rebooting the modem") {
-		t.Errorf("replies %q: the answer must go out before the modem goes", r)
-	}
-	h.step()
-	if h.led.last() != healthUnreachable {
-		t.Errorf("led %v while the modem reboots", h.led.last())
-	}
-	h.clk.Advance(2 * time.Minute)
-	next := h.send(owner, "ping")
-	h.step()
-	if h.decision(next) != "executed" || h.led.last() != healthOK {
-		t.Fatal("did not resume after the modem came back")
-	}
+	// In a synctest bubble: the client's default timeout, one clock.
+	synctest.Test(t, func(t *testing.T) {
+		h := newPipedHarness(t, "mf920v", nil)
+		h.sim.RebootTime = time.Minute
+		id := h.send(owner, "modem reboot")
+		h.step()
+		if h.decision(id) != "executed" || h.sim.Record().Reboots != 1 {
+			t.Fatal("modem not rebooted")
+		}
+		if r := h.replies(); len(r) != 1 || !strings.Contains(r[0], "rebooting the modem") {
+			t.Errorf("replies %q: the answer must go out before the modem goes", r)
+		}
+		h.step()
+		if h.led.last() != healthUnreachable {
+			t.Errorf("led %v while the modem reboots", h.led.last())
+		}
+		h.clk.Advance(2 * time.Minute)
+		next := h.send(owner, "ping")
+		h.step()
+		if h.decision(next) != "executed" || h.led.last() != healthOK {
+			t.Fatal("did not resume after the modem came back")
+		}
+	})
 }
 
 // TestReusedIDIsANewMessage: after smsgate deletes the newest message, a
