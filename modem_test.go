@@ -38,7 +38,7 @@ func newFakeClock() *fakeClock {
 // call it inside synctest.Test.
 func newBubbleClock() *fakeClock {
 	c := newFakeClock()
-	c.bubble, c.shift = true, c.t.Sub(time.Now())
+	c.bubble, c.shift = true, time.Until(c.t)
 	return c
 }
 
