@@ -37,7 +37,18 @@ func BenchmarkATCMTIToInbox(b *testing.B) {
 	for i := 0; i < 20; i++ {
 		sim.Deliver("+33600000000", fmt.Sprintf("a stranger's message number %d, of a usual length for an advert", i), time.Now())
 	}
-	time.Sleep(50 * time.Millisecond)
+	// Real time (a pseudo-terminal): every +CMTI read off the line first.
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(time.Millisecond) {
+		m.st.Lock()
+		n := len(m.st.pending)
+		m.st.Unlock()
+		if n == 20 {
+			break
+		}
+		if time.Now().After(deadline) {
+			b.Fatalf("%d of 20 indications read in 5 s", n)
+		}
+	}
 	m.fullAt = time.Time{}
 	rx := m.conn.rxBytes.Load()
 	if _, err := m.Inbox(ctx); err != nil {

@@ -194,7 +194,7 @@ func TestSIGKILLAtRandomMoments(t *testing.T) {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	time.Sleep(time.Second)
+	time.Sleep(time.Second) // real time (a child daemon): a window for a late duplicate run to show
 	d.cmd.Process.Signal(syscall.SIGTERM)
 	d.exited(10 * time.Second)
 

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+	"testing/synctest"
 	"time"
 )
 
@@ -689,38 +690,39 @@ func (e eventPort) Poll(ctx context.Context) (PollState, error) {
 }
 
 // TestEventStartsAPass: an arrival hint starts a pass at once, not at the
-// next poll (an hour away here).
+// next poll (an hour away here). In a synctest bubble (the simulator on the
+// in-memory network, the gateway on the bubble's clock): half an hour with
+// no hint brings no pass, and the hint's pass ends well before the tick.
 func TestEventStartsAPass(t *testing.T) {
-	ep := eventPort{ev: make(chan struct{}, 1), polls: &atomic.Int32{}}
-	f := simFamily{"zte-events", func(t *testing.T, clk *fakeClock) (familySim, modemPort) {
-		s, p := startZTEFamily(t, clk)
-		ep.modemPort = p
-		return s, ep
-	}}
-	h := newFamHarness(t, f, func(c *GatewayConfig) { c.PollInterval = time.Hour })
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- h.gw.Run(ctx) }()
-	defer func() { cancel(); <-done }()
-	waitFor := func(cond func() bool) bool {
-		for end := time.Now().Add(5 * time.Second); time.Now().Before(end); time.Sleep(10 * time.Millisecond) {
-			if cond() {
-				return true
-			}
+	synctest.Test(t, func(t *testing.T) {
+		ep := eventPort{ev: make(chan struct{}, 1), polls: &atomic.Int32{}}
+		f := simFamily{"zte-events", func(t *testing.T, _ *fakeClock) (familySim, modemPort) {
+			sim, m := startSimPiped(t, "mf920v", "pw")
+			ep.modemPort = m
+			return zteFamily{sim}, ep
+		}}
+		h := newFamHarness(t, f, func(c *GatewayConfig) { c.PollInterval = time.Hour })
+		h.gw.now = time.Now
+		ctx, cancel := context.WithCancel(t.Context())
+		done := make(chan error, 1)
+		go func() { done <- h.gw.Run(ctx) }()
+		defer func() { cancel(); <-done }()
+		time.Sleep(time.Minute) // the first pass ends
+		synctest.Wait()
+		if n := ep.polls.Load(); n != 1 {
+			t.Fatalf("first pass: %d polls", n)
 		}
-		return false
-	}
-	if !waitFor(func() bool { return ep.polls.Load() == 1 }) {
-		t.Fatal("no first pass")
-	}
-	time.Sleep(200 * time.Millisecond) // the first pass ends: loopback answers in milliseconds
-	id := h.send(owner, "ping")
-	time.Sleep(300 * time.Millisecond)
-	if n := ep.polls.Load(); n != 1 || len(h.sim.Sent()) != 0 {
-		t.Fatalf("a pass without a hint: %d polls, replies %q", n, h.replies())
-	}
-	ep.ev <- struct{}{}
-	if !waitFor(func() bool { return len(h.sim.Sent()) == 1 }) || h.inInbox(id) {
-		t.Errorf("after the hint: replies %q, inbox %v", h.replies(), h.sim.Inbox())
-	}
+		id := h.sim.Deliver(owner, "ping", time.Now())
+		time.Sleep(30 * time.Minute)
+		synctest.Wait()
+		if n := ep.polls.Load(); n != 1 || len(h.sim.Sent()) != 0 {
+			t.Fatalf("a pass without a hint: %d polls, replies %q", n, h.replies())
+		}
+		ep.ev <- struct{}{}
+		time.Sleep(time.Minute)
+		synctest.Wait()
+		if n := ep.polls.Load(); n != 2 || len(h.sim.Sent()) != 1 || h.inInbox(id) {
+			t.Errorf("after the hint: %d polls, replies %q, inbox %v", n, h.replies(), h.sim.Inbox())
+		}
+	})
 }

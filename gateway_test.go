@@ -10,6 +10,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"testing/synctest"
 	"time"
 )
 
@@ -528,26 +529,29 @@ func TestModemFaultsAreSurvived(t *testing.T) {
 		{"unreachable", func(f *SimFaults) { f.Unreachable = true }, healthUnreachable},
 		{"html", func(f *SimFaults) { f.HTML = true }, healthUnreachable},
 		{"dropped", func(f *SimFaults) { f.DropEvery = 1 }, healthUnreachable},
-		{"slow", func(f *SimFaults) { f.Slow = 3 * time.Second }, healthUnreachable},
+		{"slow", func(f *SimFaults) { f.Slow = time.Minute }, healthUnreachable},
 	}
 	for _, tt := range faults {
+		// In a synctest bubble over the in-memory network: the client's
+		// default timeout against a modem a minute slow, on one clock.
 		t.Run(tt.name, func(t *testing.T) {
-			h := newHarness(t, "mf920v", nil)
-			h.modem.timeout = 300 * time.Millisecond
-			h.step()
-			h.sim.SetFaults(tt.set)
-			id := h.send(owner, "ping")
-			for i := 0; i < 3; i++ {
+			synctest.Test(t, func(t *testing.T) {
+				h := newPipedHarness(t, "mf920v", nil)
 				h.step()
-			}
-			if h.led.last() != tt.health {
-				t.Errorf("led shows %v, want %v", h.led.last(), tt.health)
-			}
-			h.sim.SetFaults(func(f *SimFaults) { *f = SimFaults{} })
-			h.step()
-			if h.decision(id) != "executed" || h.led.last() != healthOK {
-				t.Fatalf("did not resume: led %v", h.led.last())
-			}
+				h.sim.SetFaults(tt.set)
+				id := h.send(owner, "ping")
+				for i := 0; i < 3; i++ {
+					h.step()
+				}
+				if h.led.last() != tt.health {
+					t.Errorf("led shows %v, want %v", h.led.last(), tt.health)
+				}
+				h.sim.SetFaults(func(f *SimFaults) { *f = SimFaults{} })
+				h.step()
+				if h.decision(id) != "executed" || h.led.last() != healthOK {
+					t.Fatalf("did not resume: led %v", h.led.last())
+				}
+			})
 		})
 	}
 	t.Run("no data", func(t *testing.T) {
@@ -680,27 +684,29 @@ func FuzzParseCommand(f *testing.F) {
 }
 
 func TestModemRebootCommand(t *testing.T) {
-	h := newHarness(t, "mf920v", nil)
-	h.modem.timeout = 300 * time.Millisecond
-	h.sim.RebootTime = time.Minute
-	id := h.send(owner, "modem reboot")
-	h.step()
-	if h.decision(id) != "executed" || h.sim.Record().Reboots != 1 {
-		t.Fatal("modem not rebooted")
-	}
-	if r := h.replies(); len(r) != 1 || !strings.Contains(r[0], "rebooting the modem") {
-		t.Errorf("replies %q: the answer must go out before the modem goes", r)
-	}
-	h.step()
-	if h.led.last() != healthUnreachable {
-		t.Errorf("led %v while the modem reboots", h.led.last())
-	}
-	h.clk.Advance(2 * time.Minute)
-	next := h.send(owner, "ping")
-	h.step()
-	if h.decision(next) != "executed" || h.led.last() != healthOK {
-		t.Fatal("did not resume after the modem came back")
-	}
+	// In a synctest bubble: the client's default timeout, one clock.
+	synctest.Test(t, func(t *testing.T) {
+		h := newPipedHarness(t, "mf920v", nil)
+		h.sim.RebootTime = time.Minute
+		id := h.send(owner, "modem reboot")
+		h.step()
+		if h.decision(id) != "executed" || h.sim.Record().Reboots != 1 {
+			t.Fatal("modem not rebooted")
+		}
+		if r := h.replies(); len(r) != 1 || !strings.Contains(r[0], "rebooting the modem") {
+			t.Errorf("replies %q: the answer must go out before the modem goes", r)
+		}
+		h.step()
+		if h.led.last() != healthUnreachable {
+			t.Errorf("led %v while the modem reboots", h.led.last())
+		}
+		h.clk.Advance(2 * time.Minute)
+		next := h.send(owner, "ping")
+		h.step()
+		if h.decision(next) != "executed" || h.led.last() != healthOK {
+			t.Fatal("did not resume after the modem came back")
+		}
+	})
 }
 
 // TestReusedIDIsANewMessage: after smsgate deletes the newest message, a

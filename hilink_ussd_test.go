@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"strings"
 	"testing"
+	"testing/synctest"
 	"time"
 )
 
@@ -20,14 +21,10 @@ func hilinkUSSD(t *testing.T, answers map[string]HiLinkUSSDAnswer) (*HiLinkSim, 
 	return sim, p.(*hilinkModem), clk
 }
 
-func shortUSSDWait(t *testing.T, d time.Duration) {
-	old := ussdWait
-	ussdWait = d
-	t.Cleanup(func() { ussdWait = old })
-}
-
+// TestHiLinkUSSDAgainstSim runs each case in a synctest bubble over the
+// in-memory network: the real 30 s wait and the client's default 1 s
+// reads, timed exactly.
 func TestHiLinkUSSDAgainstSim(t *testing.T) {
-	shortUSSDWait(t, 300*time.Millisecond)
 	allow, _ := parseUSSDCharset(defaultUSSDCharset)
 	cases := []struct {
 		name, code, want, wantErr string
@@ -43,34 +40,37 @@ func TestHiLinkUSSDAgainstSim(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			answers := map[string]HiLinkUSSDAnswer{}
-			if c.answer != nil {
-				answers[c.code] = *c.answer
-			}
-			sim, m, _ := hilinkUSSD(t, answers)
-			if ussdOf(m) == nil {
-				t.Fatal("the HiLink adapter does not offer USSD")
-			}
-			start := time.Now()
-			got, err := runUSSD(context.Background(), m, allow, c.code)
-			took := time.Since(start)
-			if c.wantErr != "" {
-				if err == nil || !strings.Contains(err.Error(), c.wantErr) {
-					t.Errorf("err %v, want %q", err, c.wantErr)
+			synctest.Test(t, func(t *testing.T) {
+				answers := map[string]HiLinkUSSDAnswer{}
+				if c.answer != nil {
+					answers[c.code] = *c.answer
 				}
-			} else if err != nil || got != c.want {
-				t.Errorf("got %q, %v; want %q", got, err, c.want)
-			}
-			if took > ussdWait+2*time.Second {
-				t.Errorf("took %v with a %v wait", took, ussdWait)
-			}
-			sent, releases, open := sim.USSDRecord()
-			if len(sent) != c.sent || open {
-				t.Errorf("sent %q, open %v: want %d sends and no session left open", sent, open, c.sent)
-			}
-			if c.sent > 0 && releases != 1 {
-				t.Errorf("%d releases after a send, want 1", releases)
-			}
+				sim, m := startHiLinkPiped(t, "e3372h", "pw")
+				sim.SetUSSD(answers)
+				if ussdOf(m) == nil {
+					t.Fatal("the HiLink adapter does not offer USSD")
+				}
+				start := time.Now()
+				got, err := runUSSD(context.Background(), m, allow, c.code)
+				took := time.Since(start)
+				if c.wantErr != "" {
+					if err == nil || !strings.Contains(err.Error(), c.wantErr) {
+						t.Errorf("err %v, want %q", err, c.wantErr)
+					}
+				} else if err != nil || got != c.want {
+					t.Errorf("got %q, %v; want %q", got, err, c.want)
+				}
+				if took > ussdWait+2*time.Second || (c.name == "no answer") != (took >= ussdWait) {
+					t.Errorf("took %v with a %v wait", took, ussdWait)
+				}
+				sent, releases, open := sim.USSDRecord()
+				if len(sent) != c.sent || open {
+					t.Errorf("sent %q, open %v: want %d sends and no session left open", sent, open, c.sent)
+				}
+				if c.sent > 0 && releases != 1 {
+					t.Errorf("%d releases after a send, want 1", releases)
+				}
+			})
 		})
 	}
 }
@@ -88,10 +88,19 @@ func TestHiLinkUSSDMenuThenAnother(t *testing.T) {
 
 // The HiLink gateway: `ussd *100#` from the owner gets the answer by SMS;
 // -balance-ussd adds it to the keep-alive.
+//
+// In a synctest bubble over the in-memory network, on one clock
+// (newBubbleClock): the real 30 s wait, and 31 days for the keep-alive.
 func TestHiLinkUSSDCommandThroughTheGateway(t *testing.T) {
-	shortUSSDWait(t, 300*time.Millisecond)
+	synctest.Test(t, testHiLinkUSSDCommandThroughTheGateway)
+}
+
+func testHiLinkUSSDCommandThroughTheGateway(t *testing.T) {
 	allow, _ := parseUSSDCharset(defaultUSSDCharset)
-	sim, m, clk := hilinkUSSD(t, map[string]HiLinkUSSDAnswer{"*100#": {Text: "Balance 12.50 TND", PendingReads: 2}, "*111#": {Text: "1. Packs", Menu: true}})
+	clk := newBubbleClock()
+	sim, m := startHiLinkPiped(t, "e3372h", "pw")
+	sim.now, m.now = clk.Now, clk.Now
+	sim.SetUSSD(map[string]HiLinkUSSDAnswer{"*100#": {Text: "Balance 12.50 TND", PendingReads: 2}, "*111#": {Text: "1. Packs", Menu: true}})
 	cfg := daemonGatewayConfig(t)
 	cfg.StateDir, cfg.Owner = t.TempDir(), OwnerConfig{USSDAllow: allow, Keepalive: 30 * 24 * time.Hour, BalanceUSSD: "*100#"}
 	log := slog.New(slog.NewTextHandler(&lockedBuffer{}, nil))

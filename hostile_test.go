@@ -12,6 +12,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"testing/synctest"
 	"time"
 	"unicode/utf8"
 )
@@ -83,25 +84,27 @@ func TestOnePassOneDelete(t *testing.T) {
 // "modem reboot" waiting at start reboot the modem once, though the modem
 // is gone for a minute after the first.
 func TestIdenticalDisruptiveCommandsRunOnce(t *testing.T) {
-	h := newHarness(t, "mf920v", nil)
-	h.modem.timeout = 300 * time.Millisecond
-	h.sim.RebootTime = time.Minute
-	ids := []int64{h.send(owner, "modem reboot"), h.send(owner, "modem reboot"), h.send(owner, "Modem Reboot")}
-	h.step()
-	h.clk.Advance(2 * time.Minute)
-	h.steps(3)
-	if n := h.sim.Record().Reboots; n != 1 {
-		t.Fatalf("modem rebooted %d times, want 1", n)
-	}
-	want := []string{"executed", "duplicate", "duplicate"}
-	for i, id := range ids {
-		if got := h.decision(id); got != want[i] {
-			t.Errorf("sms %d: %s, want %s", id, got, want[i])
+	// In a synctest bubble: the client's default timeout, one clock.
+	synctest.Test(t, func(t *testing.T) {
+		h := newPipedHarness(t, "mf920v", nil)
+		h.sim.RebootTime = time.Minute
+		ids := []int64{h.send(owner, "modem reboot"), h.send(owner, "modem reboot"), h.send(owner, "Modem Reboot")}
+		h.step()
+		h.clk.Advance(2 * time.Minute)
+		h.steps(3)
+		if n := h.sim.Record().Reboots; n != 1 {
+			t.Fatalf("modem rebooted %d times, want 1", n)
 		}
-	}
-	if len(h.sim.Inbox()) != 0 {
-		t.Errorf("left in the inbox: %v", h.sim.Inbox())
-	}
+		want := []string{"executed", "duplicate", "duplicate"}
+		for i, id := range ids {
+			if got := h.decision(id); got != want[i] {
+				t.Errorf("sms %d: %s, want %s", id, got, want[i])
+			}
+		}
+		if len(h.sim.Inbox()) != 0 {
+			t.Errorf("left in the inbox: %v", h.sim.Inbox())
+		}
+	})
 }
 
 // TestRefusedDeleteOnceRunsOnce (item 1): the modem refuses a delete once,
@@ -117,21 +120,22 @@ func TestRefusedDeleteOnceRunsOnce(t *testing.T) {
 	} {
 		for _, refusals := range []int{1, 2} {
 			t.Run(fmt.Sprintf("%s/refused %d", tt.text, refusals), func(t *testing.T) {
-				h := newHarness(t, "mf920v", nil)
-				h.modem.timeout = 300 * time.Millisecond
-				h.sim.RebootTime = time.Minute
-				h.sim.SetFaults(func(f *SimFaults) { f.FailTimes = map[string]int{"DELETE_SMS": refusals} })
-				h.send(owner, tt.text)
-				h.send(owner, tt.text)
-				h.step()
-				h.clk.Advance(2 * time.Minute)
-				h.steps(4)
-				if n := tt.count(h); n != 1 {
-					t.Fatalf("%q ran %d times, want 1", tt.text, n)
-				}
-				if len(h.sim.Inbox()) != 0 {
-					t.Errorf("left in the inbox: %v", h.sim.Inbox())
-				}
+				synctest.Test(t, func(t *testing.T) {
+					h := newPipedHarness(t, "mf920v", nil)
+					h.sim.RebootTime = time.Minute
+					h.sim.SetFaults(func(f *SimFaults) { f.FailTimes = map[string]int{"DELETE_SMS": refusals} })
+					h.send(owner, tt.text)
+					h.send(owner, tt.text)
+					h.step()
+					h.clk.Advance(2 * time.Minute)
+					h.steps(4)
+					if n := tt.count(h); n != 1 {
+						t.Fatalf("%q ran %d times, want 1", tt.text, n)
+					}
+					if len(h.sim.Inbox()) != 0 {
+						t.Errorf("left in the inbox: %v", h.sim.Inbox())
+					}
+				})
 			})
 		}
 	}
@@ -178,36 +182,38 @@ func TestDuplicateAcrossRestart(t *testing.T) {
 // TestDisruptiveRunsLastOnePerPass: replies go out before the modem
 // reboots, and a second disruptive command waits for the next pass.
 func TestDisruptiveRunsLastOnePerPass(t *testing.T) {
-	h := newHarness(t, "mf920v", nil)
-	h.modem.timeout = 300 * time.Millisecond
-	h.sim.RebootTime = time.Minute
-	mr := h.send(owner, "modem reboot")
-	ping := h.send(owner, "ping")
-	pi := h.send(owner, "reboot")
-	st := h.send(owner, "status")
-	h.step()
-	if h.sim.Record().Reboots != 1 || h.reboots.count() != 0 {
-		t.Fatalf("modem reboots %d, Pi reboots %d after the first pass", h.sim.Record().Reboots, h.reboots.count())
-	}
-	// Every reply of the pass was sent, so none came after the modem went.
-	if r := h.replies(); len(r) != 3 || !strings.Contains(r[0], "rebooting the modem") || !strings.Contains(r[1], "pong") {
-		t.Fatalf("replies %q", r)
-	}
-	if h.decision(mr) != "executed" || h.decision(ping) != "executed" || h.decision(st) != "executed" {
-		t.Fatal("first pass")
-	}
-	if d := h.decisions(pi); len(d) != 1 || d[0] != "deferred" {
-		t.Fatalf("Pi reboot in the first pass: %v", d)
-	}
-	h.steps(3) // the modem is away: nothing more
-	h.clk.Advance(2 * time.Minute)
-	h.steps(2)
-	if h.reboots.count() != 1 || h.sim.Record().Reboots != 1 {
-		t.Fatalf("Pi reboots %d, modem reboots %d", h.reboots.count(), h.sim.Record().Reboots)
-	}
-	if d := h.decisions(pi); len(d) != 2 || d[1] != "executed" {
-		t.Fatalf("Pi reboot: %v", d)
-	}
+	// In a synctest bubble: the client's default timeout, one clock.
+	synctest.Test(t, func(t *testing.T) {
+		h := newPipedHarness(t, "mf920v", nil)
+		h.sim.RebootTime = time.Minute
+		mr := h.send(owner, "modem reboot")
+		ping := h.send(owner, "ping")
+		pi := h.send(owner, "reboot")
+		st := h.send(owner, "status")
+		h.step()
+		if h.sim.Record().Reboots != 1 || h.reboots.count() != 0 {
+			t.Fatalf("modem reboots %d, Pi reboots %d after the first pass", h.sim.Record().Reboots, h.reboots.count())
+		}
+		// Every reply of the pass was sent, so none came after the modem went.
+		if r := h.replies(); len(r) != 3 || !strings.Contains(r[0], "rebooting the modem") || !strings.Contains(r[1], "pong") {
+			t.Fatalf("replies %q", r)
+		}
+		if h.decision(mr) != "executed" || h.decision(ping) != "executed" || h.decision(st) != "executed" {
+			t.Fatal("first pass")
+		}
+		if d := h.decisions(pi); len(d) != 1 || d[0] != "deferred" {
+			t.Fatalf("Pi reboot in the first pass: %v", d)
+		}
+		h.steps(3) // the modem is away: nothing more
+		h.clk.Advance(2 * time.Minute)
+		h.steps(2)
+		if h.reboots.count() != 1 || h.sim.Record().Reboots != 1 {
+			t.Fatalf("Pi reboots %d, modem reboots %d", h.reboots.count(), h.sim.Record().Reboots)
+		}
+		if d := h.decisions(pi); len(d) != 2 || d[1] != "executed" {
+			t.Fatalf("Pi reboot: %v", d)
+		}
+	})
 }
 
 // TestRateLimitCountsOnlyTheLastHour (item 4): -rate 3, commands at
@@ -286,27 +292,29 @@ func TestReusedIDSameSecondSameLength(t *testing.T) {
 // TestPollErrorsLoggedOncePerChange (issue 12): an outage is one warning
 // when it starts and one when it ends, not a line per poll.
 func TestPollErrorsLoggedOncePerChange(t *testing.T) {
-	h := newHarness(t, "mf920v", nil)
-	h.modem.timeout = 300 * time.Millisecond
-	h.step()
-	h.sim.SetFaults(func(f *SimFaults) { f.Unreachable = true })
-	h.steps(5)
-	down := h.logLines("modem not answering")
-	if len(down) != 1 || down[0]["level"] != "WARN" {
-		t.Fatalf("outage logged %d times: %v", len(down), down)
-	}
-	h.sim.SetFaults(func(f *SimFaults) { *f = SimFaults{} })
-	h.clk.Advance(time.Minute)
-	h.steps(3)
-	up := h.logLines("modem answering again")
-	if len(up) != 1 || up[0]["level"] != "WARN" {
-		t.Fatalf("recovery logged %d times: %v", len(up), up)
-	}
-	h.sim.SetFaults(func(f *SimFaults) { f.Unreachable = true })
-	h.steps(2)
-	if n := len(h.logLines("modem not answering")); n != 2 {
-		t.Errorf("second outage: %d lines in all, want 2", n)
-	}
+	// In a synctest bubble: the client's default timeout, one clock.
+	synctest.Test(t, func(t *testing.T) {
+		h := newPipedHarness(t, "mf920v", nil)
+		h.step()
+		h.sim.SetFaults(func(f *SimFaults) { f.Unreachable = true })
+		h.steps(5)
+		down := h.logLines("modem not answering")
+		if len(down) != 1 || down[0]["level"] != "WARN" {
+			t.Fatalf("outage logged %d times: %v", len(down), down)
+		}
+		h.sim.SetFaults(func(f *SimFaults) { *f = SimFaults{} })
+		h.clk.Advance(time.Minute)
+		h.steps(3)
+		up := h.logLines("modem answering again")
+		if len(up) != 1 || up[0]["level"] != "WARN" {
+			t.Fatalf("recovery logged %d times: %v", len(up), up)
+		}
+		h.sim.SetFaults(func(f *SimFaults) { f.Unreachable = true })
+		h.steps(2)
+		if n := len(h.logLines("modem not answering")); n != 2 {
+			t.Errorf("second outage: %d lines in all, want 2", n)
+		}
+	})
 }
 
 // TestStateSurvivesRestart (item 6): PIN lockouts and failure counts, rate

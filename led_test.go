@@ -5,6 +5,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"periph.io/x/conn/v3/gpio"
@@ -74,59 +75,58 @@ func (p *recordingPin) history() []gpio.Level {
 	return append([]gpio.Level(nil), p.levels...)
 }
 
+// TestLEDOnFakePin runs in a synctest bubble: the pattern and Run's timer
+// read one clock, so each level is checked at an exact time.
 func TestLEDOnFakePin(t *testing.T) {
-	clk := newFakeClock()
-	pin := &recordingPin{Pin: gpiotest.Pin{N: "GPIO17", Num: 17}}
-	led := NewLED(gpioLED{pin: pin})
-	led.now = clk.Now
-	led.since = clk.Now()
-	led.Show(healthOK)
-	if !led.level() {
-		t.Fatal("ok: LED off")
-	}
-	led.Show(healthBusy)
-	var burst []bool
-	for i := 0; i < 10; i++ {
-		burst = append(burst, led.level())
-		clk.Advance(50 * time.Millisecond)
-	}
-	want := []bool{true, false, true, false, true, false, true, false, true, false}
-	for i := range want {
-		if burst[i] != want[i] {
-			t.Fatalf("burst %v", burst)
+	synctest.Test(t, func(t *testing.T) {
+		pin := &recordingPin{Pin: gpiotest.Pin{N: "GPIO17", Num: 17}}
+		led := NewLED(gpioLED{pin: pin})
+		led.Show(healthOK)
+		if !led.level() {
+			t.Fatal("ok: LED off")
 		}
-	}
-	// A state change during the burst shows once the burst is over.
-	led.Show(healthBusy)
-	led.Show(healthUnreachable)
-	clk.Advance(burstLength)
-	on := led.level()
-	clk.Advance(100 * time.Millisecond)
-	if !on || led.level() {
-		t.Error("after the burst: not the fast blink")
-	}
+		led.Show(healthBusy)
+		var burst []bool
+		for i := 0; i < 10; i++ {
+			burst = append(burst, led.level())
+			time.Sleep(50 * time.Millisecond)
+		}
+		want := []bool{true, false, true, false, true, false, true, false, true, false}
+		for i := range want {
+			if burst[i] != want[i] {
+				t.Fatalf("burst %v", burst)
+			}
+		}
+		// A state change during the burst shows once the burst is over.
+		led.Show(healthBusy)
+		led.Show(healthUnreachable)
+		time.Sleep(burstLength)
+		on := led.level()
+		time.Sleep(100 * time.Millisecond)
+		if !on || led.level() {
+			t.Error("after the burst: not the fast blink")
+		}
 
-	ctx, cancel := context.WithCancel(context.Background())
-	led.tick = time.Millisecond
-	led.Show(healthOK)
-	done := make(chan error)
-	go func() { done <- led.Run(ctx) }()
-	for deadline := time.Now().Add(5 * time.Second); pin.Read() != gpio.High; {
-		if time.Now().After(deadline) {
-			t.Fatal("pin never went high")
+		ctx, cancel := context.WithCancel(t.Context())
+		led.tick = time.Millisecond
+		led.Show(healthOK)
+		done := make(chan error)
+		go func() { done <- led.Run(ctx) }()
+		synctest.Wait()
+		if pin.Read() != gpio.High {
+			t.Fatal("pin not high once Run settled")
 		}
-		time.Sleep(time.Millisecond)
-	}
-	cancel()
-	if err := <-done; err != nil {
-		t.Fatal(err)
-	}
-	if pin.Read() != gpio.Low {
-		t.Error("LED left on after exit")
-	}
-	if h := pin.history(); len(h) < 2 {
-		t.Errorf("levels %v", h)
-	}
+		cancel()
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+		if pin.Read() != gpio.Low {
+			t.Error("LED left on after exit")
+		}
+		if h := pin.history(); len(h) < 2 || h[0] != gpio.High {
+			t.Errorf("levels %v", h)
+		}
+	})
 }
 
 func TestLEDActiveLow(t *testing.T) {
@@ -143,36 +143,40 @@ func TestLEDActiveLow(t *testing.T) {
 }
 
 // TestLEDSleepsWhileSteady: a steady LED costs no wakeups; a blinking one
-// wakes at its edges, not every tick (an idle Pi's CPU, BENCHMARKS.md).
+// wakes at its edges, not every tick (an idle Pi's CPU, BENCHMARKS.md). In
+// a synctest bubble the edges fall at exact times, so the counts are exact.
 func TestLEDSleepsWhileSteady(t *testing.T) {
-	pin := &recordingPin{Pin: gpiotest.Pin{N: "GPIO17", Num: 17}}
-	led := NewLED(gpioLED{pin: pin})
-	var looks atomic.Int32
-	led.now = func() time.Time { looks.Add(1); return time.Now() }
-	led.Show(healthOK)
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error)
-	go func() { done <- led.Run(ctx) }()
-	time.Sleep(300 * time.Millisecond)
-	if n := looks.Load(); n > 3 {
-		t.Errorf("steady on: %d looks at the clock in 300 ms", n)
-	}
-	// Fast blink: 100 ms steps. Looks follow the edges, not the clock:
-	// about one look per edge (a slow machine makes both fewer).
-	before := len(pin.history())
-	looks.Store(0)
-	led.Show(healthUnreachable)
-	for deadline := time.Now().Add(5 * time.Second); len(pin.history())-before < 4; time.Sleep(10 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatalf("fast blink: %d edges in 5 s", len(pin.history())-before)
+	synctest.Test(t, func(t *testing.T) {
+		pin := &recordingPin{Pin: gpiotest.Pin{N: "GPIO17", Num: 17}}
+		led := NewLED(gpioLED{pin: pin})
+		var looks atomic.Int32
+		led.now = func() time.Time { looks.Add(1); return time.Now() }
+		led.Show(healthOK)
+		ctx, cancel := context.WithCancel(t.Context())
+		done := make(chan error)
+		go func() { done <- led.Run(ctx) }()
+		time.Sleep(time.Hour)
+		synctest.Wait()
+		if n := looks.Load(); n > 3 { // Show's, Run's first, and Run's on Show's nudge
+			t.Errorf("steady on: %d looks at the clock in an hour", n)
 		}
-	}
-	edges := len(pin.history()) - before
-	if n := int(looks.Load()); n > 3*edges+3 {
-		t.Errorf("fast blink: %d looks at the clock for %d edges", n, edges)
-	}
-	cancel()
-	if err := <-done; err != nil {
-		t.Fatal(err)
-	}
+		// Fast blink: 100 ms steps. The pin is already on, so the edges
+		// fall at 100, 200, ... 1000 ms; one look at each, plus Show's and
+		// Run's on its nudge.
+		before := len(pin.history())
+		looks.Store(0)
+		led.Show(healthUnreachable)
+		time.Sleep(time.Second)
+		synctest.Wait()
+		if edges := len(pin.history()) - before; edges != 10 {
+			t.Errorf("fast blink: %d edges in a second, want 10", edges)
+		}
+		if n := looks.Load(); n > 12 {
+			t.Errorf("fast blink: %d looks at the clock for 10 edges", n)
+		}
+		cancel()
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+	})
 }

@@ -597,7 +597,7 @@ func (a *app) serve(ctx context.Context, cfg validConfig, log *slog.Logger) erro
 		"state_dir", cfg.gateway.StateDir)
 
 	sup := &Supervisor{budget: supervisorBudget(cfg.gateway.PollInterval, cfg.gateway.StepTimeout),
-		lastBeat: gw.LastBeat, log: log, now: time.Now}
+		lastBeat: gw.LastBeat, log: log}
 	if hw.wd != nil {
 		sup.dev, sup.every = hw.wd, hw.wdTimeout/3
 	} else {

@@ -502,9 +502,11 @@ func TestATRebootReconnectStatus(t *testing.T) {
 		t.Fatalf("actions %q", acts)
 	}
 	sim.SetLink(false)
-	time.Sleep(100 * time.Millisecond)
-	if st, err := m.Poll(ctx); err != nil || st.Registered {
-		t.Fatalf("poll with the link down: %+v %v", st, err)
+	// Real time (a pseudo-terminal): poll until the module says so.
+	var down PollState
+	waitFor(t, "the link down", func() bool { down, err = m.Poll(ctx); return err != nil || !down.Registered })
+	if err != nil || down.Registered {
+		t.Fatalf("poll with the link down: %+v %v", down, err)
 	}
 }
 
@@ -686,7 +688,12 @@ func TestATRestartDuringListing(t *testing.T) {
 		_, err := m.Inbox(ctx)
 		done <- err
 	}()
-	time.Sleep(50 * time.Millisecond)
+	// Real time: the module is on a pseudo-terminal, outside any bubble.
+	// The restart comes once the listing is on the line.
+	before := len(sim.Commands())
+	waitFor(t, "the listing sent", func() bool {
+		return slices.ContainsFunc(sim.Commands()[before:], func(c string) bool { return strings.HasPrefix(c, "AT+CMGL") })
+	})
 	sim.Reboot()
 	if err := <-done; err == nil {
 		t.Fatal("a listing the module never finished: no error")
@@ -796,7 +803,7 @@ func TestATNoLossUnderChurn(t *testing.T) {
 						text += strings.Repeat(" long", 40)
 					}
 					sim.Deliver("+4915112345678", text, time.Now())
-					time.Sleep(time.Duration(i%4) * time.Millisecond)
+					time.Sleep(time.Duration(i%4) * time.Millisecond) // real time on purpose: arrivals spread over the pty's reads
 				}
 			}()
 			seen := map[string]int{}

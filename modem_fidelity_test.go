@@ -14,6 +14,7 @@ import (
 	"sort"
 	"strings"
 	"testing"
+	"testing/synctest"
 	"time"
 )
 
@@ -412,24 +413,28 @@ func TestStuckAttemptCounterNeverLocksOutOwner(t *testing.T) {
 
 // TestLostLoginAnswersCountAsRefused: a wrong password on firmware that
 // does not report attempts, with every LOGIN answer lost, spent 18 attempts
-// in 25 s. A lost answer counts as a refusal.
+// in 25 s. A lost answer counts as a refusal. In a synctest bubble over the
+// in-memory network: a poll every 5 s for ten lock periods, the client's
+// default timeout for the slow answer, on one clock.
 func TestLostLoginAnswersCountAsRefused(t *testing.T) {
 	for _, mode := range []string{"cut", "empty", "html", "slow"} {
 		t.Run(mode, func(t *testing.T) {
-			sim, m, clk := startSim(t, "mf920v", "right", "wrong")
-			m.timeout = 200 * time.Millisecond
-			sim.SetFaults(func(f *SimFaults) { f.HideAttempts, f.LoseLogin = true, mode })
-			for i := 0; i < 10*60 && len(sim.Record().Logins) <= 3; i++ { // ten lock periods
-				m.Poll(context.Background())
-				clk.Advance(5 * time.Second)
-			}
-			if n := len(sim.Record().Logins); n != 3 {
-				t.Errorf("%d attempts, want 3", n)
-			}
-			var le *LoginError
-			if _, err := m.Poll(context.Background()); !errors.As(err, &le) {
-				t.Errorf("poll: %v", err)
-			}
+			synctest.Test(t, func(t *testing.T) {
+				sim, m := startSimPiped(t, "mf920v", "right")
+				m.password = "wrong"
+				sim.SetFaults(func(f *SimFaults) { f.HideAttempts, f.LoseLogin = true, mode })
+				for i := 0; i < 10*60 && len(sim.Record().Logins) <= 3; i++ { // ten lock periods
+					m.Poll(t.Context())
+					time.Sleep(5 * time.Second)
+				}
+				if n := len(sim.Record().Logins); n != 3 {
+					t.Errorf("%d attempts, want 3", n)
+				}
+				var le *LoginError
+				if _, err := m.Poll(t.Context()); !errors.As(err, &le) {
+					t.Errorf("poll: %v", err)
+				}
+			})
 		})
 	}
 }
@@ -514,22 +519,27 @@ func TestInboxBoundedOnOverfilledPages(t *testing.T) {
 }
 
 // TestSendWaitsBeforeFirstStatusRead: asked at once, the modem reports the
-// previous command's result. The first read waits sendSettle (1 s).
+// previous command's result. The first read waits sendSettle (1 s). In a
+// synctest bubble over the in-memory network, at the default settle and a
+// modem that needs most of it.
 func TestSendWaitsBeforeFirstStatusRead(t *testing.T) {
-	if m, _ := NewModem(ModemConfig{URL: "http://127.0.0.1:1"}); m.sendSettle != time.Second {
-		t.Errorf("default settle %s, want 1s as the web UI", m.sendSettle)
-	}
-	sim, m, _ := startSim(t, "mf920v", "pw", "pw")
-	sim.CmdSettle = 300 * time.Millisecond
-	sim.cmdStatus["4"] = "2" // the previous send failed
-	m.sendSettle = 400 * time.Millisecond
-	if err := m.Send(context.Background(), "+1555", "hi"); err != nil {
-		t.Fatal(err)
-	}
-	reads := sim.Record().CmdReads
-	if len(reads) == 0 || reads[0].SinceAction < 400*time.Millisecond {
-		t.Errorf("status reads %+v", reads)
-	}
+	synctest.Test(t, func(t *testing.T) {
+		sim, m := startSimPiped(t, "mf920v", "pw")
+		if m.sendSettle != time.Second {
+			t.Errorf("default settle %s, want 1s as the web UI", m.sendSettle)
+		}
+		sim.CmdSettle = 900 * time.Millisecond
+		sim.cmdStatus["4"] = "2" // the previous send failed
+		if err := m.Send(t.Context(), "+1555", "hi"); err != nil {
+			t.Fatal(err)
+		}
+		reads := sim.Record().CmdReads
+		// The read itself may cost a millisecond: the client's look at a
+		// kept connection (idleQuietByDeadline on a pipe).
+		if len(reads) == 0 || reads[0].SinceAction < m.sendSettle || reads[0].SinceAction > m.sendSettle+10*time.Millisecond {
+			t.Errorf("status reads %+v, want the first %s after the action", reads, m.sendSettle)
+		}
+	})
 }
 
 // TestOneShotPostsOnce: `smsgate send` on AD firmware posted SEND_SMS three

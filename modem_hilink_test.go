@@ -5,6 +5,7 @@ import (
 	"errors"
 	"strings"
 	"testing"
+	"testing/synctest"
 	"time"
 )
 
@@ -418,27 +419,33 @@ func TestHiLinkSendOutcomes(t *testing.T) {
 }
 
 // A long message is left alone while the device merges its parts, and the
-// poll says when to look again.
+// poll says when to look again. In a synctest bubble: the grace is the
+// default and is timed exactly, a moment before it and at it.
 func TestHiLinkMultipart(t *testing.T) {
-	sim, m := startHiLink(t, "e3372-nologin", "", "")
-	m.multipartGrace = 50 * time.Millisecond
-	ctx := context.Background()
-	id := sim.DeliverIncomplete("+1555", "part one ", time.Now())
-	p1, _ := m.Poll(ctx)
-	msgs, err := m.Inbox(ctx)
-	if err != nil || len(msgs) != 1 || msgs[0].Complete {
-		t.Fatalf("inbox %+v, %v", msgs, err)
-	}
-	sim.GrowMessage(id, "part two")
-	time.Sleep(60 * time.Millisecond)
-	p2, _ := m.Poll(ctx)
-	if p1.Unread == p2.Unread {
-		t.Errorf("poll did not change after the grace: %q", p2.Unread)
-	}
-	msgs, _ = m.Inbox(ctx)
-	if len(msgs) != 1 || !msgs[0].Complete || msgs[0].Text != "part one part two" {
-		t.Errorf("inbox %+v", msgs)
-	}
+	synctest.Test(t, func(t *testing.T) {
+		sim, m := startHiLinkPiped(t, "e3372-nologin", "")
+		ctx := t.Context()
+		id := sim.DeliverIncomplete("+1555", "part one ", time.Now())
+		p1, _ := m.Poll(ctx)
+		msgs, err := m.Inbox(ctx)
+		if err != nil || len(msgs) != 1 || msgs[0].Complete {
+			t.Fatalf("inbox %+v, %v", msgs, err)
+		}
+		sim.GrowMessage(id, "part two")
+		time.Sleep(m.multipartGrace - time.Second)
+		if p, _ := m.Poll(ctx); p.Unread != p1.Unread {
+			t.Errorf("poll changed before the grace: %q", p.Unread)
+		}
+		time.Sleep(time.Second)
+		p2, _ := m.Poll(ctx)
+		if p1.Unread == p2.Unread {
+			t.Errorf("poll did not change after the grace: %q", p2.Unread)
+		}
+		msgs, _ = m.Inbox(ctx)
+		if len(msgs) != 1 || !msgs[0].Complete || msgs[0].Text != "part one part two" {
+			t.Errorf("inbox %+v", msgs)
+		}
+	})
 }
 
 // Strict firmware refuses pretty-printed and reordered XML (100005); the
@@ -728,24 +735,32 @@ func TestHiLinkSessionPileUp(t *testing.T) {
 }
 
 // A rebooting device drops connections: reads fail, no login is spent,
-// and the client comes back by itself.
+// and the client comes back by itself. In a synctest bubble: a device that
+// takes its minute to reboot, looked at a second before and at the minute.
 func TestHiLinkRebootUnreachable(t *testing.T) {
-	sim, m := startHiLink(t, "e3372h", "pw", "pw")
-	sim.Configure(func(s *HiLinkSim) { s.RebootFor = 300 * time.Millisecond })
-	ctx := context.Background()
-	if err := m.Reboot(ctx); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := m.Poll(ctx); err == nil {
-		t.Error("poll of a rebooting device worked")
-	}
-	time.Sleep(350 * time.Millisecond)
-	if _, err := m.Poll(ctx); err != nil {
-		t.Errorf("poll after the reboot: %v", err)
-	}
-	if m.Refusals().Count != 0 || sim.Failures() != 0 {
-		t.Error("the reboot cost a login attempt")
-	}
+	synctest.Test(t, func(t *testing.T) {
+		sim, m := startHiLinkPiped(t, "e3372h", "pw")
+		sim.Configure(func(s *HiLinkSim) { s.RebootFor = time.Minute })
+		ctx := t.Context()
+		if err := m.Reboot(ctx); err != nil {
+			t.Fatal(err)
+		}
+		start := time.Now()
+		if _, err := m.Poll(ctx); err == nil {
+			t.Error("poll of a rebooting device worked")
+		}
+		time.Sleep(time.Minute - time.Second - time.Since(start))
+		if _, err := m.Poll(ctx); err == nil {
+			t.Error("poll a second before the device is back worked")
+		}
+		time.Sleep(time.Minute - time.Since(start))
+		if _, err := m.Poll(ctx); err != nil {
+			t.Errorf("poll after the reboot: %v", err)
+		}
+		if m.Refusals().Count != 0 || sim.Failures() != 0 {
+			t.Error("the reboot cost a login attempt")
+		}
+	})
 }
 
 // Messages kept on the SIM are listed too, and deleted from there.

@@ -16,25 +16,46 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"testing/synctest"
 	"time"
 )
 
 type fakeClock struct {
 	mu sync.Mutex
 	t  time.Time
+	// bubble: Now is the synctest bubble's clock moved to the fake date,
+	// and Advance sleeps, so that what the test reads and the timers of
+	// the code under test are one clock. Set once, by newBubbleClock.
+	bubble bool
+	shift  time.Duration
 }
 
 func newFakeClock() *fakeClock {
 	return &fakeClock{t: time.Date(2026, 3, 14, 12, 0, 0, 0, time.UTC)}
 }
 
+// newBubbleClock is a fakeClock on the bubble's time, from the fake date:
+// call it inside synctest.Test.
+func newBubbleClock() *fakeClock {
+	c := newFakeClock()
+	c.bubble, c.shift = true, time.Until(c.t)
+	return c
+}
+
 func (c *fakeClock) Now() time.Time {
+	if c.bubble {
+		return time.Now().Add(c.shift).UTC()
+	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return c.t
 }
 
 func (c *fakeClock) Advance(d time.Duration) {
+	if c.bubble {
+		time.Sleep(d)
+		return
+	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.t = c.t.Add(d)
@@ -458,16 +479,19 @@ func TestDefectsAreErrorsNotHangs(t *testing.T) {
 		}
 	})
 	t.Run("slow", func(t *testing.T) {
-		sim, m, _ := startSim(t, "mf920v", "pw", "pw")
-		m.timeout = 200 * time.Millisecond
-		sim.SetFaults(func(f *SimFaults) { f.Slow = 2 * time.Second })
-		start := time.Now()
-		if _, err := m.Poll(ctx); err == nil {
-			t.Fatal("a slow answer did not time out")
-		}
-		if d := time.Since(start); d > 1500*time.Millisecond {
-			t.Errorf("timeout took %s", d)
-		}
+		// In a synctest bubble: the client's timeout and the simulator's
+		// delay run on one clock, so the wait is exact.
+		synctest.Test(t, func(t *testing.T) {
+			sim, m := startSimPiped(t, "mf920v", "pw")
+			sim.SetFaults(func(f *SimFaults) { f.Slow = time.Minute })
+			start := time.Now()
+			if _, err := m.Poll(t.Context()); err == nil {
+				t.Fatal("a slow answer did not time out")
+			}
+			if d := time.Since(start); d != m.timeout {
+				t.Errorf("timeout took %s, want %s", d, m.timeout)
+			}
+		})
 	})
 	for _, mode := range []string{"failure", "empty"} {
 		t.Run("action "+mode, func(t *testing.T) {
@@ -698,22 +722,30 @@ func TestActionPostedOnce(t *testing.T) {
 
 // TestConfirmationIsLookedAtSoon: a modem that is done a moment after the
 // action does not cost the command a whole status interval (the command
-// runs only once its deletion is confirmed: BENCHMARKS.md's latency).
+// runs only once its deletion is confirmed: BENCHMARKS.md's latency). In a
+// synctest bubble, with the default interval, the wait is measured exactly.
 func TestConfirmationIsLookedAtSoon(t *testing.T) {
-	sim, m, _ := startSim(t, "mf920v", "pw", "pw")
-	m.statusEvery = time.Second // the default
-	id := sim.Deliver(owner, "ping", time.Now())
-	start := time.Now()
-	if err := m.Delete(context.Background(), id); err != nil {
-		t.Fatal(err)
-	}
-	// Before, the second look came a whole statusEvery later.
-	if took := time.Since(start); took > 3*m.statusEvery/4 {
-		t.Errorf("delete confirmed after %s; the simulator was done after one look", took)
-	}
-	if got := sim.Inbox(); len(got) != 0 {
-		t.Errorf("inbox after delete: %v", got)
-	}
+	synctest.Test(t, func(t *testing.T) {
+		sim, m := startSimPiped(t, "mf920v", "pw")
+		if m.statusEvery != time.Second {
+			t.Fatalf("statusEvery %s: the default changed, look at this test again", m.statusEvery)
+		}
+		id := sim.Deliver(owner, "ping", time.Now())
+		if _, err := m.Poll(t.Context()); err != nil { // logged in before the clock starts
+			t.Fatal(err)
+		}
+		start := time.Now()
+		if err := m.Delete(t.Context(), id); err != nil {
+			t.Fatal(err)
+		}
+		// Before, the second look came a whole statusEvery later.
+		if took := time.Since(start); took > m.statusEvery/2 {
+			t.Errorf("delete confirmed after %s; the simulator was done after one look", took)
+		}
+		if got := sim.Inbox(); len(got) != 0 {
+			t.Errorf("inbox after delete: %v", got)
+		}
+	})
 }
 
 // TestPollsKeepOneConnection: idle polls reuse one connection (a new one

@@ -1668,7 +1668,9 @@ func (m *Modem) Reconnect(ctx context.Context) (string, error) {
 }
 
 func (m *Modem) waitPPP(ctx context.Context, want func(string) bool, wantName string, limit time.Duration) (string, error) {
-	deadline := m.now().Add(limit)
+	// Real time, as the timer below and hilinkModem.waitConn: this waits
+	// on the device, and must end however the client's clock is set.
+	deadline := time.Now().Add(limit)
 	for {
 		var k map[string]string
 		err := m.withSession(ctx, func() (err error) {
@@ -1678,7 +1680,7 @@ func (m *Modem) waitPPP(ctx context.Context, want func(string) bool, wantName st
 		if err == nil && want(k["ppp_status"]) {
 			return k["ppp_status"], nil
 		}
-		if m.now().After(deadline) {
+		if time.Now().After(deadline) {
 			last := ""
 			if k != nil {
 				last = k["ppp_status"]

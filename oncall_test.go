@@ -185,9 +185,11 @@ func TestOnCallWakesTheLoop(t *testing.T) {
 	h, a := callHarness(t, "status", func(c *GatewayConfig) { c.PollInterval = time.Hour })
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
+	born := h.gw.lastBeat.Load() // each completed pass stores a new beat
 	go func() { done <- h.gw.Run(ctx) }()
 	defer func() { cancel(); <-done }()
-	time.Sleep(200 * time.Millisecond) // the first pass ends
+	// Real time: the module is on a pseudo-terminal, outside any bubble.
+	waitFor(t, "the first pass", func() bool { return h.gw.lastBeat.Load() != born })
 	start := time.Now()
 	a.sim.Ring(owner)
 	for len(a.sim.Sent()) == 0 {

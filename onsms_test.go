@@ -66,7 +66,7 @@ func TestOnSMSOncePerMessageWithoutSecrets(t *testing.T) {
 	h.step()
 	h.step()
 	waitRuns(t, out, 3)
-	time.Sleep(300 * time.Millisecond) // time for a run too many
+	time.Sleep(300 * time.Millisecond) // real time (the hook is a child process): a window for a run too many
 	runs := waitRuns(t, out, 0)
 	if len(runs) != 3 {
 		t.Fatalf("the hook ran %d times for 3 messages", len(runs))
@@ -121,7 +121,7 @@ func TestOnSMSDryRunRunsNothing(t *testing.T) {
 	h := ownerHarness(t, OwnerConfig{OnSMS: p, DryRun: true}, nil)
 	h.sim.Deliver(owner, "ping", h.clk.Now())
 	h.step()
-	time.Sleep(200 * time.Millisecond)
+	time.Sleep(200 * time.Millisecond) // real time (the hook would be a child process): a window for a run
 	h.gw.own.close()
 	if _, err := os.Stat(out); err == nil {
 		t.Error("a dry run ran the hook")

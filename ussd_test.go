@@ -5,9 +5,12 @@ import (
 	"errors"
 	"strings"
 	"testing"
+	"testing/synctest"
 	"time"
 )
 
+// TestZTEUSSDAgainstSim runs in synctest bubbles over the in-memory
+// network, with the real 30 s wait and the client's default status reads.
 func TestZTEUSSDAgainstSim(t *testing.T) {
 	for _, c := range []struct {
 		name    string
@@ -25,39 +28,53 @@ func TestZTEUSSDAgainstSim(t *testing.T) {
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			for _, p := range []string{"mf920v", "mc801a"} {
-				sim, m, _ := startSim(t, p, "pw", "pw")
-				sim.SetOwner(func(o *simOwnerExt) {
-					o.PendingReads = 2
-					if c.answer != nil {
-						o.USSD = map[string]SimUSSDAnswer{"*100#": *c.answer}
+				synctest.Test(t, func(t *testing.T) {
+					sim, m := startSimPiped(t, p, "pw")
+					sim.SetOwner(func(o *simOwnerExt) {
+						o.PendingReads = 2
+						if c.answer != nil {
+							o.USSD = map[string]SimUSSDAnswer{"*100#": *c.answer}
+						}
+					})
+					ctx, cancel := context.WithTimeout(t.Context(), ussdWait) // the real wait: bubble time is free
+					start := time.Now()
+					got, err := m.USSD(ctx, "*100#")
+					took := time.Since(start)
+					cancel()
+					if (c.answer == nil) != (took >= ussdWait) {
+						t.Errorf("%s: took %s of a %s wait", p, took, ussdWait)
+					}
+					switch {
+					case c.err != nil && !errors.Is(err, c.err):
+						t.Errorf("%s: %q, %v; want %v", p, got, err, c.err)
+					case c.err == nil && c.want != "" && (err != nil || got != c.want):
+						t.Errorf("%s: %q, %v; want %q", p, got, err, c.want)
+					case c.want == "" && c.err == nil && err == nil:
+						t.Errorf("%s: %q, no error", p, got)
+					}
+					sent, cancels, open := sim.USSDRecord()
+					if len(sent) != 1 || sent[0] != "*100#" || cancels != c.cancels || open {
+						t.Errorf("%s: sim saw %q, %d cancels, session open %v; want 1 code, %d cancels, closed", p, sent, cancels, open, c.cancels)
 					}
 				})
-				ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
-				got, err := m.USSD(ctx, "*100#")
-				cancel()
-				switch {
-				case c.err != nil && !errors.Is(err, c.err):
-					t.Errorf("%s: %q, %v; want %v", p, got, err, c.err)
-				case c.err == nil && c.want != "" && (err != nil || got != c.want):
-					t.Errorf("%s: %q, %v; want %q", p, got, err, c.want)
-				case c.want == "" && c.err == nil && err == nil:
-					t.Errorf("%s: %q, no error", p, got)
-				}
-				sent, cancels, open := sim.USSDRecord()
-				if len(sent) != 1 || sent[0] != "*100#" || cancels != c.cancels || open {
-					t.Errorf("%s: sim saw %q, %d cancels, session open %v; want 1 code, %d cancels, closed", p, sent, cancels, open, c.cancels)
-				}
 			}
 		})
 	}
 }
 
+// TestUSSDCommandThroughTheGateway runs in a synctest bubble over the
+// in-memory network: the real 30 s wait for the code nobody answers, and
+// the client's default waits, on one clock.
 func TestUSSDCommandThroughTheGateway(t *testing.T) {
-	old := ussdWait
-	ussdWait = 300 * time.Millisecond
-	t.Cleanup(func() { ussdWait = old })
+	synctest.Test(t, testUSSDCommandThroughTheGateway)
+}
+
+func testUSSDCommandThroughTheGateway(t *testing.T) {
 	allow, _ := parseUSSDCharset(defaultUSSDCharset)
-	h := ownerHarness(t, OwnerConfig{USSDAllow: allow, ReplyParts: 2}, nil)
+	dir := t.TempDir()
+	h := newPipedHarness(t, "mf920v", func(c *GatewayConfig) {
+		c.StateDir, c.Owner = dir, OwnerConfig{USSDAllow: allow, ReplyParts: 2}
+	})
 	long := strings.Repeat("Your packs: 1GB 5 TND, 5GB 15 TND. ", 8)
 	h.sim.SetOwner(func(o *simOwnerExt) {
 		o.USSD = map[string]SimUSSDAnswer{"*100#": {Text: "Balance 12.50 TND"}, "*111#": {Text: long, Menu: true}}

@@ -34,7 +34,6 @@ type Supervisor struct {
 	budget   time.Duration  // longest an iteration may take
 	lastBeat func() time.Time
 	log      *slog.Logger
-	now      func() time.Time
 }
 
 // Run feeds until ctx ends; stopping the device is for whoever opened it
@@ -52,7 +51,7 @@ func (s *Supervisor) Run(ctx context.Context) error {
 	}
 	stalled := false
 	for {
-		since := s.now().Sub(s.lastBeat())
+		since := time.Since(s.lastBeat())
 		switch {
 		case since <= s.budget:
 			if stalled {

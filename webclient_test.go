@@ -12,6 +12,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"testing/synctest"
 	"time"
 )
 
@@ -33,8 +34,27 @@ func startRawServer(t *testing.T, answer func(conn, n int, req *http.Request) st
 	if err != nil {
 		t.Fatal(err)
 	}
+	return startRawServerOn(t, ln, answer)
+}
+
+// startRawServerPiped is startRawServer on an in-memory network, for a
+// test in a synctest bubble: the server's delays and the client's
+// deadlines run on the bubble's clock.
+func startRawServerPiped(t *testing.T, answer func(conn, n int, req *http.Request) string) *rawServer {
+	return startRawServerOn(t, newPipeListener(), answer)
+}
+
+func startRawServerOn(t *testing.T, ln net.Listener, answer func(conn, n int, req *http.Request) string) *rawServer {
 	s := &rawServer{ln: ln}
-	t.Cleanup(func() { ln.Close() })
+	var open []net.Conn // closed at the end, so that no server goroutine outlives a bubble
+	t.Cleanup(func() {
+		ln.Close()
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		for _, c := range open {
+			c.Close()
+		}
+	})
 	go func() {
 		for {
 			c, err := ln.Accept()
@@ -44,6 +64,7 @@ func startRawServer(t *testing.T, answer func(conn, n int, req *http.Request) st
 			s.mu.Lock()
 			s.conns++
 			id := s.conns
+			open = append(open, c)
 			s.mu.Unlock()
 			go func(c net.Conn) {
 				defer c.Close()
@@ -79,7 +100,11 @@ func (s *rawServer) client(t *testing.T) *webClient {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return newWebClient(u)
+	w := newWebClient(u)
+	if pl, ok := s.ln.(*pipeListener); ok {
+		w.dial = pl.dial
+	}
+	return w
 }
 
 func (s *rawServer) requests() []string {
@@ -244,54 +269,61 @@ func TestWebClientKeepsAndRenewsTheConnection(t *testing.T) {
 	}
 }
 
-// A connection left unused longer than idleMax is not used again.
+// A connection left unused longer than idleMax is not used again. In a
+// synctest bubble: the default minute, checked at it and a second past.
 func TestWebClientDropsALongIdleConnection(t *testing.T) {
-	s := startRawServer(t, func(conn, n int, req *http.Request) string { return ok200("{}") })
-	w := s.client(t)
-	w.idleMax = 100 * time.Millisecond
-	for _, pause := range []time.Duration{0, 10 * time.Millisecond, 300 * time.Millisecond} {
-		time.Sleep(pause)
-		if _, err := w.exchange(timeoutCtx(t, 2*time.Second), get("/a")); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want := []string{"conn 1: GET /a", "conn 1: GET /a", "conn 2: GET /a"}
-	if got := s.requests(); fmt.Sprint(got) != fmt.Sprint(want) {
-		t.Errorf("requests %q, want %q", got, want)
-	}
-}
-
-// An action goes out on a connection of its own, and is never sent twice,
-// whatever happens to its answer.
-func TestWebClientNeverSendsAnActionTwice(t *testing.T) {
-	for _, cut := range []string{"nothing", "half an answer", "a slow answer"} {
-		t.Run(cut, func(t *testing.T) {
-			s := startRawServer(t, func(conn, n int, req *http.Request) string {
-				if req.Method == "GET" {
-					return ok200("{}")
-				}
-				switch cut {
-				case "half an answer":
-					return "HTTP/1.1 200 OK\r\nContent-Length: 50\r\n\r\n{\"result\""
-				case "a slow answer":
-					time.Sleep(time.Second)
-					return ok200(`{"result":"success"}`)
-				}
-				return ""
-			})
-			w := s.client(t)
+	synctest.Test(t, func(t *testing.T) {
+		s := startRawServerPiped(t, func(conn, n int, req *http.Request) string { return ok200("{}") })
+		w := s.client(t)
+		for _, pause := range []time.Duration{0, w.idleMax, w.idleMax + time.Second} {
+			time.Sleep(pause)
 			if _, err := w.exchange(timeoutCtx(t, 2*time.Second), get("/a")); err != nil {
 				t.Fatal(err)
 			}
-			ans, err := w.exchange(timeoutCtx(t, 300*time.Millisecond), post("/goform/goform_set_cmd_process"))
-			if err == nil && ans.BodyErr == nil {
-				t.Fatalf("the action's answer was lost, yet no error: %q", ans.Body)
-			}
-			time.Sleep(100 * time.Millisecond)
-			want := []string{"conn 1: GET /a", "conn 2: POST /goform/goform_set_cmd_process"}
-			if got := s.requests(); fmt.Sprint(got) != fmt.Sprint(want) {
-				t.Errorf("requests %q, want %q", got, want)
-			}
+		}
+		want := []string{"conn 1: GET /a", "conn 1: GET /a", "conn 2: GET /a"}
+		if got := s.requests(); fmt.Sprint(got) != fmt.Sprint(want) {
+			t.Errorf("requests %q, want %q", got, want)
+		}
+	})
+}
+
+// An action goes out on a connection of its own, and is never sent twice,
+// whatever happens to its answer. In a synctest bubble: the slow answer
+// comes after the client gave up, and Wait lets the server read whatever
+// the client sent before the requests are counted.
+func TestWebClientNeverSendsAnActionTwice(t *testing.T) {
+	for _, cut := range []string{"nothing", "half an answer", "a slow answer"} {
+		t.Run(cut, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				s := startRawServerPiped(t, func(conn, n int, req *http.Request) string {
+					if req.Method == "GET" {
+						return ok200("{}")
+					}
+					switch cut {
+					case "half an answer":
+						return "HTTP/1.1 200 OK\r\nContent-Length: 50\r\n\r\n{\"result\""
+					case "a slow answer":
+						time.Sleep(time.Second)
+						return ok200(`{"result":"success"}`)
+					}
+					return ""
+				})
+				w := s.client(t)
+				if _, err := w.exchange(timeoutCtx(t, 2*time.Second), get("/a")); err != nil {
+					t.Fatal(err)
+				}
+				ans, err := w.exchange(timeoutCtx(t, 300*time.Millisecond), post("/goform/goform_set_cmd_process"))
+				if err == nil && ans.BodyErr == nil {
+					t.Fatalf("the action's answer was lost, yet no error: %q", ans.Body)
+				}
+				time.Sleep(time.Second)
+				synctest.Wait()
+				want := []string{"conn 1: GET /a", "conn 2: POST /goform/goform_set_cmd_process"}
+				if got := s.requests(); fmt.Sprint(got) != fmt.Sprint(want) {
+					t.Errorf("requests %q, want %q", got, want)
+				}
+			})
 		})
 	}
 }
@@ -310,49 +342,54 @@ func TestWebClientFreshConnectionNotRetried(t *testing.T) {
 }
 
 // The deadline covers the whole exchange, a modem that trickles its answer
-// included, and the error says it is a timeout.
+// included, and the error says it is a timeout. In a synctest bubble, so
+// the deadline is met exactly.
 func TestWebClientDeadline(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go func() {
-				defer c.Close()
-				io.WriteString(c, "HTTP/1.1 200 OK\r\n")
-				for range 50 {
-					time.Sleep(50 * time.Millisecond)
-					if _, err := io.WriteString(c, "X-Slow: 1\r\n"); err != nil {
+	synctest.Test(t, func(t *testing.T) {
+		ln := newPipeListener()
+		defer ln.Close()
+		go func() {
+			for {
+				c, err := ln.Accept()
+				if err != nil {
+					return
+				}
+				go func() {
+					defer c.Close()
+					if _, err := http.ReadRequest(bufio.NewReader(c)); err != nil {
 						return
 					}
-				}
-			}()
+					io.WriteString(c, "HTTP/1.1 200 OK\r\n")
+					for range 50 {
+						time.Sleep(50 * time.Millisecond)
+						if _, err := io.WriteString(c, "X-Slow: 1\r\n"); err != nil {
+							return
+						}
+					}
+				}()
+			}
+		}()
+		u, _ := url.Parse(pipedURL)
+		client := func() *webClient { w := newWebClient(u); w.dial = ln.dial; return w }
+		start := time.Now()
+		_, err := client().exchange(timeoutCtx(t, 300*time.Millisecond), get("/"))
+		var nerr net.Error
+		if !errors.As(err, &nerr) || !nerr.Timeout() {
+			t.Fatalf("error %v, want a timeout", err)
 		}
-	}()
-	u, _ := url.Parse("http://" + ln.Addr().String())
-	start := time.Now()
-	_, err = newWebClient(u).exchange(timeoutCtx(t, 300*time.Millisecond), get("/"))
-	var nerr net.Error
-	if !errors.As(err, &nerr) || !nerr.Timeout() {
-		t.Fatalf("error %v, want a timeout", err)
-	}
-	if took := time.Since(start); took > 2*time.Second {
-		t.Errorf("took %v", took)
-	}
+		if took := time.Since(start); took != 300*time.Millisecond {
+			t.Errorf("took %v, want the 300 ms deadline", took)
+		}
 
-	// Cancelled, not timed out: the error says so.
-	ctx, cancel := context.WithCancel(context.Background())
-	time.AfterFunc(200*time.Millisecond, cancel)
-	_, err = newWebClient(u).exchange(ctx, get("/"))
-	if !errors.Is(err, context.Canceled) || errors.As(err, &nerr) {
-		t.Fatalf("error %v, want context.Canceled, and no timeout", err)
-	}
+		// Cancelled, not timed out: the error says so.
+		ctx, cancel := context.WithCancel(t.Context())
+		time.AfterFunc(200*time.Millisecond, cancel)
+		_, err = client().exchange(ctx, get("/"))
+		if !errors.Is(err, context.Canceled) || errors.As(err, &nerr) {
+			t.Fatalf("error %v, want context.Canceled, and no timeout", err)
+		}
+		time.Sleep(time.Second) // the server wakes, finds the pipe closed and ends
+	})
 }
 
 // A dial that fails is a *net.OpError with Op "dial": the login code reads
@@ -518,7 +555,7 @@ func TestWebClientUnaskedBytes(t *testing.T) {
 			})
 			w := s.client(t)
 			for _, p := range []string{"/a", "/b", "/a", "/c"} {
-				time.Sleep(20 * time.Millisecond) // the extra bytes are in
+				time.Sleep(20 * time.Millisecond) // the extra bytes are in: real TCP on purpose, they may come late
 				ans, err := w.exchange(timeoutCtx(t, 2*time.Second), get(p))
 				if err != nil {
 					t.Fatalf("%s: %v", p, err)
@@ -532,27 +569,35 @@ func TestWebClientUnaskedBytes(t *testing.T) {
 }
 
 // A slow answer on a kept connection is a timeout: not asked again, not
-// reported as a modem that cannot be reached.
+// reported as a modem that cannot be reached. In a synctest bubble.
 func TestWebClientSlowKeptConnection(t *testing.T) {
-	s := startRawServer(t, func(conn, n int, req *http.Request) string {
-		if n == 1 {
-			time.Sleep(400 * time.Millisecond)
+	synctest.Test(t, func(t *testing.T) {
+		s := startRawServerPiped(t, func(conn, n int, req *http.Request) string {
+			if n == 1 {
+				time.Sleep(time.Minute)
+			}
+			return ok200("{}")
+		})
+		w := s.client(t)
+		if _, err := w.exchange(timeoutCtx(t, 2*time.Second), get("/a")); err != nil {
+			t.Fatal(err)
 		}
-		return ok200("{}")
+		start := time.Now()
+		_, err := w.exchange(timeoutCtx(t, 2*time.Second), get("/b"))
+		var nerr net.Error
+		var oerr *net.OpError
+		if !errors.As(err, &nerr) || !nerr.Timeout() || (errors.As(err, &oerr) && oerr.Op == "dial") {
+			t.Fatalf("error %v, want a timeout that is not a dial error", err)
+		}
+		if took := time.Since(start); took != 2*time.Second {
+			t.Errorf("gave up after %s, want the 2 s deadline", took)
+		}
+		time.Sleep(time.Minute)
+		synctest.Wait()
+		if got := s.requests(); len(got) != 2 {
+			t.Errorf("requests %q, want 2", got)
+		}
 	})
-	w := s.client(t)
-	if _, err := w.exchange(timeoutCtx(t, 2*time.Second), get("/a")); err != nil {
-		t.Fatal(err)
-	}
-	_, err := w.exchange(timeoutCtx(t, 100*time.Millisecond), get("/b"))
-	var nerr net.Error
-	var oerr *net.OpError
-	if !errors.As(err, &nerr) || !nerr.Timeout() || (errors.As(err, &oerr) && oerr.Op == "dial") {
-		t.Fatalf("error %v, want a timeout that is not a dial error", err)
-	}
-	if got := s.requests(); len(got) != 2 {
-		t.Errorf("requests %q, want 2", got)
-	}
 }
 
 func TestModemURLIsPlainHTTP(t *testing.T) {
