@@ -3,6 +3,7 @@ package main
 import (
 	"os"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -96,5 +97,57 @@ func TestReferenceDocCoversHelp(t *testing.T) {
 	}
 	for cmd := range sections {
 		t.Errorf("docs/reference.md describes `smsgate %s`, which help does not list", cmd)
+	}
+}
+
+var (
+	helpFlagBlock = regexp.MustCompile(`(?m)^  -([a-z0-9][a-z0-9-]*)[^\n]*\n((?:    [^\n]*\n?)*)`)
+	helpDefault   = regexp.MustCompile(`\(default (.*)\)\s*$`)
+	docFlagCells  = regexp.MustCompile("(?m)^\\| `-([a-z0-9][a-z0-9-]*)[^`]*` \\| ([^|]*) \\|")
+)
+
+// TestReferenceDocDefaults: where `smsgate CMD -h` shows a default, the
+// flag's row in docs/reference.md shows the same one, so the reference
+// cannot drift from the binary (a default changed in code, the doc kept).
+func TestReferenceDocDefaults(t *testing.T) {
+	b, err := os.ReadFile("docs/reference.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc := string(b)
+	compared := 0
+	locs := docCommandRow.FindAllStringSubmatchIndex(doc, -1)
+	for i, l := range locs {
+		end := len(doc)
+		if i+1 < len(locs) {
+			end = locs[i+1][0]
+		}
+		cmd, sec := doc[l[2]:l[3]], doc[l[0]:end]
+		documented := map[string]string{}
+		for _, m := range docFlagCells.FindAllStringSubmatch(sec, -1) {
+			documented[m[1]] = strings.Trim(strings.TrimSpace(m[2]), "`")
+		}
+		var out strings.Builder
+		run([]string{cmd, "-h"}, nil, &out, &out)
+		for _, m := range helpFlagBlock.FindAllStringSubmatch(out.String(), -1) {
+			d := helpDefault.FindStringSubmatch(m[2])
+			if d == nil {
+				continue
+			}
+			got, ok := documented[m[1]]
+			if !ok {
+				continue
+			}
+			compared++
+			if host, _ := os.Hostname(); d[1] == strconv.Quote(host) && strings.Contains(got, "host name") {
+				continue // totp-new -account: the machine's own name, said in words
+			}
+			if got != d[1] {
+				t.Errorf("smsgate %s -%s: -h says default %s, docs/reference.md says %q", cmd, m[1], d[1], got)
+			}
+		}
+	}
+	if compared < 40 {
+		t.Errorf("only %d defaults compared: the -h or table format changed and this test sees nothing", compared)
 	}
 }
