@@ -65,6 +65,9 @@ type forwardItem struct {
 	// next is not before RetryAt (the alerts' back-off, alertRetry).
 	Tries   int       `json:"tries,omitempty"`
 	RetryAt time.Time `json:"retry_at,omitzero"`
+	// Held is the -forward-max count its text carries: given back to
+	// the next forward if this one is dropped.
+	Held int `json:"held,omitempty"`
 }
 
 // forwarder decides which strangers' messages go to the owner and sends
@@ -250,9 +253,9 @@ func (f *forwarder) flush(ctx context.Context, o *ownerState, now time.Time,
 		if now.Before(it.RetryAt) && !it.RetryAt.After(now.Add(alertRetry.wait(alertTries))) {
 			return changed // its back-off; one set by a clock far ahead is not waited for
 		}
-		if !it.Sending && o.ForwardSuppressed > 0 {
+		if !it.Sending && it.Held == 0 && o.ForwardSuppressed > 0 {
 			it.Text = fmt.Sprintf("(%d not forwarded: -forward-max) %s", o.ForwardSuppressed, it.Text)
-			o.ForwardSuppressed = 0
+			it.Held, o.ForwardSuppressed = o.ForwardSuppressed, 0
 		}
 		it.Text = fitOneSMS(it.Text)
 		it.Sending = true
@@ -302,6 +305,7 @@ func (f *forwarder) failed(o *ownerState, it *forwardItem, now time.Time, err er
 	if it.Tries >= alertTries {
 		f.log.Error("forward dropped: not sent", "tries", it.Tries, "to", it.To[0], "text", it.Text, "err", err)
 		o.ForwardQueue = o.ForwardQueue[1:]
+		o.ForwardSuppressed += it.Held // the note it carried goes with the next
 		return true
 	}
 	it.RetryAt = now.Add(alertRetry.wait(it.Tries - 1))

@@ -360,3 +360,37 @@ func TestRefusedForwardIsTriedThreeTimes(t *testing.T) {
 		t.Errorf("forwards sent %q, want the next one", got)
 	}
 }
+
+// TestDroppedForwardPassesItsNoteOn: the "(N not forwarded: -forward-max)"
+// note a refused forward carried is said once, by the next forward that
+// goes, not lost with it nor said twice on its own retries.
+func TestDroppedForwardPassesItsNoteOn(t *testing.T) {
+	f := newForwarder(forwardAll, 5, []string{owner}, slog.New(slog.DiscardHandler))
+	now := time.Date(2026, 3, 14, 12, 0, 0, 0, time.UTC)
+	o := &ownerState{Forwarded: map[string]time.Time{}, ForwardSuppressed: 2, ForwardQueue: []forwardItem{
+		{FP: "a", Text: "refused", To: []string{owner}},
+		{FP: "b", Text: "next", To: []string{owner}},
+	}}
+	refused := fmt.Errorf("SEND_SMS: %w", errRefused)
+	var sent, tried []string
+	for i := 0; i < 30; i++ { // half an hour, a minute apart
+		f.flush(context.Background(), o, now, func(_ context.Context, _, text string) error {
+			tried = append(tried, text)
+			if strings.HasSuffix(text, "refused") {
+				o.ForwardSuppressed++ // one more over -forward-max meanwhile
+				return refused
+			}
+			sent = append(sent, text)
+			return nil
+		}, func() {})
+		now = now.Add(time.Minute)
+	}
+	want := []string{"(2 not forwarded: -forward-max) refused", "(2 not forwarded: -forward-max) refused",
+		"(2 not forwarded: -forward-max) refused", "(5 not forwarded: -forward-max) next"}
+	if fmt.Sprint(tried) != fmt.Sprint(want) {
+		t.Errorf("tried %q, want %q", tried, want)
+	}
+	if len(sent) != 1 || o.ForwardSuppressed != 0 {
+		t.Errorf("sent %q, %d still to say", sent, o.ForwardSuppressed)
+	}
+}
