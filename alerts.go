@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"os"
 	"path/filepath"
 	"slices"
@@ -161,12 +162,17 @@ func (a *Alerts) Flush(ctx context.Context, now time.Time, send func(ctx context
 // sendTried says whether a failed send was one the modem saw and did not
 // send: it refused it (ZTE {"result":"failure"}, a HiLink error code or
 // failed send-status, an AT +CMS ERROR: errRefused in every family) or
-// took it without reporting it sent (errSendUnconfirmed). A send that
-// reached no modem able to take it (a held login, a modem rebooting that
-// drops the connection) is not a try: the poll that reaches the modem
-// again flushes it.
+// took it without reporting it sent (errSendUnconfirmed), or a request
+// that timed out once connected, which it may have taken as well. A send
+// that reached no modem able to take it (a held login, a modem rebooting
+// that refuses or drops the connection) is not a try: the poll that
+// reaches the modem again flushes it.
 func sendTried(err error) bool {
-	return errors.Is(err, errRefused) || errors.Is(err, errSendUnconfirmed)
+	if errors.Is(err, errRefused) || errors.Is(err, errSendUnconfirmed) {
+		return true
+	}
+	var ne net.Error
+	return !errIsDial(err) && (errors.Is(err, context.DeadlineExceeded) || errors.As(err, &ne) && ne.Timeout())
 }
 
 // freshBoot is how soon after the Pi's boot a start counts as "after a

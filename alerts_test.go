@@ -380,7 +380,9 @@ func TestEveryFailedAlertSendIsATry(t *testing.T) {
 		{"hilink error code", fmt.Errorf("send sms to +1: %w: %w", errRefused, &hilinkError{Code: 113004}), true},
 		{"reported failed", fmt.Errorf("send sms to +1: the modem reports it failed: %w", errRefused), true},
 		{"at error", fmt.Errorf("send to +1: %w: %w", errRefused, &atError{Cmd: "AT+CMGS", Kind: "+CMS ERROR", Code: "500"}), true},
+		{"send timed out", fmt.Errorf("send sms to +1: SEND_SMS: %w", context.DeadlineExceeded), true},
 		{"modem rebooting", fmt.Errorf("send sms to +1: SEND_SMS: %w", io.ErrUnexpectedEOF), false},
+		{"modem not reached in time", fmt.Errorf("send sms to +1: %w", &net.OpError{Op: "dial", Net: "tcp", Err: context.DeadlineExceeded}), false},
 		{"login held", fmt.Errorf("send sms to +1: %w", &LoginError{Reason: "wrong password", AttemptsLeft: 2}), false},
 		{"modem not answering", fmt.Errorf("send sms to +1: %w", &net.OpError{Op: "dial", Net: "tcp", Err: errors.New("connection refused")}), false},
 	} {
