@@ -468,6 +468,27 @@ func TestRefusedAlertOnAFullInbox(t *testing.T) {
 	}
 }
 
+// refusingFamily is a family's simulator made to refuse every send.
+type refusingFamily struct {
+	family string
+	start  func(t *testing.T, clk *fakeClock) (familySim, modemPort)
+	refuse func(fs familySim)
+}
+
+// refusingFamilies: the AT module's row is added where its simulator
+// builds (linux, refusal_at_test.go).
+var refusingFamilies = []refusingFamily{
+	{"zte", startZTEFamily, func(fs familySim) {
+		fs.(zteFamily).sim.SetFaults(func(f *SimFaults) { f.FailActions = map[string]string{"SEND_SMS": "failure"} })
+	}},
+	{"ubus", startZTEPersonality("u60pro"), func(fs familySim) {
+		fs.(zteFamily).sim.SetFaults(func(f *SimFaults) { f.SendFails = true })
+	}},
+	{"hilink", startHiLinkFamily, func(fs familySim) {
+		fs.(hilinkFamily).sim.Configure(func(s *HiLinkSim) { s.SendFails = true })
+	}},
+}
+
 // TestEveryFamilysRefusedSendIsATry: each family's Send, on a simulator
 // that refuses the send, says so in the one way alerts and forwards count
 // as a try (sendTried): ZTE's {"result":"failure"}, ubus's failed send
@@ -475,22 +496,7 @@ func TestRefusedAlertOnAFullInbox(t *testing.T) {
 // HiLink's and the AT module's refusals read as "no modem saw it" and were
 // sent again at every poll.
 func TestEveryFamilysRefusedSendIsATry(t *testing.T) {
-	for _, tt := range []struct {
-		family string
-		start  func(t *testing.T, clk *fakeClock) (familySim, modemPort)
-		refuse func(fs familySim)
-	}{
-		{"zte", startZTEFamily, func(fs familySim) {
-			fs.(zteFamily).sim.SetFaults(func(f *SimFaults) { f.FailActions = map[string]string{"SEND_SMS": "failure"} })
-		}},
-		{"ubus", startZTEPersonality("u60pro"), func(fs familySim) {
-			fs.(zteFamily).sim.SetFaults(func(f *SimFaults) { f.SendFails = true })
-		}},
-		{"hilink", startHiLinkFamily, func(fs familySim) {
-			fs.(hilinkFamily).sim.Configure(func(s *HiLinkSim) { s.SendFails = true })
-		}},
-		{"at", startATFamily, func(fs familySim) { fs.(atFamily).sim.SetFaults(atSimFaults{CMGSRefused: true}) }},
-	} {
+	for _, tt := range refusingFamilies {
 		t.Run(tt.family, func(t *testing.T) {
 			clk := newFakeClock()
 			fs, m := tt.start(t, clk)

@@ -16,6 +16,8 @@ type deleteFamily struct {
 	start func(t *testing.T) (modem string, ids []int64, inbox func() []int64)
 }
 
+// deleteFamilies: the AT module's row is added where its simulator builds
+// (linux, refusal_at_test.go).
 var deleteFamilies = []deleteFamily{
 	{"zte", func(t *testing.T) (string, []int64, func() []int64) { return startDeleteSim(t, "mf920v") }},
 	{"ubus", func(t *testing.T) (string, []int64, func() []int64) { return startDeleteSim(t, "u60pro") }},
@@ -31,26 +33,6 @@ var deleteFamilies = []deleteFamily{
 		a := sim.Deliver("+15550001111", "first", time.Now().Add(-time.Hour))
 		b := sim.Deliver("+15550001111", "second", time.Now().Add(-time.Hour))
 		return sim.URL, []int64{a, b}, sim.Inbox
-	}},
-	{"at", func(t *testing.T) (string, []int64, func() []int64) {
-		sim, err := startATSim("sim7600")
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(sim.Close)
-		id := func(store string, index int) int64 { return atFamilyIDBase[store] + int64(index) }
-		var ids []int64
-		for _, text := range []string{"first", "second"} {
-			ids = append(ids, id(sim.DeliverWhere("+15550001111", text, time.Now().Add(-time.Hour), 0)))
-		}
-		inbox := func() []int64 {
-			var out []int64
-			for _, w := range sim.Stored() {
-				out = append(out, id(w.Store, w.Index))
-			}
-			return out
-		}
-		return "serial:" + sim.DevicePath(), ids, inbox
 	}},
 }
 
