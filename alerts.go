@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"os"
 	"path/filepath"
 	"slices"
@@ -30,11 +31,12 @@ type pendingAlert struct {
 	notBefore time.Time
 }
 
-// An alert the modem took but did not report sent is tried again after
+// An alert the modem was asked to send and did not report sent (refused
+// it, reported it failed, never confirmed it) is tried again after
 // alertBackoff, doubled each time, and dropped after alertTries: a SIM out
-// of credit or a modem that never confirms must not cost an SMS and a
-// minute's wait every poll. A send the modem did not take (unreachable,
-// rebooting) costs nothing and is tried again at the next flush.
+// of credit or a modem that refuses every send must not cost an SMS, a
+// minute's wait and (RED firmware) a new key at every poll. Only a send
+// that reached no modem able to take it is not a try (sendTried).
 const (
 	alertTries   = 3
 	alertBackoff = 5 * time.Minute
@@ -134,8 +136,9 @@ func (a *Alerts) Flush(ctx context.Context, now time.Time, send func(ctx context
 		for len(p.to) > 0 {
 			if err := send(ctx, p.to[0], p.text); err != nil {
 				// One failed send per flush: the rest wait with it.
-				if !errors.Is(err, errSendUnconfirmed) {
-					// Not taken (a modem rebooting): it cost nothing.
+				if !sendTried(err) {
+					// No modem saw it (a held login, a modem
+					// rebooting): it cost nothing.
 					a.log.Warn("alert not sent; will try again", "to", p.to[0], "err", err)
 					return
 				}
@@ -154,6 +157,22 @@ func (a *Alerts) Flush(ctx context.Context, now time.Time, send func(ctx context
 		}
 		a.queue = slices.Delete(a.queue, i, i+1)
 	}
+}
+
+// sendTried says whether a failed send was one the modem saw and did not
+// send: it refused it (ZTE {"result":"failure"}, a HiLink error code or
+// failed send-status, an AT +CMS ERROR: errRefused in every family) or
+// took it without reporting it sent (errSendUnconfirmed), or a request
+// that timed out once connected, which it may have taken as well. A send
+// that reached no modem able to take it (a held login, a modem rebooting
+// that refuses or drops the connection) is not a try: the poll that
+// reaches the modem again flushes it.
+func sendTried(err error) bool {
+	if errors.Is(err, errRefused) || errors.Is(err, errSendUnconfirmed) {
+		return true
+	}
+	var ne net.Error
+	return !errIsDial(err) && (errors.Is(err, context.DeadlineExceeded) || errors.As(err, &ne) && ne.Timeout())
 }
 
 // freshBoot is how soon after the Pi's boot a start counts as "after a

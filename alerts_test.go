@@ -2,8 +2,11 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io"
 	"log/slog"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -355,5 +358,155 @@ func TestSysfsBootStatus(t *testing.T) {
 		if reset, known := sysfsBootStatus(tt.text); reset != tt.reset || known != tt.known {
 			t.Errorf("%q: reset %v known %v, want %v %v", tt.text, reset, known, tt.reset, tt.known)
 		}
+	}
+}
+
+// TestEveryFailedAlertSendIsATry: however the modem fails a send it was
+// asked for (a {"result":"failure"}, a HiLink error code, an AT +CMS
+// ERROR, a send not confirmed: errRefused or errSendUnconfirmed), the
+// alert is tried alertTries times, 5 then 10 minutes apart, then dropped;
+// only a send that never reached a modem able to take it (a held login, a
+// modem not answering or rebooting) is not a try, and waits for the next
+// flush (the poll that reaches the modem again). Witness: a {"result":"failure"} was taken for
+// "not taken", and the alert went out at every poll for ever.
+func TestEveryFailedAlertSendIsATry(t *testing.T) {
+	for _, tt := range []struct {
+		name    string
+		err     error
+		counted bool
+	}{
+		{"zte refused", fmt.Errorf("send sms to +1: SEND_SMS: result %q: %w", "failure", errRefused), true},
+		{"unconfirmed", fmt.Errorf("send sms to +1: %w: timeout", errSendUnconfirmed), true},
+		{"hilink error code", fmt.Errorf("send sms to +1: %w: %w", errRefused, &hilinkError{Code: 113004}), true},
+		{"reported failed", fmt.Errorf("send sms to +1: the modem reports it failed: %w", errRefused), true},
+		{"at error", fmt.Errorf("send to +1: %w: %w", errRefused, &atError{Cmd: "AT+CMGS", Kind: "+CMS ERROR", Code: "500"}), true},
+		{"send timed out", fmt.Errorf("send sms to +1: SEND_SMS: %w", context.DeadlineExceeded), true},
+		{"modem rebooting", fmt.Errorf("send sms to +1: SEND_SMS: %w", io.ErrUnexpectedEOF), false},
+		{"modem not reached in time", fmt.Errorf("send sms to +1: %w", &net.OpError{Op: "dial", Net: "tcp", Err: context.DeadlineExceeded}), false},
+		{"login held", fmt.Errorf("send sms to +1: %w", &LoginError{Reason: "wrong password", AttemptsLeft: 2}), false},
+		{"modem not answering", fmt.Errorf("send sms to +1: %w", &net.OpError{Op: "dial", Net: "tcp", Err: errors.New("connection refused")}), false},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			a := NewAlerts([]string{"+15550002222"}, 10, slog.New(slog.DiscardHandler))
+			t0 := time.Date(2026, 3, 14, 12, 0, 0, 0, time.UTC)
+			a.Add(t0, "inbox full")
+			var tries []time.Duration
+			now := t0
+			for i := 0; i < 180; i++ { // 3 hours of polls a minute apart
+				a.Flush(context.Background(), now, func(context.Context, string, string) error {
+					tries = append(tries, now.Sub(t0))
+					return tt.err
+				})
+				now = now.Add(time.Minute)
+			}
+			if !tt.counted {
+				if len(tries) != 180 || a.Pending() != 1 {
+					t.Errorf("%d sends, %d pending: a send that reached no modem is tried at each flush and kept", len(tries), a.Pending())
+				}
+				return
+			}
+			want := []time.Duration{0, alertBackoff, 3 * alertBackoff}
+			if fmt.Sprint(tries) != fmt.Sprint(want) {
+				t.Errorf("tried %d times, at %v..., want at %v", len(tries), tries[:min(len(tries), 5)], want)
+			}
+			if a.Pending() != 0 {
+				t.Errorf("%d alerts pending after %d tries", a.Pending(), alertTries)
+			}
+		})
+	}
+}
+
+// TestRefusedAlertOnAFullInbox is the witness's case: a modem that answers
+// every SEND_SMS {"result":"failure"}, with RED encryption and another web
+// login that took the key, and 3 strangers filling a 3-slot inbox. The
+// "inbox was full" alert is one alert, tried 3 times over 15 minutes,
+// never at every poll; each failed try registers at most one key.
+func TestRefusedAlertOnAFullInbox(t *testing.T) {
+	h := newHarness(t, "mc889", nil)
+	h.sim.Capacity = 3
+	for i := 0; i < 3; i++ {
+		h.sim.Deliver(fmt.Sprint("+2169999000", i), fmt.Sprint("spam ", i), h.clk.Now())
+	}
+	h.sim.SetFaults(func(f *SimFaults) { f.FailActions = map[string]string{"SEND_SMS": "failure"} })
+	h.step()
+	h.sim.OtherWebLogin()
+	keys := len(h.sim.Record().RedKeys)
+	sends := func() (n int) {
+		for _, p := range h.sim.Record().Posts {
+			if p.GoformID == "SEND_SMS" {
+				n++
+			}
+		}
+		return n
+	}
+	for i := 0; i < 30; i++ { // 30 polls a second apart
+		h.clk.Advance(time.Second)
+		h.step()
+	}
+	if n := sends(); n > 2 { // one try: the send and its one resend with a new key
+		t.Fatalf("%d SEND_SMS in 30 polls a second apart, want one try", n)
+	}
+	for i := 0; i < 180; i++ { // then 3 hours a minute apart
+		h.clk.Advance(time.Minute)
+		h.step()
+	}
+	if n := len(h.logLines("alert")); n != 1 {
+		t.Errorf("%d alerts made, want the one inbox-full alert", n)
+	}
+	failed := len(h.logLines("alert not sent; will try again")) + len(h.logLines("alert dropped: not sent"))
+	if failed != alertTries || len(h.logLines("alert dropped: not sent")) != 1 {
+		t.Errorf("%d failed tries logged, want %d, the last dropping it", failed, alertTries)
+	}
+	if n := sends(); n > 2*alertTries {
+		t.Errorf("%d SEND_SMS for one alert tried %d times", n, alertTries)
+	}
+	if n := len(h.sim.Record().RedKeys) - keys; n > alertTries {
+		t.Errorf("%d keys registered for %d failed sends, want at most one each", n, alertTries)
+	}
+	if h.gw.alerts.Pending() != 0 {
+		t.Errorf("%d alerts pending", h.gw.alerts.Pending())
+	}
+}
+
+// refusingFamily is a family's simulator made to refuse every send.
+type refusingFamily struct {
+	family string
+	start  func(t *testing.T, clk *fakeClock) (familySim, modemPort)
+	refuse func(fs familySim)
+}
+
+// refusingFamilies: the AT module's row is added where its simulator
+// builds (linux, refusal_at_test.go).
+var refusingFamilies = []refusingFamily{
+	{"zte", startZTEFamily, func(fs familySim) {
+		fs.(zteFamily).sim.SetFaults(func(f *SimFaults) { f.FailActions = map[string]string{"SEND_SMS": "failure"} })
+	}},
+	{"ubus", startZTEPersonality("u60pro"), func(fs familySim) {
+		fs.(zteFamily).sim.SetFaults(func(f *SimFaults) { f.SendFails = true })
+	}},
+	{"hilink", startHiLinkFamily, func(fs familySim) {
+		fs.(hilinkFamily).sim.Configure(func(s *HiLinkSim) { s.SendFails = true })
+	}},
+}
+
+// TestEveryFamilysRefusedSendIsATry: each family's Send, on a simulator
+// that refuses the send, says so in the one way alerts and forwards count
+// as a try (sendTried): ZTE's {"result":"failure"}, ubus's failed send
+// status, HiLink's failed send-status, an AT module's +CMS ERROR. Before,
+// HiLink's and the AT module's refusals read as "no modem saw it" and were
+// sent again at every poll.
+func TestEveryFamilysRefusedSendIsATry(t *testing.T) {
+	for _, tt := range refusingFamilies {
+		t.Run(tt.family, func(t *testing.T) {
+			clk := newFakeClock()
+			fs, m := tt.start(t, clk)
+			tt.refuse(fs)
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			defer cancel()
+			err := m.Send(ctx, "+15550002222", "smsgate 12:00: modem inbox was full")
+			if err == nil || !sendTried(err) {
+				t.Errorf("refused send: %v, want an error sendTried counts", err)
+			}
+		})
 	}
 }

@@ -1,6 +1,9 @@
 package main
 
-import "time"
+import (
+	"fmt"
+	"time"
+)
 
 // backoff is the one rule for "wait longer after each failure": the first
 // wait, then each one factor times the one before (2 unless set), never
@@ -55,3 +58,31 @@ func (b *backoff) Next() time.Duration {
 
 // Reset starts again from first: what failed works again.
 func (b *backoff) Reset() { b.n = 0 }
+
+// String says the rule as log lines give it: "1 min, doubling to 8 min".
+// A log line that says the numbers takes them from here, so that it
+// cannot say other numbers than the ones waited (a warning once said
+// 30 min where the cap was 8).
+func (b backoff) String() string {
+	grow := "doubling"
+	if b.factor > 2 {
+		grow = fmt.Sprintf("times %d", b.factor)
+	}
+	if b.max <= 0 {
+		return humanWait(b.first) + ", " + grow + " each time"
+	}
+	return humanWait(b.first) + ", " + grow + " to " + humanWait(b.max)
+}
+
+// humanWait is a wait in whole hours, minutes or seconds where it is one.
+func humanWait(d time.Duration) string {
+	switch {
+	case d >= time.Hour && d%time.Hour == 0:
+		return fmt.Sprintf("%d h", d/time.Hour)
+	case d >= time.Minute && d%time.Minute == 0:
+		return fmt.Sprintf("%d min", d/time.Minute)
+	case d%time.Second == 0:
+		return fmt.Sprintf("%d s", d/time.Second)
+	}
+	return d.String()
+}

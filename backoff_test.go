@@ -65,3 +65,22 @@ func TestBackoffNextReset(t *testing.T) {
 		}
 	}
 }
+
+// TestBackoffString: the rule as log lines say it, from the numbers waited.
+func TestBackoffString(t *testing.T) {
+	for _, tt := range []struct {
+		b    backoff
+		want string
+	}{
+		{reloginBackoff, "1 min, doubling to 8 min"},
+		{backoff{first: 2 * time.Second, max: 30 * time.Second}, "2 s, doubling to 30 s"},
+		{backoff{first: 10 * time.Minute, max: 8 * time.Hour}, "10 min, doubling to 8 h"},
+		{backoff{first: time.Minute, factor: 4, max: time.Hour}, "1 min, times 4 to 1 h"},
+		{alertRetry, "5 min, doubling each time"},
+		{backoff{first: 1500 * time.Millisecond}, "1.5s, doubling each time"},
+	} {
+		if got := tt.b.String(); got != tt.want {
+			t.Errorf("%+v: %q, want %q", tt.b, got, tt.want)
+		}
+	}
+}

@@ -61,6 +61,13 @@ type forwardItem struct {
 	// Sending: a send was started. A restart that finds it so does not
 	// send it again: the modem may have sent it (at most once).
 	Sending bool `json:"sending,omitempty"`
+	// Tries counts the sends the modem was asked for and failed; the
+	// next is not before RetryAt (the alerts' back-off, alertRetry).
+	Tries   int       `json:"tries,omitempty"`
+	RetryAt time.Time `json:"retry_at,omitzero"`
+	// Held is the -forward-max count its text carries: given back to
+	// the next forward if this one is dropped.
+	Held int `json:"held,omitempty"`
 }
 
 // forwarder decides which strangers' messages go to the owner and sends
@@ -243,21 +250,26 @@ func (f *forwarder) flush(ctx context.Context, o *ownerState, now time.Time,
 	// confirmation, and the poll must end well within its -timeout bound.
 	for n := 0; len(o.ForwardQueue) > 0 && n < forwardsPerFlush; n++ {
 		it := &o.ForwardQueue[0]
-		if !it.Sending && o.ForwardSuppressed > 0 {
+		if now.Before(it.RetryAt) && !it.RetryAt.After(now.Add(alertRetry.wait(alertTries))) {
+			return changed // its back-off; one set by a clock far ahead is not waited for
+		}
+		if !it.Sending && it.Held == 0 && o.ForwardSuppressed > 0 {
 			it.Text = fmt.Sprintf("(%d not forwarded: -forward-max) %s", o.ForwardSuppressed, it.Text)
-			o.ForwardSuppressed = 0
+			it.Held, o.ForwardSuppressed = o.ForwardSuppressed, 0
 		}
 		it.Text = fitOneSMS(it.Text)
 		it.Sending = true
 		save()
-		for len(it.To) > 0 {
+		dropped := false
+		for len(it.To) > 0 && !dropped {
 			err := send(ctx, it.To[0], it.Text)
 			if err != nil && !errors.Is(err, errSendUnconfirmed) {
-				// Not taken (a modem rebooting): it cost nothing; try
-				// again at the next flush.
 				it.Sending = false
-				f.log.Warn("forward not sent; will try again", "to", it.To[0], "err", err)
-				return true
+				if dropped = f.failed(o, it, now, err); !dropped {
+					return true
+				}
+				changed = true
+				continue // the next one may go
 			}
 			if err != nil {
 				// Taken, not confirmed: trying again could cost the
@@ -268,9 +280,36 @@ func (f *forwarder) flush(ctx context.Context, o *ownerState, now time.Time,
 			}
 			it.To = it.To[1:]
 		}
+		if dropped {
+			continue
+		}
 		o.ForwardSent = append(o.ForwardSent, now)
 		o.ForwardQueue = o.ForwardQueue[1:]
 		changed = true
 	}
 	return changed
+}
+
+// failed notes a send of it that the modem did not take, and reports
+// whether it was dropped from the queue. A send that reached no modem
+// (not sendTried) costs nothing and waits for the next flush; one the
+// modem refused is a try: tried again after the alerts' back-off, dropped after
+// alertTries, so that a modem refusing every send is not asked at every
+// poll for ever.
+func (f *forwarder) failed(o *ownerState, it *forwardItem, now time.Time, err error) bool {
+	if !sendTried(err) {
+		f.log.Warn("forward not sent; will try again", "to", it.To[0], "err", err)
+		return false
+	}
+	it.Tries++
+	if it.Tries >= alertTries {
+		f.log.Error("forward dropped: not sent", "tries", it.Tries, "to", it.To[0], "text", it.Text, "err", err)
+		o.ForwardQueue = o.ForwardQueue[1:]
+		o.ForwardSuppressed += it.Held // the note it carried goes with the next
+		return true
+	}
+	it.RetryAt = now.Add(alertRetry.wait(it.Tries - 1))
+	f.log.Warn("forward not sent; will try again", "to", it.To[0], "tries", it.Tries,
+		"retry_at", it.RetryAt.Format("15:04"), "err", err)
+	return false
 }

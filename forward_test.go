@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"strings"
 	"testing"
 	"time"
@@ -160,7 +161,8 @@ func TestForwardFlushAtMostOnce(t *testing.T) {
 	}}
 	var sent []string
 	saves := 0
-	fail := errors.New("modem rebooting")
+	// A modem rebooting does not answer the connection: no try.
+	fail := error(&net.OpError{Op: "dial", Net: "tcp", Err: errors.New("connection refused")})
 	send := func(_ context.Context, n, text string) error {
 		if fail != nil {
 			return fail
@@ -308,5 +310,87 @@ func TestSmsgateReply(t *testing.T) {
 		if got := smsgateReply(text); got != want {
 			t.Errorf("smsgateReply(%q) = %v", text, got)
 		}
+	}
+}
+
+// TestRefusedForwardIsTriedThreeTimes: a modem that refuses every send
+// ({"result":"failure"}) is asked for a forward alertTries times, with the
+// alerts' back-off between tries (5, then 10 minutes), then the forward is
+// dropped with one log line and the next one goes: not a SEND_SMS at every
+// poll for ever. The tries outlive a restart (the queue is in the state).
+func TestRefusedForwardIsTriedThreeTimes(t *testing.T) {
+	h := ownerHarness(t, OwnerConfig{Forward: forwardService}, nil)
+	h.sim.SetFaults(func(f *SimFaults) { f.FailActions = map[string]string{"SEND_SMS": "failure"} })
+	t0 := h.clk.Now()
+	h.sim.Deliver(operator, "You have used 90% of your data", t0.Add(-time.Minute))
+	var tries []time.Duration
+	sends := 0
+	for i := 0; i < 120; i++ { // 2 hours of polls a minute apart
+		if i == 7 {
+			h.restart()
+		}
+		h.step()
+		n := 0
+		for _, p := range h.sim.Record().Posts {
+			if p.GoformID == "SEND_SMS" {
+				n++
+			}
+		}
+		if n > sends {
+			tries = append(tries, h.clk.Now().Sub(t0))
+			sends = n
+		}
+		h.clk.Advance(time.Minute)
+	}
+	want := []time.Duration{0, alertBackoff, 3 * alertBackoff}
+	if fmt.Sprint(tries) != fmt.Sprint(want) {
+		t.Errorf("forward tried %d times, at %v..., want at %v", len(tries), tries[:min(len(tries), 5)], want)
+	}
+	if n := len(h.logLines("forward dropped: not sent")); n != 1 {
+		t.Errorf("%d forward dropped lines, want 1", n)
+	}
+	if q := h.gw.st.Owner.ForwardQueue; len(q) != 0 {
+		t.Errorf("%d forwards still queued", len(q))
+	}
+	// The modem sends again: the next forward goes at once.
+	h.sim.SetFaults(func(f *SimFaults) { f.FailActions = nil })
+	h.sim.Deliver("12345", "Your code is 555111", h.clk.Now())
+	h.step()
+	if got := forwards(h.sentTo(owner)); len(got) != 1 || !strings.Contains(got[0], "555111") {
+		t.Errorf("forwards sent %q, want the next one", got)
+	}
+}
+
+// TestDroppedForwardPassesItsNoteOn: the "(N not forwarded: -forward-max)"
+// note a refused forward carried is said once, by the next forward that
+// goes, not lost with it nor said twice on its own retries.
+func TestDroppedForwardPassesItsNoteOn(t *testing.T) {
+	f := newForwarder(forwardAll, 5, []string{owner}, slog.New(slog.DiscardHandler))
+	now := time.Date(2026, 3, 14, 12, 0, 0, 0, time.UTC)
+	o := &ownerState{Forwarded: map[string]time.Time{}, ForwardSuppressed: 2, ForwardQueue: []forwardItem{
+		{FP: "a", Text: "refused", To: []string{owner}},
+		{FP: "b", Text: "next", To: []string{owner}},
+	}}
+	refused := fmt.Errorf("SEND_SMS: %w", errRefused)
+	var sent, tried []string
+	for i := 0; i < 30; i++ { // half an hour, a minute apart
+		f.flush(context.Background(), o, now, func(_ context.Context, _, text string) error {
+			tried = append(tried, text)
+			if strings.HasSuffix(text, "refused") {
+				o.ForwardSuppressed++ // one more over -forward-max meanwhile
+				return refused
+			}
+			sent = append(sent, text)
+			return nil
+		}, func() {})
+		now = now.Add(time.Minute)
+	}
+	want := []string{"(2 not forwarded: -forward-max) refused", "(2 not forwarded: -forward-max) refused",
+		"(2 not forwarded: -forward-max) refused", "(5 not forwarded: -forward-max) next"}
+	if fmt.Sprint(tried) != fmt.Sprint(want) {
+		t.Errorf("tried %q, want %q", tried, want)
+	}
+	if len(sent) != 1 || o.ForwardSuppressed != 0 {
+		t.Errorf("sent %q, %d still to say", sent, o.ForwardSuppressed)
 	}
 }

@@ -188,7 +188,11 @@ func (m *hilinkModem) Send(ctx context.Context, number, text string) error {
 	err := m.writeOK(ctx, "/api/sms/send-sms", func() []byte { return sendBody(number, text, m.now()) })
 	switch {
 	case err == nil:
-	case hilinkCode(err) != 0 || errors.Is(err, errNotSent) || errIsDial(err):
+	case hilinkCode(err) != 0:
+		// The device answered and said no: errRefused, as every
+		// family's refusal, so that alerts and forwards count it a try.
+		return fmt.Errorf("send sms to %s: %w: %w", number, errRefused, err)
+	case errors.Is(err, errNotSent) || errIsDial(err):
 		return fmt.Errorf("send sms to %s: %w", number, err)
 	default:
 		return fmt.Errorf("send sms to %s: %w (%v)", number, errSendUnconfirmed, err)
@@ -214,7 +218,7 @@ func (m *hilinkModem) waitSent(ctx context.Context, number string) error {
 			case strings.TrimSpace(pending) == "" && phoneIn(number, suc):
 				return nil
 			case strings.TrimSpace(pending) == "" && phoneIn(number, fail):
-				return fmt.Errorf("send sms to %s: the modem reports it failed", number)
+				return fmt.Errorf("send sms to %s: the modem reports it failed: %w", number, errRefused)
 			}
 			last = fmt.Sprintf("pending %q, sent %q, failed %q", clip(pending, 40), clip(suc, 40), clip(fail, 40))
 		} else {

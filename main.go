@@ -14,6 +14,7 @@ import (
 	"net"
 	"os"
 	"os/signal"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -718,17 +719,81 @@ func runOneShot(cmd string, args []string, stdout, stderr io.Writer) error {
 		fmt.Fprintf(stdout, "sent (%d part(s), %s)\n", smsParts(fs.Arg(1)), smsEncoding(fs.Arg(1)))
 		return nil
 	case "delete":
-		if err := m.Delete(ctx, ids...); err != nil {
-			return err
-		}
-		fmt.Fprintf(stdout, "deleted %d message(s)\n", len(ids))
-		return nil
+		return deleteListed(ctx, m, ids, stdout)
 	}
 	if err := m.Reboot(ctx); err != nil {
 		return err
 	}
 	fmt.Fprintln(stdout, "modem rebooting")
 	return nil
+}
+
+// errNotInInbox: none of the ids `smsgate delete` was given is listed.
+var errNotInInbox = errors.New("not in the inbox")
+
+// deleteListed is `smsgate delete`: it deletes the ids the inbox lists
+// (the ids `smsgate list` shows), and says which it deleted and which the
+// inbox did not hold. A modem's "done" is not taken for it: what the inbox
+// lists again afterwards was not deleted. It fails (exit 1) when no id
+// asked was listed, or when one listed stays. Every family answers a
+// delete of an unknown id its own way (ZTE goform and ubus: success; HiLink
+// and AT: an error), so the inbox is asked first.
+func deleteListed(ctx context.Context, m modemPort, ids []int64, stdout io.Writer) error {
+	before, err := m.Inbox(ctx)
+	if err != nil {
+		return fmt.Errorf("delete: list the inbox: %w", err)
+	}
+	listed := map[int64]string{}
+	for _, s := range before {
+		listed[s.ID] = fingerprint(s)
+	}
+	var found, missing []int64
+	for _, id := range ids {
+		switch _, ok := listed[id]; {
+		case slices.Contains(found, id) || slices.Contains(missing, id):
+		case ok:
+			found = append(found, id)
+		default:
+			missing = append(missing, id)
+		}
+	}
+	if len(found) == 0 {
+		return fmt.Errorf("delete: %s: %w", spacedIDs(missing), errNotInInbox)
+	}
+	if err := m.Delete(ctx, found...); err != nil {
+		return err
+	}
+	after, err := m.Inbox(ctx)
+	if err != nil {
+		return fmt.Errorf("delete: the modem said %s deleted; listing the inbox again: %w", spacedIDs(found), err)
+	}
+	var kept []int64
+	for _, s := range after {
+		// The same message, not a new one filed under a freed id.
+		if slices.Contains(found, s.ID) && listed[s.ID] == fingerprint(s) {
+			kept = append(kept, s.ID)
+		}
+	}
+	found = slices.DeleteFunc(found, func(id int64) bool { return slices.Contains(kept, id) })
+	if len(found) > 0 {
+		fmt.Fprintf(stdout, "deleted %d message(s): %s\n", len(found), spacedIDs(found))
+	}
+	if len(missing) > 0 {
+		fmt.Fprintf(stdout, "%s: %s\n", errNotInInbox, spacedIDs(missing))
+	}
+	if len(kept) > 0 {
+		return fmt.Errorf("delete: the modem said done, but still lists %s", spacedIDs(kept))
+	}
+	return nil
+}
+
+// spacedIDs is ids as a person reads them: "101 102".
+func spacedIDs(ids []int64) string {
+	s := make([]string, len(ids))
+	for i, id := range ids {
+		s[i] = strconv.FormatInt(id, 10)
+	}
+	return strings.Join(s, " ")
 }
 
 func runIRPrint(args []string, stdout, stderr io.Writer) error {

@@ -954,6 +954,11 @@ func (m *atModem) Send(ctx context.Context, number, text string) error {
 		case wrote && (err == nil || !isATError(err)):
 			return fmt.Errorf("send to %s: %v: %w", number, err, errSendUnconfirmed)
 		}
+		if isATError(err) {
+			// +CMS ERROR: the module said no (no credit, no
+			// network), as a ZTE {"result":"failure"}.
+			return fmt.Errorf("send to %s: %w: %w", number, errRefused, err)
+		}
 		return fmt.Errorf("send to %s: %w", number, err)
 	}
 	return nil

@@ -473,7 +473,7 @@ func (m *Modem) loginDidNotHelp() {
 	m.uselessLogins++
 	m.reloginAt = m.now().Add(wait)
 	if m.uselessLogins == 1 {
-		m.log.Warn("modem answers blank right after a successful login; logging in again only with back-off (1 min, doubling to 8 min) until it answers",
+		m.log.Warn("modem answers blank right after a successful login; logging in again only with back-off ("+reloginBackoff.String()+") until it answers",
 			"next_login", m.reloginAt.Format(time.RFC3339))
 		return
 	}

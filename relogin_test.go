@@ -5,9 +5,12 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -119,7 +122,7 @@ func TestBlankAfterLoginBacksOffRelogins(t *testing.T) {
 	if !strings.Contains(err.Error(), "blank right after a successful login") {
 		t.Errorf("the error does not say why no login: %v", err)
 	}
-	// The back-off doubles from a minute to at most half an hour.
+	// The back-off doubles from a minute to at most 8 minutes.
 	var gaps []time.Duration
 	last := start
 	for range 2 * 360 { // two hours of polls, 10 s apart
@@ -145,6 +148,19 @@ func TestBlankAfterLoginBacksOffRelogins(t *testing.T) {
 	}
 	if n := strings.Count(logs.String(), "blank right after a successful login"); n != 1 {
 		t.Errorf("%d warnings, want 1:\n%s", n, logs.String())
+	}
+	// The warning and docs/modems.md say the waits measured above (a
+	// warning once said "doubling to 30 min" where the cap was 8).
+	said := fmt.Sprintf("back-off (%d min, doubling to %d min)", gaps[0]/time.Minute, slices.Max(gaps)/time.Minute)
+	if !strings.Contains(logs.String(), said) {
+		t.Errorf("the warning does not say %q:\n%s", said, logs.String())
+	}
+	doc, err := os.ReadFile("docs/modems.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if docSays := fmt.Sprintf("re-login waits %d minute, then 2, 4, ... at most %d minutes", gaps[0]/time.Minute, slices.Max(gaps)/time.Minute); !strings.Contains(string(doc), docSays) {
+		t.Errorf("docs/modems.md does not say %q", docSays)
 	}
 
 	// The modem answers again (the re-login due works): the back-off ends,

@@ -50,6 +50,7 @@ type atSimFaults struct {
 	NeverAnswer  string // a command starting with this gets no answer at all
 	URCMidAnswer bool   // a +CMTI and a RING come in the middle of every +CMGL listing
 	CMGSSilent   bool   // AT+CMGS takes the PDU and never answers
+	CMGSRefused  bool   // AT+CMGS answers the PDU +CMS ERROR: 500 (no credit, as some networks say it)
 	USSDSilent   bool   // AT+CUSD answers OK, never +CUSD:
 }
 
@@ -609,6 +610,10 @@ func (s *ATSim) submit(pty *simPTY, hexPDU string) {
 	}
 	if !s.linkUp || s.cfun != 1 {
 		s.cmsError(pty, 331, "no network service")
+		return
+	}
+	if s.faults.CMGSRefused {
+		s.cmsError(pty, 500, "unknown error")
 		return
 	}
 	s.sent = append(s.sent, sub)
