@@ -1442,7 +1442,9 @@ func (g *Gateway) makeRoom(ctx context.Context, msgs []SMS) bool {
 // by the modem); or a stranger's long SMS missing parts, which may never
 // complete (a flood of first parts would fill the inbox for good). Never a
 // message not decided yet, nor a command still waiting, nor the owner's
-// incomplete one; never a new message under a decided one's id.
+// incomplete one, nor an id shared with the owner's message (a delete by
+// id would take it too); never a new message under a decided one's id.
+// (makeRoom never chooses an unreadable record either.)
 func (g *Gateway) leftDecided(m SMS) bool {
 	fp := fingerprint(m)
 	if len(m.Shared) > 0 && g.ownerIn(m) {
