@@ -78,6 +78,9 @@ func TestUnreadableRecordsNeverMakeRoom(t *testing.T) {
 	if n := h.replyCount("LTE"); n != 1 {
 		t.Errorf("status answered %d times: %q", n, h.replies())
 	}
+	if n := h.replyCount("cannot read 4 message(s)"); n != 1 {
+		t.Errorf("the alert went out %d times once sends work again: %q", n, h.replies())
+	}
 }
 
 // An unreadable record is never judged, marked nor deleted whatever the
@@ -146,10 +149,13 @@ func containsID(ids []int64, id int64) bool {
 // id could remove the stranger's message too, or not the command), its
 // sender is told why, once; listed alone later it is not run either.
 func TestSharedIDNeverDropsACommand(t *testing.T) {
-	h := newHarness(t, "mf920v", nil)
+	dir := t.TempDir()
+	h := newHarness(t, "mf920v", func(c *GatewayConfig) { c.StateDir = dir })
 	id := h.send(owner, "ping")
 	h.sim.DeliverUnderID(id, "+21699999999", "hello this is a longer text", h.clk.Now())
 	h.steps(3)
+	h.restart() // decided and told, with -state-dir: not again
+	h.steps(2)
 	lines := h.smsLines()[id]
 	got := map[string]string{}
 	for _, l := range lines {
@@ -225,4 +231,51 @@ func (d *dropFrom) Inbox(ctx context.Context) ([]SMS, error) {
 		}
 	}
 	return msgs, err
+}
+
+// Each family that encrypts the listing (ZTE goform RED, ZTE ubus) lists a
+// record sealed under another client's key as Unreadable, from nobody and
+// incomplete, however often it registers a new key; readable again once
+// the other client stops.
+func TestUnreadableListedByEncryptingFamilies(t *testing.T) {
+	type client interface {
+		Inbox(context.Context) ([]SMS, error)
+		Send(context.Context, string, string) error
+	}
+	for _, c := range []struct {
+		name  string
+		start func(t *testing.T) (*Sim, client, *fakeClock)
+	}{
+		{"goform mc889", func(t *testing.T) (*Sim, client, *fakeClock) {
+			sim, m, clk := startSim(t, "mc889", "pw", "pw")
+			return sim, m, clk
+		}},
+		{"ubus u60pro", func(t *testing.T) (*Sim, client, *fakeClock) {
+			sim, m, clk := startUbus(t, simUbusPersonalities["u60pro"], "pw", "pw")
+			return sim, m, clk
+		}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			sim, m, clk := c.start(t)
+			ctx := context.Background()
+			if err := m.Send(ctx, owner, "hi"); err != nil { // registers a key
+				t.Fatal(err)
+			}
+			sim.FightKey(true)
+			sim.OtherWebLogin()
+			id := sim.Deliver(owner, "status", clk.Now())
+			msgs, err := m.Inbox(ctx)
+			if err != nil || len(msgs) != 1 {
+				t.Fatalf("inbox %+v, %v", msgs, err)
+			}
+			if s := msgs[0]; s.ID != id || s.Unreadable == "" || s.From != "" || s.Text != "" || s.Complete {
+				t.Errorf("while the key is replaced: %+v", s)
+			}
+			sim.FightKey(false)
+			msgs, err = m.Inbox(ctx)
+			if err != nil || len(msgs) != 1 || msgs[0].Unreadable != "" || msgs[0].Text != "status" || msgs[0].From != owner {
+				t.Errorf("after: %+v, %v", msgs, err)
+			}
+		})
+	}
 }
