@@ -152,8 +152,12 @@ type Gateway struct {
 	own   *ownerKit // the owner's features: ownerkit.go
 	// intentsSettled: the intents a crash left were finished or reported.
 	intentsSettled bool
-	markedByUs     map[int64]string  // -mark-read: marked by a pass a crash cut (intent.go)
-	crashHook      func(step string) // tests: see crashAt
+	markedByUs     map[int64]string // -mark-read: marked by a pass a crash cut (intent.go)
+	// unreadableSince is when the listings began to hold records smsgate
+	// cannot read (zero while they hold none): the owner is told once
+	// they stayed unreadable for unreadableGrace (unreadable.go).
+	unreadableSince time.Time
+	crashHook       func(step string) // tests: see crashAt
 }
 
 // waitingMsg is a message in the inbox still to be decided.
@@ -161,6 +165,9 @@ type waitingMsg struct {
 	fp         string
 	from       string
 	incomplete bool
+	// unreadable: smsgate cannot read its sender or text (SMS.Unreadable);
+	// it waits like an incomplete one, and is never made room with.
+	unreadable bool
 	// ran holds the commands (sender|command) executed while this message
 	// waited: it was in the inbox before they ran, so the same command in
 	// it is a duplicate, whatever its date says.
@@ -434,11 +441,19 @@ func (g *Gateway) handle(ctx context.Context, msgs []SMS) (touched bool) {
 		g.finishIntents(msgs)
 	}
 	present := map[int64]bool{}
-	var todo []SMS
+	var todo, shared []SMS
 	var kept bool // a kept message warned about: saved at once
+	unreadable := 0
 	for _, m := range msgs {
 		present[m.ID] = true
 		fp := fingerprint(m)
+		if m.Unreadable != "" {
+			// First: what is known of its id (decided, removed, waiting)
+			// stays as it is until the record can be read again.
+			unreadable++
+			g.waitUnreadable(m, fp)
+			continue
+		}
 		if g.st.Decided[m.ID] == fp {
 			continue
 		}
@@ -454,8 +469,8 @@ func (g *Gateway) handle(ctx context.Context, msgs []SMS) (touched bool) {
 			delete(g.waiting, m.ID)
 		}
 		if !m.Complete {
-			if w := g.waiting[m.ID]; w == nil {
-				g.logSMS(m, decision{verdict: "incomplete", reason: "parts missing; left untouched until complete"})
+			if w := g.waiting[m.ID]; w == nil || w.unreadable {
+				g.logEach(m, decision{verdict: "incomplete", reason: "parts missing; left untouched until complete"})
 				g.waiting[m.ID] = &waitingMsg{fp: fp, from: m.From, incomplete: true, ran: map[string]bool{}}
 			} else if w.incomplete {
 				// Firmware that lists the parts come so far grows the
@@ -465,8 +480,13 @@ func (g *Gateway) handle(ctx context.Context, msgs []SMS) (touched bool) {
 			}
 			continue
 		}
+		if len(m.Shared) > 0 {
+			shared = append(shared, m)
+			continue
+		}
 		todo = append(todo, m)
 	}
+	g.noteUnreadable(unreadable, msgs)
 	for id, w := range g.waiting {
 		if !present[id] {
 			if !w.incomplete {
@@ -488,6 +508,9 @@ func (g *Gateway) handle(ctx context.Context, msgs []SMS) (touched bool) {
 	}
 	if len(todo) > 0 {
 		touched = g.pass(ctx, todo, now, g.newestOwn(msgs))
+	}
+	for _, m := range shared {
+		g.decideShared(ctx, m, now, g.newestOwn(msgs))
 	}
 	retried := g.retryKept(ctx)
 	if kept || retried {
@@ -1043,6 +1066,11 @@ func (p *pass) judge(m SMS) verdict {
 		// Before the lockout and the code, as for an accepted one.
 		return consumed(decision{verdict: "duplicate", reason: "copy of a message already refused (same sender, date and text): not another attempt"}, "")
 	}
+	if _, seen := st.SharedID[fingerprint(m)]; seen {
+		// Refused, and the sender told, while its id was shared with
+		// another message: listed alone now, it is the same message.
+		return consumed(decision{verdict: "duplicate", reason: "refused before while its id was shared with another message (the sender was told)"}, "")
+	}
 	if until := st.LockedUntil[from]; now.Before(until) {
 		return ignored("sender locked out after wrong PINs until " + until.Format(time.RFC3339))
 	}
@@ -1166,6 +1194,12 @@ func fingerprint(m SMS) string {
 	h := sha256.New()
 	for _, s := range []string{m.RawDate, m.From, m.Store, m.Text} {
 		h.Write([]byte(s))
+		h.Write([]byte{0})
+	}
+	// Different messages under one id are decided as one: a change in any
+	// is a change of the whole. A single record's is as it always was.
+	for _, o := range m.Shared {
+		h.Write([]byte(fingerprint(o)))
 		h.Write([]byte{0})
 	}
 	return hex.EncodeToString(h.Sum(nil)[:12])
@@ -1316,7 +1350,8 @@ func (g *Gateway) makeRoom(ctx context.Context, msgs []SMS) bool {
 			continue
 		}
 		listed++
-		if g.removedNow[m.ID] || !g.leftDecided(m) {
+		if g.removedNow[m.ID] || m.Unreadable != "" || !g.leftDecided(m) {
+			// Unreadable: it may be the owner's command (never deleted).
 			continue
 		}
 		if fp, ok := g.room.fps[m.ID]; ok && fp == fingerprint(m) {
@@ -1361,8 +1396,10 @@ func (g *Gateway) makeRoom(ctx context.Context, msgs []SMS) bool {
 	ids := make([]int64, 0, len(victims)+len(kept))
 	for _, m := range victims {
 		ids = append(ids, m.ID)
-		g.log.Info("inbox full: deleting", "id", m.ID, "from", m.From, "date", sanitizeText(m.RawDate),
-			"complete", m.Complete, "text", g.logText(m))
+		for _, r := range m.records() {
+			g.log.Info("inbox full: deleting", "id", r.ID, "from", r.From, "date", sanitizeText(r.RawDate),
+				"complete", r.Complete, "text", g.logText(r))
+		}
 	}
 	last := map[int64]string{}
 	for _, m := range victims {
@@ -1405,9 +1442,16 @@ func (g *Gateway) makeRoom(ctx context.Context, msgs []SMS) bool {
 // by the modem); or a stranger's long SMS missing parts, which may never
 // complete (a flood of first parts would fill the inbox for good). Never a
 // message not decided yet, nor a command still waiting, nor the owner's
-// incomplete one; never a new message under a decided one's id.
+// incomplete one, nor an id shared with the owner's message (a delete by
+// id would take it too); never a new message under a decided one's id.
+// (makeRoom never chooses an unreadable record either.)
 func (g *Gateway) leftDecided(m SMS) bool {
 	fp := fingerprint(m)
+	if len(m.Shared) > 0 && g.ownerIn(m) {
+		// Deleting by id would delete the owner's message too, which was
+		// not run: it is left for the owner, like an incomplete one.
+		return false
+	}
 	if g.st.Decided[m.ID] == fp {
 		return true
 	}
@@ -1415,8 +1459,18 @@ func (g *Gateway) leftDecided(m SMS) bool {
 		return true
 	}
 	w := g.waiting[m.ID]
-	stranger := !g.allow[normalizeNumber(m.From, g.cfg.CountryCode)]
-	return w != nil && w.incomplete && w.fp == fp && stranger
+	return w != nil && w.incomplete && !w.unreadable && w.fp == fp && !g.ownerIn(m)
+}
+
+// ownerIn says whether any record listed under m's id is from an allowed
+// sender.
+func (g *Gateway) ownerIn(m SMS) bool {
+	for _, r := range m.records() {
+		if g.allow[normalizeNumber(r.From, g.cfg.CountryCode)] {
+			return true
+		}
+	}
+	return false
 }
 
 // roomTry is a deletion made to make room: the messages (id ->

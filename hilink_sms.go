@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -49,8 +50,13 @@ func (m *hilinkModem) listBox(ctx context.Context, box, store string) ([]SMS, er
 	if m.capTotal <= 0 {
 		bound = 1000
 	}
-	seen := map[int64]bool{}
+	// seen: the messages listed under each index. A record listed again
+	// (one that moved between pages, a device that ignores PageIndex) is
+	// skipped; another message under the same index is kept, and
+	// dedupeByID keeps both (SMS.Shared): none vanishes unseen.
+	seen := map[int64][]SMS{}
 	var out []SMS
+	shared := false // an index lists two messages: merged before returning
 	for page := 1; ; page++ {
 		if page > bound/hilinkPage+2 {
 			// A device that ignores PageIndex answers the same full page
@@ -76,15 +82,22 @@ func (m *hilinkModem) listBox(ctx context.Context, box, store string) ([]SMS, er
 			m.log.Warn("modem listed messages without a usable Index; they cannot be deleted", "family", familyHiLink, "count", bad)
 		}
 		for _, r := range recs {
-			if !seen[r.Index] {
-				seen[r.Index] = true
-				out = append(out, m.decodeMsg(r, store))
+			s := m.decodeMsg(r, store)
+			if slices.ContainsFunc(seen[r.Index], func(o SMS) bool { return sameMessage(o, s) }) {
+				continue
 			}
+			shared = shared || len(seen[r.Index]) > 0
+			seen[r.Index] = append(seen[r.Index], s)
+			out = append(out, s)
 		}
 		if len(out) > bound {
 			return nil, fmt.Errorf("inbox: %d messages in box %s: %w", len(out), box, errInboxBound)
 		}
 		if len(recs)+bad < hilinkPage {
+			if shared {
+				// In id order then, as the other families list.
+				out = dedupeByID(out)
+			}
 			return out, nil
 		}
 	}

@@ -697,19 +697,28 @@ func runOneShot(cmd string, args []string, stdout, stderr io.Writer) error {
 			enc.SetIndent("", "  ")
 			return enc.Encode(msgs)
 		}
-		for _, s := range msgs {
-			when := s.RawDate
-			if !s.Time.IsZero() {
-				when = s.Time.Format(time.RFC3339)
+		for _, m := range msgs {
+			// Every message listed under the id: none hidden.
+			for _, s := range m.records() {
+				when := s.RawDate
+				if !s.Time.IsZero() {
+					when = s.Time.Format(time.RFC3339)
+				}
+				flags := ""
+				if !s.Read {
+					flags += " unread"
+				}
+				if !s.Complete {
+					flags += " incomplete"
+				}
+				if s.Unreadable != "" {
+					flags += " unreadable"
+				}
+				if len(m.Shared) > 0 {
+					flags += " shared-id"
+				}
+				fmt.Fprintf(stdout, "%d\t%s\t%s%s\t%q\n", s.ID, s.From, when, flags, s.Text)
 			}
-			flags := ""
-			if !s.Read {
-				flags += " unread"
-			}
-			if !s.Complete {
-				flags += " incomplete"
-			}
-			fmt.Fprintf(stdout, "%d\t%s\t%s%s\t%q\n", s.ID, s.From, when, flags, s.Text)
 		}
 		return nil
 	case "send":

@@ -753,7 +753,9 @@ type listedSMS struct {
 }
 
 // decodeStore turns one store's listing into messages. A PDU that does not
-// decode is still listed, from nobody, so that it can be seen and deleted.
+// decode is still listed, from nobody and Unreadable, so that it can be
+// seen (smsgate list) and deleted by hand; the gateway never acts on it,
+// marks it nor deletes it: it may be the owner's command.
 func (m *atModem) decodeStore(store string, entries []cmglEntry, seen map[string]bool) []listedSMS {
 	label := "sim"
 	if m.receives(store) {
@@ -771,7 +773,8 @@ func (m *atModem) decodeStore(store string, entries []cmglEntry, seen map[string
 		p, err := decodeDeliverPDU(e.PDU)
 		if err != nil {
 			out = append(out, listedSMS{
-				sms:   SMS{ID: storeIDBase(store) + int64(e.Index), Read: read, Complete: true, Store: label, Problem: err.Error()},
+				sms: SMS{ID: storeIDBase(store) + int64(e.Index), Read: read, Complete: true, Store: label, Problem: err.Error(),
+					Unreadable: "PDU does not decode: " + err.Error()},
 				parts: []listedPart{{store, e.Index, e.PDU}}})
 			continue
 		}

@@ -459,22 +459,58 @@ func TestDataUp(t *testing.T) {
 }
 
 func TestDedupeByID(t *testing.T) {
-	in := []SMS{
-		{ID: 7, Text: "short", Complete: true},
-		{ID: 5, Text: "a"},
-		{ID: 7, Text: "the longer one", Complete: false},
-		{ID: 7, Text: "the long one", Complete: true},
-		{ID: 5, Text: "b"},
-		{ID: 7, Text: "the ever so long one", Complete: true},
-		{ID: 7, Text: "the other so long one", Complete: true},
+	type want struct {
+		text   string   // the record kept
+		shared []string // the other messages kept beside it
+		done   bool     // Complete
 	}
-	got := dedupeByID(in)
-	if len(got) != 2 || got[0].Text != "a" || got[1].Text != "the other so long one" {
-		t.Errorf("%+v", got)
+	for _, c := range []struct {
+		name string
+		in   []SMS
+		want []want
+	}{
+		{"one message growing: the complete, longest record", []SMS{
+			{ID: 7, From: "+1", Text: "the", Complete: false},
+			{ID: 5, From: "+1", Text: "a", Complete: true},
+			{ID: 7, From: "+1", Text: "the long one", Complete: true},
+			{ID: 7, From: "+1", Text: "the long one and more", Complete: false},
+			{ID: 7, From: "+1", Text: "the lo", Complete: true},
+		}, []want{{"a", nil, true}, {"the long one", nil, true}}},
+		{"the same record twice: the first", []SMS{
+			{ID: 7, From: "+1", Text: "same", Complete: true, Read: true},
+			{ID: 7, From: "+1", Text: "same", Complete: true},
+		}, []want{{"same", nil, true}}},
+		{"another sender: both kept (witness: the owner's 4711 mark vanished)", []SMS{
+			{ID: 101, From: "+21612345678", Text: "4711 mark", Complete: true},
+			{ID: 101, From: "+21699999999", Text: "hello this is a longer text", Complete: true},
+		}, []want{{"4711 mark", []string{"hello this is a longer text"}, true}}},
+		{"same sender, another text: both kept", []SMS{
+			{ID: 7, From: "+1", Text: "short", Complete: true},
+			{ID: 7, From: "+1", Text: "other", Complete: true},
+			{ID: 7, From: "+1", Text: "short and long", Complete: true},
+		}, []want{{"short and long", []string{"other"}, true}}},
+		{"one of them incomplete: the id is", []SMS{
+			{ID: 7, From: "+1", Text: "whole", Complete: true},
+			{ID: 7, From: "+2", Text: "part", Complete: false},
+		}, []want{{"whole", []string{"part"}, false}}},
+	} {
+		got := dedupeByID(c.in)
+		var g []want
+		for _, m := range got {
+			w := want{text: m.Text, done: m.Complete}
+			for _, o := range m.Shared {
+				w.shared = append(w.shared, o.Text)
+			}
+			g = append(g, w)
+		}
+		if fmt.Sprint(g) != fmt.Sprint(c.want) {
+			t.Errorf("%s: got %v, want %v", c.name, g, c.want)
+		}
 	}
-	same := dedupeByID([]SMS{{ID: 7, Text: "first", Complete: true}, {ID: 7, Text: "other", Complete: true}})
-	if len(same) != 1 || same[0].Text != "first" {
-		t.Errorf("equal records: %+v (want the first, for a stable order)", same)
+	// One unreadable record makes the whole id unreadable.
+	got := dedupeByID([]SMS{{ID: 3, From: "+1", Text: "x", Complete: true}, {ID: 3, Unreadable: "sealed"}})
+	if len(got) != 1 || got[0].Unreadable == "" || len(got[0].Shared) != 1 {
+		t.Errorf("unreadable beside a readable record: %+v", got)
 	}
 }
 

@@ -796,3 +796,28 @@ func TestHiLinkUnreachable(t *testing.T) {
 		t.Errorf("poll once reachable: %v", err)
 	}
 }
+
+// One Index listed with two different messages (the owner's command and a
+// stranger's longer text): both are listed, under one id, none dropped;
+// the same message listed twice is one.
+func TestHiLinkIndexListedTwice(t *testing.T) {
+	sim, m := startHiLink(t, "e3372h", "pw", "pw")
+	ctx := context.Background()
+	id := sim.Deliver("+21612345678", "4711 mark", time.Now())
+	sim.DeliverUnderIndex(id, "+21699999999", "hello this is a longer text", time.Now())
+	other := sim.Deliver("+1555", "hello", time.Now())
+	sim.DeliverUnderIndex(other, "+1555", "hello", time.Now())
+	msgs, err := m.Inbox(ctx)
+	if err != nil || len(msgs) != 2 {
+		t.Fatalf("inbox %+v, %v", msgs, err)
+	}
+	texts := map[int64][]string{}
+	for _, x := range msgs {
+		for _, r := range x.records() {
+			texts[x.ID] = append(texts[x.ID], r.Text)
+		}
+	}
+	if len(texts[id]) != 2 || len(texts[other]) != 1 {
+		t.Errorf("listed %v", texts)
+	}
+}

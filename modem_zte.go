@@ -13,6 +13,7 @@ import (
 	"log/slog"
 	"net"
 	"net/url"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -81,6 +82,14 @@ type SMS struct {
 	Store    string    `json:"store"` // "device" or "sim"
 	// Problem is why the record did not decode cleanly, for the log.
 	Problem string `json:"problem,omitempty"`
+	// Unreadable says why smsgate cannot read the sender or the text (an
+	// envelope under a key another client registered, a PDU that does not
+	// decode); "" when it can. Such a record is never judged, marked,
+	// deleted or chosen to make room: it may be the owner's command.
+	Unreadable string `json:"unreadable,omitempty"`
+	// Shared holds the other messages the modem lists under the same id
+	// (dedupeByID): a delete by id may remove them all, or only one.
+	Shared []SMS `json:"shared,omitempty"`
 }
 
 // MarshalJSON writes time as RFC 3339, or null when the modem's date was
@@ -691,24 +700,65 @@ func (m *Modem) listInbox(ctx context.Context) ([]SMS, error) {
 	return dedupeByID(all), nil
 }
 
-// dedupeByID sorts by id and keeps one record per id: the complete one,
-// then the longest, then the first seen. A firmware without a sorted
-// database lists an id twice; a record that moves between pages too.
+// dedupeByID sorts by id and keeps one record per id and message. A
+// firmware without a sorted database lists an id twice; a record that
+// moves between pages too; and a long SMS still arriving may be listed
+// with fewer parts beside the whole. Records of the same message (same
+// sender, one text a prefix of the other) keep the complete one, then the
+// longest, then the first seen. Different messages under one id are all
+// kept: the first in the order the listing gave becomes the record, the
+// others its Shared, so that none vanishes unseen (the gateway runs
+// nothing from such an id: a delete by id could remove the other message
+// too, or only one of them).
 func dedupeByID(all []SMS) []SMS {
 	sort.SliceStable(all, func(i, j int) bool { return all[i].ID < all[j].ID })
-	out := all[:0]
-	for _, s := range all {
-		if n := len(out); n > 0 && out[n-1].ID == s.ID {
-			best := &out[n-1]
-			if (s.Complete && !best.Complete) ||
-				(s.Complete == best.Complete && utf8.RuneCountInString(s.Text) > utf8.RuneCountInString(best.Text)) {
-				*best = s
-			}
-			continue
+	var out []SMS
+	for i := 0; i < len(all); {
+		j := i + 1
+		for j < len(all) && all[j].ID == all[i].ID {
+			j++
 		}
-		out = append(out, s)
+		out = append(out, mergeSameID(all[i:j]))
+		i = j
 	}
 	return out
+}
+
+// mergeSameID makes one listed SMS of the records listed under one id.
+func mergeSameID(recs []SMS) SMS {
+	var msgs []SMS // one per message, in listing order
+	for _, s := range recs {
+		s.Shared = nil
+		k := slices.IndexFunc(msgs, func(o SMS) bool { return sameMessage(o, s) })
+		if k < 0 {
+			msgs = append(msgs, s)
+			continue
+		}
+		if b := msgs[k]; (s.Complete && !b.Complete) ||
+			(s.Complete == b.Complete && utf8.RuneCountInString(s.Text) > utf8.RuneCountInString(b.Text)) {
+			msgs[k] = s
+		}
+	}
+	out := msgs[0]
+	if len(msgs) == 1 {
+		return out
+	}
+	out.Shared = msgs[1:]
+	for _, o := range out.Shared {
+		// Decided as one: whole only when each is, unreadable when one is.
+		out.Complete = out.Complete && o.Complete
+		if out.Unreadable == "" && o.Unreadable != "" {
+			out.Unreadable = "another message under its id: " + o.Unreadable
+		}
+	}
+	return out
+}
+
+// sameMessage says whether two records under one id are one message: the
+// same sender, and one text the other's beginning (parts still arriving).
+func sameMessage(a, b SMS) bool {
+	return a.From == b.From && (a.Unreadable == "") == (b.Unreadable == "") &&
+		(strings.HasPrefix(a.Text, b.Text) || strings.HasPrefix(b.Text, a.Text))
 }
 
 // listPage reads one page; budget is how many more records the read may
@@ -743,15 +793,29 @@ func (m *Modem) listPage(ctx context.Context, mem, store string, page, budget in
 		if rec == nil {
 			continue
 		}
-		problem := m.prepareRecord(rec)
-		if s, ok := decodeRecord(rec, store); ok {
-			if problem != "" {
-				s.Problem = strings.TrimPrefix(s.Problem+"; "+problem, "; ")
-			}
+		problem, unreadable := m.prepareListed(rec)
+		if s, ok := listedRecord(rec, store, problem, unreadable); ok {
 			out = append(out, s)
 		}
 	}
 	return out, len(b), nil
+}
+
+// listedRecord decodes a record its client prepared (envelopes opened),
+// with the client's problem for the log; unreadable: the client could not
+// open its sender or text.
+func listedRecord(rec map[string]any, store, problem string, unreadable bool) (SMS, bool) {
+	s, ok := decodeRecord(rec, store)
+	if !ok {
+		return s, false
+	}
+	if problem != "" {
+		s.Problem = strings.TrimPrefix(s.Problem+"; "+problem, "; ")
+	}
+	if unreadable {
+		s.Unreadable = problem
+	}
+	return s, true
 }
 
 // decodeRecord turns one list entry into an SMS. Sent messages, drafts and

@@ -286,6 +286,7 @@ type Sim struct {
 	inFlight    int
 	own         simOwnerExt // USSD, another web UI user: sim_zte_ussd.go
 	redKey      []byte      // the AES key a client registered (RED), device-wide
+	keyFight    bool        // another client re-keys after each registration (FightKey)
 
 	srv *http.Server
 	URL string
@@ -439,6 +440,15 @@ func (s *Sim) deliver(from, text string, at time.Time, incomplete bool, mem stri
 	}
 	s.msgs = append(s.msgs, m)
 	return m.id
+}
+
+// DeliverUnderID stores a message under an id already listed, as a
+// firmware without a sorted database that lists one id twice
+// (zte-goform.md; docs/modems.md). A delete of that id removes both.
+func (s *Sim) DeliverUnderID(id int64, from, text string, at time.Time) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.msgs = append(s.msgs, &simMsg{id: id, number: from, text: text, tag: "1", mem: "1", date: simDate(at)})
 }
 
 // ReuseIDs makes the next message take the lowest free id, as a modem whose

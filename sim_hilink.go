@@ -222,6 +222,14 @@ func (s *HiLinkSim) deliver(from, text string, at time.Time, multi bool) int64 {
 	return s.nextIndex
 }
 
+// DeliverUnderIndex stores a message under an Index already listed, as a
+// device database that lists one index twice would.
+func (s *HiLinkSim) DeliverUnderIndex(index int64, from, text string, at time.Time) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.msgs = append(s.msgs, &hsMsg{index: index, from: from, text: text, at: at})
+}
+
 // GrowMessage appends a part to a long message.
 func (s *HiLinkSim) GrowMessage(id int64, more string) {
 	s.mu.Lock()

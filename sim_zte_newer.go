@@ -74,6 +74,15 @@ func (s *Sim) OtherWebLogin() {
 	}
 }
 
+// FightKey is another client left open (the web UI) that registers its
+// own key right after each key a client registers: the key is
+// device-wide, so nothing the client lists or seals works until it stops.
+func (s *Sim) FightKey(on bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.keyFight = on
+}
+
 // RedKeyed says whether a client registered a key.
 func (s *Sim) RedKeyed() bool {
 	s.mu.Lock()
@@ -115,6 +124,11 @@ func (s *Sim) simEnstrSet(q url.Values) bool {
 	}
 	s.redKey = key
 	s.rec.RedKeys = append(s.rec.RedKeys, key)
+	if s.keyFight {
+		s.redKey = make([]byte, 32)
+		rand.Read(s.redKey)
+		s.rec.RedKeys = append(s.rec.RedKeys, s.redKey)
+	}
 	return true
 }
 

@@ -63,6 +63,15 @@ type State struct {
 	NewestSMS time.Time `json:"newest_sms,omitzero"`
 	// LastNotice is when the owner was last told the inbox was full.
 	LastNotice time.Time `json:"last_notice,omitzero"`
+	// UnreadableNotice is when the owner was last told the inbox holds
+	// messages smsgate cannot read (unreadable.go): once per
+	// fullNoticeGap.
+	UnreadableNotice time.Time `json:"unreadable_notice,omitzero"`
+	// SharedID holds the fingerprints of allowed senders' commands refused
+	// because the modem listed their id with another message, and when:
+	// listed alone later they are the same message, refused and told
+	// already, never run. Kept ranKeep, at most maxDecided.
+	SharedID map[string]time.Time `json:"shared_id,omitempty"`
 	// TOTPUsed maps the time steps of the one-time codes accepted lately
 	// (-totp) to the message that used each, so that a replayed SMS is
 	// refused after a restart too. At most totpRemember entries.
@@ -122,7 +131,7 @@ func newState() *State {
 	return &State{
 		PINFails: map[phoneKey][]time.Time{}, WrongSecret: map[string]time.Time{}, LockedUntil: map[phoneKey]time.Time{},
 		Executed: map[phoneKey][]time.Time{}, RateTold: map[phoneKey]time.Time{}, Decided: map[int64]string{},
-		Removed: map[int64]removedSMS{}, TOTPUsed: map[int64]string{},
+		Removed: map[int64]removedSMS{}, TOTPUsed: map[int64]string{}, SharedID: map[string]time.Time{},
 	}
 }
 
@@ -151,6 +160,9 @@ func (s *State) fill() {
 	}
 	if s.TOTPUsed == nil {
 		s.TOTPUsed = map[int64]string{}
+	}
+	if s.SharedID == nil {
+		s.SharedID = map[string]time.Time{}
 	}
 }
 
@@ -214,6 +226,11 @@ func (s *State) prune(now time.Time) {
 			break
 		}
 		delete(s.Removed, id)
+	}
+	for fp, t := range s.SharedID {
+		if now.Sub(t) >= ranKeep || len(s.SharedID) > maxDecided {
+			delete(s.SharedID, fp)
+		}
 	}
 }
 

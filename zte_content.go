@@ -137,18 +137,26 @@ func contentFormHint(configJS, model string) string {
 // decodeRecord reads, learning the modem's form on the way, and returns a
 // problem to log with the record ("" none).
 func (m *Modem) prepareRecord(rec map[string]any) string {
+	problem, _ := m.prepareListed(rec)
+	return problem
+}
+
+// prepareListed is prepareRecord, and says whether the record cannot be
+// read now (an envelope that does not open): the SMS is then Unreadable.
+func (m *Modem) prepareListed(rec map[string]any) (problem string, unreadable bool) {
 	if problem, sealed := m.redUnwrap(rec); sealed {
-		// Not readable now: listed incomplete, so that nothing acts on
-		// it, and the next listing (with a new key) reads it.
+		// Not readable now: listed incomplete and unreadable, so that
+		// nothing acts on it, marks or deletes it, and the next listing
+		// (with a new key) reads it.
 		rec["received_all_concat_sms"], rec["content"] = "0", ""
 		if n, _ := rec["number"].(string); looksSealed(n) {
 			rec["number"] = "" // an envelope is no sender to log or match
 		}
-		return problem
+		return problem, true
 	}
 	v, ok := rec["content"].(string)
 	if !ok {
-		return ""
+		return "", false
 	}
 	known := m.contentForm
 	if known == "" {
@@ -162,5 +170,5 @@ func (m *Modem) prepareRecord(rec map[string]any) string {
 		}
 		m.contentForm = r.Form
 	}
-	return r.Problem
+	return r.Problem, false
 }

@@ -75,11 +75,8 @@ func (m *ubusModem) listAll(ctx context.Context) ([]SMS, error) {
 				if rec == nil {
 					continue
 				}
-				problem := m.open(rec)
-				if s, ok := decodeRecord(rec, store.name); ok {
-					if problem != "" {
-						s.Problem = strings.TrimPrefix(s.Problem+"; "+problem, "; ")
-					}
+				problem, unreadable := m.open(rec)
+				if s, ok := listedRecord(rec, store.name, problem, unreadable); ok {
 					all = append(all, s)
 				}
 			}
@@ -91,8 +88,9 @@ func (m *ubusModem) listAll(ctx context.Context) ([]SMS, error) {
 	return dedupeByID(all), nil
 }
 
-// open opens a record's sealed number and content in place.
-func (m *ubusModem) open(rec map[string]any) string {
+// open opens a record's sealed number and content in place; unreadable:
+// one did not open, and the record is listed incomplete and Unreadable.
+func (m *ubusModem) open(rec map[string]any) (problem string, unreadable bool) {
 	for _, k := range []string{"number", "content"} {
 		v, _ := rec[k].(string)
 		if !looksSealed(v) {
@@ -105,11 +103,11 @@ func (m *ubusModem) open(rec map[string]any) string {
 			if n, _ := rec["number"].(string); looksSealed(n) {
 				rec["number"] = ""
 			}
-			return k + " is encrypted with a key smsgate did not register (another web login replaced it?)"
+			return k + " is encrypted with a key smsgate did not register (another web login replaced it?)", true
 		}
 		rec[k] = plain
 	}
-	return ""
+	return "", false
 }
 
 // ubusSMSTime is sms_time as YY;MM;DD;HH;MM;SS;+Z, in UTC: the offset is

@@ -1,0 +1,148 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+)
+
+// Records smsgate cannot read, and ids the modem lists with different
+// messages: neither can be consumed the way a command must be (judged,
+// removed, then run), so neither is acted on, and neither vanishes unseen.
+
+// unreadableGrace is how long records must stay unreadable before the
+// owner is told: a web login that replaced the key once is healed by the
+// client's next key; one that keeps replacing it (the web UI left open)
+// is not.
+const unreadableGrace = 2 * time.Minute
+
+// records is the messages listed under m's id: m alone, or m and the
+// different messages the modem lists under the same id (SMS.Shared).
+func (m SMS) records() []SMS {
+	one := m
+	one.Shared = nil
+	return append([]SMS{one}, m.Shared...)
+}
+
+// logEach logs d once for each message listed under m's id.
+func (g *Gateway) logEach(m SMS, d decision) {
+	for _, r := range m.records() {
+		g.logSMS(r, d)
+	}
+}
+
+// waitUnreadable keeps a record smsgate cannot read: never judged, marked,
+// deleted nor made room with, since it may be the owner's command. It says
+// why once. What was known of its id (decided, removed, a command
+// deferred) is left as it was: the record may be that message, unread
+// this time.
+func (g *Gateway) waitUnreadable(m SMS, fp string) {
+	_, decided := g.st.Decided[m.ID]
+	_, removed := g.st.Removed[m.ID]
+	w := g.waiting[m.ID]
+	switch {
+	case w != nil && w.unreadable:
+		w.fp = fp
+	case w == nil && !decided && !removed:
+		g.logEach(m, decision{verdict: "incomplete", reason: "unreadable (" + m.Unreadable +
+			"); left untouched: not run, marked, deleted nor used to make room until smsgate can read it"})
+		g.waiting[m.ID] = &waitingMsg{fp: fp, from: m.From, incomplete: true, unreadable: true, ran: map[string]bool{}}
+	}
+}
+
+// noteUnreadable tells the owner, at most once per fullNoticeGap, that the
+// inbox holds n records smsgate could not read for unreadableGrace: they
+// may be the owner's commands, and only the owner can end the cause (a
+// web UI left open replaces the encryption key smsgate registers).
+func (g *Gateway) noteUnreadable(n int, msgs []SMS) {
+	now := g.now()
+	if n == 0 {
+		g.unreadableSince = time.Time{}
+		return
+	}
+	if g.unreadableSince.IsZero() {
+		g.unreadableSince = now
+	}
+	if now.Sub(g.unreadableSince) < unreadableGrace {
+		return
+	}
+	if last := g.st.UnreadableNotice; !last.IsZero() && now.Sub(last) < fullNoticeGap && !now.Before(last) {
+		return
+	}
+	why := ""
+	for _, m := range msgs {
+		if m.Unreadable != "" {
+			why = m.Unreadable
+			break
+		}
+	}
+	g.st.UnreadableNotice = now
+	g.store.Save(g.st)
+	g.log.Warn("inbox holds messages smsgate cannot read; they are left untouched", "messages", n, "why", why)
+	g.alert(now, fmt.Sprintf("smsgate cannot read %d message(s) in the modem inbox: %s. They are left there, not run nor deleted.",
+		n, clip(why, 90)))
+}
+
+// decideShared decides an id the modem lists with different messages
+// (another sender, or another text). Each is logged once with its own
+// decision. None runs: a delete by id may remove them all (a stranger's
+// message left for the owner would go unlogged as deleted) or only one
+// (the one run could stay, and nothing would tell it from a new message
+// under that id), so a command's removal cannot be settled before it
+// runs, as every command's must. An allowed sender's command that would
+// have run is refused, and its sender told why; it is remembered
+// (State.SharedID) so that it never runs when listed alone later. The
+// whole id is decided until its listing changes.
+func (g *Gateway) decideShared(ctx context.Context, m SMS, now, newestOwn time.Time) {
+	plan := g.newPass(g.st.clone(), now, newestOwn, false)
+	recs := m.records()
+	var replies []outgoing
+	for i, r := range recs {
+		var others []string
+		for j, o := range recs {
+			if j != i {
+				others = append(others, fmt.Sprintf("%q", clip(o.From, 24)))
+			}
+		}
+		shared := fmt.Sprintf("id %d is listed with %d other message(s) (from %s)", m.ID, len(others), strings.Join(others, ", "))
+		v := g.sharedVerdict(plan, r, shared)
+		if v.stranger {
+			g.stranger(r, now)
+		}
+		if v.reply != "" {
+			replies = append(replies, outgoing{r, v.reply, v.cmd.Name})
+		}
+		g.record(r, v)
+	}
+	g.st.Decided[m.ID] = fingerprint(m)
+	// Saved before the replies: a restart must not tell the owner twice.
+	g.store.Save(g.st)
+	for _, r := range replies {
+		if err := g.sendReply(ctx, r.m, r.text, r.cmd); err != nil {
+			g.log.Warn("reply failed", "id", r.m.ID, "to", g.replyTo(r.m), "err", err)
+		}
+	}
+}
+
+// sharedVerdict is the decision on r, one of the messages listed under a
+// shared id; plan judged on a copy of the state says what it would have
+// been alone.
+func (g *Gateway) sharedVerdict(plan *pass, r SMS, shared string) verdict {
+	if !g.allow[normalizeNumber(r.From, g.cfg.CountryCode)] {
+		return verdict{decision: decision{verdict: "ignored", reason: "sender not in -allow; left in the inbox; " + shared}, stranger: true}
+	}
+	pv := plan.judge(r)
+	if !pv.run {
+		return verdict{decision: decision{verdict: "ignored", command: pv.command,
+			reason: shared + "; left in the inbox, and alone it would not run either: " + pv.verdict + ", " + pv.reason}}
+	}
+	g.st.SharedID[fingerprint(r)] = g.now()
+	return verdict{
+		decision: decision{verdict: "rejected", command: pv.command,
+			reason: shared + "; not run: a delete by id could remove the other message too, or not this one"},
+		cmd: pv.cmd,
+		reply: fmt.Sprintf("not executed: '%s' shares the modem's id %d with another SMS, so smsgate cannot remove it alone; delete it on the modem and send again",
+			pv.cmd.Name, r.ID),
+	}
+}

@@ -1,0 +1,281 @@
+package main
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+)
+
+// alertTexts is what the gateway queued or sent as alerts.
+func (h *harness) alertTexts() []string {
+	var out []string
+	for _, a := range h.gw.alerts.queue {
+		out = append(out, a.text)
+	}
+	for _, s := range h.sim.Record().Sent {
+		out = append(out, s.Text)
+	}
+	return out
+}
+
+// Witness (RED, MC888/MC889): a web UI left open replaces the key after
+// every registration, the inbox is full, and the owner's command and three
+// strangers' SMS cannot be read. All four were deleted to make room, from
+// "" with text "": the command never ran and the log kept nothing of it.
+// A record smsgate cannot read is never made room with, says why it waits,
+// the owner is told once, and once the key holds the command runs once.
+func TestUnreadableRecordsNeverMakeRoom(t *testing.T) {
+	h := newHarness(t, "mc889", nil)
+	h.sim.Capacity = 4
+	h.send(owner, "ping")
+	h.step() // read in plaintext; the reply registers smsgate's key
+	h.sim.FightKey(true)
+	h.sim.OtherWebLogin()
+	cmd := h.send(owner, "status")
+	var spam []int64
+	for _, n := range []string{"+21699990001", "+21699990002", "+21699990003"} {
+		spam = append(spam, h.send(n, "spam from "+n))
+	}
+	for i := 0; i < 12; i++ {
+		h.clk.Advance(30 * time.Second)
+		h.step()
+	}
+	if r := h.roomLines(); len(r) != 0 {
+		t.Errorf("unreadable records made room with: %v", r)
+	}
+	if inbox := h.sim.Inbox(); len(inbox) != 4 {
+		t.Fatalf("inbox %v, want the 4 unreadable records kept", inbox)
+	}
+	for _, id := range append([]int64{cmd}, spam...) {
+		lines := h.smsLines()[id]
+		if len(lines) != 1 || lines[0]["decision"] != "incomplete" || !strings.Contains(lines[0]["reason"].(string), "unreadable") {
+			t.Errorf("sms %d: %v, want one line saying it is unreadable", id, lines)
+		}
+	}
+	if w := h.logLines("inbox holds messages smsgate cannot read; they are left untouched"); len(w) != 1 {
+		t.Errorf("%d warnings about unreadable records, want 1", len(w))
+	}
+	told := 0
+	for _, a := range h.alertTexts() {
+		if strings.Contains(a, "cannot read 4 message(s)") {
+			told++
+		}
+	}
+	if told != 1 {
+		t.Errorf("owner told %d times, want once: %q", told, h.alertTexts())
+	}
+	// The web UI closed: the next key holds, the command is read and runs
+	// once.
+	h.sim.FightKey(false)
+	for i := 0; i < 8; i++ {
+		h.clk.Advance(30 * time.Second)
+		h.step()
+	}
+	if d := h.decisions(cmd); len(d) != 2 || d[1] != "executed" {
+		t.Errorf("command: %v, want incomplete then executed", d)
+	}
+	if n := h.replyCount("LTE"); n != 1 {
+		t.Errorf("status answered %d times: %q", n, h.replies())
+	}
+	if n := h.replyCount("cannot read 4 message(s)"); n != 1 {
+		t.Errorf("the alert went out %d times once sends work again: %q", n, h.replies())
+	}
+}
+
+// An unreadable record is never judged, marked nor deleted whatever the
+// family: what is known of its id stays as it was, and room is made with
+// the others only.
+func TestUnreadableRecordLeftAlone(t *testing.T) {
+	h := newHarness(t, "mf920v", func(c *GatewayConfig) { c.MarkRead = true })
+	h.sim.Capacity = 12
+	um := &unreadableIDs{gatewayModem: h.gw.modem, ids: map[int64]bool{}}
+	h.gw.modem = um
+	cmd := h.send(owner, "ping")
+	um.ids[cmd] = true
+	for i := 0; i < 11; i++ {
+		h.send("+21699990001", "spam")
+	}
+	for i := 0; i < 4; i++ {
+		h.clk.Advance(30 * time.Second)
+		h.step()
+	}
+	if !containsID(h.sim.Inbox(), cmd) {
+		t.Errorf("unreadable command deleted: inbox %v", h.sim.Inbox())
+	}
+	for _, id := range h.sim.Record().MarkedRead {
+		if id == cmd {
+			t.Error("unreadable command marked read")
+		}
+	}
+	if len(h.roomLines()) == 0 {
+		t.Error("no room made with the strangers' messages")
+	}
+	if d := h.decisions(cmd); len(d) != 1 || d[0] != "incomplete" {
+		t.Errorf("command: %v", d)
+	}
+}
+
+// unreadableIDs lists the given ids as a client lists a record it cannot
+// read (an AT PDU that does not decode: from nobody, complete).
+type unreadableIDs struct {
+	gatewayModem
+	ids map[int64]bool
+}
+
+func (u *unreadableIDs) Inbox(ctx context.Context) ([]SMS, error) {
+	msgs, err := u.gatewayModem.Inbox(ctx)
+	for i := range msgs {
+		if u.ids[msgs[i].ID] {
+			msgs[i] = SMS{ID: msgs[i].ID, Complete: true, Store: msgs[i].Store, Problem: "bad pdu", Unreadable: "PDU does not decode: bad pdu"}
+		}
+	}
+	return msgs, err
+}
+
+func containsID(ids []int64, id int64) bool {
+	for _, i := range ids {
+		if i == id {
+			return true
+		}
+	}
+	return false
+}
+
+// Witness: id 101 listed twice, the owner's "4711 mark" and a longer
+// stranger text. The longest record was kept: the owner's command got no
+// log line, no reply, never ran, and `smsgate list` hid it. Each message
+// under a shared id gets its one line; the command is not run (a delete by
+// id could remove the stranger's message too, or not the command), its
+// sender is told why, once; listed alone later it is not run either.
+func TestSharedIDNeverDropsACommand(t *testing.T) {
+	dir := t.TempDir()
+	h := newHarness(t, "mf920v", func(c *GatewayConfig) { c.StateDir = dir })
+	id := h.send(owner, "ping")
+	h.sim.DeliverUnderID(id, "+21699999999", "hello this is a longer text", h.clk.Now())
+	h.steps(3)
+	h.restart() // decided and told, with -state-dir: not again
+	h.steps(2)
+	lines := h.smsLines()[id]
+	got := map[string]string{}
+	for _, l := range lines {
+		got[l["from"].(string)] = l["decision"].(string)
+	}
+	if len(lines) != 2 || got[owner] != "rejected" || got["+21699999999"] != "ignored" {
+		t.Fatalf("lines under id %d: %v", id, lines)
+	}
+	if n := h.replyCount("pong"); n != 0 {
+		t.Errorf("command ran %d times under a shared id", n)
+	}
+	if n := h.replyCount("shares the modem's id"); n != 1 {
+		t.Errorf("owner told %d times: %q", n, h.replies())
+	}
+	if !containsID(h.sim.Inbox(), id) {
+		t.Error("shared id deleted: the stranger's message with it")
+	}
+	// The stranger's message goes (the owner deleted it on the modem): the
+	// command, listed alone now, was refused and told already.
+	alone := &dropFrom{gatewayModem: h.gw.modem, from: "+21699999999"}
+	h.gw.modem = alone
+	h.gw.lastUnread = "" // the counters change with the listing
+	h.steps(2)
+	if d := h.decisions(id); len(d) != 3 || d[2] != "duplicate" {
+		t.Errorf("lines under id %d: %v, want the refusal kept when listed alone", id, d)
+	}
+	if n := h.replyCount("pong"); n != 0 {
+		t.Errorf("command ran %d times once listed alone", n)
+	}
+	if n := h.replyCount("shares the modem's id"); n != 1 {
+		t.Errorf("owner told %d times", n)
+	}
+}
+
+// One id listed twice with the same message (a long SMS still arriving)
+// is one message, as before: judged once, run once.
+func TestSameIDSameMessageRunsOnce(t *testing.T) {
+	h := newHarness(t, "mf920v", nil)
+	id := h.send(owner, "status")
+	h.sim.DeliverUnderID(id, owner, "stat", h.clk.Now())
+	h.steps(3)
+	if d := h.decisions(id); len(d) != 1 || d[0] != "executed" {
+		t.Errorf("decisions %v, want the longest record executed once", d)
+	}
+	if n := h.replyCount("LTE"); n != 1 {
+		t.Errorf("status answered %d times: %q", n, h.replies())
+	}
+	if len(h.sim.Inbox()) != 0 {
+		t.Errorf("inbox %v", h.sim.Inbox())
+	}
+}
+
+// dropFrom hides one sender's records from the listing, as a modem after
+// that message alone was deleted.
+type dropFrom struct {
+	gatewayModem
+	from string
+}
+
+func (d *dropFrom) Inbox(ctx context.Context) ([]SMS, error) {
+	msgs, err := d.gatewayModem.Inbox(ctx)
+	for i := range msgs {
+		var keep []SMS
+		for _, r := range msgs[i].records() {
+			if r.From != d.from {
+				keep = append(keep, r)
+			}
+		}
+		if len(keep) > 0 {
+			m := keep[0]
+			m.Shared = keep[1:]
+			msgs[i] = m
+		}
+	}
+	return msgs, err
+}
+
+// Each family that encrypts the listing (ZTE goform RED, ZTE ubus) lists a
+// record sealed under another client's key as Unreadable, from nobody and
+// incomplete, however often it registers a new key; readable again once
+// the other client stops.
+func TestUnreadableListedByEncryptingFamilies(t *testing.T) {
+	type client interface {
+		Inbox(context.Context) ([]SMS, error)
+		Send(context.Context, string, string) error
+	}
+	for _, c := range []struct {
+		name  string
+		start func(t *testing.T) (*Sim, client, *fakeClock)
+	}{
+		{"goform mc889", func(t *testing.T) (*Sim, client, *fakeClock) {
+			sim, m, clk := startSim(t, "mc889", "pw", "pw")
+			return sim, m, clk
+		}},
+		{"ubus u60pro", func(t *testing.T) (*Sim, client, *fakeClock) {
+			sim, m, clk := startUbus(t, simUbusPersonalities["u60pro"], "pw", "pw")
+			return sim, m, clk
+		}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			sim, m, clk := c.start(t)
+			ctx := context.Background()
+			if err := m.Send(ctx, owner, "hi"); err != nil { // registers a key
+				t.Fatal(err)
+			}
+			sim.FightKey(true)
+			sim.OtherWebLogin()
+			id := sim.Deliver(owner, "status", clk.Now())
+			msgs, err := m.Inbox(ctx)
+			if err != nil || len(msgs) != 1 {
+				t.Fatalf("inbox %+v, %v", msgs, err)
+			}
+			if s := msgs[0]; s.ID != id || s.Unreadable == "" || s.From != "" || s.Text != "" || s.Complete {
+				t.Errorf("while the key is replaced: %+v", s)
+			}
+			sim.FightKey(false)
+			msgs, err = m.Inbox(ctx)
+			if err != nil || len(msgs) != 1 || msgs[0].Unreadable != "" || msgs[0].Text != "status" || msgs[0].From != owner {
+				t.Errorf("after: %+v, %v", msgs, err)
+			}
+		})
+	}
+}
