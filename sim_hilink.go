@@ -77,6 +77,7 @@ type HiLinkSim struct {
 	// data switch.
 	dropped     bool
 	stuck       string
+	connecting  bool // the data link says "connecting" (900) and never settles
 	failDeletes int // the next n delete-sms are refused
 	logins      int // login attempts (type-4 posts and SCRAM challenges)
 
@@ -306,6 +307,14 @@ func (s *HiLinkSim) DropData(drop bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.dropped = drop
+}
+
+// SetConnecting makes the data link answer "connecting" (900) for as long
+// as it is set, whatever the switch does: a link that never settles.
+func (s *HiLinkSim) SetConnecting(on bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.connecting = on
 }
 
 // SetStuck: "" the data switch brings a fallen connection back; "reboot"
@@ -586,6 +595,9 @@ func (s *HiLinkSim) get(path, sid string, ss *hsSession) hsAnswer {
 			icon, nt = "4", "19"
 			if s.dataOn && !s.dropped {
 				conn = "901"
+			}
+			if s.connecting {
+				conn = "900"
 			}
 		}
 		return hsResp("ConnectionStatus", conn, "WifiConnectionStatus", "", "SignalStrength", "", "SignalIcon", icon,

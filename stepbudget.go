@@ -21,7 +21,8 @@ const (
 	// transition as long as the web UI does.
 	zteLinkDownWait = 10 * time.Second
 	zteLinkUpWait   = 20 * time.Second
-	// hilinkLinkWait is how long a HiLink reconnect may take.
+	// hilinkLinkWait is how long a HiLink reconnect waits for each
+	// transition, the link down and then up.
 	hilinkLinkWait = time.Minute
 	// atDetachWait and atAttachWait bound an AT module's packet service
 	// detach and attach (AT+CGATT); atRadioOffWait, atRadioPause and
@@ -38,10 +39,13 @@ const (
 	stallMargin = 10 * time.Second
 )
 
-// reconnectWait is the longest a reconnect of any modem family may take.
+// reconnectWait is the longest a reconnect of any modem family may take:
+// ZTE and HiLink wait for the link to go down and then up; an AT module
+// detaches and attaches, or, when the detach fails (after its wait), turns
+// the radio off and on.
 func reconnectWait() time.Duration {
-	return max(zteLinkDownWait+zteLinkUpWait, hilinkLinkWait,
-		atDetachWait+atAttachWait, atRadioOffWait+atRadioPause+atRadioOnWait)
+	return max(zteLinkDownWait+zteLinkUpWait, 2*hilinkLinkWait,
+		atDetachWait+atAttachWait, atDetachWait+atRadioOffWait+atRadioPause+atRadioOnWait)
 }
 
 // stepBudget bounds one poll iteration: its requests, a delete with its

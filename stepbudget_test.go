@@ -1,7 +1,11 @@
 package main
 
 import (
+	"context"
+	"errors"
+	"strings"
 	"testing"
+	"testing/synctest"
 	"time"
 )
 
@@ -21,9 +25,9 @@ func TestStepBudgetCoversTheWorstStep(t *testing.T) {
 		reconnect, send time.Duration
 	}{
 		{"zte", zteLinkDownWait + zteLinkUpWait, sendConfirmWait},
-		{"hilink", hl.linkLimit, hl.sendLimit},
+		{"hilink", 2 * hl.linkLimit, hl.sendLimit}, // down, then up (hilinkModem.Reconnect)
 		{"at cgatt", atDetachWait + atAttachWait, sendConfirmWait},
-		{"at cfun", atRadioOffWait + atRadioPause + atRadioOnWait, sendConfirmWait},
+		{"at cfun", atDetachWait + atRadioOffWait + atRadioPause + atRadioOnWait, sendConfirmWait}, // after a failed detach
 	}
 	for _, args := range [][]string{
 		{"-allow", owner},
@@ -66,4 +70,28 @@ func flagValue(t *testing.T, args []string, flag string) string {
 		}
 	}
 	return ""
+}
+
+// TestHiLinkReconnectFitsTheHealStep: a HiLink whose link says
+// "connecting" for ever is waited for twice (down, then up) and then
+// reported as not up; healing's step does not cut that wait short, which
+// would leave the reconnect unjudged and take a modem reboot for needed.
+// Timed in a bubble, so the minutes are measured, not assumed.
+func TestHiLinkReconnectFitsTheHealStep(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		sim, m := startHiLinkPiped(t, "e3372h", "pw")
+		sim.SetConnecting(true)
+		budget := healStepBudget(m.timeout)
+		ctx, cancel := context.WithTimeout(context.Background(), budget)
+		defer cancel()
+		start := time.Now()
+		_, err := m.Reconnect(ctx)
+		took := time.Since(start)
+		if err == nil || errors.Is(err, context.DeadlineExceeded) || !strings.Contains(err.Error(), "link still") {
+			t.Fatalf("reconnect took %s within a heal step of %s: %v; want the modem's own \"link still\" verdict", took, budget, err)
+		}
+		if took < 2*hilinkLinkWait {
+			t.Errorf("reconnect gave up after %s, before both waits (%s)", took, 2*hilinkLinkWait)
+		}
+	})
 }
