@@ -78,8 +78,8 @@ type HiLinkSim struct {
 	dropped     bool
 	stuck       string
 	connecting  bool // the data link says "connecting" (900) and never settles
-	failDeletes int // the next n delete-sms are refused
-	logins      int // login attempts (type-4 posts and SCRAM challenges)
+	failDeletes int  // the next n delete-sms are refused
+	logins      int  // login attempts (type-4 posts and SCRAM challenges)
 
 	// ussd: sim_hilink_ussd.go
 	ussd hsUSSD
