@@ -1,6 +1,7 @@
-// Command smsgate turns a ZTE 4G hotspot and a Raspberry Pi into an
-// out-of-band remote control: text the hotspot's SIM, and smsgate, polling
-// the modem's web API, checks the sender and acts.
+// Command smsgate turns a cellular modem (a ZTE or Huawei HiLink hotspot,
+// or an AT-command module) and a Raspberry Pi into an out-of-band remote
+// control: text the modem's SIM, and smsgate reads the SMS, checks the
+// sender and acts.
 package main
 
 import (
@@ -75,7 +76,7 @@ type app struct {
 	newRebooter    func(rebootConfig, *slog.Logger) rebooter
 }
 
-const usage = `smsgate: SMS remote control for a Raspberry Pi beside a ZTE 4G hotspot.
+const usage = `smsgate: SMS remote control for a Raspberry Pi beside a cellular modem (ZTE, Huawei HiLink, AT modules).
 
 Usage:
   smsgate [run] [flags]        the daemon (gokrazy passes flags only)
