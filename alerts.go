@@ -168,7 +168,15 @@ func (a *Alerts) Flush(ctx context.Context, now time.Time, send func(ctx context
 // that refuses or drops the connection) is not a try: the poll that
 // reaches the modem again flushes it.
 func sendTried(err error) bool {
-	if errors.Is(err, errRefused) || errors.Is(err, errSendUnconfirmed) {
+	return errors.Is(err, errRefused) || sendMayHaveGone(err)
+}
+
+// sendMayHaveGone says whether a failed send may have gone out all the
+// same: the modem took it without reporting it sent, or the request timed
+// out once connected. What must go at most once (a forward) is not sent
+// again after it.
+func sendMayHaveGone(err error) bool {
+	if errors.Is(err, errSendUnconfirmed) {
 		return true
 	}
 	var ne net.Error

@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"log/slog"
 	"slices"
@@ -263,7 +262,7 @@ func (f *forwarder) flush(ctx context.Context, o *ownerState, now time.Time,
 		dropped := false
 		for len(it.To) > 0 && !dropped {
 			err := send(ctx, it.To[0], it.Text)
-			if err != nil && !errors.Is(err, errSendUnconfirmed) {
+			if err != nil && !sendMayHaveGone(err) {
 				it.Sending = false
 				if dropped = f.failed(o, it, now, err); !dropped {
 					return true
@@ -272,9 +271,9 @@ func (f *forwarder) flush(ctx context.Context, o *ownerState, now time.Time,
 				continue // the next one may go
 			}
 			if err != nil {
-				// Taken, not confirmed: trying again could cost the
-				// owner a second SMS.
-				f.log.Warn("forward taken by the modem but not reported sent; not sent again", "to", it.To[0], "err", err)
+				// Taken, not confirmed, or timed out once the modem had
+				// it: trying again could cost the owner a second SMS.
+				f.log.Warn("forward may have gone out but was not reported sent; not sent again", "to", it.To[0], "err", err)
 			} else {
 				f.log.Info("forwarded", "to", it.To[0], "text", it.Text)
 			}

@@ -394,3 +394,36 @@ func TestDroppedForwardPassesItsNoteOn(t *testing.T) {
 		t.Errorf("sent %q, %d still to say", sent, o.ForwardSuppressed)
 	}
 }
+
+// TestForwardThatMayHaveGoneIsNotSentAgain: a forward whose send timed out
+// once the modem had it, or that the modem took without reporting it sent,
+// may have reached the owner: it is not sent again (at most once), while
+// one the modem refused or that reached no modem waits for another try.
+func TestForwardThatMayHaveGoneIsNotSentAgain(t *testing.T) {
+	dial := &net.OpError{Op: "dial", Net: "tcp", Err: errors.New("connection refused")}
+	for _, tc := range []struct {
+		name   string
+		err    error
+		sends  int
+		queued bool // still waiting for a send after the flushes
+	}{
+		{"timed out once connected", fmt.Errorf("send sms: %w", context.DeadlineExceeded), 1, false},
+		{"taken, not confirmed", fmt.Errorf("send sms: %w", errSendUnconfirmed), 1, false},
+		{"refused", fmt.Errorf("send sms: %w", errRefused), alertTries, false}, // then dropped, logged
+		{"no modem", fmt.Errorf("send sms: %w", dial), 3, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := newForwarder(forwardService, 0, []string{owner}, slog.New(slog.DiscardHandler))
+			o := &ownerState{ForwardQueue: []forwardItem{{FP: "fp", Text: "from 12345: code 555111", To: []string{owner}}}}
+			sends := 0
+			send := func(context.Context, string, string) error { sends++; return tc.err }
+			now := time.Date(2026, 12, 5, 8, 0, 0, 0, time.UTC)
+			for i := 0; i < 3; i++ { // three flushes an hour apart: past every back-off
+				f.flush(context.Background(), o, now.Add(time.Duration(i)*time.Hour), send, func() {})
+			}
+			if got := len(o.ForwardQueue) > 0; got != tc.queued || sends != tc.sends {
+				t.Errorf("%d sends, queued %v; want %d, %v", sends, got, tc.sends, tc.queued)
+			}
+		})
+	}
+}
