@@ -168,7 +168,7 @@ func (m *modemFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&m.family, "modem-type", "auto", "the modem family: auto (detect it), zte, hilink, ubus or at")
 	fs.StringVar(&m.user, "user", "", "web UI user name: for ZTE firmware with LOGIN_MULTI_USER; HiLink uses admin unless set")
 	fs.StringVar(&m.password, "password", "", "web UI password (better: env SMSGATE_PASSWORD, kept out of ps)")
-	fs.DurationVar(&m.timeout, "timeout", 10*time.Second, "timeout of one request to the modem")
+	fs.DurationVar(&m.timeout, "timeout", defaultRequestTimeout, "timeout of one request to the modem")
 }
 
 // open opens the port the flags address (see openModem), the password

@@ -83,7 +83,7 @@ func startSimPiped(t *testing.T, personality, password string) (*Sim, *Modem) {
 	sim.now = time.Now
 	sim.URL = pipedURL
 	dial := servePiped(t, sim)
-	m, err := NewModem(ModemConfig{URL: pipedURL, Password: password, Timeout: 2 * time.Second})
+	m, err := NewModem(ModemConfig{URL: pipedURL, Password: password, Timeout: defaultRequestTimeout})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -120,7 +120,7 @@ func startHiLinkPiped(t *testing.T, personality, password string) (*HiLinkSim, *
 	}
 	sim.URL = pipedURL
 	dial := servePiped(t, sim)
-	m, err := newHiLinkModem(ModemConfig{URL: pipedURL, Password: password, Timeout: 2 * time.Second})
+	m, err := newHiLinkModem(ModemConfig{URL: pipedURL, Password: password, Timeout: defaultRequestTimeout})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -137,7 +137,7 @@ func startUbusPiped(t *testing.T, p simPersonality, password string) (*Sim, *ubu
 	sim.now = time.Now
 	sim.URL = pipedURL
 	dial := servePiped(t, sim)
-	m, err := newUbusModem(ModemConfig{URL: pipedURL, Password: password, Timeout: 2 * time.Second})
+	m, err := newUbusModem(ModemConfig{URL: pipedURL, Password: password, Timeout: defaultRequestTimeout})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -7,6 +7,9 @@ import "time"
 // lengthens the step's budget, and the supervisor's, with it
 // (TestStepBudgetCoversTheWorstStep).
 const (
+	// defaultRequestTimeout is -timeout's default: one request to the
+	// modem.
+	defaultRequestTimeout = 10 * time.Second
 	// stepRequests is how many requests of at most -timeout one step
 	// makes besides the waits below: the cheap poll, a few list pages, a
 	// delete, a reply's form, a login.
