@@ -242,9 +242,10 @@ func NewGateway(cfg GatewayConfig, modem modemPort, actions *Actions, led indica
 		g.st.AlertsSent = sent
 		g.store.Save(g.st)
 	}
-	if rk, ok := modem.(refusalKeeper); ok && g.st.LoginRefusals.Count > 0 {
+	if rk, ok := modem.(refusalKeeper); ok && g.st.LoginRefusals.any() {
 		if rk.SetRefusals(g.st.LoginRefusals) {
-			log.Warn("modem: logins refused before this start still count against the owner's attempts", "refused", g.st.LoginRefusals.Count)
+			log.Warn("modem: logins refused before this start still count against the owner's attempts", "refused", g.st.LoginRefusals.Count,
+				"hold_until", g.st.LoginRefusals.Until.Format(time.RFC3339))
 		} else {
 			log.Info("modem: the password changed since logins were refused; counting afresh")
 		}
@@ -390,7 +391,7 @@ func (g *Gateway) keepRefusals() {
 	if !ok {
 		return
 	}
-	if r := rk.Refusals(); r != g.st.LoginRefusals {
+	if r := rk.Refusals(); !r.same(g.st.LoginRefusals) {
 		g.st.LoginRefusals = r
 		g.store.Save(g.st)
 	}
@@ -1535,8 +1536,11 @@ func (g *Gateway) flushAlerts(ctx context.Context) {
 // loginHeld alerts once per hold of the modem login.
 func (g *Gateway) loginHeld(le *LoginError) {
 	g.own.loginHeld(le)
-	if g.loginAlerted || le.Busy {
-		return // the owner in the web UI is told nothing: they know
+	if g.loginAlerted || le.Busy || le.Unjudged {
+		// The owner in the web UI is told nothing: they know. A refusal
+		// that may not be about the password (another login raced ours)
+		// is not theirs to fix.
+		return
 	}
 	g.loginAlerted = true
 	g.alert(g.now(), "modem login held to save your attempts: "+le.Reason)

@@ -199,3 +199,100 @@ func TestCountingModemKeepsNoOwnCount(t *testing.T) {
 		t.Errorf("%d logins, %d attempts left to the owner", n, left)
 	}
 }
+
+// quickStart is one short start of smsgate against sim: a few polls a
+// second apart, then a SIGKILL (nothing but the state file survives).
+func quickStart(t *testing.T, sim *Sim, clk *fakeClock, password, dir string) *Modem {
+	t.Helper()
+	m, err := NewModem(ModemConfig{URL: sim.URL, Password: password, Timeout: 2 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m.now = clk.Now
+	log := slog.New(slog.DiscardHandler)
+	actions := &Actions{modem: m, reboot: &countingRebooter{}, host: fakeHost{uptime: 3 * time.Hour}, log: log}
+	gw, err := NewGateway(gatewayConfigIn(t, dir), m, actions, nil, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	gw.now = clk.Now
+	for range 3 {
+		gw.Step(context.Background())
+		clk.Advance(time.Second)
+	}
+	return m
+}
+
+// TestAcceptedLoginWithoutSessionOutlivesRestarts: firmware that leaves
+// psw_fail_num_str blank and answers a wrong password with "0" (no
+// session follows). Each start of smsgate made one more LOGIN (a
+// witness: six restarts took the modem's count from 5 to 0). A login
+// counts as spent until a read that needs a session works, and that count
+// and its hold are kept in the state file.
+func TestAcceptedLoginWithoutSessionOutlivesRestarts(t *testing.T) {
+	sim, _, clk := startSim(t, "mf920v", "right", "unused")
+	sim.SetFaults(func(f *SimFaults) { f.HideAttempts, f.RefuseAsZero = true, true })
+	dir := t.TempDir()
+	for range 6 {
+		quickStart(t, sim, clk, "wrong", dir)
+	}
+	if n := len(sim.Record().Logins); n != 1 {
+		t.Errorf("%d logins over 6 quick restarts, want 1 (the hold kept)", n)
+	}
+	// Hours of restarts, each past the hold: at most three in all, two
+	// attempts left to the owner.
+	for range 12 {
+		clk.Advance(defaultLockPeriod)
+		quickStart(t, sim, clk, "wrong", dir)
+	}
+	if n, left := len(sim.Record().Logins), simFailLeft(sim); n != 3 || left < 2 {
+		t.Errorf("%d logins, %d attempts left to the owner; want 3 and at least 2", n, left)
+	}
+	// The right password: counted afresh, logged in, and the state clean.
+	m := quickStart(t, sim, clk, "right", dir)
+	if d := m.Detected(); !d.LoggedIn || m.Refusals() != (LoginRefusals{}) {
+		t.Errorf("right password: %+v, refusals %+v", d, m.Refusals())
+	}
+}
+
+// TestRefusalHoldOutlivesRestarts: a plain wrong password on a modem that
+// counts: a restart within the lock period logged in again at once. The
+// hold's end is kept; a saved end far ahead (clock corrected since) is
+// bounded to loginHoldBound.
+func TestRefusalHoldOutlivesRestarts(t *testing.T) {
+	sim, _, clk := startSim(t, "mf920v", "right", "unused")
+	dir := t.TempDir()
+	for range 4 {
+		quickStart(t, sim, clk, "wrong", dir)
+		clk.Advance(30 * time.Second)
+	}
+	if n := len(sim.Record().Logins); n != 1 {
+		t.Errorf("%d logins over 4 restarts within the lock period, want 1", n)
+	}
+	clk.Advance(defaultLockPeriod)
+	quickStart(t, sim, clk, "wrong", dir)
+	if n := len(sim.Record().Logins); n != 2 {
+		t.Errorf("%d logins once the lock period is over, want 2", n)
+	}
+
+	// A hold saved two days ahead.
+	path := filepath.Join(dir, stateFile)
+	var st State
+	if b, err := os.ReadFile(path); err != nil || json.Unmarshal(b, &st) != nil {
+		t.Fatalf("state: %v", err)
+	}
+	if st.LoginRefusals.Until.IsZero() {
+		t.Fatalf("no hold saved: %+v", st.LoginRefusals)
+	}
+	st.LoginRefusals.Until = clk.Now().Add(48 * time.Hour)
+	b, _ := json.Marshal(st)
+	if err := os.WriteFile(path, b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	quickStart(t, sim, clk, "wrong", dir)
+	clk.Advance(loginHoldBound)
+	quickStart(t, sim, clk, "wrong", dir)
+	if n := len(sim.Record().Logins); n != 3 {
+		t.Errorf("%d logins an hour after a hold saved two days ahead, want 3", n)
+	}
+}
