@@ -250,6 +250,9 @@ func NewGateway(cfg GatewayConfig, modem modemPort, actions *Actions, led indica
 			log.Info("modem: the password changed since logins were refused; counting afresh")
 		}
 	}
+	if ls, ok := modem.(loginSaver); ok {
+		ls.SaveBeforeLogin(g.saveBeforeLogin)
+	}
 	g.heal.onStep = func() {
 		g.st.HealSteps = g.heal.History(g.now())
 		g.store.Save(g.st)
@@ -381,6 +384,22 @@ func (g *Gateway) Step(ctx context.Context) {
 type refusalKeeper interface {
 	Refusals() LoginRefusals
 	SetRefusals(LoginRefusals) bool
+}
+
+// loginSaver is a modem client that says, just before each login it
+// posts, what its refusals will be if that login turns out spent: saved
+// then, a SIGKILL between the LOGIN and the end of the poll cannot make
+// the attempt free to the next start. The client calls it from the
+// gateway's own goroutine (the poll), with its lock held: the function
+// must not call the client.
+type loginSaver interface {
+	SaveBeforeLogin(func(LoginRefusals))
+}
+
+// saveBeforeLogin writes what a login about to be posted would leave.
+func (g *Gateway) saveBeforeLogin(r LoginRefusals) {
+	g.st.LoginRefusals = r
+	g.store.Save(g.st)
 }
 
 // keepRefusals saves the modem client's count of refused logins when it

@@ -235,6 +235,9 @@ type Modem struct {
 	// (unconfirmed): some firmware answers "0" to a wrong password.
 	rejected    int
 	unconfirmed bool
+	// beforeLogin saves what a LOGIN about to be posted leaves if spent
+	// (loginSaver); nil when nothing keeps it.
+	beforeLogin func(LoginRefusals)
 	capTotal    int  // nv + sim capacity last reported, 0 unknown
 	capTried    bool // Inbox asked for the capacity once
 	// uselessLogins counts the logins in a row after which the session
@@ -1392,6 +1395,27 @@ func (m *Modem) SetRefusals(r LoginRefusals) bool {
 	return true
 }
 
+// SaveBeforeLogin: f is told, before each LOGIN, what the refusals will
+// be if it is spent (see loginSaver).
+func (m *Modem) SaveBeforeLogin(f func(LoginRefusals)) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.beforeLogin = f
+}
+
+// saveIfSpent tells beforeLogin what Refusals will say once the LOGIN
+// about to go out is counted, with the hold of lock after it.
+func (m *Modem) saveIfSpent(lock time.Duration) {
+	if m.beforeLogin == nil {
+		return
+	}
+	r := LoginRefusals{Password: passwordFingerprint(m.password), Until: m.now().Add(lock)}
+	if !m.counterCounts {
+		r.Count = m.rejected + 1
+	}
+	m.beforeLogin(r)
+}
+
 // login logs in, spending at most the attempts the owner can spare: one
 // per lock period, and a second (another password scheme) at once only
 // when the scheme was a guess and attempts allow it.
@@ -1445,6 +1469,7 @@ func (m *Modem) loginAttempt(ctx context.Context, try int) (done bool, err error
 		return true, err
 	}
 	m.leftBefore = b.reported
+	m.saveIfSpent(b.lock)
 	res, err := b.post(ctx, id, form)
 	if err != nil {
 		return true, err

@@ -48,6 +48,9 @@ type ubusModem struct {
 	// unjudged: the last refusal may have been a race (the salt changed),
 	// not a wrong password; its hold alerts no one.
 	unjudged bool
+	// beforeLogin saves what a login about to be posted leaves if it
+	// gives no session (loginSaver).
+	beforeLogin func(LoginRefusals)
 	// sealSend: the firmware refused a plaintext send; aead is the key
 	// registered with web_http_enstr_set, nil none.
 	sealSend bool
@@ -208,6 +211,9 @@ func (m *ubusModem) login(ctx context.Context) error {
 		return fmt.Errorf("login: %w", err)
 	}
 	salt, _ := info["zte_web_sault"].(string)
+	if m.beforeLogin != nil {
+		m.beforeLogin(LoginRefusals{Password: passwordFingerprint(m.password), Count: m.failed + 1, Until: m.now().Add(ubusLoginHold)})
+	}
 	res, err := m.call(ctx, ubusAnon, "zwrt_web", "web_login", map[string]any{"password": ubusPassword(m.password, salt)})
 	sess := ""
 	if err == nil {
@@ -259,6 +265,14 @@ func (m *ubusModem) refused(ctx context.Context, salt string, alone bool, err er
 	}
 	m.log.Error("MODEM LOGIN HELD: fix -password; smsgate will not spend the owner's attempts", "reason", reason)
 	return &LoginError{Reason: reason, AttemptsLeft: -1, RetryAfter: m.holdUntil}
+}
+
+// SaveBeforeLogin: f is told, before each web_login, what the refusals
+// will be if it gives no session (see loginSaver).
+func (m *ubusModem) SaveBeforeLogin(f func(LoginRefusals)) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.beforeLogin = f
 }
 
 // Refusals is the count of logins that gave no session, for the state

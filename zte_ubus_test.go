@@ -341,3 +341,25 @@ func TestUbusRaceNotJudged(t *testing.T) {
 		t.Errorf("wrong password: %d logins, last %v", n, err)
 	}
 }
+
+// TestUbusLoginSavedBeforeItIsPosted: the count a web_login would leave
+// if it gives no session is handed out (to the state file) before it is
+// posted.
+func TestUbusLoginSavedBeforeItIsPosted(t *testing.T) {
+	sim, m, _ := startUbus(t, simUbusPersonalities["u60pro"], "right", "wrong")
+	var seen []LoginRefusals
+	var loginsThen []int
+	m.SaveBeforeLogin(func(r LoginRefusals) {
+		seen = append(seen, r)
+		loginsThen = append(loginsThen, len(sim.Record().Logins))
+	})
+	if _, err := m.Inbox(context.Background()); err == nil {
+		t.Fatal("a wrong password listed the inbox")
+	}
+	if len(seen) != 1 || seen[0].Count != 1 || seen[0].Until.IsZero() || loginsThen[0] != 0 {
+		t.Errorf("saved %+v with %v logins made, want a count of 1 before the login", seen, loginsThen)
+	}
+	if r := m.Refusals(); r.Count != 1 {
+		t.Errorf("refusals after: %+v", r)
+	}
+}
