@@ -204,7 +204,7 @@ func (m *ubusModem) login(ctx context.Context) error {
 		return &LoginError{Reason: "the modem asks for a password and none is set (-password or SMSGATE_PASSWORD)", AttemptsLeft: -1}
 	}
 	// Two requests that must not have another client's salt between them.
-	release, alone := hostLoginLock(ctx, "ubus "+m.base, 3*m.timeout)
+	release, alone := hostLoginLock(ctx, ubusLoginKey(m.base), 3*m.timeout)
 	defer release()
 	info, err := m.call(ctx, ubusAnon, "zwrt_web", "web_login_info", map[string]any{})
 	if err != nil {

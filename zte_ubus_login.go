@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"net/url"
 	"sync"
 	"time"
 )
@@ -16,6 +17,15 @@ import (
 // (2) judges a refusal a wrong password only when the salt is still the
 // one it hashed (ubusModem.refused).
 
+// ubusLoginKey names the login lock of the modem at base (scheme://host),
+// the same for the family probe and the adapter.
+func ubusLoginKey(base string) string {
+	if u, err := url.Parse(base); err == nil && u.Host != "" {
+		return "ubus " + u.Scheme + "://" + u.Host
+	}
+	return "ubus " + base
+}
+
 // loginLocks serialise logins to one modem within this process; the
 // host-wide lock (hostLock, Linux only) does it across smsgate processes.
 var loginLocks sync.Map // key -> *sync.Mutex
@@ -27,6 +37,9 @@ var loginLocks sync.Map // key -> *sync.Mutex
 func hostLoginLock(ctx context.Context, key string, wait time.Duration) (release func(), alone bool) {
 	v, _ := loginLocks.LoadOrStore(key, &sync.Mutex{})
 	mu := v.(*sync.Mutex)
+	if wait <= 0 {
+		wait = 30 * time.Second
+	}
 	deadline := time.Now().Add(wait)
 	for {
 		if mu.TryLock() {

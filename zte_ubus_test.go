@@ -363,3 +363,28 @@ func TestUbusLoginSavedBeforeItIsPosted(t *testing.T) {
 		t.Errorf("refusals after: %+v", r)
 	}
 }
+
+// TestUbusProbeWaitsForALogin: detecting the family (a one-shot's first
+// request) asks web_login_info, which replaces the salt: made while the
+// daemon was logging in, it had the daemon's right password refused. The
+// probe waits for the login lock.
+func TestUbusProbeWaitsForALogin(t *testing.T) {
+	sim, m, _ := startUbus(t, simUbusPersonalities["u60pro"], "right", "right")
+	var wg sync.WaitGroup
+	probed := false
+	m.web = saltTap{m.web, func() {
+		if probed {
+			return
+		}
+		probed = true
+		wg.Go(func() {
+			openTarget(context.Background(), portTarget{Config: ModemConfig{URL: sim.URL + "/", Password: "right", Timeout: 2 * time.Second}})
+		})
+		time.Sleep(100 * time.Millisecond) // the probe's moment, were it not held
+	}}
+	_, err := m.Inbox(context.Background())
+	wg.Wait()
+	if err != nil || !probed {
+		t.Errorf("login beside a family probe: %v (probed %v)", err, probed)
+	}
+}
