@@ -249,12 +249,16 @@ func NewGateway(cfg GatewayConfig, modem modemPort, actions *Actions, led indica
 		g.st.AlertsSent = sent
 		g.store.Save(g.st)
 	}
-	if rk, ok := modem.(refusalKeeper); ok && g.st.LoginRefusals.Count > 0 {
+	if rk, ok := modem.(refusalKeeper); ok && g.st.LoginRefusals.any() {
 		if rk.SetRefusals(g.st.LoginRefusals) {
-			log.Warn("modem: logins refused before this start still count against the owner's attempts", "refused", g.st.LoginRefusals.Count)
+			log.Warn("modem: logins refused before this start still count against the owner's attempts", "refused", g.st.LoginRefusals.Count,
+				"hold_until", g.st.LoginRefusals.Until.Format(time.RFC3339))
 		} else {
 			log.Info("modem: the password changed since logins were refused; counting afresh")
 		}
+	}
+	if ls, ok := modem.(loginSaver); ok {
+		ls.SaveBeforeLogin(g.saveBeforeLogin)
 	}
 	g.heal.onStep = func() {
 		g.st.HealSteps = g.heal.History(g.now())
@@ -389,6 +393,22 @@ type refusalKeeper interface {
 	SetRefusals(LoginRefusals) bool
 }
 
+// loginSaver is a modem client that says, just before each login it
+// posts, what its refusals will be if that login turns out spent: saved
+// then, a SIGKILL between the LOGIN and the end of the poll cannot make
+// the attempt free to the next start. The client calls it from the
+// gateway's own goroutine (the poll), with its lock held: the function
+// must not call the client.
+type loginSaver interface {
+	SaveBeforeLogin(func(LoginRefusals))
+}
+
+// saveBeforeLogin writes what a login about to be posted would leave.
+func (g *Gateway) saveBeforeLogin(r LoginRefusals) {
+	g.st.LoginRefusals = r
+	g.store.Save(g.st)
+}
+
 // keepRefusals saves the modem client's count of refused logins when it
 // changed: at once, since a restart right after a refusal must not forget
 // it, and it changes at most a few times per lock period.
@@ -397,7 +417,7 @@ func (g *Gateway) keepRefusals() {
 	if !ok {
 		return
 	}
-	if r := rk.Refusals(); r != g.st.LoginRefusals {
+	if r := rk.Refusals(); !r.same(g.st.LoginRefusals) {
 		g.st.LoginRefusals = r
 		g.store.Save(g.st)
 	}
@@ -1589,8 +1609,11 @@ func (g *Gateway) flushAlerts(ctx context.Context) {
 // loginHeld alerts once per hold of the modem login.
 func (g *Gateway) loginHeld(le *LoginError) {
 	g.own.loginHeld(le)
-	if g.loginAlerted || le.Busy {
-		return // the owner in the web UI is told nothing: they know
+	if g.loginAlerted || le.Busy || le.Unjudged {
+		// The owner in the web UI is told nothing: they know. A refusal
+		// that may not be about the password (another login raced ours)
+		// is not theirs to fix.
+		return
 	}
 	g.loginAlerted = true
 	g.alert(g.now(), "modem login held to save your attempts: "+le.Reason)

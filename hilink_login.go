@@ -359,10 +359,16 @@ func (m *hilinkModem) scramToken(ctx context.Context) (string, error) {
 func (m *hilinkModem) Refusals() LoginRefusals {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	if m.rejected == 0 {
+	r := LoginRefusals{Password: passwordFingerprint(m.password), Count: m.rejected}
+	// The hold too (after a lost answer it is not counted as a refusal,
+	// but the device may have counted it): a restart waits it out.
+	if h := m.hold; h != nil && !h.Busy && h.RetryAfter.After(m.now()) {
+		r.Until = h.RetryAfter
+	}
+	if !r.any() {
 		return LoginRefusals{}
 	}
-	return LoginRefusals{Password: passwordFingerprint(m.password), Count: m.rejected}
+	return r
 }
 
 // SetRefusals seeds the count from before a restart; one counted against
@@ -370,9 +376,12 @@ func (m *hilinkModem) Refusals() LoginRefusals {
 func (m *hilinkModem) SetRefusals(r LoginRefusals) bool {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	if r.Count <= 0 || r.Password != passwordFingerprint(m.password) {
+	if !r.any() || r.Password != passwordFingerprint(m.password) {
 		return false
 	}
-	m.rejected = min(r.Count, hilinkLoginLimit)
+	m.rejected = min(max(r.Count, 0), hilinkLoginLimit)
+	if until := r.holdFrom(m.now()); !until.IsZero() {
+		m.hold = &LoginError{Reason: "a login held before a restart: waiting out its hold", AttemptsLeft: -1, RetryAfter: until}
+	}
 	return true
 }

@@ -504,7 +504,9 @@ func TestStateWritesAreRare(t *testing.T) {
 		h.clk.Advance(5 * time.Second)
 		h.step()
 	}
-	if n := h.gw.store.writes; n > 6 {
+	// 7: the first login's count is written before the LOGIN goes out
+	// (TestLoginSavedBeforeItIsPosted), and cleared once it worked.
+	if n := h.gw.store.writes; n > 7 {
 		t.Errorf("%d writes in 5 minutes of flood", n)
 	}
 	before := h.gw.store.writes

@@ -1,10 +1,16 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
+	"io"
 	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -197,5 +203,137 @@ func TestCountingModemKeepsNoOwnCount(t *testing.T) {
 	}
 	if n, left := len(sim.Record().Logins), simFailLeft(sim); n > 3 || left < 2 {
 		t.Errorf("%d logins, %d attempts left to the owner", n, left)
+	}
+}
+
+// quickStart is one short start of smsgate against the modem at modemURL: a few polls a
+// second apart, then a SIGKILL (nothing but the state file survives).
+func quickStart(t *testing.T, modemURL string, clk *fakeClock, password, dir string) *Modem {
+	t.Helper()
+	m, err := NewModem(ModemConfig{URL: modemURL, Password: password, Timeout: 2 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m.now = clk.Now
+	log := slog.New(slog.DiscardHandler)
+	actions := &Actions{modem: m, reboot: &countingRebooter{}, host: fakeHost{uptime: 3 * time.Hour}, log: log}
+	gw, err := NewGateway(gatewayConfigIn(t, dir), m, actions, nil, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	gw.now = clk.Now
+	for range 3 {
+		gw.Step(context.Background())
+		clk.Advance(time.Second)
+	}
+	return m
+}
+
+// TestAcceptedLoginWithoutSessionOutlivesRestarts: firmware that leaves
+// psw_fail_num_str blank and answers a wrong password with "0" (no
+// session follows). Each start of smsgate made one more LOGIN (a
+// witness: six restarts took the modem's count from 5 to 0). A login
+// counts as spent until a read that needs a session works, and that count
+// and its hold are kept in the state file.
+func TestAcceptedLoginWithoutSessionOutlivesRestarts(t *testing.T) {
+	sim, _, clk := startSim(t, "mf920v", "right", "unused")
+	sim.SetFaults(func(f *SimFaults) { f.HideAttempts, f.RefuseAsZero = true, true })
+	dir := t.TempDir()
+	for range 6 {
+		quickStart(t, sim.URL, clk, "wrong", dir)
+	}
+	if n := len(sim.Record().Logins); n != 1 {
+		t.Errorf("%d logins over 6 quick restarts, want 1 (the hold kept)", n)
+	}
+	// Hours of restarts, each past the hold: at most three in all, two
+	// attempts left to the owner.
+	for range 12 {
+		clk.Advance(defaultLockPeriod)
+		quickStart(t, sim.URL, clk, "wrong", dir)
+	}
+	if n, left := len(sim.Record().Logins), simFailLeft(sim); n != 3 || left < 2 {
+		t.Errorf("%d logins, %d attempts left to the owner; want 3 and at least 2", n, left)
+	}
+	// The right password: counted afresh, logged in, and the state clean.
+	m := quickStart(t, sim.URL, clk, "right", dir)
+	if d := m.Detected(); !d.LoggedIn || m.Refusals() != (LoginRefusals{}) {
+		t.Errorf("right password: %+v, refusals %+v", d, m.Refusals())
+	}
+}
+
+// TestRefusalHoldOutlivesRestarts: a plain wrong password on a modem that
+// counts: a restart within the lock period logged in again at once. The
+// hold's end is kept; a saved end far ahead (clock corrected since) is
+// bounded to loginHoldBound.
+func TestRefusalHoldOutlivesRestarts(t *testing.T) {
+	sim, _, clk := startSim(t, "mf920v", "right", "unused")
+	dir := t.TempDir()
+	for range 4 {
+		quickStart(t, sim.URL, clk, "wrong", dir)
+		clk.Advance(30 * time.Second)
+	}
+	if n := len(sim.Record().Logins); n != 1 {
+		t.Errorf("%d logins over 4 restarts within the lock period, want 1", n)
+	}
+	clk.Advance(defaultLockPeriod)
+	quickStart(t, sim.URL, clk, "wrong", dir)
+	if n := len(sim.Record().Logins); n != 2 {
+		t.Errorf("%d logins once the lock period is over, want 2", n)
+	}
+
+	// A hold saved two days ahead.
+	path := filepath.Join(dir, stateFile)
+	var st State
+	if b, err := os.ReadFile(path); err != nil || json.Unmarshal(b, &st) != nil {
+		t.Fatalf("state: %v", err)
+	}
+	if st.LoginRefusals.Until.IsZero() {
+		t.Fatalf("no hold saved: %+v", st.LoginRefusals)
+	}
+	st.LoginRefusals.Until = clk.Now().Add(48 * time.Hour)
+	b, _ := json.Marshal(st)
+	if err := os.WriteFile(path, b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	quickStart(t, sim.URL, clk, "wrong", dir)
+	clk.Advance(loginHoldBound)
+	quickStart(t, sim.URL, clk, "wrong", dir)
+	if n := len(sim.Record().Logins); n != 3 {
+		t.Errorf("%d logins an hour after a hold saved two days ahead, want 3", n)
+	}
+}
+
+// TestLoginSavedBeforeItIsPosted: the state file already counts a LOGIN
+// when the modem receives it, so a SIGKILL right after it (before the
+// poll ends) cannot make that attempt free to the next start.
+func TestLoginSavedBeforeItIsPosted(t *testing.T) {
+	sim, _, clk := startSim(t, "mf920v", "right", "unused")
+	sim.SetFaults(func(f *SimFaults) { f.HideAttempts, f.RefuseAsZero = true, true })
+	dir := t.TempDir()
+	target, _ := url.Parse(sim.URL)
+	proxy := httputil.NewSingleHostReverseProxy(target)
+	var seen []LoginRefusals
+	front := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodPost {
+			body, _ := io.ReadAll(r.Body)
+			r.Body = io.NopCloser(bytes.NewReader(body))
+			if strings.Contains(string(body), "goformId=LOGIN") {
+				var st State
+				b, _ := os.ReadFile(filepath.Join(dir, stateFile))
+				json.Unmarshal(b, &st)
+				seen = append(seen, st.LoginRefusals)
+			}
+		}
+		proxy.ServeHTTP(w, r)
+	}))
+	t.Cleanup(front.Close)
+	quickStart(t, front.URL, clk, "wrong", dir)
+	clk.Advance(defaultLockPeriod)
+	quickStart(t, front.URL, clk, "wrong", dir)
+	if len(seen) != 2 || seen[0].Count != 1 || seen[1].Count != 2 || !seen[1].Until.After(clk.Now()) {
+		t.Errorf("the state when each LOGIN arrived: %+v, want counts 1 and 2 with a hold", seen)
+	}
+	if n := len(sim.Record().Logins); n != 2 {
+		t.Errorf("%d logins", n)
 	}
 }

@@ -56,6 +56,8 @@ type detectingPort struct {
 	// seed is the refusal count the gateway restored before the family
 	// was known, handed to the adapter once it is.
 	seed *LoginRefusals
+	// saver is handed to the adapter once it is known (loginSaver).
+	saver func(LoginRefusals)
 }
 
 // newDetectingPort returns a port for t (an HTTP address to detect) that
@@ -79,6 +81,9 @@ func (d *detectingPort) get(ctx context.Context) (modemPort, error) {
 	}
 	if rk, ok := p.(refusalKeeper); ok && d.seed != nil {
 		rk.SetRefusals(*d.seed)
+	}
+	if ls, ok := p.(loginSaver); ok && d.saver != nil {
+		ls.SaveBeforeLogin(d.saver)
 	}
 	info := p.Info()
 	d.log.Info("modem family detected", "family", info.Family, "modem", d.target.Config.URL)
@@ -213,7 +218,21 @@ func (d *detectingPort) SetRefusals(r LoginRefusals) bool {
 	return true
 }
 
+// SaveBeforeLogin hands f to the adapter, now or once it is known.
+func (d *detectingPort) SaveBeforeLogin(f func(LoginRefusals)) {
+	if ls, ok := d.current().(loginSaver); ok {
+		ls.SaveBeforeLogin(f)
+		return
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.saver = f
+}
+
 var (
 	_ modemPort     = (*detectingPort)(nil)
 	_ refusalKeeper = (*detectingPort)(nil)
+	_ loginSaver    = (*detectingPort)(nil)
+	_ loginSaver    = (*Modem)(nil)
+	_ loginSaver    = (*ubusModem)(nil)
 )

@@ -1,12 +1,14 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"go/ast"
 	"go/parser"
 	"go/token"
+	"log/slog"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -311,6 +313,11 @@ func TestSchemeGuessFallsBack(t *testing.T) {
 		}
 		if d := m.Detected(); d.Login != schemeBase64 || !strings.HasPrefix(d.LoginFrom, "accepted by the modem") {
 			t.Errorf("detected %+v", d)
+		}
+		// A read that needs the session confirms the login (until then
+		// it counts as a spent attempt and holds the next).
+		if _, err := m.Poll(context.Background()); err != nil {
+			t.Fatal(err)
 		}
 		sim.ExpireSessions()
 		if err := m.Login(context.Background()); err != nil || len(sim.Record().Logins) != 3 {
@@ -702,4 +709,52 @@ func keysOf(v map[string]any) string {
 	}
 	sort.Strings(ks)
 	return fmt.Sprint(ks)
+}
+
+// TestSchemeReportedAsSent: an MC889 (model says sha256+LD) whose LD is
+// blank gets base64, as the firmware then wants; the log, Probe (doctor's
+// "scheme" line) and Detected said sha256+LD while base64 was sent (a
+// witness). They name what is sent.
+func TestSchemeReportedAsSent(t *testing.T) {
+	p := simPersonalities["mc889"]
+	p.servesLD = false
+	sim, m, _ := startSimAs(t, p, "pw", "pw")
+	logs := &bytes.Buffer{}
+	m.log = slog.New(slog.NewTextHandler(logs, nil))
+	ctx := context.Background()
+	d, err := m.Probe(ctx)
+	if err != nil || d.Login != schemeBase64 || !strings.Contains(d.LoginFrom, "LD blank") {
+		t.Errorf("probe: %v, scheme %q from %q, want base64 (LD blank)", err, d.Login, d.LoginFrom)
+	}
+	if _, err := m.Poll(ctx); err != nil {
+		t.Fatalf("poll: %v", err)
+	}
+	if d := m.Detected(); !d.LoggedIn || d.Login != schemeBase64 {
+		t.Errorf("after login: %+v", d)
+	}
+	if !strings.Contains(logs.String(), "scheme="+schemeBase64) || strings.Contains(logs.String(), schemeSHA256LD+" ") {
+		t.Errorf("log:\n%s", logs.String())
+	}
+	if n := len(sim.Record().Logins); n != 1 {
+		t.Errorf("%d logins", n)
+	}
+}
+
+// TestSchemeCandidatesSendEachPasswordOnce: with LD blank the salted
+// scheme sends base64, so a refusal under it must not spend the next
+// attempt on base64 again.
+func TestSchemeCandidatesSendEachPasswordOnce(t *testing.T) {
+	for _, model := range []string{"BD_MC889V1.0.0B04", "BD_ZX1V1"} {
+		m, _ := NewModem(ModemConfig{URL: "http://127.0.0.1:1", Password: "pw"})
+		m.det.Firmware = model
+		cands, _, _ := m.schemeCandidates("")
+		sent := map[string]bool{}
+		for _, c := range cands {
+			w := loginPassword(c, "pw", "")
+			if sent[w] {
+				t.Errorf("%s: candidates %v send one password twice", model, cands)
+			}
+			sent[w] = true
+		}
+	}
 }

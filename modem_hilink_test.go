@@ -3,6 +3,10 @@ package main
 import (
 	"context"
 	"errors"
+	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
 	"strings"
 	"testing"
 	"testing/synctest"
@@ -819,5 +823,61 @@ func TestHiLinkIndexListedTwice(t *testing.T) {
 	}
 	if len(texts[id]) != 2 || len(texts[other]) != 1 {
 		t.Errorf("listed %v", texts)
+	}
+}
+
+// TestHiLinkLostLoginHoldOutlivesRestart: a login whose answer was lost
+// is not counted as a wrong password, but holds the next for a while (the
+// device may have counted it). That hold was in memory only: a restart
+// logged in again at once. It is kept in the state (LoginRefusals.Until).
+func TestHiLinkLostLoginHoldOutlivesRestart(t *testing.T) {
+	sim, err := NewHiLinkSim("e3372h", "right")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := sim.Start("127.0.0.1:0"); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { sim.Close() })
+	target, _ := url.Parse(sim.URL)
+	proxy := httputil.NewSingleHostReverseProxy(target)
+	// The device judges the login, and the answer is cut off.
+	front := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != http.MethodPost || r.URL.Path != "/api/user/login" {
+			proxy.ServeHTTP(w, r)
+			return
+		}
+		proxy.ServeHTTP(httptest.NewRecorder(), r)
+		if c, _, err := w.(http.Hijacker).Hijack(); err == nil {
+			c.Close()
+		}
+	}))
+	t.Cleanup(front.Close)
+	clk := newFakeClock()
+	start := func(seed LoginRefusals) (*hilinkModem, error) {
+		m := newHiLinkClient(t, front.URL, "wrong")
+		m.now = clk.Now
+		m.SetRefusals(seed)
+		_, err := m.Poll(context.Background())
+		return m, err
+	}
+	logins := func() int { return posts(sim.Requests(), "/api/user/login") }
+	m, err := start(LoginRefusals{})
+	var le *LoginError
+	if !errors.As(err, &le) || logins() != 1 {
+		t.Fatalf("lost answer: %v, %d logins", err, logins())
+	}
+	saved := m.Refusals()
+	if saved.Count != 0 || !saved.Until.After(clk.Now()) {
+		t.Fatalf("kept %+v, want no refusal counted and the hold", saved)
+	}
+	clk.Advance(time.Minute)
+	if _, err := start(saved); !errors.As(err, &le) || logins() != 1 {
+		t.Errorf("restart within the hold: %v, %d logins, want 1", err, logins())
+	}
+	clk.Advance(hilinkLockFallback)
+	start(saved)
+	if n := logins(); n != 2 {
+		t.Errorf("%d logins once the hold is over, want 2", n)
 	}
 }

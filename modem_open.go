@@ -342,6 +342,10 @@ func hilinkProbeAnswer(body []byte) (bool, string) {
 // JSON-RPC answer, even an error, is ubus (../shared/zte-newer.md §2.5).
 func probeUbus(ctx context.Context, p *prober) (bool, string, error) {
 	body := `[{"jsonrpc":"2.0","id":1,"method":"call","params":["00000000000000000000000000000000","zwrt_web","web_login_info",{}]}]`
+	// The call replaces the login salt on ubus firmware: not in the middle
+	// of another smsgate's login (zte_ubus_login.go).
+	release, _ := hostLoginLock(ctx, ubusLoginKey(p.base), 3*p.timeout)
+	defer release()
 	ans, err := p.post(ctx, "/ubus/", "application/json", []byte(body))
 	if err != nil {
 		return false, "", err

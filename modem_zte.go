@@ -57,6 +57,10 @@ type LoginError struct {
 	// Busy: another user is logged in to the web UI; no attempt is at
 	// stake, and it passes by itself.
 	Busy bool
+	// Unjudged: the attempt is counted as spent, but the refusal may not
+	// be about the password (another login raced ours): not the owner's
+	// to fix, so no alert.
+	Unjudged bool
 }
 
 func (e *LoginError) Error() string {
@@ -226,15 +230,25 @@ type Modem struct {
 	configSays string // the scheme config.js names, "" when it does not
 	noLogin    bool
 	schemeTry  int // index into schemeCandidates of the next attempt
+	// accepted is the scheme a login was accepted under, as chosen (the
+	// salted one stays salted when LD was blank then: det.Login names
+	// what was sent).
+	accepted string
 	// counterCounts: psw_fail_num_str went down after one of our refusals.
 	counterCounts bool
 	leftBefore    int // psw_fail_num_str before the last refused attempt
 	loginHold     *LoginError
 	// rejected counts refused (or lost) logins since the last success, for
-	// firmware that does not say how many attempts are left.
-	rejected int
-	capTotal int  // nv + sim capacity last reported, 0 unknown
-	capTried bool // Inbox asked for the capacity once
+	// firmware that does not say how many attempts are left. A login the
+	// modem accepted counts too until a read that needs a session works
+	// (unconfirmed): some firmware answers "0" to a wrong password.
+	rejected    int
+	unconfirmed bool
+	// beforeLogin saves what a LOGIN about to be posted leaves if spent
+	// (loginSaver); nil when nothing keeps it.
+	beforeLogin func(LoginRefusals)
+	capTotal    int  // nv + sim capacity last reported, 0 unknown
+	capTried    bool // Inbox asked for the capacity once
 	// uselessLogins counts the logins in a row after which the session
 	// reads stayed blank; none is made for a blank read before reloginAt.
 	uselessLogins int
@@ -440,10 +454,23 @@ func (m *Modem) readKeys(ctx context.Context, keys ...string) (map[string]string
 // them when there is one (datacard sticks included).
 var sessionKeys = []string{"sms_unread_num", "ppp_status"}
 
-// sessionGone reads keys that need a session: blank means it is gone.
+// sessionGone reads keys that need a session: blank means it is gone,
+// answered confirms the login.
 func (m *Modem) sessionGone(ctx context.Context) bool {
 	_, err := m.readKeysLocked(ctx, sessionKeys...)
+	if err == nil {
+		m.confirmLogin()
+	}
 	return noSession(err)
+}
+
+// confirmLogin: a read that needs a session worked, so the login the
+// modem accepted was not a spent attempt after all.
+func (m *Modem) confirmLogin() {
+	if !m.unconfirmed {
+		return
+	}
+	m.unconfirmed, m.rejected, m.loginHold = false, 0, nil
 }
 
 // withSession runs op, and when the modem says the session is gone (blank
@@ -482,8 +509,8 @@ func (m *Modem) loginDidNotHelp() {
 	m.uselessLogins++
 	m.reloginAt = m.now().Add(wait)
 	if m.uselessLogins == 1 {
-		m.log.Warn("modem answers blank right after a successful login; logging in again only with back-off ("+reloginBackoff.String()+") until it answers",
-			"next_login", m.reloginAt.Format(time.RFC3339))
+		m.log.Warn("modem answers blank right after a successful login; the login counts as a spent attempt (the password may be wrong), and the next waits the lock period and a back-off ("+reloginBackoff.String()+") until it answers",
+			"next_login", m.reloginAt.Format(time.RFC3339), "own_refusals", m.rejected)
 		return
 	}
 	m.log.Debug("modem still blank after login", "logins", m.uselessLogins, "next_login", m.reloginAt.Format(time.RFC3339))
@@ -500,9 +527,14 @@ func (m *Modem) reloginHeld() string {
 		m.uselessLogins, m.reloginAt.Format(time.RFC3339))
 }
 
-// answered ends the re-login back-off once a session read is answered.
+// answered ends the re-login back-off once a session read is answered,
+// and confirms the login that gave the session.
 func (m *Modem) answered(err error) {
-	if err != nil || m.uselessLogins == 0 {
+	if err != nil {
+		return
+	}
+	m.confirmLogin()
+	if m.uselessLogins == 0 {
 		return
 	}
 	m.log.Warn("modem session reads answered again; re-login back-off over", "useless_logins", m.uselessLogins)
@@ -1229,6 +1261,16 @@ func chooseScheme(configSays, configDesc, model, ld string) (scheme, from string
 	return schemeBase64, "no LD (neither config.js nor the model tells)", fromHint
 }
 
+// onWire is the scheme a LOGIN under scheme really sends: the salted
+// scheme with no LD is base64 (loginPassword, as the firmware does), and
+// the log and doctor must name what was sent, not what was chosen.
+func onWire(scheme, from, ld string) (string, string) {
+	if scheme == schemeSHA256LD && ld == "" {
+		return schemeBase64, from + ", which with LD blank sends base64"
+	}
+	return scheme, from
+}
+
 // loginForm is the goformId and user field for -user on this model.
 func loginForm(user, model string) (goformID, field, name string) {
 	switch {
@@ -1273,14 +1315,20 @@ func (m *Modem) Probe(ctx context.Context) (Detection, error) {
 	m.noteAttempts(k["psw_fail_num_str"])
 	m.readConfigJS(ctx)
 	if m.det.Login == "" || m.det.LoginFrom == "" {
-		ld := ""
+		ld, ldRead := "", false
 		if !m.noLogin && m.configSays == "" {
 			if v, err := m.getJSON(ctx, url.Values{"cmd": {"LD"}}); err == nil {
 				ld, _ = v["LD"].(string)
+				ld, ldRead = strings.TrimSpace(ld), true
 			}
 		}
 		if !m.noLogin {
-			m.det.Login, m.det.LoginFrom, _ = chooseScheme(m.configSays, m.det.ConfigJS, m.modelName(), strings.TrimSpace(ld))
+			scheme, from, _ := chooseScheme(m.configSays, m.det.ConfigJS, m.modelName(), ld)
+			if ldRead {
+				// Named as it would be sent with the LD read now.
+				scheme, from = onWire(scheme, from, ld)
+			}
+			m.det.Login, m.det.LoginFrom = scheme, from
 		}
 	}
 	_, _, m.det.LoginForm = loginForm(m.user, m.modelName())
@@ -1331,6 +1379,34 @@ type LoginRefusals struct {
 	// password starts a fresh count.
 	Password string `json:"password"`
 	Count    int    `json:"count"`
+	// Until is when the hold after the last refusal ends: a restart waits
+	// it out instead of logging in at once (zero: none, or until a
+	// restart). Bounded on load by loginHoldBound (timebound.go).
+	Until time.Time `json:"until,omitzero"`
+}
+
+// loginHoldBound is the longest a hold read back from the state file may
+// still last from now: the longest an adapter holds by itself (HiLink's
+// back-off after lost answers reaches an hour), so that a state written
+// while the clock was ahead holds no login for days.
+const loginHoldBound = time.Hour
+
+// same says whether r and o keep the same thing (time.Time compares its
+// location too, and a time read back from JSON has another one).
+func (r LoginRefusals) same(o LoginRefusals) bool {
+	return r.Password == o.Password && r.Count == o.Count && r.Until.Equal(o.Until)
+}
+
+// any says whether r keeps anything.
+func (r LoginRefusals) any() bool { return r.Count > 0 || !r.Until.IsZero() }
+
+// holdFrom is the hold r asks for at now: nothing once over, and never
+// beyond loginHoldBound from now.
+func (r LoginRefusals) holdFrom(now time.Time) time.Time {
+	if !r.Until.After(now) {
+		return time.Time{}
+	}
+	return notAfter(r.Until, now.Add(loginHoldBound))
 }
 
 // passwordFingerprint names a password without revealing it: 8 bytes of
@@ -1343,13 +1419,23 @@ func passwordFingerprint(pw string) string {
 // Refusals is what to keep across a restart: the client's own count, or
 // none where the modem is seen to count (its count is the one that
 // holds, and it comes back to 5 after a lock period; ours would not).
+//
+// The hold after the last refusal is kept either way: a restart must not
+// log in again before the modem's lock period is over.
 func (m *Modem) Refusals() LoginRefusals {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	if m.rejected == 0 || m.counterCounts {
+	r := LoginRefusals{Password: passwordFingerprint(m.password)}
+	if !m.counterCounts {
+		r.Count = m.rejected
+	}
+	if h := m.loginHold; h != nil && !h.Busy && h.RetryAfter.After(m.now()) {
+		r.Until = h.RetryAfter
+	}
+	if !r.any() {
 		return LoginRefusals{}
 	}
-	return LoginRefusals{Password: passwordFingerprint(m.password), Count: m.rejected}
+	return r
 }
 
 // SetRefusals seeds the client's own count from before a restart. A count
@@ -1358,13 +1444,40 @@ func (m *Modem) Refusals() LoginRefusals {
 func (m *Modem) SetRefusals(r LoginRefusals) bool {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	if r.Count <= 0 || r.Password != passwordFingerprint(m.password) {
+	if !r.any() || r.Password != passwordFingerprint(m.password) {
 		return false
 	}
-	// Unknown before the restart's first refusal: whether the modem
-	// counts is learnt again.
-	m.rejected, m.leftBefore = min(r.Count, maxAttempts), -1
+	if r.Count > 0 {
+		// Unknown before the restart's first refusal: whether the modem
+		// counts is learnt again.
+		m.rejected, m.leftBefore = min(r.Count, maxAttempts), -1
+	}
+	if until := r.holdFrom(m.now()); !until.IsZero() {
+		m.loginHold = &LoginError{Reason: "a login refused (or not confirmed by a session) before a restart: waiting out its hold",
+			AttemptsLeft: -1, RetryAfter: until}
+	}
 	return true
+}
+
+// SaveBeforeLogin: f is told, before each LOGIN, what the refusals will
+// be if it is spent (see loginSaver).
+func (m *Modem) SaveBeforeLogin(f func(LoginRefusals)) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.beforeLogin = f
+}
+
+// saveIfSpent tells beforeLogin what Refusals will say once the LOGIN
+// about to go out is counted, with the hold of lock after it.
+func (m *Modem) saveIfSpent(lock time.Duration) {
+	if m.beforeLogin == nil {
+		return
+	}
+	r := LoginRefusals{Password: passwordFingerprint(m.password), Until: m.now().Add(lock)}
+	if !m.counterCounts {
+		r.Count = m.rejected + 1
+	}
+	m.beforeLogin(r)
 }
 
 // login logs in, spending at most the attempts the owner can spare: one
@@ -1393,7 +1506,7 @@ func (m *Modem) loginAttempt(ctx context.Context, try int) (done bool, err error
 	}
 	m.noteVersions(k)
 	if k["loginfo"] == "ok" {
-		m.loginHold, m.rejected, m.det.LoggedIn = nil, 0, true
+		m.loginHold, m.rejected, m.unconfirmed, m.det.LoggedIn = nil, 0, false, true
 		return true, nil
 	}
 	m.readConfigJS(ctx)
@@ -1414,18 +1527,21 @@ func (m *Modem) loginAttempt(ctx context.Context, try int) (done bool, err error
 	}
 	cands, from, sureness := m.schemeCandidates(ld)
 	scheme := cands[m.schemeTry%len(cands)]
+	wire, _ := onWire(scheme, "", ld)
 	id, form, formName, err := m.loginPost(ctx, scheme, ld)
 	if err != nil {
 		return true, err
 	}
 	m.leftBefore = b.reported
+	m.saveIfSpent(b.lock)
 	res, err := b.post(ctx, id, form)
 	if err != nil {
 		return true, err
 	}
 	switch res {
 	case "0", "4":
-		m.loginAccepted(ctx, scheme, from, formName, sureness)
+		m.accepted = scheme
+		m.loginAccepted(ctx, b, wire, from, formName, sureness)
 		return true, nil
 	case "2":
 		err := b.hold("another user is logged in to the modem's web UI", time.Minute, false)
@@ -1436,8 +1552,8 @@ func (m *Modem) loginAttempt(ctx context.Context, try int) (done bool, err error
 	if sureness != fromConfig && len(cands) > 1 {
 		m.schemeTry++
 		if try == 0 && sureness == fromHint {
-			m.log.Warn("modem refused the login; trying another password scheme", "scheme", scheme, "from", from)
-			m.loginHold = &LoginError{Reason: "refused under " + scheme, AttemptsLeft: m.attemptsLeft(b.reported), RetryAfter: m.now().Add(b.lock)}
+			m.log.Warn("modem refused the login; trying another password scheme", "scheme", wire, "from", from)
+			m.loginHold = &LoginError{Reason: "refused under " + wire, AttemptsLeft: m.attemptsLeft(b.reported), RetryAfter: m.now().Add(b.lock)}
 			return false, nil
 		}
 	}
@@ -1564,9 +1680,17 @@ func (b loginBudget) post(ctx context.Context, id string, form url.Values) (stri
 	return res, nil
 }
 
-// loginAccepted records a session and how its scheme was found.
-func (m *Modem) loginAccepted(ctx context.Context, scheme, from, formName string, sureness int) {
-	m.loginHold, m.rejected, m.det.LoggedIn = nil, 0, true
+// loginAccepted records a session and how its scheme was found. The
+// attempt still counts as spent, and holds the next login for the lock
+// period, until a read that needs a session works (confirmLogin): some
+// firmware answers "0" to a wrong password and gives no session
+// (zte-goform.md: psw_fail_num_str blank or stuck), and a restart must
+// not make that one more attempt each time.
+func (m *Modem) loginAccepted(ctx context.Context, b loginBudget, scheme, from, formName string, sureness int) {
+	m.rejected++
+	m.unconfirmed, m.leftBefore, m.det.LoggedIn = true, -1, true
+	m.loginHold = &LoginError{Reason: "the modem accepted a login but no read needing a session has worked since; counted as a spent attempt (the password may be wrong)",
+		AttemptsLeft: m.attemptsLeft(b.reported), RetryAfter: m.now().Add(b.lock)}
 	if sureness != fromConfig {
 		from = "accepted by the modem (guessed from " + from + ")"
 	}
@@ -1580,22 +1704,29 @@ func (m *Modem) loginAccepted(ctx context.Context, scheme, from, formName string
 
 // schemeCandidates lists the schemes to try in order: the chosen one, and
 // when it was only a guess, the others.
+//
+// det.Login names the scheme as sent (onWire), and the list holds no two
+// that send the same password: with LD blank the salted scheme is base64,
+// and a refusal under it must not spend an attempt on base64 again.
 func (m *Modem) schemeCandidates(ld string) (cands []string, from string, sureness int) {
-	if m.det.Login != "" && strings.HasPrefix(m.det.LoginFrom, "accepted") {
-		return []string{m.det.Login}, m.det.LoginFrom, fromConfig
+	if m.accepted != "" {
+		m.det.Login, _ = onWire(m.accepted, "", ld)
+		return []string{m.accepted}, m.det.LoginFrom, fromConfig
 	}
 	scheme, from, sureness := chooseScheme(m.configSays, m.det.ConfigJS, m.modelName(), ld)
-	m.det.Login, m.det.LoginFrom = scheme, from
+	m.det.Login, m.det.LoginFrom = onWire(scheme, from, ld)
 	if sureness == fromConfig {
-		return []string{scheme}, from, fromConfig
+		return []string{scheme}, m.det.LoginFrom, fromConfig
 	}
 	cands = []string{scheme}
+	sent := map[string]bool{m.det.Login: true}
 	for _, s := range []string{schemeSHA256LD, schemeBase64, schemeSHA256Base64} {
-		if s != scheme && (s != schemeSHA256LD || ld != "") {
+		if w, _ := onWire(s, "", ld); !sent[w] {
+			sent[w] = true
 			cands = append(cands, s)
 		}
 	}
-	return cands, from, sureness
+	return cands, m.det.LoginFrom, sureness
 }
 
 func idList(ids []int64) string {

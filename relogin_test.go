@@ -10,7 +10,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
-	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -97,9 +96,11 @@ func startBlankModem(t *testing.T) (*blankModem, *Modem, *fakeClock, *bytes.Buff
 
 // TestBlankAfterLoginBacksOffRelogins: a modem whose session reads stay
 // blank right after a successful login got a LOGIN on every poll (12 in
-// 12 s), each one logging out a person using the web UI. A re-login that
-// did not help is tried again after 1, 2, 4 ... minutes, at most every 8;
-// it is said once in the log, and a read answered ends it.
+// 12 s), each one logging out a person using the web UI. Such a login
+// counts as a spent attempt until a session read works (firmware answers
+// "0" to a wrong password): the next waits the lock period (and the
+// back-off), the fourth is never made (the owner's last two attempts), it
+// is said once in the log, and a read answered ends it all.
 func TestBlankAfterLoginBacksOffRelogins(t *testing.T) {
 	b, m, clk, logs := startBlankModem(t)
 	ctx := context.Background()
@@ -122,56 +123,73 @@ func TestBlankAfterLoginBacksOffRelogins(t *testing.T) {
 	if !strings.Contains(err.Error(), "blank right after a successful login") {
 		t.Errorf("the error does not say why no login: %v", err)
 	}
-	// The back-off doubles from a minute to at most 8 minutes.
+	if r := m.Refusals(); r.Count != 1 || !r.Until.After(clk.Now()) {
+		t.Errorf("the unconfirmed login is not kept as spent: %+v", r)
+	}
 	var gaps []time.Duration
 	last := start
+	var lastErr error
 	for range 2 * 360 { // two hours of polls, 10 s apart
 		before := b.count()
 		clk.Advance(9 * time.Second)
-		poll()
+		lastErr = poll()
 		if b.count() != before {
 			gaps = append(gaps, clk.Now().Sub(last).Round(time.Minute))
 			last = clk.Now()
 		}
-		if clk.Now().Sub(last) > time.Hour {
-			t.Fatal("no re-login for an hour")
-		}
 	}
-	want := []time.Duration{time.Minute, 2 * time.Minute, 4 * time.Minute, 8 * time.Minute, 8 * time.Minute, 8 * time.Minute, 8 * time.Minute}
-	if len(gaps) < len(want) {
-		t.Fatalf("re-logins after %v, want %v first", gaps, want)
+	want := []time.Duration{5 * time.Minute, 5 * time.Minute}
+	if len(gaps) != len(want) || gaps[0] != want[0] || gaps[1] != want[1] {
+		t.Fatalf("re-logins after %v, want %v and then none (attempts kept for the owner)", gaps, want)
 	}
-	for i, w := range want {
-		if gaps[i] != w {
-			t.Fatalf("re-logins after %v, want %v first", gaps, want)
-		}
+	var le *LoginError
+	if !errors.As(lastErr, &le) || le.AttemptsLeft != 2 {
+		t.Errorf("after three unconfirmed logins: %v, want a hold keeping 2 attempts", lastErr)
 	}
 	if n := strings.Count(logs.String(), "blank right after a successful login"); n != 1 {
 		t.Errorf("%d warnings, want 1:\n%s", n, logs.String())
 	}
-	// The warning and docs/modems.md say the waits measured above (a
+	// The warning and docs/modems.md say the back-off the code has (a
 	// warning once said "doubling to 30 min" where the cap was 8).
-	said := fmt.Sprintf("back-off (%d min, doubling to %d min)", gaps[0]/time.Minute, slices.Max(gaps)/time.Minute)
-	if !strings.Contains(logs.String(), said) {
+	if said := "a back-off (" + reloginBackoff.String() + ")"; !strings.Contains(logs.String(), said) {
 		t.Errorf("the warning does not say %q:\n%s", said, logs.String())
 	}
 	doc, err := os.ReadFile("docs/modems.md")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if docSays := fmt.Sprintf("re-login waits %d minute, then 2, 4, ... at most %d minutes", gaps[0]/time.Minute, slices.Max(gaps)/time.Minute); !strings.Contains(string(doc), docSays) {
+	docSays := fmt.Sprintf("a back-off of %d, %d, %d, ... at most %d\n  minutes", reloginBackoff.wait(0)/time.Minute,
+		reloginBackoff.wait(1)/time.Minute, reloginBackoff.wait(2)/time.Minute, reloginBackoff.max/time.Minute)
+	if !strings.Contains(string(doc), docSays) {
 		t.Errorf("docs/modems.md does not say %q", docSays)
 	}
+}
 
-	// The modem answers again (the re-login due works): the back-off ends,
-	// once said; a session lost later means one re-login at once.
+// TestBlankAfterLoginThenAnswered: the modem answers again at the login
+// due after the hold: the login is confirmed, nothing is counted any
+// more, it is said once, and a session lost later means one re-login at
+// once.
+func TestBlankAfterLoginThenAnswered(t *testing.T) {
+	b, m, clk, logs := startBlankModem(t)
+	ctx := context.Background()
+	poll := func() error {
+		_, err := m.Poll(ctx)
+		clk.Advance(time.Second)
+		return err
+	}
+	if err := poll(); !noSession(err) {
+		t.Fatalf("poll of a blank modem: %v", err)
+	}
 	b.set(true, false)
-	clk.Advance(8 * time.Minute) // the longest back-off
+	clk.Advance(defaultLockPeriod)
 	if err := poll(); err != nil {
 		t.Fatalf("poll of a modem answering again: %v", err)
 	}
 	if !strings.Contains(logs.String(), "session reads answered again") {
 		t.Errorf("the end of the state is not logged:\n%s", logs.String())
+	}
+	if r := m.Refusals(); r != (LoginRefusals{}) {
+		t.Errorf("a confirmed login still counted: %+v", r)
 	}
 	b.set(true, false) // the session is gone
 	before := b.count()
@@ -209,7 +227,8 @@ func TestBlankAfterLoginGateway(t *testing.T) {
 
 // TestBlankAfterLoginActionsWait: a one-shot command or an action logs in
 // first; on a modem still blank after that login it is not posted, says
-// why, and the next one waits for the back-off instead of logging in.
+// why, and the next one waits for the back-off and the lock period (the
+// login counts as spent) instead of logging in.
 func TestBlankAfterLoginActionsWait(t *testing.T) {
 	b, m, clk, _ := startBlankModem(t)
 	ctx := context.Background()
@@ -228,7 +247,12 @@ func TestBlankAfterLoginActionsWait(t *testing.T) {
 	}
 	clk.Advance(time.Minute)
 	m.EnsureSession(ctx)
+	if n := b.count(); n != 1 {
+		t.Errorf("%d logins after the back-off but within the lock period, want 1", n)
+	}
+	clk.Advance(defaultLockPeriod)
+	m.EnsureSession(ctx)
 	if n := b.count(); n != 2 {
-		t.Errorf("%d logins once the back-off is over, want 2", n)
+		t.Errorf("%d logins once the lock period is over, want 2", n)
 	}
 }

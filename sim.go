@@ -183,6 +183,10 @@ type SimFaults struct {
 	// SendFails accepts SEND_SMS, but sms_cmd=4 then reports "2"
 	// (failed), as with a SIM out of credit.
 	SendFails bool
+	// RefuseAsZero answers a refused LOGIN with "0" all the same: no
+	// session follows, and the attempt is spent (a witness's MC889 with
+	// psw_fail_num_str blank).
+	RefuseAsZero bool
 }
 
 // SimSent is a message the client sent through the simulator.
@@ -1155,6 +1159,9 @@ func (s *Sim) login(r *http.Request) simAnswer {
 		if s.failLeft <= 0 {
 			s.failLeft = 0
 			s.lockedUntil = s.now().Add(s.LockTime)
+		}
+		if s.faults.RefuseAsZero {
+			return result("0")
 		}
 		return result("3")
 	}

@@ -84,6 +84,9 @@ func (s *State) bound(now time.Time) bool {
 		b.all(ts)
 	}
 	b.all(s.AlertsSent)
+	if !s.LoginRefusals.Until.IsZero() {
+		s.LoginRefusals.Until = b.within(s.LoginRefusals.Until, loginHoldBound)
+	}
 	s.LastReboot = b.notAfter(s.LastReboot)
 	s.LastNotice = b.notAfter(s.LastNotice)
 	// Ran is bounded by its own rule (Gateway.boundRan): brought to now,

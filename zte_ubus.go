@@ -45,6 +45,12 @@ type ubusModem struct {
 	failed    int
 	holdUntil time.Time
 	held      bool
+	// unjudged: the last refusal may have been a race (the salt changed),
+	// not a wrong password; its hold alerts no one.
+	unjudged bool
+	// beforeLogin saves what a login about to be posted leaves if it
+	// gives no session (loginSaver).
+	beforeLogin func(LoginRefusals)
 	// sealSend: the firmware refused a plaintext send; aead is the key
 	// registered with web_http_enstr_set, nil none.
 	sealSend bool
@@ -187,39 +193,86 @@ const (
 )
 
 func (m *ubusModem) login(ctx context.Context) error {
-	if m.held || m.now().Before(m.holdUntil) {
-		return &LoginError{Reason: fmt.Sprintf("%d ubus logins gave no session", m.failed), AttemptsLeft: -1, RetryAfter: m.holdUntil}
+	if m.held {
+		return &LoginError{Reason: fmt.Sprintf("%d ubus logins in a row gave no session: fix -password and restart smsgate", m.failed), AttemptsLeft: -1}
+	}
+	if m.now().Before(m.holdUntil) {
+		return &LoginError{Reason: fmt.Sprintf("%d ubus logins gave no session", m.failed), AttemptsLeft: -1, RetryAfter: m.holdUntil,
+			Unjudged: m.unjudged}
 	}
 	if m.password == "" {
 		return &LoginError{Reason: "the modem asks for a password and none is set (-password or SMSGATE_PASSWORD)", AttemptsLeft: -1}
 	}
+	// Two requests that must not have another client's salt between them.
+	release, alone := hostLoginLock(ctx, ubusLoginKey(m.base), 3*m.timeout)
+	defer release()
 	info, err := m.call(ctx, ubusAnon, "zwrt_web", "web_login_info", map[string]any{})
 	if err != nil {
 		return fmt.Errorf("login: %w", err)
 	}
 	salt, _ := info["zte_web_sault"].(string)
+	if m.beforeLogin != nil {
+		m.beforeLogin(LoginRefusals{Password: passwordFingerprint(m.password), Count: m.failed + 1, Until: m.now().Add(ubusLoginHold)})
+	}
 	res, err := m.call(ctx, ubusAnon, "zwrt_web", "web_login", map[string]any{"password": ubusPassword(m.password, salt)})
 	sess := ""
 	if err == nil {
 		sess, _ = res["ubus_rpc_session"].(string)
 	}
 	if sess == "" {
-		m.failed++
-		m.holdUntil = m.now().Add(ubusLoginHold)
-		reason := "login gave no session, counted as a spent attempt"
-		if err != nil {
-			reason += " (" + err.Error() + ")"
-		}
-		if m.failed >= ubusMaxFailed {
-			m.held = true
-			reason += fmt.Sprintf("; %d in a row: fix -password and restart smsgate", m.failed)
-		}
+		return m.refused(ctx, salt, alone, err)
+	}
+	m.session, m.failed, m.holdUntil, m.unjudged = sess, 0, time.Time{}, false
+	m.log.Info("modem login (ubus)", "scheme", "sha256(sha256(pw)+salt)")
+	return nil
+}
+
+// refused counts a login that gave no session as a spent attempt and holds
+// the next, whatever the answer said: the notes give no meaning to it
+// (the sim's "3" is borrowed from goform's "wrong password") nor any
+// lock-out policy. Whether it is said to be a wrong password depends on
+// the salt: read again (still under the login lock, so no smsgate waits
+// on it), one that changed means another client's login, or firmware
+// that makes a salt per call, came between ours: the refusal is not
+// judged, and nobody is told to fix -password. Either way it counts, so a
+// wrong password never costs more than ubusMaxFailed attempts, one per
+// hold, and then none until a restart, with the owner told.
+func (m *ubusModem) refused(ctx context.Context, salt string, alone bool, err error) error {
+	m.failed++
+	m.holdUntil = m.now().Add(ubusLoginHold)
+	reason := "login gave no session, counted as a spent attempt"
+	if err != nil {
+		reason += " (" + err.Error() + ")"
+	}
+	raced := !alone
+	if alone {
+		info, ierr := m.call(ctx, ubusAnon, "zwrt_web", "web_login_info", map[string]any{})
+		now, _ := info["zte_web_sault"].(string)
+		raced = ierr != nil || now != salt
+	}
+	m.unjudged = raced
+	if m.failed >= ubusMaxFailed {
+		m.held, m.unjudged = true, false
+		reason += fmt.Sprintf("; %d in a row: fix -password and restart smsgate", m.failed)
 		m.log.Error("MODEM LOGIN HELD: fix -password; smsgate will not spend the owner's attempts", "reason", reason)
 		return &LoginError{Reason: reason, AttemptsLeft: -1, RetryAfter: m.holdUntil}
 	}
-	m.session, m.failed, m.holdUntil = sess, 0, time.Time{}
-	m.log.Info("modem login (ubus)", "scheme", "sha256(sha256(pw)+salt)")
-	return nil
+	if raced {
+		reason += "; not judged a wrong password: the login salt changed before the answer (another login came between, or the firmware makes one per call)"
+		m.log.Warn("modem login refused, perhaps a race with another login; held, not judged", "reason", reason,
+			"refused", m.failed, "retry_after", m.holdUntil.Format(time.RFC3339))
+		return &LoginError{Reason: reason, AttemptsLeft: -1, RetryAfter: m.holdUntil, Unjudged: true}
+	}
+	m.log.Error("MODEM LOGIN HELD: fix -password; smsgate will not spend the owner's attempts", "reason", reason)
+	return &LoginError{Reason: reason, AttemptsLeft: -1, RetryAfter: m.holdUntil}
+}
+
+// SaveBeforeLogin: f is told, before each web_login, what the refusals
+// will be if it gives no session (see loginSaver).
+func (m *ubusModem) SaveBeforeLogin(f func(LoginRefusals)) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.beforeLogin = f
 }
 
 // Refusals is the count of logins that gave no session, for the state
@@ -231,7 +284,11 @@ func (m *ubusModem) Refusals() LoginRefusals {
 	if m.failed == 0 {
 		return LoginRefusals{}
 	}
-	return LoginRefusals{Password: passwordFingerprint(m.password), Count: m.failed}
+	r := LoginRefusals{Password: passwordFingerprint(m.password), Count: m.failed}
+	if !m.held && m.holdUntil.After(m.now()) {
+		r.Until = m.holdUntil
+	}
+	return r
 }
 
 // SetRefusals seeds the count from before a restart, for this password
@@ -244,7 +301,12 @@ func (m *ubusModem) SetRefusals(r LoginRefusals) bool {
 	}
 	m.failed = min(r.Count, ubusMaxFailed)
 	m.held = m.failed >= ubusMaxFailed
-	m.holdUntil = m.now().Add(ubusLoginHold)
+	// The hold saved, bounded; a state from before it was saved holds a
+	// whole period from now.
+	m.holdUntil = r.holdFrom(m.now())
+	if r.Until.IsZero() {
+		m.holdUntil = m.now().Add(ubusLoginHold)
+	}
 	return true
 }
 

@@ -1,10 +1,13 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"errors"
+	"log/slog"
 	"net/http"
 	"strings"
+	"sync"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -252,5 +255,148 @@ func TestUbusRefusalsOutliveRestarts(t *testing.T) {
 	m, _ := newUbusModem(ModemConfig{URL: sim.URL, Password: "another", Timeout: 2 * time.Second})
 	if m.SetRefusals(saved) {
 		t.Error("a count kept for another password")
+	}
+}
+
+// saltTap is a transport that, after each answer to web_login_info, calls
+// between (another client's moment) and then passes the answer on.
+type saltTap struct {
+	webTransport
+	between func()
+}
+
+func (s saltTap) exchange(ctx context.Context, req *webRequest) (*webAnswer, error) {
+	ans, err := s.webTransport.exchange(ctx, req)
+	if err == nil && bytes.Contains(req.Body, []byte(`"web_login_info"`)) && s.between != nil {
+		s.between()
+	}
+	return ans, err
+}
+
+// TestUbusParallelLoginsNotRaced: eight clients with the right password
+// logging in at once (8 `smsgate list` beside each other; a daemon and a
+// one-shot status is the usual pair). Each web_login_info replaces the
+// salt, so half were refused, held five minutes and told the owner to fix
+// a right password. smsgate takes its logins to one modem one at a time.
+func TestUbusParallelLoginsNotRaced(t *testing.T) {
+	sim, _, clk := startUbus(t, simUbusPersonalities["u60pro"], "right", "right")
+	var wg sync.WaitGroup
+	errs := make([]error, 8)
+	logs := make([]*bytes.Buffer, 8)
+	for i := range errs {
+		m, err := newUbusModem(ModemConfig{URL: sim.URL, Password: "right", Timeout: 2 * time.Second})
+		if err != nil {
+			t.Fatal(err)
+		}
+		logs[i] = &bytes.Buffer{}
+		m.log = slog.New(slog.NewTextHandler(logs[i], nil))
+		m.now = clk.Now
+		m.web = saltTap{m.web, func() { time.Sleep(20 * time.Millisecond) }}
+		wg.Go(func() { _, errs[i] = m.Inbox(context.Background()) })
+	}
+	wg.Wait()
+	for i, err := range errs {
+		if err != nil {
+			t.Errorf("client %d: %v", i, err)
+		}
+		if strings.Contains(logs[i].String(), "fix -password") {
+			t.Errorf("client %d told the owner to fix a right password:\n%s", i, logs[i])
+		}
+	}
+	if n := len(sim.Record().Logins); n != 8 {
+		t.Errorf("%d logins, want 8", n)
+	}
+}
+
+// TestUbusRaceNotJudged: another client (the web UI) asks for a salt
+// between ours and our login: the refusal is counted and held like any
+// other, but not judged a wrong password (no "fix -password", no owner
+// alert); a wrong password still costs at most ubusMaxFailed logins.
+func TestUbusRaceNotJudged(t *testing.T) {
+	sim, m, clk := startUbus(t, simUbusPersonalities["u60pro"], "right", "right")
+	logs := &bytes.Buffer{}
+	m.log = slog.New(slog.NewTextHandler(logs, nil))
+	other, _ := newUbusModem(ModemConfig{URL: sim.URL, Password: "x", Timeout: 2 * time.Second})
+	raced := true
+	m.web = saltTap{m.web, func() {
+		if raced {
+			raced = false
+			other.call(context.Background(), ubusAnon, "zwrt_web", "web_login_info", map[string]any{})
+		}
+	}}
+	ctx := context.Background()
+	_, err := m.Inbox(ctx)
+	var le *LoginError
+	if !errors.As(err, &le) || !le.Unjudged || strings.Contains(logs.String(), "fix -password") {
+		t.Fatalf("raced login: %v (unjudged %v)\n%s", err, le != nil && le.Unjudged, logs)
+	}
+	if _, err := m.Inbox(ctx); !errors.As(err, &le) || !le.Unjudged || len(sim.Record().Logins) != 1 {
+		t.Errorf("within the hold: %v, %d logins", err, len(sim.Record().Logins))
+	}
+	if r := m.Refusals(); r.Count != 1 {
+		t.Errorf("the raced attempt is not counted: %+v", r)
+	}
+	clk.Advance(ubusLoginHold)
+	if _, err := m.Inbox(ctx); err != nil {
+		t.Errorf("after the hold: %v", err)
+	}
+
+	// A wrong password: refusals on the simulator always see a new salt
+	// (it makes one per call), yet three is all it costs, and the third
+	// tells the owner.
+	sim2, w, clk2 := startUbus(t, simUbusPersonalities["u60pro"], "right", "wrong")
+	for range 60 {
+		_, err = w.Inbox(ctx)
+		clk2.Advance(time.Minute)
+	}
+	if n := len(sim2.Record().Logins); n != ubusMaxFailed || !errors.As(err, &le) || le.Unjudged || !strings.Contains(le.Reason, "fix -password") {
+		t.Errorf("wrong password: %d logins, last %v", n, err)
+	}
+}
+
+// TestUbusLoginSavedBeforeItIsPosted: the count a web_login would leave
+// if it gives no session is handed out (to the state file) before it is
+// posted.
+func TestUbusLoginSavedBeforeItIsPosted(t *testing.T) {
+	sim, m, _ := startUbus(t, simUbusPersonalities["u60pro"], "right", "wrong")
+	var seen []LoginRefusals
+	var loginsThen []int
+	m.SaveBeforeLogin(func(r LoginRefusals) {
+		seen = append(seen, r)
+		loginsThen = append(loginsThen, len(sim.Record().Logins))
+	})
+	if _, err := m.Inbox(context.Background()); err == nil {
+		t.Fatal("a wrong password listed the inbox")
+	}
+	if len(seen) != 1 || seen[0].Count != 1 || seen[0].Until.IsZero() || loginsThen[0] != 0 {
+		t.Errorf("saved %+v with %v logins made, want a count of 1 before the login", seen, loginsThen)
+	}
+	if r := m.Refusals(); r.Count != 1 {
+		t.Errorf("refusals after: %+v", r)
+	}
+}
+
+// TestUbusProbeWaitsForALogin: detecting the family (a one-shot's first
+// request) asks web_login_info, which replaces the salt: made while the
+// daemon was logging in, it had the daemon's right password refused. The
+// probe waits for the login lock.
+func TestUbusProbeWaitsForALogin(t *testing.T) {
+	sim, m, _ := startUbus(t, simUbusPersonalities["u60pro"], "right", "right")
+	var wg sync.WaitGroup
+	probed := false
+	m.web = saltTap{m.web, func() {
+		if probed {
+			return
+		}
+		probed = true
+		wg.Go(func() {
+			openTarget(context.Background(), portTarget{Config: ModemConfig{URL: sim.URL + "/", Password: "right", Timeout: 2 * time.Second}})
+		})
+		time.Sleep(100 * time.Millisecond) // the probe's moment, were it not held
+	}}
+	_, err := m.Inbox(context.Background())
+	wg.Wait()
+	if err != nil || !probed {
+		t.Errorf("login beside a family probe: %v (probed %v)", err, probed)
 	}
 }
