@@ -96,7 +96,14 @@ type Gateway struct {
 	actions *Actions
 	led     indicator
 	log     *slog.Logger
-	now     func() time.Time
+	// now is the Pi's wall clock, which smsgate weighs against the
+	// modem's dates. It stays fakeable beside Run's real ticker, which
+	// only counts intervals, because tests must set the date itself:
+	// decades away, or 1970 as on a Pi before NTP. A test that runs the
+	// loop must give it newBubbleClock's Now (the bubble's time plus a
+	// fixed offset: one clock with the ticker), or move it with the
+	// ticker, never a clock that stands still while the ticker runs.
+	now func() time.Time
 
 	// lastBeat is when the last iteration completed, as g.now gave it: from
 	// time.Now, with its monotonic reading, so that a step of the wall

@@ -61,6 +61,60 @@ func (p *reservedPort) listen(t *testing.T) *atomic.Int64 {
 	return n
 }
 
+// healHarness steps the gateway on the fake clock and writes down what
+// reached the modem (reconnects, reboots, SMS sent), each stamped with the
+// time since start. Only TestHealChecksFailingWhileDataUp uses it: its
+// -check-host probes are real loopback TCP connections (net.Dialer, no dial
+// to pipe), and a goroutine in the network poller is not durably blocked,
+// so a synctest bubble's clock would not move.
+type healHarness struct {
+	*harness
+	start    time.Time
+	timeline []string
+	seen     int
+}
+
+func newHealHarness(t *testing.T, mutate func(*GatewayConfig)) *healHarness {
+	t.Helper()
+	h := newHarness(t, "mf920v", func(c *GatewayConfig) {
+		c.PollInterval = 30 * time.Second
+		c.Heal = HealConfig{Enabled: true, StepTimeout: time.Second}
+		if mutate != nil {
+			mutate(c)
+		}
+	})
+	h.sim.RebootTime = time.Minute
+	h.gw.actions.host = clockHost{h.clk, h.clk.Now().Add(-10 * time.Hour)}
+	return &healHarness{harness: h, start: h.clk.Now()}
+}
+
+// run polls every poll interval for span, calling world first each time
+// with the time since start.
+func (h *healHarness) run(span time.Duration, world func(at time.Duration)) {
+	end := h.clk.Now().Add(span)
+	for h.clk.Now().Before(end) {
+		at := h.clk.Now().Sub(h.start)
+		if world != nil {
+			world(at)
+		}
+		h.step()
+		ev := h.sim.Record().Events
+		for _, e := range ev[h.seen:] {
+			h.timeline = append(h.timeline, at.String()+" "+e)
+		}
+		h.seen = len(ev)
+		h.clk.Advance(h.cfg.PollInterval)
+	}
+}
+
+func (h *healHarness) check(want []string) {
+	h.t.Helper()
+	got := h.timeline
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		h.t.Errorf("timeline:\n\t%s\nwant:\n\t%s", strings.Join(got, "\n\t"), strings.Join(want, "\n\t"))
+	}
+}
+
 func TestHealChecksFailingWhileDataUp(t *testing.T) {
 	port := reservePort(t)
 	h := newHealHarness(t, func(c *GatewayConfig) { c.CheckHosts = []string{port.addr} })
