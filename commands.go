@@ -51,9 +51,10 @@ type commandSpec struct {
 	name  string // the words an SMS starts with, lower case, one space apart
 	alias string // another spelling of the whole name ("?")
 	args  string // the arguments, as README shows them
-	// parse reads the words after the name. nil: the command takes no
-	// arguments, and later words are a signature.
-	parse func(args []string) (Command, bool)
+	// parse reads the words after the name; its error says what is wrong
+	// with them, in the owner's words. nil: the command takes no arguments,
+	// and later words are a signature.
+	parse func(args []string) (Command, error)
 	run   func(a *Actions, ctx context.Context, cmd Command) (reply string, after func() error, err error)
 	// help is the command in the help reply; "" leaves it out. nil: the name.
 	help          func(a *Actions) string
@@ -129,22 +130,29 @@ func builtinCommand(name string) *commandSpec {
 	return nil
 }
 
-func parseIRArgs(args []string) (Command, bool) {
+func parseIRArgs(args []string) (Command, error) {
 	if len(args) < 1 {
-		return Command{}, false
+		return Command{}, errors.New("ir needs the NAME of a code: ir NAME [COUNT]")
 	}
 	c := Command{Name: "ir", Arg: args[0], Count: 1}
 	if len(args) > 1 {
-		// A word that is no number is a signature ("ir power thanks").
-		if n, err := strconv.Atoi(args[1]); err == nil {
-			if n < 1 || n > maxIRCount {
-				return Command{}, false
+		// A word that is no number is a signature ("ir power thanks"); a
+		// number too large for an int is still a count, and too large.
+		if n, err := strconv.Atoi(args[1]); err == nil || strings.Trim(args[1], "+-0123456789") == "" {
+			if err != nil || n < 1 || n > maxIRCount {
+				return Command{}, fmt.Errorf("ir %s %s: COUNT must be 1 to %d", args[0], args[1], maxIRCount)
 			}
 			c.Count = n
 		}
 	}
-	return c, true
+	return c, nil
 }
+
+// errUnknownCommand: the text names no command.
+var errUnknownCommand = errors.New(unknownCommandReply)
+
+// badArgumentPrefix starts the reply to a command with a wrong argument.
+const badArgumentPrefix = "not understood: "
 
 // parseCommand reads a built-in command from the start of text.
 func parseCommand(text string) (Command, bool) {
@@ -154,6 +162,14 @@ func parseCommand(text string) (Command, bool) {
 // parseWith reads a command of table from the start of text. Case, extra
 // spaces and anything after the command (a signature) are ignored.
 func parseWith(table []commandSpec, text string) (Command, bool) {
+	c, err := parseExplained(table, text)
+	return c, err == nil
+}
+
+// parseExplained is parseWith saying why text is no command:
+// errUnknownCommand when it names none, else what is wrong with the
+// arguments of the one it names.
+func parseExplained(table []commandSpec, text string) (Command, error) {
 	words := strings.Fields(strings.ToLower(text))
 	for i := range table {
 		s := &table[i]
@@ -166,12 +182,12 @@ func parseWith(table []commandSpec, text string) (Command, bool) {
 				continue
 			}
 			if s.parse == nil {
-				return Command{Name: s.name}, true
+				return Command{Name: s.name}, nil
 			}
 			return s.parse(words[len(n):])
 		}
 	}
-	return Command{}, false
+	return Command{}, errUnknownCommand
 }
 
 // commands is the built-in table followed by the owner's -cmd programs.
@@ -189,6 +205,12 @@ func (a *Actions) commands() []commandSpec {
 // parse reads a command, built-in or -cmd, from the start of text.
 func (a *Actions) parse(text string) (Command, bool) {
 	return parseWith(a.commands(), text)
+}
+
+// parseExplained is parse saying why text is no command (see
+// parseExplained).
+func (a *Actions) parseExplained(text string) (Command, error) {
+	return parseExplained(a.commands(), text)
 }
 
 // Run executes cmd and returns the reply, plus what must happen after the

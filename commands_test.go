@@ -81,3 +81,41 @@ func TestCommandTable(t *testing.T) {
 		t.Errorf("help without -ir: %q", h)
 	}
 }
+
+// TestBadArgumentSaysWhatIsWrong: an SMS that names a known command with a
+// wrong argument is answered with what is wrong with the argument, not
+// "unknown command", and nothing is run.
+func TestBadArgumentSaysWhatIsWrong(t *testing.T) {
+	for _, c := range []struct {
+		text, verdict, reply string
+	}{
+		{"ir power 25", "rejected", badArgumentPrefix + "ir power 25: COUNT must be 1 to 20"},
+		{"ir power 0", "rejected", badArgumentPrefix + "ir power 0: COUNT must be 1 to 20"},
+		{"ir power 99999999999999999999", "rejected", badArgumentPrefix + "ir power 99999999999999999999: COUNT must be 1 to 20"},
+		{"ir", "rejected", badArgumentPrefix + "ir needs the NAME of a code"},
+		{"ussd", "rejected", badArgumentPrefix + "ussd needs a CODE"},
+		{"pause", "rejected", badArgumentPrefix + "pause needs a DURATION"},
+		{"what?", "rejected", unknownCommandReply},
+		{"ir power 20", "executed", "ir power sent x20"},
+		{"ir power thanks", "executed", "ir power sent x1"}, // a signature, not a count
+	} {
+		t.Run(c.text, func(t *testing.T) {
+			h := newHarness(t, "mf920v", nil)
+			id := h.send(owner, c.text)
+			h.step()
+			if got := h.decision(id); got != c.verdict {
+				t.Errorf("decision %s, want %s", got, c.verdict)
+			}
+			r := h.replies()
+			if len(r) != 1 || !strings.HasPrefix(strings.TrimPrefix(r[0], owner+": "), c.reply) {
+				t.Fatalf("replies %q, want one starting %q", r, c.reply)
+			}
+			if c.verdict == "rejected" && len(h.ir.sent) != 0 {
+				t.Errorf("ir sent %v for a rejected command", h.ir.sent)
+			}
+			if c.verdict == "rejected" && !smsgateReply(r[0][len(owner)+2:]) {
+				t.Errorf("reply %q is not recognised as smsgate's own (forwarding loop)", r[0])
+			}
+		})
+	}
+}

@@ -202,3 +202,55 @@ func TestSimFrontNamesAreTheSimulators(t *testing.T) {
 		f.Close()
 	}
 }
+
+// TestDemoAsREADMESaysIt: what README promises of the demo holds in it:
+// `ussd CODE` answers, a pause shows the double blink, and a disruptive
+// action's line follows its reply, as the modem saw them.
+func TestDemoAsREADMESaysIt(t *testing.T) {
+	in := strings.Join([]string{"ussd *100#", "pause 30m", "resume", "reboot", "modem reconnect"}, "\n")
+	var out, errOut bytes.Buffer
+	if err := run([]string{"demo"}, strings.NewReader(in), &out, &errOut); err != nil {
+		t.Fatalf("demo: %v\n%s", err, errOut.String())
+	}
+	s := out.String()
+	if !strings.Contains(s, "-> SMS to "+demoOwner+": ussd *100#: "+demoBalance) {
+		t.Errorf("ussd *100# not answered with the balance:\n%s", s)
+	}
+	pausedAt := strings.Index(s, `msg="paused: smsgate does not log in`)
+	if pausedAt < 0 || !strings.Contains(s[pausedAt:], `detail="double blink`) {
+		t.Errorf("no double blink shown after the pause:\n%s", s)
+	}
+	for _, order := range [][]string{
+		{"-> SMS to " + demoOwner + ": rebooting the Pi now", "msg=action action=reboot"},
+		{"-> SMS to " + demoOwner + ": reconnecting mobile data now", `msg=action action="modem reconnect"`, `msg="modem reconnected"`},
+	} {
+		at := -1
+		for _, line := range order {
+			i := strings.Index(s, line)
+			if i < 0 || i < at {
+				t.Errorf("%q not after %q in the demo's printout:\n%s", line, order[0], s)
+				break
+			}
+			at = i
+		}
+	}
+}
+
+// TestDemoPipedInputIsFinished: at the end of piped input the demo
+// decides every SMS it was given, even those the modem's reboot held back,
+// before it exits.
+func TestDemoPipedInputIsFinished(t *testing.T) {
+	lines := []string{"status", "modem reboot", "ping", "help", "stranger: hello", "ir tv-power 25", "status"}
+	var out, errOut bytes.Buffer
+	if err := run([]string{"demo"}, strings.NewReader(strings.Join(lines, "\n")+"\n"), &out, &errOut); err != nil {
+		t.Fatalf("demo: %v\n%s", err, errOut.String())
+	}
+	s := out.String()
+	decided := regexp.MustCompile(`msg=sms id=\d+ from=\+1555(0001111|9998888) decision=`).FindAllString(s, -1)
+	if len(decided) != len(lines) {
+		t.Errorf("%d SMS decided, want %d:\n%s", len(decided), len(lines), s)
+	}
+	if n := strings.Count(s, "-> SMS to "+demoOwner); n != len(lines)-1 {
+		t.Errorf("%d replies, want %d (every line but the stranger's):\n%s", n, len(lines)-1, s)
+	}
+}

@@ -10,6 +10,7 @@ import (
 	"net"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"syscall"
@@ -51,8 +52,9 @@ func (c check) lines() []string {
 	return out
 }
 
-// doctorConfig is what doctor is told: the modem flags of the one-shot
-// commands and the daemon's hardware and allowlist flags.
+// doctorConfig is what doctor is told: every flag the daemon takes, so
+// that the daemon's command line can be pasted, and doctor's own
+// (-ir-test, -send-test, -capture).
 type doctorConfig struct {
 	modem        modemFlags
 	led          string
@@ -67,38 +69,58 @@ type doctorConfig struct {
 	sendTest     string
 	capture      string
 	owner        doctorOwnerFlags // -cmd, -on-sms, -ussd-allow: doctor_owner.go
+	// daemon is the daemon's flags as given, which the "flags" check
+	// validates as the daemon would; nil for a doctorConfig made without
+	// flags (tests), which has no such check.
+	daemon *daemonConfig
 }
 
 func (c *doctorConfig) register(fs *flag.FlagSet) {
-	c.modem.register(fs)
-	fs.StringVar(&c.led, "led", "", "status LED to blink once: a GPIO pin (GPIO17) or an onboard LED (ACT)")
-	fs.BoolVar(&c.ledActiveLow, "led-active-low", false, "the LED lights when the pin is low")
-	fs.StringVar(&c.ir, "ir", "", "IR transmitter to open: a LIRC device (/dev/lirc0) or a GPIO pin (GPIO18)")
-	fs.Var(&c.irCodes, "ir-code", "`NAME=CODE` as the daemon takes it; repeat per code")
-	fs.StringVar(&c.irTest, "ir-test", "", "send the -ir-code `NAME` once")
-	fs.StringVar(&c.watchdog, "watchdog", "/dev/watchdog", "hardware watchdog device to look at (never opened: opening arms it)")
-	fs.DurationVar(&c.wdTimeout, "watchdog-timeout", 15*time.Second, "the watchdog timeout the daemon will ask for")
-	fs.Var(&c.allow, "allow", "the daemon's -allow `number`s, to check that they parse")
-	fs.StringVar(&c.countryCode, "country-code", "", "the daemon's -country-code")
-	fs.StringVar(&c.sendTest, "send-test", "", "also send one SMS to `NUMBER` and wait until the modem reports it sent")
-	fs.StringVar(&c.capture, "capture", "", "write every request and answer, redacted for a bug report, to `FILE`")
-	c.owner.register(fs)
+	c.daemon = &daemonConfig{}
+	c.daemon.register(fs)
+	fs.StringVar(&c.irTest, "ir-test", "", "doctor: send the -ir-code `NAME` once")
+	fs.StringVar(&c.sendTest, "send-test", "", "doctor: also send one SMS to `NUMBER` and wait until the modem reports it sent")
+	fs.StringVar(&c.capture, "capture", "", "doctor: write every request and answer, redacted for a bug report, to `FILE`")
+}
+
+// fromDaemon takes, from the daemon's flags, what doctor's own checks
+// look at.
+func (c *doctorConfig) fromDaemon() {
+	d := c.daemon
+	c.modem = d.modem
+	c.led, c.ledActiveLow, c.ir, c.irCodes = d.led, d.ledActiveLow, d.ir, d.irCodes
+	c.watchdog, c.wdTimeout = d.watchdog, d.wdTimeout
+	c.allow, c.countryCode = d.allow, d.countryCode
+	c.owner = doctorOwnerFlags{programs: d.programs, cmdTimeout: d.cmdTimeout, onSMS: d.owner.onSMS,
+		ussdAllow: d.owner.ussdAllow, balance: d.owner.balanceUSSD}
 }
 
 func runDoctor(args []string, stdout, stderr io.Writer) error {
-	var c doctorConfig
-	fs := newFlagSet("doctor", "doctor [flags]", stderr)
-	c.register(fs)
-	if err := fs.Parse(args); err != nil {
-		return badConfig(err)
-	}
-	if fs.NArg() > 0 {
-		return badConfig(fmt.Errorf("unexpected arguments %q", fs.Args()))
+	c, err := parseDoctorArgs(args, stderr, hostStateDir)
+	if err != nil {
+		return err
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
 	d := newDoctor(c, stdout)
 	return d.run(ctx)
+}
+
+// parseDoctorArgs reads doctor's command line; stateDir decides
+// -state-dir when args do not give it, as for the daemon.
+func parseDoctorArgs(args []string, stderr io.Writer, stateDir func() string) (doctorConfig, error) {
+	var c doctorConfig
+	fs := newFlagSet("doctor", "doctor [flags]: every flag of smsgate run, and doctor's own", stderr)
+	c.register(fs)
+	if err := fs.Parse(args); err != nil {
+		return c, badConfig(err)
+	}
+	if fs.NArg() > 0 {
+		return c, badConfig(fmt.Errorf("unexpected arguments %q", fs.Args()))
+	}
+	c.fromDaemon()
+	c.daemon.stateDir.settle(stateDir)
+	return c, nil
 }
 
 type doctor struct {
@@ -131,9 +153,10 @@ type doctorSection struct {
 // serving SMS; this machine's hardware after.
 var doctorSections = []doctorSection{
 	{func(d *doctor) string { return "smsgate doctor: modem " + d.cfg.modem.url }, []doctorCheck{
-		noCtx((*doctor).checkFlags), // allow
-		noCtx((*doctor).checkOwner), // cmd, on-sms, ussd (doctor_owner.go)
-		(*doctor).checkModem,        // modem, the family's own, session checks
+		noCtx((*doctor).checkDaemonFlags), // flags, state
+		noCtx((*doctor).checkFlags),       // allow
+		noCtx((*doctor).checkOwner),       // cmd, on-sms, ussd (doctor_owner.go)
+		(*doctor).checkModem,              // modem, the family's own, session checks
 	}},
 	{func(*doctor) string { return "smsgate doctor: this machine" }, []doctorCheck{
 		noCtx((*doctor).checkLED),      // led (doctor_host.go)
@@ -218,16 +241,72 @@ func (d *doctor) writeCapture(det map[string]string) error {
 	return nil
 }
 
+// checkDaemonFlags validates the daemon's flags, and the environment it
+// reads (SMSGATE_PASSWORD, SMSGATE_PIN, SMSGATE_TOTP), as the daemon does
+// before it opens anything: one FAIL per mistake, in the daemon's words.
+func (d *doctor) checkDaemonFlags() {
+	c := d.cfg.daemon
+	if c == nil {
+		return
+	}
+	if _, err := c.validate(os.Getenv); err != nil {
+		for _, e := range unjoin(err) {
+			d.add(check{"flags", levelFail, e.Error(), "the daemon refuses to start with it (exit 125): correct the flag"})
+		}
+	} else {
+		d.add(check{"flags", levelOK, "the daemon accepts these flags", ""})
+	}
+	d.checkStateDir(c.stateDir.dir)
+}
+
+// unjoin is the errors errors.Join joined, or err alone.
+func unjoin(err error) []error {
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		return j.Unwrap()
+	}
+	return []error{err}
+}
+
+// checkStateDir says whether the daemon can keep its state in dir: the
+// directory, or the nearest one above it that exists (the daemon creates
+// the rest), must be writable. Nothing is created.
+func (d *doctor) checkStateDir(dir string) {
+	if dir == "" {
+		d.add(check{"state", levelWarn, "no -state-dir: PIN lockouts, rate counts, the last reboot and the commands taken are forgotten on restart",
+			"give a writable directory that survives a reboot: -state-dir=/var/lib/smsgate"})
+		return
+	}
+	at := filepath.Clean(dir)
+	for !dirExists(at) && filepath.Dir(at) != at {
+		at = filepath.Dir(at)
+	}
+	switch {
+	case !mayWriteDir(at):
+		d.add(check{"state", levelWarn, fmt.Sprintf("-state-dir %s: %s is not writable by this user: the daemon would keep its state in memory only", dir, at),
+			"run doctor as the user the daemon runs as, or make the directory writable (systemd's StateDirectory= creates it)"})
+	case at != filepath.Clean(dir):
+		d.add(check{"state", levelOK, fmt.Sprintf("-state-dir %s: the daemon creates it in %s", dir, at), ""})
+	default:
+		d.add(check{"state", levelOK, fmt.Sprintf("-state-dir %s: writable", dir), ""})
+	}
+}
+
 // checkFlags checks the flags the daemon would refuse.
 func (d *doctor) checkFlags() {
+	// With the daemon's flags, their check above counted the failure; this
+	// line only adds the fix.
+	fail := levelFail
+	if d.cfg.daemon != nil {
+		fail = levelSkip
+	}
 	cc := d.cfg.countryCode
 	if cc != "" && strings.Trim(cc, "0123456789") != "" || strings.HasPrefix(cc, "0") {
-		d.add(check{"allow", levelFail, fmt.Sprintf("-country-code %q is not a calling code", cc),
+		d.add(check{"allow", fail, fmt.Sprintf("-country-code %q is not a calling code", cc),
 			"give digits only, without + or 00: -country-code=216"})
 		return
 	}
 	if len(d.cfg.allow) == 0 {
-		d.add(check{"allow", levelFail, "no -allow numbers: smsgate refuses to start, it would obey nobody",
+		d.add(check{"allow", fail, "no -allow numbers: smsgate refuses to start, it would obey nobody",
 			"give the owner's number: -allow=+21612345678"})
 		return
 	}
@@ -235,7 +314,7 @@ func (d *doctor) checkFlags() {
 	for _, a := range d.cfg.allow {
 		k := normalizeNumber(a, cc)
 		if !k.international() {
-			d.add(check{"allow", levelFail, fmt.Sprintf("-allow %q is not an international number", a),
+			d.add(check{"allow", fail, fmt.Sprintf("-allow %q is not an international number", a),
 				"write it as the modem shows senders: +21612345678, or set -country-code for 0-numbers"})
 			return
 		}

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"flag"
 	"fmt"
 	"strings"
 	"time"
@@ -16,14 +15,6 @@ type doctorOwnerFlags struct {
 	onSMS      string
 	ussdAllow  string
 	balance    string
-}
-
-func (f *doctorOwnerFlags) register(fs *flag.FlagSet) {
-	fs.Var(&f.programs, "cmd", "the daemon's -cmd `NAME=PROGRAM [ARG...]`, to check the program can run; repeat per command")
-	fs.DurationVar(&f.cmdTimeout, "cmd-timeout", 30*time.Second, "the daemon's -cmd-timeout")
-	fs.StringVar(&f.onSMS, "on-sms", "", "the daemon's -on-sms `PROGRAM [ARG...]`, to check the program can run")
-	fs.StringVar(&f.ussdAllow, "ussd-allow", defaultUSSDCharset, "the daemon's -ussd-allow")
-	fs.StringVar(&f.balance, "balance-ussd", "", "the daemon's -balance-ussd, to check it against -ussd-allow")
 }
 
 // checkOwner checks the -cmd and -on-sms programs, the USSD flags, and

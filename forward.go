@@ -124,7 +124,7 @@ func isService(from string) bool {
 
 // smsgateReplies start the replies smsgate sends: a text that starts so
 // came from another smsgate and is never forwarded.
-var smsgateReplies = []string{unknownCommandReply, "wrong pin", "wrong code", "code already used", "not executed:", "reboot refused", "pong, up "}
+var smsgateReplies = []string{unknownCommandReply, badArgumentPrefix, "wrong pin", "wrong code", "code already used", "not executed:", "reboot refused", "pong, up "}
 
 // smsgateReply says whether text starts as an smsgate's reply, alert,
 // forward or keep-alive does: narrower than fromSmsgate, since an owner's

@@ -1122,9 +1122,13 @@ func (p *pass) judge(m SMS) verdict {
 		}
 		text = rest
 	}
-	cmd, ok := g.actions.parse(text)
-	if !ok {
+	cmd, err := g.actions.parseExplained(text)
+	switch {
+	case errors.Is(err, errUnknownCommand):
 		return consumed(decision{verdict: "rejected", reason: "unknown command"}, unknownCommandReply)
+	case err != nil:
+		// A known command with a wrong argument: say what is wrong.
+		return consumed(decision{verdict: "rejected", reason: "bad argument: " + err.Error()}, badArgumentPrefix+err.Error())
 	}
 	d := decision{command: cmd.String()}
 	sent := p.age(m)

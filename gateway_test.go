@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -730,5 +731,29 @@ func TestReusedIDIsANewMessage(t *testing.T) {
 	}
 	if h.decision(stranger) != "ignored" {
 		t.Error("the stranger's message was looked at twice")
+	}
+}
+
+// TestDisruptiveActionAfterItsReply: README's "a reboot or modem action
+// runs last, after the replies", as the modem saw it: the reply's send
+// comes before the reconnect's or the reboot's first request.
+func TestDisruptiveActionAfterItsReply(t *testing.T) {
+	for _, c := range []struct{ text, reply, action string }{
+		{"modem reconnect", "reconnecting mobile data now", "disconnect"},
+		{"modem reboot", "rebooting the modem now", "modem reboot"},
+	} {
+		t.Run(c.text, func(t *testing.T) {
+			h := newHarness(t, "mf920v", nil)
+			h.send(owner, c.text)
+			h.send(owner, "ping")
+			h.step()
+			ev := h.sim.Record().Events
+			reply := slices.IndexFunc(ev, func(e string) bool { return strings.HasPrefix(e, "sent "+owner+": "+c.reply) })
+			ping := slices.IndexFunc(ev, func(e string) bool { return strings.HasPrefix(e, "sent "+owner+": pong") })
+			action := slices.Index(ev, c.action)
+			if reply < 0 || ping < 0 || action < 0 || action < reply || action < ping {
+				t.Errorf("modem saw %q: want both replies before %q", ev, c.action)
+			}
+		})
 	}
 }

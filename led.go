@@ -244,14 +244,27 @@ func openPin(name string) (gpio.PinIO, error) {
 	return nil, fmt.Errorf("no GPIO pin %q: %w", name, os.ErrNotExist)
 }
 
-// logLED stands in for the LED in dry-run and demo: the gateway's state
-// lines say what the LED shows; this adds the bursts.
-type logLED struct{ log *slog.Logger }
+// logLED stands in for the LED in dry-run and demo: it logs every burst
+// and every change of the steady pattern, including those the gateway's
+// state lines do not say (a pause shows the double blink while the modem
+// is fine).
+type logLED struct {
+	log   *slog.Logger
+	mu    sync.Mutex
+	shown health // the last steady pattern logged
+	any   bool   // shown is set
+}
 
 func (l *logLED) Show(h health) {
-	if h == healthBusy {
-		l.log.Info("action", "action", "led", "detail", ledDescriptions[h], "dry_run", true)
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if h != healthBusy {
+		if l.any && h == l.shown {
+			return
+		}
+		l.shown, l.any = h, true
 	}
+	l.log.Info("action", "action", "led", "detail", ledDescriptions[h], "dry_run", true)
 }
 
 var ledDescriptions = map[health]string{
@@ -259,7 +272,7 @@ var ledDescriptions = map[health]string{
 	healthOK:          "steady on (all fine)",
 	healthNoData:      "slow blink (modem up, no mobile data or signal)",
 	healthUnreachable: "fast blink (modem unreachable)",
-	healthLogin:       "double blink (modem login refused or held)",
+	healthLogin:       "double blink (modem login refused or held, or paused)",
 	healthBusy:        "short burst (running a command)",
 	healthHealing:     "triple blink (line down; healing it)",
 }

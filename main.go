@@ -87,7 +87,8 @@ Usage:
   smsgate modem-reboot [flags]
   smsgate pause DURATION       stop the daemon logging in to the modem (at most 2h); needs its -state-dir
   smsgate resume               end a pause
-  smsgate doctor [flags]       check the modem, the flags and this machine before installing;
+  smsgate doctor [flags]       check the modem, the flags and this machine before installing
+                               (every flag of run, and the same SMSGATE_* environment);
                                -capture FILE writes a redacted capture for a bug report
   smsgate demo                 try the command set against a simulated modem
   smsgate sim [flags]          serve a simulated modem on loopback
@@ -385,6 +386,9 @@ func (c *daemonConfig) validate(getenv func(string) string) (validConfig, error)
 	cc, allow := c.validateSenders(&errs)
 	pin, otp := c.validateSecret(getenv, &errs)
 	c.validateLimits(&errs)
+	if _, err := newLogger(io.Discard, c.logFormat, slog.LevelInfo); err != nil {
+		errs.add(err) // said with the rest, not after them
+	}
 	v.gateway = GatewayConfig{
 		Allow: allow, CountryCode: cc, PIN: pin, TOTP: otp, Rate: c.rate, MaxAge: c.maxAge,
 		MarkRead: c.markRead, KeepInbox: c.keepInbox, PollInterval: c.poll, RebootInterval: c.rebootInterval,

@@ -58,13 +58,13 @@ func parsePauseDuration(s string) (time.Duration, error) {
 	return d, nil
 }
 
-func parsePauseArgs(args []string) (Command, bool) {
+func parsePauseArgs(args []string) (Command, error) {
 	if len(args) < 1 {
-		return Command{}, false
+		return Command{}, errors.New("pause needs a DURATION: pause 30m")
 	}
 	// A duration out of range is answered by runPause, not taken for an
 	// unknown command.
-	return Command{Name: "pause", Arg: args[0]}, true
+	return Command{Name: "pause", Arg: args[0]}, nil
 }
 
 func (a *Actions) runPause(_ context.Context, cmd Command) (string, func() error, error) {

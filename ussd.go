@@ -110,11 +110,11 @@ func runUSSD(ctx context.Context, m any, allow ussdCharset, code string) (string
 	return strings.Join(strings.Fields(sanitizeText(ans)), " "), nil
 }
 
-func parseUSSDArgs(args []string) (Command, bool) {
+func parseUSSDArgs(args []string) (Command, error) {
 	if len(args) < 1 {
-		return Command{}, false
+		return Command{}, errors.New("ussd needs a CODE: ussd *100#")
 	}
-	return Command{Name: "ussd", Arg: args[0]}, true
+	return Command{Name: "ussd", Arg: args[0]}, nil
 }
 
 func (a *Actions) runUSSDCommand(ctx context.Context, cmd Command) (string, func() error, error) {

@@ -148,8 +148,8 @@ func FuzzUSSDCode(f *testing.F) {
 	f.Add("*100#;reboot")
 	f.Fuzz(func(t *testing.T, text string) {
 		cs, _ := parseUSSDCharset(defaultUSSDCharset)
-		cmd, ok := parseUSSDArgs(strings.Fields(text))
-		if !ok || cs.check(cmd.Arg) != nil {
+		cmd, err := parseUSSDArgs(strings.Fields(text))
+		if err != nil || cs.check(cmd.Arg) != nil {
 			return
 		}
 		if len(cmd.Arg) > ussdMaxLen || strings.Trim(cmd.Arg, "*#0123456789") != "" {
