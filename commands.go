@@ -262,6 +262,9 @@ func readmeCommandRows() []string {
 		}
 		rows = append(rows, fmt.Sprintf("| %s | %s | `%s` |", send, cell(s.does), cell(example)))
 	}
+	if _, err := parseExplained(commandTable, "ir hifi-power 25"); err != nil {
+		rows = append(rows, fmt.Sprintf("| a command with a wrong argument | what is wrong | `%s%s` |", badArgumentPrefix, cell(err.Error())))
+	}
 	rows = append(rows, fmt.Sprintf("| anything else | a hint | `%s` |", unknownCommandReply))
 	return rows
 }
