@@ -157,7 +157,12 @@ type Gateway struct {
 	// cannot read (zero while they hold none): the owner is told once
 	// they stayed unreadable for unreadableGrace (unreadable.go).
 	unreadableSince time.Time
-	crashHook       func(step string) // tests: see crashAt
+	// unreadSaid holds the ids whose unreadable record was logged, each
+	// with the fingerprint of the message it turned out to be once read
+	// ("" until then): one line however long it stays unreadable, and a
+	// new one for a new message under the id (unreadable.go).
+	unreadSaid map[int64]string
+	crashHook  func(step string) // tests: see crashAt
 }
 
 // waitingMsg is a message in the inbox still to be decided.
@@ -229,7 +234,7 @@ func NewGateway(cfg GatewayConfig, modem modemPort, actions *Actions, led indica
 	g := &Gateway{
 		cfg: cfg, allow: allow, modem: modem, actions: actions, led: led, log: log, now: time.Now,
 		st: st, store: store, waiting: map[int64]*waitingMsg{}, retryAt: map[int64]time.Time{},
-		removedNow: map[int64]bool{},
+		removedNow: map[int64]bool{}, unreadSaid: map[int64]string{},
 	}
 	store.now = func() time.Time { return g.now() }
 	actions.secret = cfg.secret()
@@ -474,6 +479,7 @@ func (g *Gateway) handle(ctx context.Context, msgs []SMS) (touched bool) {
 			g.waitUnreadable(m, fp)
 			continue
 		}
+		g.readAgain(m.ID, fp)
 		if g.st.Decided[m.ID] == fp {
 			continue
 		}
@@ -518,6 +524,11 @@ func (g *Gateway) handle(ctx context.Context, msgs []SMS) (touched bool) {
 	for id := range g.st.Decided {
 		if !present[id] {
 			delete(g.st.Decided, id)
+		}
+	}
+	for id := range g.unreadSaid {
+		if !present[id] {
+			delete(g.unreadSaid, id)
 		}
 	}
 	for id := range g.st.Removed {

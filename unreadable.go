@@ -34,20 +34,48 @@ func (g *Gateway) logEach(m SMS, d decision) {
 
 // waitUnreadable keeps a record smsgate cannot read: never judged, marked,
 // deleted nor made room with, since it may be the owner's command. It says
-// why once. What was known of its id (decided, removed, a command
-// deferred) is left as it was: the record may be that message, unread
-// this time.
+// so once, even under an id known before: the record may be that message,
+// unread this time, or a new one the modem gave the id (a slot an AT
+// module reused, a command under the id of one it deleted late), which
+// must not go unlogged. What was known of its id (decided, removed, a
+// command deferred) is left as it was, but a removal due again is not
+// retried: a retried delete must remove the message it was decided for,
+// and this record may be another.
 func (g *Gateway) waitUnreadable(m SMS, fp string) {
+	delete(g.retryAt, m.ID) // the next readable listing of that message schedules it again
+	w := g.waiting[m.ID]
+	if w != nil && w.unreadable {
+		w.fp = fp
+		return
+	}
+	if _, said := g.unreadSaid[m.ID]; said {
+		return
+	}
+	g.unreadSaid[m.ID] = ""
 	_, decided := g.st.Decided[m.ID]
 	_, removed := g.st.Removed[m.ID]
-	w := g.waiting[m.ID]
+	reason := "unreadable (" + m.Unreadable +
+		"); left untouched: not run, marked, deleted nor used to make room until smsgate can read it"
+	if decided || removed || w != nil {
+		g.logEach(m, decision{verdict: "incomplete", reason: reason +
+			"; its id was seen before: it may be that message unread this time, or a new one"})
+		return
+	}
+	g.logEach(m, decision{verdict: "incomplete", reason: reason})
+	g.waiting[m.ID] = &waitingMsg{fp: fp, from: m.From, incomplete: true, unreadable: true, ran: map[string]bool{}}
+}
+
+// readAgain notes that id's record is readable, with fingerprint fp: the
+// unreadable one logged under id was this message, or, when another was
+// read under id since, a new one whose unreadable listing gets its line.
+func (g *Gateway) readAgain(id int64, fp string) {
+	said, ok := g.unreadSaid[id]
 	switch {
-	case w != nil && w.unreadable:
-		w.fp = fp
-	case w == nil && !decided && !removed:
-		g.logEach(m, decision{verdict: "incomplete", reason: "unreadable (" + m.Unreadable +
-			"); left untouched: not run, marked, deleted nor used to make room until smsgate can read it"})
-		g.waiting[m.ID] = &waitingMsg{fp: fp, from: m.From, incomplete: true, unreadable: true, ran: map[string]bool{}}
+	case !ok || said == fp:
+	case said == "":
+		g.unreadSaid[id] = fp
+	default:
+		delete(g.unreadSaid, id)
 	}
 }
 

@@ -279,3 +279,68 @@ func TestUnreadableListedByEncryptingFamilies(t *testing.T) {
 		})
 	}
 }
+
+// Cold review: a command removed and kept by the modem (its removal due
+// again), then really deleted, and the owner's next command given its id
+// and listed unreadable (a web UI re-keys). The due retry deleted the new
+// command by id, and it got no log line (its id was still known as
+// removed). Likewise a stranger's message left in the inbox (decided)
+// replaced under its id by a record that cannot be read (an AT slot
+// reused by a PDU that does not decode): never logged. An unreadable
+// record is never deleted by a retried removal, and gets its one line
+// even under an id known before.
+func TestUnreadableUnderKnownIDLoggedAndKept(t *testing.T) {
+	for _, c := range []struct {
+		name  string
+		first func(h *harness) int64 // the message decided under the id
+	}{
+		{"removal retried", func(h *harness) int64 {
+			x := h.send(owner, "ping")
+			h.sim.SetFaults(func(f *SimFaults) { f.DeleteKeeps = map[int64]bool{x: true} })
+			h.step()
+			h.clk.Advance(10 * time.Second)
+			h.gw.lastUnread = ""
+			h.step() // kept: its removal tried again in a minute
+			if _, due := h.gw.retryAt[x]; !due {
+				t.Fatalf("no retry scheduled for %d", x)
+			}
+			h.sim.SetFaults(func(f *SimFaults) { f.DeleteKeeps = nil })
+			return x
+		}},
+		{"left decided", func(h *harness) int64 {
+			x := h.send("+21699990001", "spam")
+			h.step()
+			if _, ok := h.gw.st.Decided[x]; !ok {
+				t.Fatalf("stranger's %d not decided", x)
+			}
+			return x
+		}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			h := newHarness(t, "mf920v", nil)
+			x := c.first(h)
+			// The modem removes it at last; the next command takes its id.
+			if err := h.modem.Delete(context.Background(), x); err != nil {
+				t.Fatal(err)
+			}
+			h.sim.ReuseIDs()
+			if y := h.send(owner, "status"); y != x {
+				t.Fatalf("id %d, want %d reused", y, x)
+			}
+			before := len(h.smsLines()[x])
+			h.gw.modem = &unreadableIDs{gatewayModem: h.gw.modem, ids: map[int64]bool{x: true}}
+			for i := 0; i < 4; i++ {
+				h.clk.Advance(30 * time.Second)
+				h.gw.lastUnread = ""
+				h.step()
+			}
+			if !containsID(h.sim.Inbox(), x) {
+				t.Errorf("unreadable record %d deleted: deletes %v", x, h.sim.Record().Deleted)
+			}
+			lines := h.smsLines()[x][before:]
+			if len(lines) != 1 || !strings.Contains(lines[0]["reason"].(string), "unreadable") {
+				t.Errorf("unreadable record under a known id: lines %v, want one", lines)
+			}
+		})
+	}
+}
