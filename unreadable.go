@@ -134,7 +134,7 @@ func (g *Gateway) decideShared(ctx context.Context, m SMS, now, newestOwn time.T
 			}
 		}
 		shared := fmt.Sprintf("id %d is listed with %d other message(s) (from %s)", m.ID, len(others), strings.Join(others, ", "))
-		v := g.sharedVerdict(plan, r, shared)
+		v := g.sharedVerdict(plan, r, shared, now)
 		if v.stranger {
 			g.stranger(r, now)
 		}
@@ -155,8 +155,9 @@ func (g *Gateway) decideShared(ctx context.Context, m SMS, now, newestOwn time.T
 
 // sharedVerdict is the decision on r, one of the messages listed under a
 // shared id; plan judged on a copy of the state says what it would have
-// been alone.
-func (g *Gateway) sharedVerdict(plan *pass, r SMS, shared string) verdict {
+// been alone. now is the pass's reference time, the one State.prune
+// forgets by: the Pi's clock may be decades off at a cold boot.
+func (g *Gateway) sharedVerdict(plan *pass, r SMS, shared string, now time.Time) verdict {
 	if !g.allow[normalizeNumber(r.From, g.cfg.CountryCode)] {
 		return verdict{decision: decision{verdict: "ignored", reason: "sender not in -allow; left in the inbox; " + shared}, stranger: true}
 	}
@@ -165,7 +166,7 @@ func (g *Gateway) sharedVerdict(plan *pass, r SMS, shared string) verdict {
 		return verdict{decision: decision{verdict: "ignored", command: pv.command,
 			reason: shared + "; left in the inbox, and alone it would not run either: " + pv.verdict + ", " + pv.reason}}
 	}
-	g.st.SharedID[fingerprint(r)] = g.now()
+	g.st.SharedID[fingerprint(r)] = now
 	return verdict{
 		decision: decision{verdict: "rejected", command: pv.command,
 			reason: shared + "; not run: a delete by id could remove the other message too, or not this one"},

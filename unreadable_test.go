@@ -344,3 +344,27 @@ func TestUnreadableUnderKnownIDLoggedAndKept(t *testing.T) {
 		})
 	}
 }
+
+// Cold review: the refusal under a shared id was remembered by the Pi's
+// clock while the state forgets by the pass's reference time; at a cold
+// boot (1970, no network time yet) it was forgotten at once, and the
+// command the owner was told "not executed" ran once listed alone.
+func TestSharedIDRefusalOutlivesWrongClock(t *testing.T) {
+	h := newHarness(t, "mf920v", nil)
+	pi := time.Date(1970, 1, 1, 0, 5, 0, 0, time.UTC)
+	h.gw.now = func() time.Time { return pi }
+	id := h.send(owner, "ping")
+	h.sim.DeliverUnderID(id, "+21699999999", "hello this is a longer text", h.clk.Now())
+	h.steps(2)
+	if n := h.replyCount("shares the modem's id"); n != 1 {
+		t.Fatalf("owner told %d times: %q", n, h.replies())
+	}
+	h.gw.modem = &dropFrom{gatewayModem: h.gw.modem, from: "+21699999999"}
+	h.gw.lastUnread = ""
+	h.clk.Advance(time.Minute)
+	pi = pi.Add(time.Minute)
+	h.steps(2)
+	if n := h.replyCount("pong"); n != 0 {
+		t.Errorf("command told 'not executed' ran %d times once listed alone; decisions %v", n, h.decisions(id))
+	}
+}
