@@ -152,7 +152,10 @@ type Gateway struct {
 	own   *ownerKit // the owner's features: ownerkit.go
 	// intentsSettled: the intents a crash left were finished or reported.
 	intentsSettled bool
-	markedByUs     map[int64]string // -mark-read: marked by a pass a crash cut (intent.go)
+	// heldIntents: the ids of the intents a crash left that wait, their
+	// message listed unreadable (nil before the first listing).
+	heldIntents map[int64]bool
+	markedByUs  map[int64]string // -mark-read: marked by a pass a crash cut (intent.go)
 	// unreadableSince is when the listings began to hold records smsgate
 	// cannot read (zero while they hold none): the owner is told once
 	// they stayed unreadable for unreadableGrace (unreadable.go).
@@ -462,8 +465,7 @@ func (g *Gateway) handle(ctx context.Context, msgs []SMS) (touched bool) {
 	g.st.prune(now)
 	g.boundRan()
 	if !g.intentsSettled {
-		g.intentsSettled = true
-		g.finishIntents(msgs)
+		g.intentsSettled = g.finishIntents(msgs)
 	}
 	present := map[int64]bool{}
 	var todo, shared []SMS
