@@ -1781,7 +1781,9 @@ func (m *Modem) Send(ctx context.Context, number, text string) error {
 	// previous command's result.
 	select {
 	case <-ctx.Done():
-		return fmt.Errorf("send sms to %s: %w", number, ctx.Err())
+		// The modem accepted it: it may go out (a SIGTERM restart must
+		// not send it again).
+		return fmt.Errorf("send sms to %s: %w: %w", number, errSendUnconfirmed, ctx.Err())
 	case <-time.After(m.sendSettle):
 	}
 	if err := m.waitCmdStatus(ctx, "4", sendConfirmWait); err != nil {
