@@ -469,7 +469,8 @@ func (g *Gateway) handle(ctx context.Context, msgs []SMS) (touched bool) {
 	}
 	present := map[int64]bool{}
 	var todo, shared []SMS
-	var kept bool // a kept message warned about: saved at once
+	before := map[int64]string{} // shared ids: fingerprints decided before
+	var kept bool                // a kept message warned about: saved at once
 	unreadable := 0
 	for _, m := range msgs {
 		present[m.ID] = true
@@ -488,6 +489,11 @@ func (g *Gateway) handle(ctx context.Context, msgs []SMS) (touched bool) {
 		if r, ok := g.st.Removed[m.ID]; ok && r.FP == fp {
 			kept = g.kept(m, r) || kept
 			continue
+		}
+		if len(m.Shared) > 0 {
+			// What was decided under the id before: those records keep
+			// their one line (decideShared).
+			before[m.ID] = g.st.Decided[m.ID] + sharedFPSep + g.st.Removed[m.ID].FP
 		}
 		delete(g.st.Removed, m.ID) // its id given to a new message
 		delete(g.retryAt, m.ID)
@@ -543,7 +549,7 @@ func (g *Gateway) handle(ctx context.Context, msgs []SMS) (touched bool) {
 		touched = g.pass(ctx, todo, now, g.newestOwn(msgs))
 	}
 	for _, m := range shared {
-		g.decideShared(ctx, m, now, g.newestOwn(msgs))
+		g.decideShared(ctx, m, recordFingerprints(before[m.ID]), now, g.newestOwn(msgs))
 	}
 	retried := g.retryKept(ctx)
 	if kept || retried {
@@ -1224,18 +1230,48 @@ func (p *pass) duplicate(m SMS, from phoneKey, cmd Command, key string) string {
 // modem may give a deleted message's id to the next one, in the same
 // second, from the same sender, with a text of the same length.
 func fingerprint(m SMS) string {
+	if len(m.Shared) > 0 {
+		return sharedFingerprint(m)
+	}
 	h := sha256.New()
 	for _, s := range []string{m.RawDate, m.From, m.Store, m.Text} {
 		h.Write([]byte(s))
 		h.Write([]byte{0})
 	}
-	// Different messages under one id are decided as one: a change in any
-	// is a change of the whole. A single record's is as it always was.
-	for _, o := range m.Shared {
-		h.Write([]byte(fingerprint(o)))
-		h.Write([]byte{0})
-	}
 	return hex.EncodeToString(h.Sum(nil)[:12])
+}
+
+// sharedFingerprint is the fingerprint of different messages listed under
+// one id, decided as one: a change in any is a change of the whole. It is
+// their own fingerprints, sorted (the listing's order is no change: an
+// unsorted database lists them in any order) and joined by
+// sharedFPSep, so that what was decided before can be told record by
+// record (recordFingerprints).
+func sharedFingerprint(m SMS) string {
+	recs := m.records()
+	fps := make([]string, 0, len(recs))
+	for _, r := range recs {
+		fps = append(fps, fingerprint(r))
+	}
+	slices.Sort(fps)
+	return strings.Join(fps, sharedFPSep)
+}
+
+// sharedFPSep joins the records' fingerprints in a shared id's: never in
+// a single record's (hex).
+const sharedFPSep = "+"
+
+// recordFingerprints is the set of records' fingerprints in fp, a single
+// record's or a shared id's.
+func recordFingerprints(fp string) map[string]bool {
+	out := map[string]bool{}
+	if fp == "" {
+		return out
+	}
+	for _, f := range strings.Split(fp, sharedFPSep) {
+		out[f] = true
+	}
+	return out
 }
 
 func (g *Gateway) logSMS(m SMS, d decision) {

@@ -121,12 +121,18 @@ func (g *Gateway) noteUnreadable(n int, msgs []SMS) {
 // runs, as every command's must. An allowed sender's command that would
 // have run is refused, and its sender told why; it is remembered
 // (State.SharedID) so that it never runs when listed alone later. The
-// whole id is decided until its listing changes.
-func (g *Gateway) decideShared(ctx context.Context, m SMS, now, newestOwn time.Time) {
+// whole id is decided until its listing changes; then only the records
+// not decided before under it (decided: their fingerprints) get a line: a
+// third message, or the listing's order changed, is no new decision on
+// the others (no second line, -on-sms run, reply nor flood count).
+func (g *Gateway) decideShared(ctx context.Context, m SMS, decided map[string]bool, now, newestOwn time.Time) {
 	plan := g.newPass(g.st.clone(), now, newestOwn, false)
 	recs := m.records()
 	var replies []outgoing
 	for i, r := range recs {
+		if decided[fingerprint(r)] {
+			continue
+		}
 		var others []string
 		for j, o := range recs {
 			if j != i {

@@ -368,3 +368,70 @@ func TestSharedIDRefusalOutlivesWrongClock(t *testing.T) {
 		t.Errorf("command told 'not executed' ran %d times once listed alone; decisions %v", n, h.decisions(id))
 	}
 }
+
+// flipShared lists the records under a shared id in the other order every
+// other listing, as an unsorted database may.
+type flipShared struct {
+	gatewayModem
+	n int
+}
+
+func (f *flipShared) Inbox(ctx context.Context) ([]SMS, error) {
+	msgs, err := f.gatewayModem.Inbox(ctx)
+	f.n++
+	for i := range msgs {
+		if len(msgs[i].Shared) > 0 && f.n%2 == 0 {
+			recs := msgs[i].records()
+			m := recs[len(recs)-1]
+			m.Shared = append([]SMS{}, recs[:len(recs)-1]...)
+			msgs[i] = m
+		}
+	}
+	return msgs, err
+}
+
+// Cold review: the fingerprint of a shared id followed the listing's
+// order, so every flip re-decided it (a new line for each record, a new
+// -on-sms run, a new flood count); and a third message under the id had
+// the two decided before logged again. Each message under a shared id
+// gets one line, whatever the order, whatever joins it later.
+func TestSharedIDDecidedOncePerRecord(t *testing.T) {
+	for _, c := range []struct {
+		name  string
+		then  func(h *harness, id int64)
+		lines int
+	}{
+		{"order flips", func(h *harness, id int64) {
+			h.gw.modem = &flipShared{gatewayModem: h.gw.modem}
+		}, 2},
+		{"a third message", func(h *harness, id int64) {
+			h.sim.DeliverUnderID(id, "+21688888888", "another one", h.clk.Now())
+		}, 3},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			h := newHarness(t, "mf920v", nil)
+			id := h.send(owner, "ping")
+			h.sim.DeliverUnderID(id, "+21699999999", "hello this is a longer text", h.clk.Now())
+			h.steps(2)
+			c.then(h, id)
+			for i := 0; i < 6; i++ {
+				h.clk.Advance(10 * time.Second)
+				h.gw.lastUnread = ""
+				h.step()
+			}
+			lines := h.smsLines()[id]
+			if len(lines) != c.lines {
+				for _, l := range lines {
+					t.Logf("%v %v %v", l["from"], l["decision"], l["reason"])
+				}
+				t.Errorf("%d lines under id %d, want %d", len(lines), id, c.lines)
+			}
+			if n := h.replyCount("shares the modem's id"); n != 1 {
+				t.Errorf("owner told %d times: %q", n, h.replies())
+			}
+			if n := h.replyCount("pong"); n != 0 {
+				t.Errorf("command ran %d times under a shared id", n)
+			}
+		})
+	}
+}
