@@ -160,6 +160,7 @@ type Gateway struct {
 	// cannot read (zero while they hold none): the owner is told once
 	// they stayed unreadable for unreadableGrace (unreadable.go).
 	unreadableSince time.Time
+	unreadAlert     unreadableAlert
 	// unreadSaid holds the ids whose unreadable record was logged, each
 	// with the fingerprint of the message it turned out to be once read
 	// ("" until then): one line however long it stays unreadable, and a

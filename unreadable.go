@@ -82,17 +82,22 @@ func (g *Gateway) readAgain(id int64, fp string) {
 // noteUnreadable tells the owner, at most once per fullNoticeGap, that the
 // inbox holds n records smsgate could not read for unreadableGrace: they
 // may be the owner's commands, and only the owner can end the cause (a
-// web UI left open replaces the encryption key smsgate registers).
+// web UI left open replaces the encryption key smsgate registers). The
+// day is stamped (State.UnreadableNotice) when the alert went out: while
+// the web UI re-keys, a RED send is refused too, and an alert dropped
+// after its tries is queued again (unreadableRearm), a few times.
 func (g *Gateway) noteUnreadable(n int, msgs []SMS) {
 	now := g.now()
+	ua := &g.unreadAlert
 	if n == 0 {
 		g.unreadableSince = time.Time{}
+		ua.drops, ua.next = 0, time.Time{}
 		return
 	}
 	if g.unreadableSince.IsZero() {
 		g.unreadableSince = now
 	}
-	if now.Sub(g.unreadableSince) < unreadableGrace {
+	if now.Sub(g.unreadableSince) < unreadableGrace || ua.pending || now.Before(ua.next) {
 		return
 	}
 	if last := g.st.UnreadableNotice; !last.IsZero() && now.Sub(last) < fullNoticeGap && !now.Before(last) {
@@ -105,11 +110,49 @@ func (g *Gateway) noteUnreadable(n int, msgs []SMS) {
 			break
 		}
 	}
-	g.st.UnreadableNotice = now
+	if ua.drops == 0 {
+		g.log.Warn("inbox holds messages smsgate cannot read; they are left untouched", "messages", n, "why", why)
+	}
+	ua.pending = true
+	g.alerts.AddWatched(now, fmt.Sprintf("smsgate cannot read %d message(s) in the modem inbox: %s. They are left there, not run nor deleted.",
+		n, clip(why, 90)), &alertWatch{sent: g.unreadableTold, dropped: g.unreadableNotTold})
+}
+
+// unreadableAlert is where the alert of noteUnreadable is.
+type unreadableAlert struct {
+	pending bool      // queued, not sent nor dropped yet
+	drops   int       // dropped unsent since the records became unreadable
+	next    time.Time // not queued again before
+}
+
+// unreadableRearms is how many times an unreadable alert dropped unsent
+// is queued again, unreadableRearm, then twice, four times later: each
+// costs one of -alert-max, so a web UI open all day cannot take them all.
+const unreadableRearms = 3
+
+const unreadableRearm = 15 * time.Minute
+
+// unreadableTold stamps the day of the unreadable alert once it went out.
+func (g *Gateway) unreadableTold() {
+	g.unreadAlert = unreadableAlert{}
+	g.st.UnreadableNotice = g.now()
 	g.store.Save(g.st)
-	g.log.Warn("inbox holds messages smsgate cannot read; they are left untouched", "messages", n, "why", why)
-	g.alert(now, fmt.Sprintf("smsgate cannot read %d message(s) in the modem inbox: %s. They are left there, not run nor deleted.",
-		n, clip(why, 90)))
+}
+
+// unreadableNotTold arms the unreadable alert again once dropped unsent;
+// after unreadableRearms it is given up for the day, and said so.
+func (g *Gateway) unreadableNotTold() {
+	ua := &g.unreadAlert
+	ua.pending = false
+	ua.drops++
+	if ua.drops > unreadableRearms {
+		g.log.Warn("the alert about unreadable messages could not be sent; not tried again for a day", "tries", ua.drops)
+		*ua = unreadableAlert{}
+		g.st.UnreadableNotice = g.now()
+		g.store.Save(g.st)
+		return
+	}
+	ua.next = g.now().Add(unreadableRearm << (ua.drops - 1))
 }
 
 // decideShared decides an id the modem lists with different messages

@@ -435,3 +435,50 @@ func TestSharedIDDecidedOncePerRecord(t *testing.T) {
 		})
 	}
 }
+
+// Cold review: the day of the unreadable alert was stamped when it was
+// queued; while the web UI re-keys, RED sends are refused too, so the
+// alert was dropped after its tries and not raised again for a day: the
+// owner was never told. It is stamped once it went out, queued again a
+// few times when dropped, and no more than that however long the fight
+// (each costs one of -alert-max).
+func TestUnreadableNoticeOutlivesKeyFight(t *testing.T) {
+	for _, c := range []struct {
+		name           string
+		fight, after   int // polls a minute apart
+		told, maxQueue int
+	}{
+		{"40 minutes", 40, 20, 1, 3},
+		{"all day", 600, 0, 0, 1 + unreadableRearms},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			h := newHarness(t, "mc889", nil)
+			h.send(owner, "ping")
+			h.step() // read in plaintext; the reply registers smsgate's key
+			h.sim.FightKey(true)
+			h.sim.OtherWebLogin()
+			h.send(owner, "status")
+			for i := 0; i < c.fight; i++ {
+				h.clk.Advance(time.Minute)
+				h.step()
+			}
+			h.sim.FightKey(false)
+			for i := 0; i < c.after; i++ {
+				h.clk.Advance(30 * time.Second)
+				h.step()
+			}
+			if n := h.replyCount("cannot read"); n != c.told {
+				t.Errorf("unreadable alert delivered %d times, want %d: %q", n, c.told, h.replies())
+			}
+			queued := 0
+			for _, l := range h.logLines("alert") {
+				if strings.Contains(l["text"].(string), "cannot read") {
+					queued++
+				}
+			}
+			if queued < 1 || queued > c.maxQueue {
+				t.Errorf("unreadable alert queued %d times, want 1 to %d", queued, c.maxQueue)
+			}
+		})
+	}
+}
