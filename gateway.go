@@ -503,6 +503,11 @@ func (g *Gateway) handle(ctx context.Context, msgs []SMS) (touched bool) {
 			g.gone(m.ID, w)
 			delete(g.waiting, m.ID)
 		}
+		if len(m.Shared) > 0 {
+			// Decided record by record, complete or not: none runs.
+			shared = append(shared, m)
+			continue
+		}
 		if !m.Complete {
 			if w := g.waiting[m.ID]; w == nil || w.unreadable {
 				g.logEach(m, decision{verdict: "incomplete", reason: "parts missing; left untouched until complete"})
@@ -513,10 +518,6 @@ func (g *Gateway) handle(ctx context.Context, msgs []SMS) (touched bool) {
 				// logged, and making room must still know it.
 				w.fp = fp
 			}
-			continue
-		}
-		if len(m.Shared) > 0 {
-			shared = append(shared, m)
 			continue
 		}
 		todo = append(todo, m)

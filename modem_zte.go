@@ -777,8 +777,9 @@ func mergeSameID(recs []SMS) SMS {
 	}
 	out.Shared = msgs[1:]
 	for _, o := range out.Shared {
-		// Decided as one: whole only when each is, unreadable when one is.
-		out.Complete = out.Complete && o.Complete
+		// Decided as one: unreadable when one is. Each keeps its own
+		// Complete: none runs, and a stranger's message still arriving
+		// must not hold back the owner's refusal (decideShared).
 		if out.Unreadable == "" && o.Unreadable != "" {
 			out.Unreadable = "another message under its id: " + o.Unreadable
 		}

@@ -207,8 +207,16 @@ func (g *Gateway) decideShared(ctx context.Context, m SMS, decided map[string]bo
 // been alone. now is the pass's reference time, the one State.prune
 // forgets by: the Pi's clock may be decades off at a cold boot.
 func (g *Gateway) sharedVerdict(plan *pass, r SMS, shared string, now time.Time) verdict {
+	if !r.Complete {
+		shared += "; parts missing"
+	}
 	if !g.allow[normalizeNumber(r.From, g.cfg.CountryCode)] {
 		return verdict{decision: decision{verdict: "ignored", reason: "sender not in -allow; left in the inbox; " + shared}, stranger: true}
+	}
+	if !r.Complete {
+		// Its command is not known yet, and it will not run: once
+		// complete it is another record under the id, decided then.
+		return verdict{decision: decision{verdict: "incomplete", reason: shared + "; left in the inbox; it will not run under a shared id"}}
 	}
 	pv := plan.judge(r)
 	if !pv.run {

@@ -482,3 +482,29 @@ func TestUnreadableNoticeOutlivesKeyFight(t *testing.T) {
 		})
 	}
 }
+
+// Cold review: a stranger's long SMS still arriving under the id of the
+// owner's complete command made the whole id incomplete: the command
+// waited silently ("parts missing") until stale, its sender never told.
+// Completeness is each record's own: the command is refused and told at
+// once, as under any shared id, and the stranger's message is logged.
+func TestSharedIDWithIncompleteStrangerRefusedAtOnce(t *testing.T) {
+	h := newHarness(t, "mf920v", nil)
+	id := h.send(owner, "ping")
+	long := strings.Repeat("a long text from a stranger, ", 8)
+	h.sim.DeliverIncompleteUnderID(id, "+21699999999", long, h.clk.Now())
+	h.steps(2)
+	got := map[string]string{}
+	for _, l := range h.smsLines()[id] {
+		got[l["from"].(string)] = l["decision"].(string)
+	}
+	if len(h.smsLines()[id]) != 2 || got[owner] != "rejected" || got["+21699999999"] != "ignored" {
+		t.Errorf("lines under id %d: %v", id, h.smsLines()[id])
+	}
+	if n := h.replyCount("shares the modem's id"); n != 1 {
+		t.Errorf("owner told %d times: %q", n, h.replies())
+	}
+	if n := h.replyCount("pong"); n != 0 {
+		t.Errorf("command ran %d times under a shared id", n)
+	}
+}
