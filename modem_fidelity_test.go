@@ -496,6 +496,10 @@ func TestDedupeByID(t *testing.T) {
 			{ID: 7, From: "+1", Text: "other", Complete: true},
 			{ID: 7, From: "+1", Text: "short and long", Complete: true},
 		}, []want{{"short and long", []string{"other"}, true}}},
+		{"same sender and text, another date: both kept (\"send it again\")", []SMS{
+			{ID: 7, From: "+1", Text: "ping", RawDate: "26,03,14,12,00,00,+4", Complete: true},
+			{ID: 7, From: "+1", Text: "ping", RawDate: "26,03,14,12,20,00,+4", Complete: true},
+		}, []want{{"ping", []string{"ping"}, true}}},
 		{"one of them incomplete: each keeps its own (the other's is in the shared check below)", []SMS{
 			{ID: 7, From: "+1", Text: "whole", Complete: true},
 			{ID: 7, From: "+2", Text: "part", Complete: false},

@@ -788,9 +788,11 @@ func mergeSameID(recs []SMS) SMS {
 }
 
 // sameMessage says whether two records under one id are one message: the
-// same sender, and one text the other's beginning (parts still arriving).
+// same sender and date (a long SMS still arriving keeps its date), and one
+// text the other's beginning (parts still arriving). The same text at
+// another date is another message: what "send it again" makes.
 func sameMessage(a, b SMS) bool {
-	return a.From == b.From && (a.Unreadable == "") == (b.Unreadable == "") &&
+	return a.From == b.From && a.RawDate == b.RawDate && (a.Unreadable == "") == (b.Unreadable == "") &&
 		(strings.HasPrefix(a.Text, b.Text) || strings.HasPrefix(b.Text, a.Text))
 }
 

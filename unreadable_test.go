@@ -508,3 +508,37 @@ func TestSharedIDWithIncompleteStrangerRefusedAtOnce(t *testing.T) {
 		t.Errorf("command ran %d times under a shared id", n)
 	}
 }
+
+// Cold review: two SMS from one sender with one text under one id (what
+// "send it again" makes) were taken for one message: one got no log line,
+// and with the stale one kept the fresh one was lost. The same text at
+// another date is another message: each gets its line, none runs, the
+// owner is told once.
+func TestSharedIDSameTextTwoDates(t *testing.T) {
+	for _, c := range []struct {
+		name  string
+		first time.Duration // the first one's date, from now
+		then  time.Duration // the second's
+	}{
+		{"sent again later", 0, 20 * time.Minute},
+		{"the stale one first", -40 * time.Minute, 0},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			h := newHarness(t, "mf920v", nil)
+			start := h.clk.Now()
+			id := h.sim.Deliver(owner, "ping", start.Add(c.first))
+			h.sim.DeliverUnderID(id, owner, "ping", start.Add(c.then))
+			h.clk.Advance(c.then + time.Minute)
+			h.steps(3)
+			if n := len(h.smsLines()[id]); n != 2 {
+				t.Errorf("%d lines under id %d for 2 messages: %v", n, id, h.smsLines()[id])
+			}
+			if n := h.replyCount("shares the modem's id"); n != 1 {
+				t.Errorf("owner told %d times: %q", n, h.replies())
+			}
+			if n := h.replyCount("pong"); n != 0 {
+				t.Errorf("command ran %d times under a shared id", n)
+			}
+		})
+	}
+}
