@@ -29,6 +29,25 @@ type pendingAlert struct {
 	// notBefore: not sent, nor counted, before; lost if smsgate stops
 	// first.
 	notBefore time.Time
+	// w, when set, is told whether it went out (AddWatched).
+	w *alertWatch
+}
+
+// alertWatch is told what became of one alert: sent to every number, or
+// dropped (tries spent, over -alert-max, pushed out of a full queue).
+// Either is called once, from Flush or Add.
+type alertWatch struct {
+	sent, dropped func()
+}
+
+func (w *alertWatch) done(sent bool) {
+	switch {
+	case w == nil:
+	case sent && w.sent != nil:
+		w.sent()
+	case !sent && w.dropped != nil:
+		w.dropped()
+	}
 }
 
 // An alert the modem was asked to send and did not report sent (refused
@@ -73,16 +92,32 @@ func (a *Alerts) Add(at time.Time, text string) { a.AddAfter(at, text, time.Time
 // AddAfter queues an alert that is sent no sooner than notBefore (the
 // clock Flush is given).
 func (a *Alerts) AddAfter(at time.Time, text string, notBefore time.Time) {
-	a.log.Info("alert", "text", "smsgate "+at.Format("15:04")+": "+text, "to", len(a.to))
+	a.add(pendingAlert{at: at, text: text, notBefore: notBefore})
+}
+
+// AddWatched queues an alert, and tells w what became of it: a caller
+// that says something once a day stamps the day when it went out, not
+// when it was queued (a send refused for an hour drops it unsaid).
+// Without numbers to send to it counts as sent at once: logged is all
+// it can be.
+func (a *Alerts) AddWatched(at time.Time, text string, w *alertWatch) {
+	a.add(pendingAlert{at: at, text: text, w: w})
+}
+
+func (a *Alerts) add(p pendingAlert) {
+	a.log.Info("alert", "text", "smsgate "+p.at.Format("15:04")+": "+p.text, "to", len(a.to))
 	if len(a.to) == 0 {
+		p.w.done(true)
 		return
 	}
 	if len(a.queue) == alertQueueSize {
 		a.log.Warn("alert queue full; dropping the oldest", "text", a.queue[0].text)
+		a.queue[0].w.done(false)
 		a.queue = a.queue[1:]
 		a.suppressed++
 	}
-	a.queue = append(a.queue, pendingAlert{at: at, text: text, to: append([]string(nil), a.to...), notBefore: notBefore})
+	p.to = append([]string(nil), a.to...)
+	a.queue = append(a.queue, p)
 }
 
 // Sent is when alerts went out in the last 24 hours, to save.
@@ -108,6 +143,7 @@ func (a *Alerts) Flush(ctx context.Context, now time.Time, send func(ctx context
 			if len(a.sent) >= a.max {
 				a.log.Warn("alert suppressed: -alert-max reached", "text", p.text, "max", a.max)
 				a.suppressed++
+				p.w.done(false)
 				a.queue = slices.Delete(a.queue, i, i+1)
 				continue
 			}
@@ -146,6 +182,7 @@ func (a *Alerts) Flush(ctx context.Context, now time.Time, send func(ctx context
 				if p.tries >= alertTries {
 					a.log.Error("alert dropped: not sent", "tries", p.tries, "to", p.to[0], "text", p.text, "err", err)
 					a.suppressed++
+					p.w.done(false)
 					a.queue = slices.Delete(a.queue, i, i+1)
 					return
 				}
@@ -155,6 +192,7 @@ func (a *Alerts) Flush(ctx context.Context, now time.Time, send func(ctx context
 			}
 			p.to = p.to[1:]
 		}
+		p.w.done(true)
 		a.queue = slices.Delete(a.queue, i, i+1)
 	}
 }

@@ -144,3 +144,50 @@ func TestCrashKeepsTheOtherMessagesOfAPass(t *testing.T) {
 		})
 	}
 }
+
+// Cold review: a crash after the intent was saved, before the delete; at
+// the restart the command was listed unreadable (a web UI re-keys). It was
+// taken for gone: the owner was told "taken off the modem but not run;
+// send it again", then it ran once readable. An intent whose message is
+// listed unreadable waits: once readable it is decided afresh (runs once,
+// no report); once gone the owner is told it did not run.
+func TestCrashIntentWaitsWhileUnreadable(t *testing.T) {
+	for _, c := range []struct {
+		name        string
+		then        func(h *harness, id int64)
+		pongs, told int
+	}{
+		{"readable again", func(h *harness, id int64) {}, 1, 0},
+		{"gone", func(h *harness, id int64) {
+			if err := h.modem.Delete(context.Background(), id); err != nil {
+				t.Fatal(err)
+			}
+		}, 0, 1},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			h := newHarness(t, "mf920v", func(g *GatewayConfig) { g.StateDir = t.TempDir() })
+			id := h.send(owner, "ping")
+			if !crashedStep(h, "intent saved") {
+				t.Fatal("not reached")
+			}
+			h.restart()
+			um := &unreadableIDs{gatewayModem: h.gw.modem, ids: map[int64]bool{id: true}}
+			h.gw.modem = um
+			h.steps(2)
+			if n := h.replyCount("not run"); n != 0 {
+				t.Fatalf("told 'not run' while the command is listed: %q", h.replies())
+			}
+			delete(um.ids, id)
+			c.then(h, id)
+			h.clk.Advance(time.Minute)
+			h.gw.lastUnread = ""
+			h.steps(3)
+			if n := h.replyCount("pong"); n != c.pongs {
+				t.Errorf("ran %d times, want %d: %q", n, c.pongs, h.replies())
+			}
+			if n := h.replyCount("not run"); n != c.told {
+				t.Errorf("told 'not run' %d times, want %d: %q", n, c.told, h.replies())
+			}
+		})
+	}
+}

@@ -159,12 +159,21 @@ type Gateway struct {
 	own   *ownerKit // the owner's features: ownerkit.go
 	// intentsSettled: the intents a crash left were finished or reported.
 	intentsSettled bool
-	markedByUs     map[int64]string // -mark-read: marked by a pass a crash cut (intent.go)
+	// heldIntents: the ids of the intents a crash left that wait, their
+	// message listed unreadable (nil before the first listing).
+	heldIntents map[int64]bool
+	markedByUs  map[int64]string // -mark-read: marked by a pass a crash cut (intent.go)
 	// unreadableSince is when the listings began to hold records smsgate
 	// cannot read (zero while they hold none): the owner is told once
 	// they stayed unreadable for unreadableGrace (unreadable.go).
 	unreadableSince time.Time
-	crashHook       func(step string) // tests: see crashAt
+	unreadAlert     unreadableAlert
+	// unreadSaid holds the ids whose unreadable record was logged, each
+	// with the fingerprint of the message it turned out to be once read
+	// ("" until then): one line however long it stays unreadable, and a
+	// new one for a new message under the id (unreadable.go).
+	unreadSaid map[int64]string
+	crashHook  func(step string) // tests: see crashAt
 }
 
 // waitingMsg is a message in the inbox still to be decided.
@@ -236,7 +245,7 @@ func NewGateway(cfg GatewayConfig, modem modemPort, actions *Actions, led indica
 	g := &Gateway{
 		cfg: cfg, allow: allow, modem: modem, actions: actions, led: led, log: log, now: time.Now,
 		st: st, store: store, waiting: map[int64]*waitingMsg{}, retryAt: map[int64]time.Time{},
-		removedNow: map[int64]bool{},
+		removedNow: map[int64]bool{}, unreadSaid: map[int64]string{},
 	}
 	store.now = func() time.Time { return g.now() }
 	actions.secret = cfg.secret()
@@ -464,12 +473,12 @@ func (g *Gateway) handle(ctx context.Context, msgs []SMS) (touched bool) {
 	g.st.prune(now)
 	g.boundRan()
 	if !g.intentsSettled {
-		g.intentsSettled = true
-		g.finishIntents(msgs)
+		g.intentsSettled = g.finishIntents(msgs)
 	}
 	present := map[int64]bool{}
 	var todo, shared []SMS
-	var kept bool // a kept message warned about: saved at once
+	before := map[int64]string{} // shared ids: fingerprints decided before
+	var kept bool                // a kept message warned about: saved at once
 	unreadable := 0
 	for _, m := range msgs {
 		present[m.ID] = true
@@ -481,6 +490,7 @@ func (g *Gateway) handle(ctx context.Context, msgs []SMS) (touched bool) {
 			g.waitUnreadable(m, fp)
 			continue
 		}
+		g.readAgain(m.ID, fp)
 		if g.st.Decided[m.ID] == fp {
 			continue
 		}
@@ -488,12 +498,22 @@ func (g *Gateway) handle(ctx context.Context, msgs []SMS) (touched bool) {
 			kept = g.kept(m, r) || kept
 			continue
 		}
+		if len(m.Shared) > 0 {
+			// What was decided under the id before: those records keep
+			// their one line (decideShared).
+			before[m.ID] = g.st.Decided[m.ID] + sharedFPSep + g.st.Removed[m.ID].FP
+		}
 		delete(g.st.Removed, m.ID) // its id given to a new message
 		delete(g.retryAt, m.ID)
 		delete(g.st.Decided, m.ID) // an id the modem gave to a new message
 		if w := g.waiting[m.ID]; w != nil && !w.incomplete && w.fp != fp {
 			g.gone(m.ID, w)
 			delete(g.waiting, m.ID)
+		}
+		if len(m.Shared) > 0 {
+			// Decided record by record, complete or not: none runs.
+			shared = append(shared, m)
+			continue
 		}
 		if !m.Complete {
 			if w := g.waiting[m.ID]; w == nil || w.unreadable {
@@ -505,10 +525,6 @@ func (g *Gateway) handle(ctx context.Context, msgs []SMS) (touched bool) {
 				// logged, and making room must still know it.
 				w.fp = fp
 			}
-			continue
-		}
-		if len(m.Shared) > 0 {
-			shared = append(shared, m)
 			continue
 		}
 		todo = append(todo, m)
@@ -527,6 +543,11 @@ func (g *Gateway) handle(ctx context.Context, msgs []SMS) (touched bool) {
 			delete(g.st.Decided, id)
 		}
 	}
+	for id := range g.unreadSaid {
+		if !present[id] {
+			delete(g.unreadSaid, id)
+		}
+	}
 	for id := range g.st.Removed {
 		if !present[id] {
 			delete(g.st.Removed, id)
@@ -537,7 +558,7 @@ func (g *Gateway) handle(ctx context.Context, msgs []SMS) (touched bool) {
 		touched = g.pass(ctx, todo, now, g.newestOwn(msgs))
 	}
 	for _, m := range shared {
-		g.decideShared(ctx, m, now, g.newestOwn(msgs))
+		g.decideShared(ctx, m, recordFingerprints(before[m.ID]), now, g.newestOwn(msgs))
 	}
 	retried := g.retryKept(ctx)
 	if kept || retried {
@@ -1222,18 +1243,48 @@ func (p *pass) duplicate(m SMS, from phoneKey, cmd Command, key string) string {
 // modem may give a deleted message's id to the next one, in the same
 // second, from the same sender, with a text of the same length.
 func fingerprint(m SMS) string {
+	if len(m.Shared) > 0 {
+		return sharedFingerprint(m)
+	}
 	h := sha256.New()
 	for _, s := range []string{m.RawDate, m.From, m.Store, m.Text} {
 		h.Write([]byte(s))
 		h.Write([]byte{0})
 	}
-	// Different messages under one id are decided as one: a change in any
-	// is a change of the whole. A single record's is as it always was.
-	for _, o := range m.Shared {
-		h.Write([]byte(fingerprint(o)))
-		h.Write([]byte{0})
-	}
 	return hex.EncodeToString(h.Sum(nil)[:12])
+}
+
+// sharedFingerprint is the fingerprint of different messages listed under
+// one id, decided as one: a change in any is a change of the whole. It is
+// their own fingerprints, sorted (the listing's order is no change: an
+// unsorted database lists them in any order) and joined by
+// sharedFPSep, so that what was decided before can be told record by
+// record (recordFingerprints).
+func sharedFingerprint(m SMS) string {
+	recs := m.records()
+	fps := make([]string, 0, len(recs))
+	for _, r := range recs {
+		fps = append(fps, fingerprint(r))
+	}
+	slices.Sort(fps)
+	return strings.Join(fps, sharedFPSep)
+}
+
+// sharedFPSep joins the records' fingerprints in a shared id's: never in
+// a single record's (hex).
+const sharedFPSep = "+"
+
+// recordFingerprints is the set of records' fingerprints in fp, a single
+// record's or a shared id's.
+func recordFingerprints(fp string) map[string]bool {
+	out := map[string]bool{}
+	if fp == "" {
+		return out
+	}
+	for _, f := range strings.Split(fp, sharedFPSep) {
+		out[f] = true
+	}
+	return out
 }
 
 func (g *Gateway) logSMS(m SMS, d decision) {

@@ -42,7 +42,26 @@ func (m *hilinkModem) Inbox(ctx context.Context) ([]SMS, error) {
 		}
 		out = append(out, sim...)
 	}
+	if repeatsID(out) {
+		// One rule over the whole inbox, both boxes (an Index in each
+		// is one id to delete-sms): dedupeByID keeps one record per
+		// message, the longest, and every different message under an
+		// id (SMS.Shared). In id order then, as the other families list.
+		out = dedupeByID(out)
+	}
 	return out, nil
+}
+
+// repeatsID says whether an id is listed more than once.
+func repeatsID(msgs []SMS) bool {
+	seen := make(map[int64]bool, len(msgs))
+	for _, s := range msgs {
+		if seen[s.ID] {
+			return true
+		}
+		seen[s.ID] = true
+	}
+	return false
 }
 
 func (m *hilinkModem) listBox(ctx context.Context, box, store string) ([]SMS, error) {
@@ -50,13 +69,13 @@ func (m *hilinkModem) listBox(ctx context.Context, box, store string) ([]SMS, er
 	if m.capTotal <= 0 {
 		bound = 1000
 	}
-	// seen: the messages listed under each index. A record listed again
-	// (one that moved between pages, a device that ignores PageIndex) is
-	// skipped; another message under the same index is kept, and
-	// dedupeByID keeps both (SMS.Shared): none vanishes unseen.
+	// seen: the records listed under each index. The very same record
+	// listed again (one that moved between pages, a device that ignores
+	// PageIndex) is skipped; any other under the same index is kept for
+	// Inbox's dedupeByID, which keeps one per message and every message
+	// (SMS.Shared): none vanishes unseen.
 	seen := map[int64][]SMS{}
 	var out []SMS
-	shared := false // an index lists two messages: merged before returning
 	for page := 1; ; page++ {
 		if page > bound/hilinkPage+2 {
 			// A device that ignores PageIndex answers the same full page
@@ -83,10 +102,9 @@ func (m *hilinkModem) listBox(ctx context.Context, box, store string) ([]SMS, er
 		}
 		for _, r := range recs {
 			s := m.decodeMsg(r, store)
-			if slices.ContainsFunc(seen[r.Index], func(o SMS) bool { return sameMessage(o, s) }) {
+			if slices.ContainsFunc(seen[r.Index], func(o SMS) bool { return sameMessage(o, s) && o.Text == s.Text }) {
 				continue
 			}
-			shared = shared || len(seen[r.Index]) > 0
 			seen[r.Index] = append(seen[r.Index], s)
 			out = append(out, s)
 		}
@@ -94,10 +112,6 @@ func (m *hilinkModem) listBox(ctx context.Context, box, store string) ([]SMS, er
 			return nil, fmt.Errorf("inbox: %d messages in box %s: %w", len(out), box, errInboxBound)
 		}
 		if len(recs)+bad < hilinkPage {
-			if shared {
-				// In id order then, as the other families list.
-				out = dedupeByID(out)
-			}
 			return out, nil
 		}
 	}

@@ -114,21 +114,45 @@ func (g *Gateway) dropIntent(id int64) {
 //
 //   - removing, still listed: the delete never happened; nothing was
 //     decided nor run, and the message is decided afresh as if new.
+//   - removing, listed unreadable: it may be that message, unread this
+//     time (a web UI re-keys). It waits, neither finished nor reported,
+//     until the record can be read or is gone: told "not run" while it
+//     is in the inbox, the owner would see it run once readable.
 //   - removing, not listed: taken off the modem and never run; the owner
 //     is told (SMS and log) that it did not run.
 //   - decided: the action may or may not have run. It is not run again;
 //     the owner is told (SMS and log). A Pi reboot the uptime shows done
 //     is only logged.
 //   - ran: the action ran and its reply was not sent: it is sent now.
-func (g *Gateway) finishIntents(msgs []SMS) {
+//
+// It reports whether all are settled; until then each listing settles
+// those that waited, and only those (the others are live passes').
+func (g *Gateway) finishIntents(msgs []SMS) (settled bool) {
 	if len(g.st.Intents) == 0 {
-		return
+		return true
 	}
 	listed := map[int64]string{}
+	unread := map[int64]bool{}
 	for _, m := range msgs {
 		listed[m.ID] = fingerprint(m)
+		unread[m.ID] = m.Unreadable != ""
 	}
+	var keep []intent
+	held := map[int64]bool{}
 	for _, in := range g.st.Intents {
+		if g.heldIntents != nil && !g.heldIntents[in.ID] {
+			keep = append(keep, in) // a live pass's, made since the start
+			continue
+		}
+		if in.Stage == intentRemoving && unread[in.ID] {
+			if !g.heldIntents[in.ID] {
+				g.log.Info("restart: a removal was not settled and its message is listed unreadable; it waits until it can be read or is gone",
+					"id", in.ID, "from", in.To, "command", in.Command, "planned", in.Verdict, "stage", in.Stage)
+			}
+			held[in.ID] = true
+			keep = append(keep, in)
+			continue
+		}
 		if in.Stage == intentRemoving && listed[in.ID] == in.FP && g.cfg.MarkRead {
 			// Marked read by the pass that crashed, perhaps: still a
 			// command to decide, not one "already read" by the owner.
@@ -142,8 +166,10 @@ func (g *Gateway) finishIntents(msgs []SMS) {
 			g.st.Reports = append(g.st.Reports, in)
 		}
 	}
-	g.st.Intents = nil
+	g.heldIntents = held
+	g.st.Intents = keep
 	g.store.Save(g.st)
+	return len(held) == 0
 }
 
 // sendReports sends the owner the reports finishIntents left, after the

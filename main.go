@@ -783,8 +783,14 @@ func deleteListed(ctx context.Context, m modemPort, ids []int64, stdout io.Write
 	}
 	var kept []int64
 	for _, s := range after {
-		// The same message, not a new one filed under a freed id.
-		if slices.Contains(found, s.ID) && listed[s.ID] == fingerprint(s) {
+		if !slices.Contains(found, s.ID) {
+			continue
+		}
+		// A message listed before, not a new one filed under a freed id;
+		// record by record: on an id listed with several messages, a
+		// delete may have removed only one.
+		was := recordFingerprints(listed[s.ID])
+		if slices.ContainsFunc(s.records(), func(r SMS) bool { return was[fingerprint(r)] }) {
 			kept = append(kept, s.ID)
 		}
 	}

@@ -496,10 +496,14 @@ func TestDedupeByID(t *testing.T) {
 			{ID: 7, From: "+1", Text: "other", Complete: true},
 			{ID: 7, From: "+1", Text: "short and long", Complete: true},
 		}, []want{{"short and long", []string{"other"}, true}}},
-		{"one of them incomplete: the id is", []SMS{
+		{"same sender and text, another date: both kept (\"send it again\")", []SMS{
+			{ID: 7, From: "+1", Text: "ping", RawDate: "26,03,14,12,00,00,+4", Complete: true},
+			{ID: 7, From: "+1", Text: "ping", RawDate: "26,03,14,12,20,00,+4", Complete: true},
+		}, []want{{"ping", []string{"ping"}, true}}},
+		{"one of them incomplete: each keeps its own (the other's is in the shared check below)", []SMS{
 			{ID: 7, From: "+1", Text: "whole", Complete: true},
 			{ID: 7, From: "+2", Text: "part", Complete: false},
-		}, []want{{"whole", []string{"part"}, false}}},
+		}, []want{{"whole", []string{"part"}, true}}},
 	} {
 		got := dedupeByID(c.in)
 		var g []want
@@ -513,6 +517,11 @@ func TestDedupeByID(t *testing.T) {
 		if fmt.Sprint(g) != fmt.Sprint(c.want) {
 			t.Errorf("%s: got %v, want %v", c.name, g, c.want)
 		}
+	}
+	// Completeness is each record's own.
+	if got := dedupeByID([]SMS{{ID: 7, From: "+1", Text: "whole", Complete: true}, {ID: 7, From: "+2", Text: "part"}}); len(got) != 1 ||
+		len(got[0].Shared) != 1 || got[0].Shared[0].Complete {
+		t.Errorf("an incomplete record beside a whole one: %+v", got)
 	}
 	// One unreadable record makes the whole id unreadable.
 	got := dedupeByID([]SMS{{ID: 3, From: "+1", Text: "x", Complete: true}, {ID: 3, Unreadable: "sealed"}})

@@ -7,6 +7,7 @@ import (
 	"net/http/httptest"
 	"net/http/httputil"
 	"net/url"
+	"slices"
 	"strings"
 	"testing"
 	"testing/synctest"
@@ -879,5 +880,53 @@ func TestHiLinkLostLoginHoldOutlivesRestart(t *testing.T) {
 	start(saved)
 	if n := logins(); n != 2 {
 		t.Errorf("%d logins once the hold is over, want 2", n)
+	}
+}
+
+// Cold review: the device and SIM inboxes were joined without the rule
+// for one id listed twice, and within a box the first copy of a message
+// was kept where dedupeByID keeps the longest. One rule over the whole
+// inbox: one record per message, the longest; every different message
+// under one Index kept (SMS.Shared), whichever box lists it.
+func TestHiLinkOneRuleOverTheWholeInbox(t *testing.T) {
+	at := time.Date(2026, 3, 14, 12, 0, 0, 0, time.Local)
+	for _, c := range []struct {
+		name    string
+		deliver func(sim *HiLinkSim) int64
+		want    []string // the texts listed under the id, the record first
+	}{
+		{"the same message, the longer copy kept", func(sim *HiLinkSim) int64 {
+			id := sim.Deliver(owner, "stat", at)
+			sim.DeliverUnderIndex(id, owner, "status", at)
+			return id
+		}, []string{"status"}},
+		{"an Index in both boxes: both kept", func(sim *HiLinkSim) int64 {
+			id := sim.Deliver(owner, "ping", at)
+			sim.DeliverSIMUnderIndex(id, "+21699999999", "hello", at)
+			return id
+		}, []string{"ping", "hello"}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			sim, m := startHiLink(t, "e3372h", "pw", "pw")
+			id := c.deliver(sim)
+			msgs, err := m.Inbox(context.Background())
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got []string
+			n := 0
+			for _, x := range msgs {
+				if x.ID != id {
+					continue
+				}
+				n++
+				for _, r := range x.records() {
+					got = append(got, r.Text)
+				}
+			}
+			if n != 1 || !slices.Equal(got, c.want) {
+				t.Errorf("id %d listed %d times, texts %q; want once, %q", id, n, got, c.want)
+			}
+		})
 	}
 }

@@ -820,3 +820,52 @@ func TestActionNeverOnAStaleConnection(t *testing.T) {
 		t.Errorf("requests %q, want %q: the action once, on a connection of its own", got, want)
 	}
 }
+
+// Cold review: SIGTERM while the modem holds a SEND_SMS it accepted (the
+// settle wait before the first status read): Send returned the bare
+// context.Canceled, which sendMayHaveGone does not count, and a forward
+// was sent again after the restart. Once the modem accepted the send,
+// any later error, a cancel included, says it may have gone.
+func TestSendCanceledOnceTakenMayHaveGone(t *testing.T) {
+	type sender interface {
+		Send(context.Context, string, string) error
+	}
+	for _, c := range []struct {
+		name  string
+		start func(t *testing.T) (*Sim, sender)
+	}{
+		{"goform mf920v", func(t *testing.T) (*Sim, sender) {
+			sim, m, _ := startSim(t, "mf920v", "pw", "pw")
+			m.sendSettle = time.Hour
+			return sim, m
+		}},
+		{"ubus u60pro", func(t *testing.T) (*Sim, sender) {
+			sim, m, _ := startUbus(t, simUbusPersonalities["u60pro"], "pw", "pw")
+			m.sendSettle = time.Hour
+			return sim, m
+		}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			sim, m := c.start(t)
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			done := make(chan error, 1)
+			go func() { done <- m.Send(ctx, owner, "forwarded code 555111") }()
+			deadline := time.Now().Add(5 * time.Second)
+			for len(sim.Record().Sent) == 0 {
+				if time.Now().After(deadline) {
+					t.Fatal("the modem never accepted the send")
+				}
+				time.Sleep(time.Millisecond)
+			}
+			// The modem's answer on its way back over loopback: the client
+			// is then in the settle wait (an hour).
+			time.Sleep(200 * time.Millisecond)
+			cancel() // SIGTERM
+			err := <-done
+			if !errors.Is(err, errSendUnconfirmed) || !sendMayHaveGone(err) {
+				t.Errorf("send accepted then canceled: %v, want it counted as may have gone", err)
+			}
+		})
+	}
+}

@@ -777,8 +777,9 @@ func mergeSameID(recs []SMS) SMS {
 	}
 	out.Shared = msgs[1:]
 	for _, o := range out.Shared {
-		// Decided as one: whole only when each is, unreadable when one is.
-		out.Complete = out.Complete && o.Complete
+		// Decided as one: unreadable when one is. Each keeps its own
+		// Complete: none runs, and a stranger's message still arriving
+		// must not hold back the owner's refusal (decideShared).
 		if out.Unreadable == "" && o.Unreadable != "" {
 			out.Unreadable = "another message under its id: " + o.Unreadable
 		}
@@ -787,9 +788,11 @@ func mergeSameID(recs []SMS) SMS {
 }
 
 // sameMessage says whether two records under one id are one message: the
-// same sender, and one text the other's beginning (parts still arriving).
+// same sender and date (a long SMS still arriving keeps its date), and one
+// text the other's beginning (parts still arriving). The same text at
+// another date is another message: what "send it again" makes.
 func sameMessage(a, b SMS) bool {
-	return a.From == b.From && (a.Unreadable == "") == (b.Unreadable == "") &&
+	return a.From == b.From && a.RawDate == b.RawDate && (a.Unreadable == "") == (b.Unreadable == "") &&
 		(strings.HasPrefix(a.Text, b.Text) || strings.HasPrefix(b.Text, a.Text))
 }
 
@@ -1781,7 +1784,9 @@ func (m *Modem) Send(ctx context.Context, number, text string) error {
 	// previous command's result.
 	select {
 	case <-ctx.Done():
-		return fmt.Errorf("send sms to %s: %w", number, ctx.Err())
+		// The modem accepted it: it may go out (a SIGTERM restart must
+		// not send it again).
+		return fmt.Errorf("send sms to %s: %w: %w", number, errSendUnconfirmed, ctx.Err())
 	case <-time.After(m.sendSettle):
 	}
 	if err := m.waitCmdStatus(ctx, "4", sendConfirmWait); err != nil {

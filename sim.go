@@ -455,6 +455,18 @@ func (s *Sim) DeliverUnderID(id int64, from, text string, at time.Time) {
 	s.msgs = append(s.msgs, &simMsg{id: id, number: from, text: text, tag: "1", mem: "1", date: simDate(at)})
 }
 
+// DeliverIncompleteUnderID stores, under an id already listed, a long
+// message of which a part is still missing.
+func (s *Sim) DeliverIncompleteUnderID(id int64, from, text string, at time.Time) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	m := &simMsg{id: id, number: from, text: text, tag: "1", mem: "1", date: simDate(at), incomplete: true}
+	if parts := simParts(text); parts > 1 {
+		m.partsTotal, m.partsRecv = parts, parts-1
+	}
+	s.msgs = append(s.msgs, m)
+}
+
 // ReuseIDs makes the next message take the lowest free id, as a modem whose
 // database reuses the ids of deleted rows.
 func (s *Sim) ReuseIDs() {

@@ -231,6 +231,15 @@ func (s *HiLinkSim) DeliverUnderIndex(index int64, from, text string, at time.Ti
 	s.msgs = append(s.msgs, &hsMsg{index: index, from: from, text: text, at: at})
 }
 
+// DeliverSIMUnderIndex puts a received SMS in the SIM's inbox under an
+// Index the device inbox already lists (no source says both boxes share
+// one numbering, nor that they do not).
+func (s *HiLinkSim) DeliverSIMUnderIndex(index int64, from, text string, at time.Time) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.msgs = append(s.msgs, &hsMsg{index: index, from: from, text: text, at: at, sim: true})
+}
+
 // GrowMessage appends a part to a long message.
 func (s *HiLinkSim) GrowMessage(id int64, more string) {
 	s.mu.Lock()

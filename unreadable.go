@@ -34,37 +34,70 @@ func (g *Gateway) logEach(m SMS, d decision) {
 
 // waitUnreadable keeps a record smsgate cannot read: never judged, marked,
 // deleted nor made room with, since it may be the owner's command. It says
-// why once. What was known of its id (decided, removed, a command
-// deferred) is left as it was: the record may be that message, unread
-// this time.
+// so once, even under an id known before: the record may be that message,
+// unread this time, or a new one the modem gave the id (a slot an AT
+// module reused, a command under the id of one it deleted late), which
+// must not go unlogged. What was known of its id (decided, removed, a
+// command deferred) is left as it was, but a removal due again is not
+// retried: a retried delete must remove the message it was decided for,
+// and this record may be another.
 func (g *Gateway) waitUnreadable(m SMS, fp string) {
+	delete(g.retryAt, m.ID) // the next readable listing of that message schedules it again
+	w := g.waiting[m.ID]
+	if w != nil && w.unreadable {
+		w.fp = fp
+		return
+	}
+	if _, said := g.unreadSaid[m.ID]; said {
+		return
+	}
+	g.unreadSaid[m.ID] = ""
 	_, decided := g.st.Decided[m.ID]
 	_, removed := g.st.Removed[m.ID]
-	w := g.waiting[m.ID]
+	reason := "unreadable (" + m.Unreadable +
+		"); left untouched: not run, marked, deleted nor used to make room until smsgate can read it"
+	if decided || removed || w != nil {
+		g.logEach(m, decision{verdict: "incomplete", reason: reason +
+			"; its id was seen before: it may be that message unread this time, or a new one"})
+		return
+	}
+	g.logEach(m, decision{verdict: "incomplete", reason: reason})
+	g.waiting[m.ID] = &waitingMsg{fp: fp, from: m.From, incomplete: true, unreadable: true, ran: map[string]bool{}}
+}
+
+// readAgain notes that id's record is readable, with fingerprint fp: the
+// unreadable one logged under id was this message, or, when another was
+// read under id since, a new one whose unreadable listing gets its line.
+func (g *Gateway) readAgain(id int64, fp string) {
+	said, ok := g.unreadSaid[id]
 	switch {
-	case w != nil && w.unreadable:
-		w.fp = fp
-	case w == nil && !decided && !removed:
-		g.logEach(m, decision{verdict: "incomplete", reason: "unreadable (" + m.Unreadable +
-			"); left untouched: not run, marked, deleted nor used to make room until smsgate can read it"})
-		g.waiting[m.ID] = &waitingMsg{fp: fp, from: m.From, incomplete: true, unreadable: true, ran: map[string]bool{}}
+	case !ok || said == fp:
+	case said == "":
+		g.unreadSaid[id] = fp
+	default:
+		delete(g.unreadSaid, id)
 	}
 }
 
 // noteUnreadable tells the owner, at most once per fullNoticeGap, that the
 // inbox holds n records smsgate could not read for unreadableGrace: they
 // may be the owner's commands, and only the owner can end the cause (a
-// web UI left open replaces the encryption key smsgate registers).
+// web UI left open replaces the encryption key smsgate registers). The
+// day is stamped (State.UnreadableNotice) when the alert went out: while
+// the web UI re-keys, a RED send is refused too, and an alert dropped
+// after its tries is queued again (unreadableRearm), a few times.
 func (g *Gateway) noteUnreadable(n int, msgs []SMS) {
 	now := g.now()
+	ua := &g.unreadAlert
 	if n == 0 {
 		g.unreadableSince = time.Time{}
+		ua.drops, ua.next = 0, time.Time{}
 		return
 	}
 	if g.unreadableSince.IsZero() {
 		g.unreadableSince = now
 	}
-	if now.Sub(g.unreadableSince) < unreadableGrace {
+	if now.Sub(g.unreadableSince) < unreadableGrace || ua.pending || now.Before(ua.next) {
 		return
 	}
 	if last := g.st.UnreadableNotice; !last.IsZero() && now.Sub(last) < fullNoticeGap && !now.Before(last) {
@@ -77,11 +110,49 @@ func (g *Gateway) noteUnreadable(n int, msgs []SMS) {
 			break
 		}
 	}
-	g.st.UnreadableNotice = now
+	if ua.drops == 0 {
+		g.log.Warn("inbox holds messages smsgate cannot read; they are left untouched", "messages", n, "why", why)
+	}
+	ua.pending = true
+	g.alerts.AddWatched(now, fmt.Sprintf("smsgate cannot read %d message(s) in the modem inbox: %s. They are left there, not run nor deleted.",
+		n, clip(why, 90)), &alertWatch{sent: g.unreadableTold, dropped: g.unreadableNotTold})
+}
+
+// unreadableAlert is where the alert of noteUnreadable is.
+type unreadableAlert struct {
+	pending bool      // queued, not sent nor dropped yet
+	drops   int       // dropped unsent since the records became unreadable
+	next    time.Time // not queued again before
+}
+
+// unreadableRearms is how many times an unreadable alert dropped unsent
+// is queued again, unreadableRearm, then twice, four times later: each
+// costs one of -alert-max, so a web UI open all day cannot take them all.
+const unreadableRearms = 3
+
+const unreadableRearm = 15 * time.Minute
+
+// unreadableTold stamps the day of the unreadable alert once it went out.
+func (g *Gateway) unreadableTold() {
+	g.unreadAlert = unreadableAlert{}
+	g.st.UnreadableNotice = g.now()
 	g.store.Save(g.st)
-	g.log.Warn("inbox holds messages smsgate cannot read; they are left untouched", "messages", n, "why", why)
-	g.alert(now, fmt.Sprintf("smsgate cannot read %d message(s) in the modem inbox: %s. They are left there, not run nor deleted.",
-		n, clip(why, 90)))
+}
+
+// unreadableNotTold arms the unreadable alert again once dropped unsent;
+// after unreadableRearms it is given up for the day, and said so.
+func (g *Gateway) unreadableNotTold() {
+	ua := &g.unreadAlert
+	ua.pending = false
+	ua.drops++
+	if ua.drops > unreadableRearms {
+		g.log.Warn("the alert about unreadable messages could not be sent; not tried again for a day", "tries", ua.drops)
+		*ua = unreadableAlert{}
+		g.st.UnreadableNotice = g.now()
+		g.store.Save(g.st)
+		return
+	}
+	ua.next = g.now().Add(unreadableRearm << (ua.drops - 1))
 }
 
 // decideShared decides an id the modem lists with different messages
@@ -93,12 +164,18 @@ func (g *Gateway) noteUnreadable(n int, msgs []SMS) {
 // runs, as every command's must. An allowed sender's command that would
 // have run is refused, and its sender told why; it is remembered
 // (State.SharedID) so that it never runs when listed alone later. The
-// whole id is decided until its listing changes.
-func (g *Gateway) decideShared(ctx context.Context, m SMS, now, newestOwn time.Time) {
+// whole id is decided until its listing changes; then only the records
+// not decided before under it (decided: their fingerprints) get a line: a
+// third message, or the listing's order changed, is no new decision on
+// the others (no second line, -on-sms run, reply nor flood count).
+func (g *Gateway) decideShared(ctx context.Context, m SMS, decided map[string]bool, now, newestOwn time.Time) {
 	plan := g.newPass(g.st.clone(), now, newestOwn, false)
 	recs := m.records()
 	var replies []outgoing
 	for i, r := range recs {
+		if decided[fingerprint(r)] {
+			continue
+		}
 		var others []string
 		for j, o := range recs {
 			if j != i {
@@ -106,7 +183,7 @@ func (g *Gateway) decideShared(ctx context.Context, m SMS, now, newestOwn time.T
 			}
 		}
 		shared := fmt.Sprintf("id %d is listed with %d other message(s) (from %s)", m.ID, len(others), strings.Join(others, ", "))
-		v := g.sharedVerdict(plan, r, shared)
+		v := g.sharedVerdict(plan, r, shared, now)
 		if v.stranger {
 			g.stranger(r, now)
 		}
@@ -127,17 +204,26 @@ func (g *Gateway) decideShared(ctx context.Context, m SMS, now, newestOwn time.T
 
 // sharedVerdict is the decision on r, one of the messages listed under a
 // shared id; plan judged on a copy of the state says what it would have
-// been alone.
-func (g *Gateway) sharedVerdict(plan *pass, r SMS, shared string) verdict {
+// been alone. now is the pass's reference time, the one State.prune
+// forgets by: the Pi's clock may be decades off at a cold boot.
+func (g *Gateway) sharedVerdict(plan *pass, r SMS, shared string, now time.Time) verdict {
+	if !r.Complete {
+		shared += "; parts missing"
+	}
 	if !g.allow[normalizeNumber(r.From, g.cfg.CountryCode)] {
 		return verdict{decision: decision{verdict: "ignored", reason: "sender not in -allow; left in the inbox; " + shared}, stranger: true}
+	}
+	if !r.Complete {
+		// Its command is not known yet, and it will not run: once
+		// complete it is another record under the id, decided then.
+		return verdict{decision: decision{verdict: "incomplete", reason: shared + "; left in the inbox; it will not run under a shared id"}}
 	}
 	pv := plan.judge(r)
 	if !pv.run {
 		return verdict{decision: decision{verdict: "ignored", command: pv.command,
 			reason: shared + "; left in the inbox, and alone it would not run either: " + pv.verdict + ", " + pv.reason}}
 	}
-	g.st.SharedID[fingerprint(r)] = g.now()
+	g.st.SharedID[fingerprint(r)] = now
 	return verdict{
 		decision: decision{verdict: "rejected", command: pv.command,
 			reason: shared + "; not run: a delete by id could remove the other message too, or not this one"},

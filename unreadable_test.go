@@ -279,3 +279,266 @@ func TestUnreadableListedByEncryptingFamilies(t *testing.T) {
 		})
 	}
 }
+
+// Cold review: a command removed and kept by the modem (its removal due
+// again), then really deleted, and the owner's next command given its id
+// and listed unreadable (a web UI re-keys). The due retry deleted the new
+// command by id, and it got no log line (its id was still known as
+// removed). Likewise a stranger's message left in the inbox (decided)
+// replaced under its id by a record that cannot be read (an AT slot
+// reused by a PDU that does not decode): never logged. An unreadable
+// record is never deleted by a retried removal, and gets its one line
+// even under an id known before.
+func TestUnreadableUnderKnownIDLoggedAndKept(t *testing.T) {
+	for _, c := range []struct {
+		name  string
+		first func(h *harness) int64 // the message decided under the id
+	}{
+		{"removal retried", func(h *harness) int64 {
+			x := h.send(owner, "ping")
+			h.sim.SetFaults(func(f *SimFaults) { f.DeleteKeeps = map[int64]bool{x: true} })
+			h.step()
+			h.clk.Advance(10 * time.Second)
+			h.gw.lastUnread = ""
+			h.step() // kept: its removal tried again in a minute
+			if _, due := h.gw.retryAt[x]; !due {
+				t.Fatalf("no retry scheduled for %d", x)
+			}
+			h.sim.SetFaults(func(f *SimFaults) { f.DeleteKeeps = nil })
+			return x
+		}},
+		{"left decided", func(h *harness) int64 {
+			x := h.send("+21699990001", "spam")
+			h.step()
+			if _, ok := h.gw.st.Decided[x]; !ok {
+				t.Fatalf("stranger's %d not decided", x)
+			}
+			return x
+		}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			h := newHarness(t, "mf920v", nil)
+			x := c.first(h)
+			// The modem removes it at last; the next command takes its id.
+			if err := h.modem.Delete(context.Background(), x); err != nil {
+				t.Fatal(err)
+			}
+			h.sim.ReuseIDs()
+			if y := h.send(owner, "status"); y != x {
+				t.Fatalf("id %d, want %d reused", y, x)
+			}
+			before := len(h.smsLines()[x])
+			h.gw.modem = &unreadableIDs{gatewayModem: h.gw.modem, ids: map[int64]bool{x: true}}
+			for i := 0; i < 4; i++ {
+				h.clk.Advance(30 * time.Second)
+				h.gw.lastUnread = ""
+				h.step()
+			}
+			if !containsID(h.sim.Inbox(), x) {
+				t.Errorf("unreadable record %d deleted: deletes %v", x, h.sim.Record().Deleted)
+			}
+			lines := h.smsLines()[x][before:]
+			if len(lines) != 1 || !strings.Contains(lines[0]["reason"].(string), "unreadable") {
+				t.Errorf("unreadable record under a known id: lines %v, want one", lines)
+			}
+		})
+	}
+}
+
+// Cold review: the refusal under a shared id was remembered by the Pi's
+// clock while the state forgets by the pass's reference time; at a cold
+// boot (1970, no network time yet) it was forgotten at once, and the
+// command the owner was told "not executed" ran once listed alone.
+func TestSharedIDRefusalOutlivesWrongClock(t *testing.T) {
+	h := newHarness(t, "mf920v", nil)
+	pi := time.Date(1970, 1, 1, 0, 5, 0, 0, time.UTC)
+	h.gw.now = func() time.Time { return pi }
+	id := h.send(owner, "ping")
+	h.sim.DeliverUnderID(id, "+21699999999", "hello this is a longer text", h.clk.Now())
+	h.steps(2)
+	if n := h.replyCount("shares the modem's id"); n != 1 {
+		t.Fatalf("owner told %d times: %q", n, h.replies())
+	}
+	h.gw.modem = &dropFrom{gatewayModem: h.gw.modem, from: "+21699999999"}
+	h.gw.lastUnread = ""
+	h.clk.Advance(time.Minute)
+	pi = pi.Add(time.Minute)
+	h.steps(2)
+	if n := h.replyCount("pong"); n != 0 {
+		t.Errorf("command told 'not executed' ran %d times once listed alone; decisions %v", n, h.decisions(id))
+	}
+}
+
+// flipShared lists the records under a shared id in the other order every
+// other listing, as an unsorted database may.
+type flipShared struct {
+	gatewayModem
+	n int
+}
+
+func (f *flipShared) Inbox(ctx context.Context) ([]SMS, error) {
+	msgs, err := f.gatewayModem.Inbox(ctx)
+	f.n++
+	for i := range msgs {
+		if len(msgs[i].Shared) > 0 && f.n%2 == 0 {
+			recs := msgs[i].records()
+			m := recs[len(recs)-1]
+			m.Shared = append([]SMS{}, recs[:len(recs)-1]...)
+			msgs[i] = m
+		}
+	}
+	return msgs, err
+}
+
+// Cold review: the fingerprint of a shared id followed the listing's
+// order, so every flip re-decided it (a new line for each record, a new
+// -on-sms run, a new flood count); and a third message under the id had
+// the two decided before logged again. Each message under a shared id
+// gets one line, whatever the order, whatever joins it later.
+func TestSharedIDDecidedOncePerRecord(t *testing.T) {
+	for _, c := range []struct {
+		name  string
+		then  func(h *harness, id int64)
+		lines int
+	}{
+		{"order flips", func(h *harness, id int64) {
+			h.gw.modem = &flipShared{gatewayModem: h.gw.modem}
+		}, 2},
+		{"a third message", func(h *harness, id int64) {
+			h.sim.DeliverUnderID(id, "+21688888888", "another one", h.clk.Now())
+		}, 3},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			h := newHarness(t, "mf920v", nil)
+			id := h.send(owner, "ping")
+			h.sim.DeliverUnderID(id, "+21699999999", "hello this is a longer text", h.clk.Now())
+			h.steps(2)
+			c.then(h, id)
+			for i := 0; i < 6; i++ {
+				h.clk.Advance(10 * time.Second)
+				h.gw.lastUnread = ""
+				h.step()
+			}
+			lines := h.smsLines()[id]
+			if len(lines) != c.lines {
+				for _, l := range lines {
+					t.Logf("%v %v %v", l["from"], l["decision"], l["reason"])
+				}
+				t.Errorf("%d lines under id %d, want %d", len(lines), id, c.lines)
+			}
+			if n := h.replyCount("shares the modem's id"); n != 1 {
+				t.Errorf("owner told %d times: %q", n, h.replies())
+			}
+			if n := h.replyCount("pong"); n != 0 {
+				t.Errorf("command ran %d times under a shared id", n)
+			}
+		})
+	}
+}
+
+// Cold review: the day of the unreadable alert was stamped when it was
+// queued; while the web UI re-keys, RED sends are refused too, so the
+// alert was dropped after its tries and not raised again for a day: the
+// owner was never told. It is stamped once it went out, queued again a
+// few times when dropped, and no more than that however long the fight
+// (each costs one of -alert-max).
+func TestUnreadableNoticeOutlivesKeyFight(t *testing.T) {
+	for _, c := range []struct {
+		name           string
+		fight, after   int // polls a minute apart
+		told, maxQueue int
+	}{
+		{"40 minutes", 40, 20, 1, 3},
+		{"all day", 600, 0, 0, 1 + unreadableRearms},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			h := newHarness(t, "mc889", nil)
+			h.send(owner, "ping")
+			h.step() // read in plaintext; the reply registers smsgate's key
+			h.sim.FightKey(true)
+			h.sim.OtherWebLogin()
+			h.send(owner, "status")
+			for i := 0; i < c.fight; i++ {
+				h.clk.Advance(time.Minute)
+				h.step()
+			}
+			h.sim.FightKey(false)
+			for i := 0; i < c.after; i++ {
+				h.clk.Advance(30 * time.Second)
+				h.step()
+			}
+			if n := h.replyCount("cannot read"); n != c.told {
+				t.Errorf("unreadable alert delivered %d times, want %d: %q", n, c.told, h.replies())
+			}
+			queued := 0
+			for _, l := range h.logLines("alert") {
+				if strings.Contains(l["text"].(string), "cannot read") {
+					queued++
+				}
+			}
+			if queued < 1 || queued > c.maxQueue {
+				t.Errorf("unreadable alert queued %d times, want 1 to %d", queued, c.maxQueue)
+			}
+		})
+	}
+}
+
+// Cold review: a stranger's long SMS still arriving under the id of the
+// owner's complete command made the whole id incomplete: the command
+// waited silently ("parts missing") until stale, its sender never told.
+// Completeness is each record's own: the command is refused and told at
+// once, as under any shared id, and the stranger's message is logged.
+func TestSharedIDWithIncompleteStrangerRefusedAtOnce(t *testing.T) {
+	h := newHarness(t, "mf920v", nil)
+	id := h.send(owner, "ping")
+	long := strings.Repeat("a long text from a stranger, ", 8)
+	h.sim.DeliverIncompleteUnderID(id, "+21699999999", long, h.clk.Now())
+	h.steps(2)
+	got := map[string]string{}
+	for _, l := range h.smsLines()[id] {
+		got[l["from"].(string)] = l["decision"].(string)
+	}
+	if len(h.smsLines()[id]) != 2 || got[owner] != "rejected" || got["+21699999999"] != "ignored" {
+		t.Errorf("lines under id %d: %v", id, h.smsLines()[id])
+	}
+	if n := h.replyCount("shares the modem's id"); n != 1 {
+		t.Errorf("owner told %d times: %q", n, h.replies())
+	}
+	if n := h.replyCount("pong"); n != 0 {
+		t.Errorf("command ran %d times under a shared id", n)
+	}
+}
+
+// Cold review: two SMS from one sender with one text under one id (what
+// "send it again" makes) were taken for one message: one got no log line,
+// and with the stale one kept the fresh one was lost. The same text at
+// another date is another message: each gets its line, none runs, the
+// owner is told once.
+func TestSharedIDSameTextTwoDates(t *testing.T) {
+	for _, c := range []struct {
+		name  string
+		first time.Duration // the first one's date, from now
+		then  time.Duration // the second's
+	}{
+		{"sent again later", 0, 20 * time.Minute},
+		{"the stale one first", -40 * time.Minute, 0},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			h := newHarness(t, "mf920v", nil)
+			start := h.clk.Now()
+			id := h.sim.Deliver(owner, "ping", start.Add(c.first))
+			h.sim.DeliverUnderID(id, owner, "ping", start.Add(c.then))
+			h.clk.Advance(c.then + time.Minute)
+			h.steps(3)
+			if n := len(h.smsLines()[id]); n != 2 {
+				t.Errorf("%d lines under id %d for 2 messages: %v", n, id, h.smsLines()[id])
+			}
+			if n := h.replyCount("shares the modem's id"); n != 1 {
+				t.Errorf("owner told %d times: %q", n, h.replies())
+			}
+			if n := h.replyCount("pong"); n != 0 {
+				t.Errorf("command ran %d times under a shared id", n)
+			}
+		})
+	}
+}

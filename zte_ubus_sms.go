@@ -147,7 +147,9 @@ func (m *ubusModem) Send(ctx context.Context, number, text string) error {
 	}
 	select {
 	case <-ctx.Done():
-		return fmt.Errorf("send sms to %s: %w", number, ctx.Err())
+		// The modem accepted it: it may go out (a SIGTERM restart must
+		// not send it again).
+		return fmt.Errorf("send sms to %s: %w: %w", number, errSendUnconfirmed, ctx.Err())
 	case <-time.After(m.sendSettle):
 	}
 	if err := m.waitCmd(ctx, 4, 60*time.Second); err != nil {
