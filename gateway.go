@@ -507,7 +507,14 @@ func (g *Gateway) handle(ctx context.Context, msgs []SMS) (touched bool) {
 		delete(g.retryAt, m.ID)
 		delete(g.st.Decided, m.ID) // an id the modem gave to a new message
 		if w := g.waiting[m.ID]; w != nil && !w.incomplete && w.fp != fp {
-			g.gone(m.ID, w)
+			if len(m.Shared) > 0 && recordFingerprints(fp)[w.fp] {
+				// Still listed, another message now beside it under
+				// its id: not gone, decided with the others there
+				// (never run), its intent settled by that decision.
+				g.dropIntent(m.ID)
+			} else {
+				g.gone(m.ID, w)
+			}
 			delete(g.waiting, m.ID)
 		}
 		if len(m.Shared) > 0 {

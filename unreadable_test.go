@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -540,5 +541,44 @@ func TestSharedIDSameTextTwoDates(t *testing.T) {
 				t.Errorf("command ran %d times under a shared id", n)
 			}
 		})
+	}
+}
+
+// TestDeferredCommandJoinedUnderItsIDIsNotGone: an owner's command waits
+// (the modem did not confirm its removal) when a stranger's SMS is listed
+// under its id: it is still in the inbox, so it is not logged "gone"; it is
+// decided with the other (not run, the owner told once), and no intent of
+// it is left for a restart to report (final outside witness).
+func TestDeferredCommandJoinedUnderItsIDIsNotGone(t *testing.T) {
+	dir := t.TempDir()
+	h := newHarness(t, "mf920v", func(c *GatewayConfig) { c.StateDir = dir })
+	h.sim.SetFaults(func(f *SimFaults) { f.FailActions = map[string]string{"DELETE_SMS": "failure"} })
+	id := h.send(owner, "ping")
+	h.steps(2)
+	if d := h.decisions(id); len(d) != 1 || d[0] != "deferred" {
+		t.Fatalf("decisions %v, want deferred", d)
+	}
+	h.sim.DeliverUnderID(id, "+21699999999", "hello this is a longer text", h.clk.Now())
+	h.steps(2)
+	h.sim.SetFaults(func(f *SimFaults) { f.FailActions = nil })
+	h.restart()
+	h.steps(2)
+	var owners []string
+	for _, l := range h.smsLines()[id] {
+		if l["from"] == owner {
+			owners = append(owners, l["decision"].(string))
+		}
+	}
+	if fmt.Sprint(owners) != "[deferred rejected]" {
+		t.Errorf("the owner's command logged %v, want [deferred rejected] (never gone: it is still listed)", owners)
+	}
+	if n := h.replyCount("pong"); n != 0 {
+		t.Errorf("command ran %d times", n)
+	}
+	if n := h.replyCount("shares the modem's id"); n != 1 {
+		t.Errorf("owner told %d times: %q", n, h.replies())
+	}
+	if n := len(h.gw.st.Intents); n != 0 {
+		t.Errorf("%d intents left: %+v", n, h.gw.st.Intents)
 	}
 }
