@@ -152,3 +152,30 @@ func TestDeleteSharedIDPartlyKept(t *testing.T) {
 		t.Errorf("delete of a shared id that left one message: %v (said %q), want it still listed", err, out.String())
 	}
 }
+
+// wholeDelete deletes every message under an id, as ZTE does by id.
+type wholeDelete struct{ halfDelete }
+
+func (w *wholeDelete) Delete(_ context.Context, ids ...int64) error {
+	w.msgs = slices.DeleteFunc(w.msgs, func(s SMS) bool { return slices.Contains(ids, s.ID) })
+	return nil
+}
+
+// Final witness: a delete of an id that held a stranger's message beside
+// the owner's said "deleted 1 message(s)" though two went. The count is of
+// messages, the ids are the ids.
+func TestDeleteSharedIDCountsItsMessages(t *testing.T) {
+	at := "26,03,14,12,00,00,+4"
+	m := &wholeDelete{halfDelete{msgs: []SMS{
+		{ID: 7, From: "+15550001111", Text: "first", RawDate: at, Complete: true},
+		{ID: 7, From: "+15550002222", Text: "second", RawDate: at, Complete: true},
+		{ID: 8, From: "+15550002222", Text: "third", RawDate: at, Complete: true},
+	}}}
+	var out bytes.Buffer
+	if err := deleteListed(context.Background(), m, []int64{7}, &out); err != nil {
+		t.Fatal(err)
+	}
+	if want := "deleted 2 message(s): 7\n"; out.String() != want {
+		t.Errorf("said %q, want %q", out.String(), want)
+	}
+}

@@ -796,7 +796,15 @@ func deleteListed(ctx context.Context, m modemPort, ids []int64, stdout io.Write
 	}
 	found = slices.DeleteFunc(found, func(id int64) bool { return slices.Contains(kept, id) })
 	if len(found) > 0 {
-		fmt.Fprintf(stdout, "deleted %d message(s): %s\n", len(found), spacedIDs(found))
+		// One id may hold several messages (a stranger's beside yours):
+		// the count says how many went with the ids.
+		n := 0
+		for _, s := range before {
+			if slices.Contains(found, s.ID) {
+				n += len(s.records())
+			}
+		}
+		fmt.Fprintf(stdout, "deleted %d message(s): %s\n", n, spacedIDs(found))
 	}
 	if len(missing) > 0 {
 		fmt.Fprintf(stdout, "%s: %s\n", errNotInInbox, spacedIDs(missing))
