@@ -57,10 +57,10 @@ var (
 	docCommandRow = regexp.MustCompile("(?m)^#+ `smsgate ([a-z0-9-]+)")
 )
 
-// TestReferenceDocCoversHelp: docs/reference.md describes every subcommand
-// (a heading `smsgate CMD`) and, under it, every flag `smsgate CMD -h` lists
-// (a table row | `-flag`); it describes nothing -h does not list.
-func TestReferenceDocCoversHelp(t *testing.T) {
+// referenceSections is docs/reference.md cut at its `smsgate CMD`
+// headings, by CMD.
+func referenceSections(t *testing.T) map[string]string {
+	t.Helper()
 	b, err := os.ReadFile("docs/reference.md")
 	if err != nil {
 		t.Fatal(err)
@@ -75,6 +75,14 @@ func TestReferenceDocCoversHelp(t *testing.T) {
 		}
 		sections[doc[l[2]:l[3]]] = doc[l[0]:end]
 	}
+	return sections
+}
+
+// TestReferenceDocCoversHelp: docs/reference.md describes every subcommand
+// (a heading `smsgate CMD`) and, under it, every flag `smsgate CMD -h` lists
+// (a table row | `-flag`); it describes nothing -h does not list.
+func TestReferenceDocCoversHelp(t *testing.T) {
+	sections := referenceSections(t)
 	for _, cmd := range subcommands(t) {
 		sec, ok := sections[cmd]
 		if !ok {
@@ -128,19 +136,8 @@ var (
 // flag's row in docs/reference.md shows the same one, so the reference
 // cannot drift from the binary (a default changed in code, the doc kept).
 func TestReferenceDocDefaults(t *testing.T) {
-	b, err := os.ReadFile("docs/reference.md")
-	if err != nil {
-		t.Fatal(err)
-	}
-	doc := string(b)
 	compared := 0
-	locs := docCommandRow.FindAllStringSubmatchIndex(doc, -1)
-	for i, l := range locs {
-		end := len(doc)
-		if i+1 < len(locs) {
-			end = locs[i+1][0]
-		}
-		cmd, sec := doc[l[2]:l[3]], doc[l[0]:end]
+	for cmd, sec := range referenceSections(t) {
 		documented := map[string]string{}
 		for _, m := range docFlagCells.FindAllStringSubmatch(sec, -1) {
 			documented[m[1]] = strings.Trim(strings.TrimSpace(m[2]), "`")
