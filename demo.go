@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
 	"strings"
 	"sync"
 	"time"
@@ -79,10 +80,17 @@ func runDemo(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 		reboot:    refuseReboot{},
 	}
 	// The daemon's configuration, made as the daemon makes it: the demo
-	// runs with its limits. Nothing from the environment, no state kept.
+	// runs with its limits. Nothing from the environment; the state in a
+	// directory of its own, removed at the end (a modem that reports no
+	// attempts left is logged in to only with one: login_record.go).
+	stateDir, err := os.MkdirTemp("", "smsgate-demo-")
+	if err != nil {
+		return fmt.Errorf("demo state dir: %w", err)
+	}
+	defer os.RemoveAll(stateDir)
 	daemon := flag.NewFlagSet("run", flag.ContinueOnError)
 	daemon.SetOutput(io.Discard)
-	cfg, err := parseDaemonArgs(daemon, []string{"-allow", demoOwner, "-pin", *pin, "-poll", "1s"},
+	cfg, err := parseDaemonArgs(daemon, []string{"-allow", demoOwner, "-pin", *pin, "-poll", "1s", "-state-dir", stateDir},
 		func(string) string { return "" }, func() string { return "" })
 	if err != nil {
 		return err

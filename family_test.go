@@ -185,6 +185,9 @@ func newFamHarness(t *testing.T, f simFamily, mutate func(*GatewayConfig)) *famH
 	h := &famHarness{t: t, sim: sim, port: port, clk: clk, reboots: &countingRebooter{}, ir: &recordingIR{},
 		logs: &lockedBuffer{}, host: fakeHost{uptime: 3 * time.Hour}}
 	h.cfg = daemonGatewayConfig(t)
+	// As installed: families that report no attempts left log in only
+	// with a state directory to write each login down in.
+	h.cfg.StateDir = t.TempDir()
 	if mutate != nil {
 		mutate(&h.cfg)
 	}

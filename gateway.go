@@ -416,13 +416,20 @@ type refusalKeeper interface {
 // gateway's own goroutine (the poll), with its lock held: the function
 // must not call the client.
 type loginSaver interface {
-	SaveBeforeLogin(func(LoginRefusals))
+	SaveBeforeLogin(loginRecorder)
 }
 
-// saveBeforeLogin writes what a login about to be posted would leave.
-func (g *Gateway) saveBeforeLogin(r LoginRefusals) {
+// saveBeforeLogin writes what a login about to be posted would leave, and
+// says whether it is on disk (loginRecorder).
+func (g *Gateway) saveBeforeLogin(r LoginRefusals) error {
+	was := g.st.LoginRefusals
 	g.st.LoginRefusals = r
-	g.store.Save(g.st)
+	err := g.store.SaveDurable(g.st)
+	if err != nil {
+		// Not posted then: the state must not count it.
+		g.st.LoginRefusals = was
+	}
+	return err
 }
 
 // keepRefusals saves the modem client's count of refused logins when it

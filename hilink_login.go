@@ -147,6 +147,9 @@ func (m *hilinkModem) login(ctx context.Context) error {
 	if m.rejected >= hilinkLoginLimit-hilinkReserved {
 		return m.holdLogin(fmt.Sprintf("%d login(s) refused with this password; HiLink does not say how many attempts are left, so the rest are kept for the owner: fix -password and restart smsgate", m.rejected), 0)
 	}
+	if err := m.recordLogin(); err != nil {
+		return err
+	}
 	for retry := 0; ; retry++ {
 		if scheme == hilinkSchemeSCRAM {
 			err = m.loginSCRAM(ctx)
@@ -237,8 +240,42 @@ func (m *hilinkModem) judgeLogin(ctx context.Context, err error, scheme, from st
 	// (5, 10, 20 ... 60 min), and no policy any source states locks a
 	// login tried that seldom.
 	m.unsure++
-	wait := backoff{first: hilinkLockFallback, max: time.Hour}.wait(m.unsure - 1)
+	wait := m.lostAnswerWait(m.unsure)
 	return m.holdLogin("login answer lost or unreadable ("+err.Error()+"); not counted as a wrong password, next try after a wait", wait)
+}
+
+// recordLogin writes the login about to be posted down as a SIGKILL would
+// leave it: an answer never read, which holds the next login a while (see
+// judgeLogin) but is not counted as a wrong password, so that a kill
+// during a right password's login cannot hold it until the password
+// changes. Not written down, it is not posted.
+func (m *hilinkModem) recordLogin() error {
+	r := LoginRefusals{Password: passwordFingerprint(m.password), Count: m.rejected,
+		Until: m.now().Add(m.lostAnswerWait(m.unsure + 1))}
+	reason, hold, ok := m.beforeLogin.record(r)
+	if ok {
+		return nil
+	}
+	h := &LoginError{Reason: reason, AttemptsLeft: -1}
+	if hold > 0 {
+		h.RetryAfter = m.now().Add(hold)
+	}
+	m.hold, m.info.LoggedIn = h, false
+	holdUnrecorded(m.log, reason, h.RetryAfter)
+	return h
+}
+
+// lostAnswerWait is the hold after the nth login answer in a row that was
+// lost: 5, 10, 20 ... 60 minutes.
+func (m *hilinkModem) lostAnswerWait(n int) time.Duration {
+	return backoff{first: hilinkLockFallback, max: time.Hour}.wait(n - 1)
+}
+
+// SaveBeforeLogin: f writes each login down before it is posted.
+func (m *hilinkModem) SaveBeforeLogin(f loginRecorder) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.beforeLogin = f
 }
 
 // errLoginNotSent: the login stopped before its password went out.

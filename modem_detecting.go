@@ -57,7 +57,7 @@ type detectingPort struct {
 	// was known, handed to the adapter once it is.
 	seed *LoginRefusals
 	// saver is handed to the adapter once it is known (loginSaver).
-	saver func(LoginRefusals)
+	saver loginRecorder
 }
 
 // newDetectingPort returns a port for t (an HTTP address to detect) that
@@ -219,7 +219,7 @@ func (d *detectingPort) SetRefusals(r LoginRefusals) bool {
 }
 
 // SaveBeforeLogin hands f to the adapter, now or once it is known.
-func (d *detectingPort) SaveBeforeLogin(f func(LoginRefusals)) {
+func (d *detectingPort) SaveBeforeLogin(f loginRecorder) {
 	if ls, ok := d.current().(loginSaver); ok {
 		ls.SaveBeforeLogin(f)
 		return

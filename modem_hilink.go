@@ -44,6 +44,9 @@ type hilinkModem struct {
 	hold        *LoginError
 	rejected    int // refused logins with this password since the last success
 	unsure      int // login answers lost in a row
+	// beforeLogin writes each login down before it is posted: HiLink
+	// reports no attempts left (loginSaver).
+	beforeLogin loginRecorder
 	infoRead    bool
 	link        PollState
 	linkAt      time.Time

@@ -246,7 +246,7 @@ type Modem struct {
 	unconfirmed bool
 	// beforeLogin saves what a LOGIN about to be posted leaves if spent
 	// (loginSaver); nil when nothing keeps it.
-	beforeLogin func(LoginRefusals)
+	beforeLogin loginRecorder
 	capTotal    int  // nv + sim capacity last reported, 0 unknown
 	capTried    bool // Inbox asked for the capacity once
 	// uselessLogins counts the logins in a row after which the session
@@ -1464,23 +1464,30 @@ func (m *Modem) SetRefusals(r LoginRefusals) bool {
 
 // SaveBeforeLogin: f is told, before each LOGIN, what the refusals will
 // be if it is spent (see loginSaver).
-func (m *Modem) SaveBeforeLogin(f func(LoginRefusals)) {
+func (m *Modem) SaveBeforeLogin(f loginRecorder) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.beforeLogin = f
 }
 
 // saveIfSpent tells beforeLogin what Refusals will say once the LOGIN
-// about to go out is counted, with the hold of lock after it.
-func (m *Modem) saveIfSpent(lock time.Duration) {
-	if m.beforeLogin == nil {
-		return
-	}
-	r := LoginRefusals{Password: passwordFingerprint(m.password), Until: m.now().Add(lock)}
+// about to go out is counted, with the hold of lock after it. Where the
+// modem's own count is not the memory (deviceCounts), a LOGIN that could
+// not be written down is not posted: ok false, with the hold to keep.
+func (m *Modem) saveIfSpent(b loginBudget) (reason string, hold time.Duration, ok bool) {
+	r := LoginRefusals{Password: passwordFingerprint(m.password), Until: m.now().Add(b.lock)}
 	if !m.counterCounts {
 		r.Count = m.rejected + 1
 	}
-	m.beforeLogin(r)
+	reason, hold, ok = m.beforeLogin.record(r)
+	return reason, hold, ok || b.deviceCounts()
+}
+
+// deviceCounts: the modem reports the attempts left and nothing says its
+// count is stuck, so that count, read before every LOGIN, outlives any
+// restart of smsgate.
+func (b loginBudget) deviceCounts() bool {
+	return b.reported >= 0 && !b.m.det.CounterStuck && !counterKnownStuck(b.m.modelName())
 }
 
 // login logs in, spending at most the attempts the owner can spare: one
@@ -1535,8 +1542,12 @@ func (m *Modem) loginAttempt(ctx context.Context, try int) (done bool, err error
 	if err != nil {
 		return true, err
 	}
+	if reason, hold, ok := m.saveIfSpent(b); !ok {
+		err := b.hold(reason, hold, false)
+		holdUnrecorded(m.log, reason, m.loginHold.RetryAfter)
+		return true, err
+	}
 	m.leftBefore = b.reported
-	m.saveIfSpent(b.lock)
 	res, err := b.post(ctx, id, form)
 	if err != nil {
 		return true, err

@@ -261,7 +261,8 @@ func openStateStore(dir string, log *slog.Logger) (*stateStore, *State) {
 	s := &stateStore{dir: dir, log: log, now: time.Now}
 	st := newState()
 	if dir == "" {
-		log.Info("state: memory only (no -state-dir): PIN lockouts, rate counts and the last reboot are forgotten on restart")
+		log.Info("state: memory only (no -state-dir): PIN lockouts, rate counts and the last reboot are forgotten on restart",
+			"modem_login", "not sent to a modem that does not report its attempts left (HiLink, ubus, MC7010, MC888): set -state-dir")
 		return s, st
 	}
 	path := filepath.Join(dir, stateFile)
@@ -339,34 +340,40 @@ func (s *stateStore) sweep() {
 	s.leftovers = nil
 }
 
-func (s *stateStore) save(st *State, now bool) {
+// SaveDurable is Save, saying whether st is on disk now: errNoStateDir
+// when the state is kept in memory only, or the write's error.
+func (s *stateStore) SaveDurable(st *State) error { return s.save(st, true) }
+
+func (s *stateStore) save(st *State, now bool) error {
 	if s.dir == "" {
-		return
+		return errNoStateDir
 	}
 	t := s.now()
 	if since := t.Sub(s.tried); !now && !s.tried.IsZero() && since >= 0 && since < stateLazy {
-		return
+		return nil
 	}
 	s.sweep()
 	b, err := json.Marshal(st)
 	if err != nil {
-		s.failed(fmt.Errorf("encode: %w", err))
-		return
+		err = fmt.Errorf("encode: %w", err)
+		s.failed(err)
+		return err
 	}
 	if bytes.Equal(b, s.last) {
-		return
+		return nil
 	}
 	s.tried = t
 	s.writes++
 	if err := writeAtomic(s.dir, stateFile, b); err != nil {
 		s.failed(err)
-		return
+		return err
 	}
 	s.last = b
 	if s.failing != "" {
 		s.log.Warn("state: saving again", "dir", s.dir)
 		s.failing = ""
 	}
+	return nil
 }
 
 func (s *stateStore) failed(err error) {

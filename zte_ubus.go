@@ -50,7 +50,9 @@ type ubusModem struct {
 	unjudged bool
 	// beforeLogin saves what a login about to be posted leaves if it
 	// gives no session (loginSaver).
-	beforeLogin func(LoginRefusals)
+	beforeLogin loginRecorder
+	// unrecorded holds logins that could not be written down first.
+	unrecorded *LoginError
 	// sealSend: the firmware refused a plaintext send; aead is the key
 	// registered with web_http_enstr_set, nil none.
 	sealSend bool
@@ -193,6 +195,9 @@ const (
 )
 
 func (m *ubusModem) login(ctx context.Context) error {
+	if h := m.unrecorded; h != nil && (h.RetryAfter.IsZero() || m.now().Before(h.RetryAfter)) {
+		return h
+	}
 	if m.held {
 		return &LoginError{Reason: fmt.Sprintf("%d ubus logins in a row gave no session: fix -password and restart smsgate", m.failed), AttemptsLeft: -1}
 	}
@@ -211,8 +216,10 @@ func (m *ubusModem) login(ctx context.Context) error {
 		return fmt.Errorf("login: %w", err)
 	}
 	salt, _ := info["zte_web_sault"].(string)
-	if m.beforeLogin != nil {
-		m.beforeLogin(LoginRefusals{Password: passwordFingerprint(m.password), Count: m.failed + 1, Until: m.now().Add(ubusLoginHold)})
+	// ubus reports no attempts left: the login is written down first.
+	r := LoginRefusals{Password: passwordFingerprint(m.password), Count: m.failed + 1, Until: m.now().Add(ubusLoginHold)}
+	if reason, hold, ok := m.beforeLogin.record(r); !ok {
+		return m.holdUnrecorded(reason, hold)
 	}
 	res, err := m.call(ctx, ubusAnon, "zwrt_web", "web_login", map[string]any{"password": ubusPassword(m.password, salt)})
 	sess := ""
@@ -267,9 +274,21 @@ func (m *ubusModem) refused(ctx context.Context, salt string, alone bool, err er
 	return &LoginError{Reason: reason, AttemptsLeft: -1, RetryAfter: m.holdUntil}
 }
 
+// holdUnrecorded holds logins that could not be written down (0: until a
+// restart), without counting one as spent.
+func (m *ubusModem) holdUnrecorded(reason string, hold time.Duration) error {
+	h := &LoginError{Reason: reason, AttemptsLeft: -1}
+	if hold > 0 {
+		h.RetryAfter = m.now().Add(hold)
+	}
+	m.unrecorded = h
+	holdUnrecorded(m.log, reason, h.RetryAfter)
+	return h
+}
+
 // SaveBeforeLogin: f is told, before each web_login, what the refusals
 // will be if it gives no session (see loginSaver).
-func (m *ubusModem) SaveBeforeLogin(f func(LoginRefusals)) {
+func (m *ubusModem) SaveBeforeLogin(f loginRecorder) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.beforeLogin = f

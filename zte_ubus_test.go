@@ -361,9 +361,10 @@ func TestUbusLoginSavedBeforeItIsPosted(t *testing.T) {
 	sim, m, _ := startUbus(t, simUbusPersonalities["u60pro"], "right", "wrong")
 	var seen []LoginRefusals
 	var loginsThen []int
-	m.SaveBeforeLogin(func(r LoginRefusals) {
+	m.SaveBeforeLogin(func(r LoginRefusals) error {
 		seen = append(seen, r)
 		loginsThen = append(loginsThen, len(sim.Record().Logins))
+		return nil
 	})
 	if _, err := m.Inbox(context.Background()); err == nil {
 		t.Fatal("a wrong password listed the inbox")
