@@ -272,7 +272,7 @@ func unjoin(err error) []error {
 // the rest), must be writable. Nothing is created.
 func (d *doctor) checkStateDir(dir string) {
 	if dir == "" {
-		d.add(check{"state", levelWarn, "no -state-dir: PIN lockouts, rate counts, the last reboot and the commands taken are forgotten on restart",
+		d.add(check{"state", levelWarn, "no -state-dir: PIN lockouts, rate counts, the last reboot and the commands taken are forgotten on restart, and the daemon sends no login to a modem that does not report its attempts left (HiLink, ubus, MC7010, MC888)",
 			"give a writable directory that survives a reboot: -state-dir=/var/lib/smsgate"})
 		return
 	}
